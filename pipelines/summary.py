@@ -1,0 +1,60 @@
+"""The end-of-run summary, read from Beam metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.runners.runner import PipelineResult
+
+NAMESPACE = "affectflow"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """Counts of one run: every input row is in exactly one of the video counts."""
+
+    videos_ok: int
+    videos_no_faces: int
+    videos_failed: int
+    videos_skipped: int
+    frames_sampled: int
+    faces_detected: int
+    seconds: float
+
+    @property
+    def videos_total(self) -> int:
+        return self.videos_ok + self.videos_no_faces + self.videos_failed + self.videos_skipped
+
+    def counts(self) -> dict[str, float]:
+        return {**dataclasses.asdict(self), "videos_total": self.videos_total}
+
+    def line(self) -> str:
+        return (
+            f"{self.videos_total} videos: {self.videos_ok} ok, {self.videos_no_faces} no faces, "
+            f"{self.videos_failed} failed, {self.videos_skipped} skipped; "
+            f"{self.frames_sampled} frames, {self.faces_detected} faces in {self.seconds:.1f} s"
+        )
+
+
+def counter_values(result: PipelineResult) -> dict[str, int]:
+    """Committed (else attempted) value of every affectflow counter, summed over steps."""
+    values: dict[str, int] = {}
+    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        values[counter.key.metric.name] = values.get(counter.key.metric.name, 0) + (value or 0)
+    return values
+
+
+def summarise(result: PipelineResult, seconds: float) -> RunSummary:
+    values = counter_values(result)
+    return RunSummary(
+        videos_ok=values.get("videos_ok", 0),
+        videos_no_faces=values.get("videos_no_faces", 0),
+        videos_failed=values.get("videos_failed", 0),
+        videos_skipped=values.get("videos_skipped", 0),
+        frames_sampled=values.get("frames_sampled", 0),
+        faces_detected=values.get("faces_detected", 0),
+        seconds=seconds,
+    )

@@ -1,0 +1,54 @@
+-- Cohort emotion distribution.
+-- Question: which emotions do the faces of each cohort show, counted by face-frames
+--   and by tracked persons (each person counted once, with their most frequent label)?
+-- Grain: one row per cohort and label, for one model.
+-- Parameters: $model_id (default: the model of the latest run), $min_videos (cells built
+--   from fewer distinct videos are masked: small-cell suppression).
+
+with
+
+face_frames as (
+    select cohort, label, video_key from faces where model_id = $model_id
+),
+
+cohort_totals as (
+    select cohort, count(*) as cohort_frames from face_frames group by cohort
+),
+
+person_labels as (
+    select cohort, label, video_key from persons where model_id = $model_id
+),
+
+person_totals as (
+    select cohort, count(*) as cohort_persons from person_labels group by cohort
+),
+
+frame_counts as (
+    select cohort, label, count(*) as frames, count(distinct video_key) as videos
+    from face_frames
+    group by cohort, label
+),
+
+person_counts as (
+    select cohort, label, count(*) as persons from person_labels group by cohort, label
+),
+
+final as (
+    select
+        fc.cohort,
+        fc.label,
+        fc.videos < $min_videos as suppressed,
+        case when not suppressed then fc.videos end as videos,
+        case when not suppressed then fc.frames end as face_frames,
+        case when not suppressed then round(fc.frames / ct.cohort_frames, 4) end as share_frames,
+        case when not suppressed then coalesce(pc.persons, 0) end as persons,
+        case
+            when not suppressed then round(coalesce(pc.persons, 0) / pt.cohort_persons, 4)
+        end as share_persons
+    from frame_counts as fc
+    join cohort_totals as ct using (cohort)
+    join person_totals as pt using (cohort)
+    left join person_counts as pc using (cohort, label)
+)
+
+select * from final order by cohort, label

@@ -1,0 +1,104 @@
+"""pyarrow schemas of the warehouse tables.
+
+The warehouse is a folder (or any Beam FileSystems URI) with one sub-folder per table:
+`videos/`, `faces/`, `errors/`, `runs/`, each holding Parquet files. Column names are a
+contract with analysts and later stages: they may grow, never change.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TABLE_NAMES = ("videos", "faces", "errors", "runs")
+
+VIDEOS = pa.schema(
+    [
+        ("video_key", pa.string()),
+        ("url", pa.string()),
+        ("cohort", pa.string()),
+        ("status", pa.string()),
+        ("duration_s", pa.float64()),
+        ("frames_sampled", pa.int64()),
+        ("faces_detected", pa.int64()),
+        ("tracks", pa.int64()),
+        ("run_id", pa.string()),
+        ("row_number", pa.int64()),
+        ("attributes", pa.map_(pa.string(), pa.string())),
+        ("extractor", pa.string()),
+        ("source_id", pa.string()),
+        ("upload_date", pa.string()),
+        ("channel_hash", pa.string()),
+        ("title", pa.string()),
+        ("fps", pa.float64()),
+        ("width", pa.int64()),
+        ("height", pa.int64()),
+        ("model_id", pa.string()),
+        ("analysis_id", pa.string()),
+        ("seconds", pa.float64()),
+    ]
+)
+
+FACES = pa.schema(
+    [
+        ("video_key", pa.string()),
+        ("cohort", pa.string()),
+        ("frame_index", pa.int64()),
+        ("timestamp_ms", pa.int64()),
+        ("track_id", pa.int64()),
+        ("bbox_x", pa.int32()),
+        ("bbox_y", pa.int32()),
+        ("bbox_w", pa.int32()),
+        ("bbox_h", pa.int32()),
+        ("label", pa.string()),
+        ("score", pa.float32()),
+        ("scores", pa.map_(pa.string(), pa.float32())),
+        ("model_id", pa.string()),
+        ("weights_sha256", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+ERRORS = pa.schema(
+    [
+        ("video_key", pa.string()),
+        ("url", pa.string()),
+        ("cohort", pa.string()),
+        ("row_number", pa.int64()),
+        ("stage", pa.string()),
+        ("error_class", pa.string()),
+        ("message", pa.string()),
+        ("retryable", pa.bool_()),
+        ("input", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("finished_at", pa.timestamp("us", tz="UTC")),
+        ("config", pa.string()),
+        ("code_version", pa.string()),
+        ("runner", pa.string()),
+        ("model_id", pa.string()),
+        ("weights_sha256", pa.string()),
+        ("analysis_id", pa.string()),
+        ("valence", pa.map_(pa.string(), pa.string())),
+        ("videos_total", pa.int64()),
+        ("videos_ok", pa.int64()),
+        ("videos_no_faces", pa.int64()),
+        ("videos_failed", pa.int64()),
+        ("videos_skipped", pa.int64()),
+        ("frames_sampled", pa.int64()),
+        ("faces_detected", pa.int64()),
+        ("seconds", pa.float64()),
+    ]
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "videos": VIDEOS,
+    "faces": FACES,
+    "errors": ERRORS,
+    "runs": RUNS,
+}

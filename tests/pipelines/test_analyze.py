@@ -1,0 +1,107 @@
+"""The analyze job end to end: real clips over a local HTTP server, real model, real Parquet."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+
+from affectflow.pipelines.analyze import JobError, run
+
+
+def status_of(job, url: str) -> str:
+    rows = job.query("select status from videos where url = $url", url=url)
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def test_every_input_row_is_one_videos_row(job) -> None:
+    assert job.summary.videos_total == 8
+    assert job.query("select count(*), count(distinct row_number) from videos") == [(8, 8)]
+    assert job.summary.videos_ok == 2 and job.summary.videos_no_faces == 1
+    assert job.summary.videos_failed == 5
+
+
+def test_face_clips_give_faces_and_the_empty_clip_no_faces(job) -> None:
+    assert status_of(job, job.urls["single"]) == "ok"
+    assert status_of(job, job.urls["local"]) == "ok"
+    assert status_of(job, job.urls["noface"]) == "no_faces"
+    ((faces, frames, _labels),) = job.query(
+        "select count(*), count(distinct frame_index), count(distinct label) from faces "
+        "join videos using (video_key) where videos.url = $url",
+        url=job.urls["single"],
+    )
+    assert faces >= 15 and frames >= 15
+    (summary_faces,) = job.query(
+        "select faces_detected from videos where url = $url", url=job.urls["single"]
+    )[0]
+    assert summary_faces == faces
+
+
+def test_bad_inputs_fail_with_an_error_row_each(job) -> None:
+    expected = {
+        "garbage": ("download", False),
+        "truncated": ("download", False),
+        "missing": ("download", False),
+        "refused": ("download", True),
+        "badscheme": ("ingest", False),
+    }
+    for name, (stage, retryable) in expected.items():
+        assert status_of(job, job.urls[name]) == "failed", name
+        rows = job.query(
+            "select stage, retryable, message from errors where url = $url or input = $url",
+            url=job.urls[name],
+        )
+        assert len(rows) == 1, (name, rows)
+        assert rows[0][:2] == (stage, retryable), (name, rows)
+        assert rows[0][2], name
+
+
+def test_faces_rows_carry_scores_and_the_model(job) -> None:
+    rows = job.query(
+        "select label, score, scores[label], list_sum(map_values(scores)), model_id, "
+        "weights_sha256, bbox_w > 0 and bbox_h > 0 from faces"
+    )
+    assert rows
+    for _label, score, own, total, model_id, sha, box_ok in rows:
+        assert own == pytest.approx(score) and total == pytest.approx(1.0, abs=1e-4)
+        assert model_id == "fer-minixception" and len(sha) == 64 and box_ok
+
+
+def test_crying_then_laughing_ends_mostly_happy(job) -> None:
+    (happy_share,) = job.query(
+        """
+        with f as (
+            select faces.timestamp_ms, faces.label, videos.duration_s
+            from faces join videos using (video_key) where videos.url = $url
+        )
+        select avg((label = 'happy')::int) from f where timestamp_ms > duration_s * 1000 * 2 / 3
+        """,
+        url=job.urls["local"],
+    )[0]
+    assert happy_share > 0.5
+
+
+def test_rerun_skips_done_videos_and_adds_no_faces(job, tmp_path) -> None:
+    warehouse = tmp_path / "out"
+    shutil.copytree(job.warehouse, warehouse)
+    args = [str(warehouse) if arg == str(job.warehouse) else arg for arg in job.args]
+    rerun = dataclasses.replace(job, warehouse=warehouse, args=args)
+    faces_before = rerun.query("select count(*) from faces")[0][0]
+    downloads_before = job.server.requests("single.mp4")
+    summary = run(args)
+    assert summary.videos_skipped == 3
+    assert summary.videos_failed == 5 and summary.faces_detected == 0
+    assert rerun.query("select count(*) from faces")[0][0] == faces_before
+    assert job.server.requests("single.mp4") == downloads_before
+    statuses = rerun.query(
+        "select status, count(*) from videos where run_id = (select max(run_id) from videos) "
+        "group by status order by status"
+    )
+    assert statuses == [("failed", 5), ("skipped", 3)]
+
+
+def test_a_missing_list_stops_the_job_with_a_clear_message(tmp_path) -> None:
+    with pytest.raises(JobError, match="does not exist"):
+        run([str(tmp_path / "nope.csv"), "--warehouse", str(tmp_path / "out")])

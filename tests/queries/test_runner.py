@@ -1,0 +1,83 @@
+"""Reports over a real warehouse (the analyze job's output), checked against direct SQL."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from affectflow.pipelines.cli import main
+from affectflow.queries.runner import connect, format_report, list_reports, run_report
+
+
+def test_reports_are_listed() -> None:
+    assert {"cohort_summary", "cohort_emotions"} <= set(list_reports())
+    assert "views" not in list_reports()
+
+
+def test_views_show_only_committed_runs_and_latest_rows(job) -> None:
+    con = connect(str(job.warehouse))
+    (runs,) = con.execute("select count(*) from runs").fetchall()[0]
+    assert runs == 1
+    statuses = dict(con.execute("select status, count(*) from videos group by 1").fetchall())
+    assert statuses == {"ok": 2, "no_faces": 1, "failed": 5}
+    valence = dict(con.execute("select label, valence from label_valence").fetchall())
+    assert valence["happy"] == "positive" and valence["sad"] == "negative"
+
+
+def test_cohort_emotions_match_a_direct_count(job) -> None:
+    report = run_report(connect(str(job.warehouse)), "cohort_emotions", {"min_videos": 1})
+    rows = {(r[0], r[1]): dict(zip(report.columns, r, strict=True)) for r in report.rows}
+    direct = duckdb.execute(
+        "select cohort, label, count(*) from read_parquet($glob) group by 1, 2",
+        {"glob": str(job.warehouse / "faces" / "*.parquet")},
+    ).fetchall()
+    assert {(c, label): n for c, label, n in direct} == {
+        key: row["face_frames"] for key, row in rows.items()
+    }
+    for cohort in {c for c, _ in rows}:
+        shares = [row["share_frames"] for (c, _), row in rows.items() if c == cohort]
+        assert sum(shares) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_small_cells_are_masked(job) -> None:
+    con = connect(str(job.warehouse))
+    open_report = run_report(con, "cohort_summary", {"min_videos": 1})
+    assert open_report.suppressed == 0
+    masked = run_report(con, "cohort_summary", {"min_videos": 5})
+    assert masked.suppressed == len(masked.rows) == 2
+    negative = masked.columns.index("negative_share")
+    assert all(row[negative] is None for row in masked.rows)
+    assert "masked" in format_report(masked, "table")
+
+
+def test_report_command_prints_the_cohort_table(job, capsys) -> None:
+    assert main(["report", "--warehouse", str(job.warehouse), "--min-videos", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "cohort" in out and "negative_share" in out
+    assert "\na " in out and "\nb " in out
+    assert (
+        main(
+            [
+                "report",
+                "cohort_emotions",
+                "--warehouse",
+                str(job.warehouse),
+                "--min-videos",
+                "1",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    records = json.loads(capsys.readouterr().out)
+    assert {r["cohort"] for r in records} == {"a", "b"}
+
+
+def test_unknown_report_and_missing_warehouse_are_clear_errors(job, tmp_path, capsys) -> None:
+    assert main(["report", "nope", "--warehouse", str(job.warehouse)]) == 2
+    assert "unknown report 'nope'" in capsys.readouterr().err
+    assert main(["report", "--warehouse", str(tmp_path)]) == 2
+    assert "no affectflow warehouse" in capsys.readouterr().err

@@ -1,0 +1,186 @@
+"""DetectFaces: the DoFn called directly, and the stage in a real Beam pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import apache_beam as beam
+import cv2
+import numpy as np
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.runners.runner import PipelineResult
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from affectflow.schemas.records import (
+    ErrorRecord,
+    FaceCrop,
+    Stage,
+    VideoFile,
+    VideoRequest,
+    VideoStatus,
+    VideoSummary,
+)
+from affectflow.transforms.detect import DetectFaces, DetectFacesFn
+
+VIDEOS = Path(__file__).resolve().parents[1] / "data" / "videos"
+PEXELS = VIDEOS / "pyfeat_WolfgangLanger_Pexels.mp4"
+
+
+def video_file(path: Path, key: str, duration_s: float | None, cohort: str = "a") -> VideoFile:
+    request = VideoRequest(video_key=key, url=str(path), cohort=cohort, row_number=0, is_local=True)
+    return VideoFile(request, str(path), duration_s, None, None, None)
+
+
+def run_fn(video: VideoFile, **settings: object) -> list:
+    fn = DetectFacesFn(**settings)
+    fn.setup()
+    return list(fn.process(video))
+
+
+def split(outputs: list) -> tuple[list[FaceCrop], list[VideoSummary], list[ErrorRecord]]:
+    """Outputs of `DetectFacesFn.process` by output: faces, summaries, failed."""
+    by_tag: dict[str, list] = {"faces": [], "summaries": [], "failed": []}
+    for output in outputs:
+        if isinstance(output, FaceCrop):
+            by_tag["faces"].append(output)
+        else:
+            by_tag[output.tag].append(output.value)
+    assert len(by_tag["summaries"]) + len(by_tag["failed"]) == 1
+    return by_tag["faces"], by_tag["summaries"], by_tag["failed"]
+
+
+def test_faces_stream_out_before_the_summary() -> None:
+    fn = DetectFacesFn(fps=5.0, crop_size=48, clahe=True)
+    fn.setup()
+    outputs = fn.process(video_file(PEXELS, "pexels", 19.69))
+    first = next(outputs)  # a face, before the rest of the video is decoded
+    assert isinstance(first, FaceCrop) and first.frame_index == 0
+    faces, summaries, failed = split([first, *outputs])
+    assert not failed
+    (summary,) = summaries
+    assert summary.status is VideoStatus.OK
+    assert summary.faces_detected == len(faces) and summary.frames_sampled == 99
+    assert summary.decoded_s == pytest.approx(19.64, abs=0.05)
+    assert summary.tracks >= 1 and summary.seconds > 0
+    assert all(f.crop.shape == (48, 48) and f.crop.dtype == np.uint8 for f in faces)
+    assert {(f.video_key, f.cohort) for f in faces} == {("pexels", "a")}
+    assert [f.timestamp_ms for f in faces] == sorted(f.timestamp_ms for f in faces)
+    assert {f.track_id for f in faces} <= set(range(summary.tracks))
+
+
+def test_trim_longer_than_the_video_fails() -> None:
+    outputs = run_fn(video_file(VIDEOS / "pyfeat_single_face.mp4", "k", 2.4), trim_s=1.5)
+    (error,) = split(outputs)[2]
+    assert error.stage == Stage.FRAMES and "trimming" in error.message
+
+
+def test_trim_is_accounted_for_in_the_decode_check(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="affectflow.progress")
+    outputs = run_fn(video_file(PEXELS, "pexels", 19.69), fps=1.0, trim_s=5.0)
+    faces, (summary,), failed = split(outputs)
+    assert not failed and summary.frames_sampled == 10
+    assert summary.decoded_s == pytest.approx(14.7, abs=0.1)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "affectflow.progress"]
+    assert line.startswith(f"video_key=pexels status=ok frames=10 faces={len(faces)} tracks=")
+
+
+def test_cv2_threads_is_set_in_setup() -> None:
+    before = cv2.getNumThreads()
+    try:
+        DetectFacesFn(cv2_threads=1).setup()
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
+
+
+def check_faces(faces: list[tuple[str, tuple[int, int]]]) -> None:
+    """Faces stream out as found, so videos that fail at the end keep the faces they gave."""
+    keys = Counter(key for key, _ in faces)
+    assert set(keys) == {"single", "truncated", "too-short"}, keys
+    assert keys["single"] == keys["too-short"] == 12 and keys["truncated"] >= 40
+    assert {shape for _, shape in faces} == {(64, 64)}
+
+
+def error_key(error: ErrorRecord) -> tuple[str | None, Stage, str, str]:
+    message = "cannot open video" if "cannot open video" in error.message else error.message
+    return error.video_key, error.stage, error.error_class, message
+
+
+@pytest.fixture(scope="module")
+def pipeline_result(tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
+    """One FnApiRunner job over good, empty, corrupt, truncated and mis-described videos."""
+    folder = tmp_path_factory.mktemp("detect")
+    garbage = folder / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01 not a video " * 500)
+    truncated = folder / "truncated.mp4"
+    data = PEXELS.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    single = VIDEOS / "pyfeat_single_face.mp4"
+    videos = [
+        video_file(single, "single", 2.4),
+        # fer's settings see one false positive on this clip; 7 neighbours see none
+        video_file(VIDEOS / "pyfeat_no_face.mp4", "noface", 4.14, cohort="b"),
+        video_file(garbage, "garbage", 10.0),
+        video_file(truncated, "truncated", 19.69),  # decodes to 9.5 s only
+        video_file(single, "too-short", 60.0),  # the source said 60 s
+    ]
+    pipeline = TestPipeline(runner="FnApiRunner")
+    source = pipeline | "Videos" >> beam.Create(videos)
+    faces, summaries, failed = source | "DetectFaces" >> DetectFaces(fps=5.0, min_neighbors=7)
+    # crop_size=0 makes cv2.resize raise: an unexpected error, caught as a dead letter
+    _, _, broken = (
+        source
+        | "OnlySingle" >> beam.Filter(lambda v: v.request.video_key == "single")
+        | "BadCrop" >> DetectFaces(crop_size=0)
+    )
+    assert_that(
+        faces | "FaceKeys" >> beam.Map(lambda f: (f.video_key, f.crop.shape)),
+        check_faces,
+        label="CheckFaces",
+    )
+    assert_that(
+        summaries
+        | "SummaryKeys"
+        >> beam.Map(lambda s: (s.video.request.video_key, s.status, s.frames_sampled)),
+        equal_to([("single", VideoStatus.OK, 12), ("noface", VideoStatus.NO_FACES, 20)]),
+        label="CheckSummaries",
+    )
+    assert_that(
+        failed | "FailedKeys" >> beam.Map(error_key),
+        equal_to(
+            [
+                ("garbage", Stage.FRAMES, "FrameDecodeError", "cannot open video"),
+                ("truncated", Stage.FRAMES, "IncompleteDecode", "decoded only 9.5 of 19.7 s"),
+                ("too-short", Stage.FRAMES, "IncompleteDecode", "decoded only 2.4 of 60.0 s"),
+            ]
+        ),
+        label="CheckFailed",
+    )
+    assert_that(
+        broken | "BrokenKeys" >> beam.Map(lambda e: (e.video_key, e.stage, e.error_class)),
+        equal_to([("single", Stage.FACES, "error")]),
+        label="CheckBroken",
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result
+
+
+def counter(result: PipelineResult, name: str) -> int:
+    query = result.metrics().query(MetricsFilter().with_namespace("affectflow").with_name(name))
+    return sum(c.committed for c in query["counters"])
+
+
+def test_pipeline_outputs_and_metrics(pipeline_result: PipelineResult) -> None:
+    # the assert_that checks ran inside the job (it fails if they fail); then its counters
+    assert counter(pipeline_result, "videos_analyzed") == 2
+    assert counter(pipeline_result, "detect_failures") == 3
+    faces = counter(pipeline_result, "faces_detected")
+    frames = counter(pipeline_result, "frames_sampled")
+    assert faces >= 12 + 40 + 12  # single, truncated, too-short; none from BadCrop
+    # single 12 + noface 20 + truncated ~48 + too-short 12 + BadCrop's first frame 1
+    assert 12 + 20 + 45 + 12 + 1 <= frames <= 12 + 20 + 50 + 12 + 1

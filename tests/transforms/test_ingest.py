@@ -1,0 +1,139 @@
+"""Ingest: every row of a video list becomes a VideoRequest or an ErrorRecord."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.transforms.ingest import (
+    ReadVideoList,
+    list_format,
+    parse_video_list,
+    video_key_for,
+    youtube_id,
+)
+
+
+def _parse(text: str, fmt: str, **kwargs: object) -> list:
+    return list(parse_video_list(text.splitlines(keepends=True), fmt, **kwargs))
+
+
+def test_csv_rows_become_requests_with_attributes() -> None:
+    text = (
+        "url,cohort,age_group\n"
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ,depression,30-39\n"
+        "https://example.org/clip.mp4,control,20-29\n"
+    )
+    first, second = _parse(text, "csv")
+    assert first == VideoRequest(
+        video_key="youtube-dQw4w9WgXcQ",
+        url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        cohort="depression",
+        row_number=1,
+        attributes={"age_group": "30-39"},
+    )
+    assert second.video_key.startswith("url-") and second.cohort == "control"
+
+
+def test_video_id_column_becomes_watch_url() -> None:
+    (request,) = _parse("video_id,cohort\ndQw4w9WgXcQ,a\n", "csv")
+    assert request.url == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert request.video_key == "youtube-dQw4w9WgXcQ"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("foo://x/y.mp4,a", "unsupported URL scheme 'foo'"),
+        ("javascript:alert(1),a", "unsupported URL scheme 'javascript'"),
+        (",a", "no url or video_id"),
+        ("https://example.org/v.mp4,", "no cohort"),
+        ("/etc/passwd,a", "need --allow-local"),
+        ("https://example.org/v.mp4,a,extra", "3 fields, the header has 2"),
+        ("http:///nohost.mp4,a", "has no host"),
+    ],
+)
+def test_bad_csv_rows_become_errors(row: str, message: str) -> None:
+    (error,) = _parse(f"url,cohort\n{row}\n", "csv")
+    assert isinstance(error, ErrorRecord)
+    assert error.stage == Stage.INGEST and not error.retryable
+    assert message in error.message
+    assert error.row_number == 1
+
+
+def test_video_id_with_path_characters_is_refused() -> None:
+    (error,) = _parse("video_id,cohort\n../../etc/passwd,a\n", "csv")
+    assert isinstance(error, ErrorRecord)
+    assert "not an 11-character YouTube id" in error.message
+
+
+def test_duplicates_are_errors_that_name_the_first_row() -> None:
+    text = "url,cohort\nhttps://youtu.be/dQw4w9WgXcQ,a\nhttps://www.youtube.com/watch?v=dQw4w9WgXcQ,a\n"
+    first, second = _parse(text, "csv")
+    assert isinstance(first, VideoRequest)
+    assert isinstance(second, ErrorRecord) and "duplicate of row 1" in second.message
+
+
+def test_jsonl_keeps_free_fields_and_reports_bad_lines() -> None:
+    text = (
+        '{"url": "https://example.org/a.mp4", "cohort": "a", "score": 3}\n'
+        "not json\n"
+        "[1, 2]\n"
+        "\n"
+        '{"video_id": 12345678901, "cohort": "b"}\n'
+    )
+    good, bad_json, not_object, numeric_id = _parse(text, "jsonl")
+    assert good.attributes == {"score": "3"}
+    assert "not valid JSON" in bad_json.message and bad_json.row_number == 2
+    assert "not a JSON object" in not_object.message
+    assert numeric_id.url.endswith("v=12345678901")
+
+
+def test_txt_uses_default_cohort_and_skips_comments() -> None:
+    text = "# cohort a\nhttps://example.org/a.mp4\n\nhttps://example.org/b.mp4\n"
+    requests = _parse(text, "txt", default_cohort="a")
+    assert [r.row_number for r in requests] == [2, 4]
+    assert {r.cohort for r in requests} == {"a"}
+    (error, _) = _parse(text, "txt")
+    assert "no cohort" in error.message
+
+
+def test_local_paths_resolve_against_the_list_folder(tmp_path) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    text = "url,cohort\nclip.mp4,a\nfile://" + str(tmp_path / "clip.mp4") + ",b\nmissing.mp4,a\n"
+    first, second, missing = _parse(text, "csv", allow_local=True, base_dir=str(tmp_path))
+    assert first.is_local and first.url == str(tmp_path / "clip.mp4")
+    assert isinstance(second, ErrorRecord) and "duplicate" in second.message
+    assert isinstance(missing, ErrorRecord) and "does not exist" in missing.message
+
+
+def test_keys_are_stable_and_path_safe() -> None:
+    assert youtube_id("https://youtu.be/dQw4w9WgXcQ?t=3") == "dQw4w9WgXcQ"
+    assert youtube_id("https://www.youtube.com/shorts/dQw4w9WgXcQ") == "dQw4w9WgXcQ"
+    assert youtube_id("https://example.org/watch?v=dQw4w9WgXcQ") is None
+    a = video_key_for("HTTPS://Example.org/a.mp4#t=1")
+    assert a == video_key_for("https://example.org/a.mp4")
+    assert a != video_key_for("https://example.org/b.mp4")
+    assert all(c.isalnum() or c == "-" for c in a)
+
+
+def test_list_format_needs_a_known_suffix() -> None:
+    assert list_format("videos.CSV") == "csv" and list_format("v.ndjson") == "jsonl"
+    with pytest.raises(ValueError, match=r"\.csv, \.jsonl or \.txt"):
+        list_format("videos.xlsx")
+
+
+def test_read_video_list_in_a_pipeline(tmp_path) -> None:
+    path = tmp_path / "videos.csv"
+    path.write_text("url,cohort\nhttps://example.org/a.mp4,a\nftp://x/b.mp4,b\n")
+    with TestPipeline(runner="FnApiRunner") as p:
+        requests, failed = p | ReadVideoList(str(path))
+        assert_that(requests | "Keys" >> beam.Map(lambda r: r.cohort), equal_to(["a"]))
+        assert_that(
+            failed | "Rows" >> beam.Map(lambda e: (e.row_number, e.stage)),
+            equal_to([(2, Stage.INGEST)]),
+            label="Failed",
+        )

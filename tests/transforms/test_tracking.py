@@ -1,0 +1,86 @@
+"""IoU tracker: ids follow boxes frame to frame, new faces start tracks, old ones expire."""
+
+from __future__ import annotations
+
+import pytest
+
+from affectflow.schemas.records import FaceBox
+from affectflow.transforms.tracking import IoUTracker, TrackConfirmation, iou
+
+A = FaceBox(0, 0, 100, 100)
+B = FaceBox(300, 0, 100, 100)
+
+
+def shifted(box: FaceBox, dx: int) -> FaceBox:
+    return FaceBox(box.x + dx, box.y, box.w, box.h)
+
+
+def test_iou() -> None:
+    assert iou(A, A) == 1.0
+    assert iou(A, B) == 0.0
+    assert iou(A, shifted(A, 50)) == pytest.approx(5000 / 15000)
+    assert iou(A, FaceBox(0, 0, 50, 50)) == pytest.approx(0.25)
+    assert iou(FaceBox(0, 0, 0, 0), FaceBox(0, 0, 0, 0)) == 0.0
+
+
+def test_a_moving_face_keeps_its_id() -> None:
+    tracker = IoUTracker()
+    ids = [tracker.update([shifted(A, 10 * step)]) for step in range(6)]
+    assert ids == [[0]] * 6
+    assert tracker.tracks_started == 1
+
+
+def test_ids_follow_the_boxes_not_the_list_order() -> None:
+    tracker = IoUTracker()
+    assert tracker.update([A, B]) == [0, 1]
+    assert tracker.update([shifted(B, 5), shifted(A, 5)]) == [1, 0]
+    assert tracker.update([shifted(A, 10), FaceBox(600, 0, 80, 80)]) == [0, 2]
+    assert tracker.tracks_started == 3
+
+
+def test_overlap_below_the_threshold_starts_a_new_track() -> None:
+    tracker = IoUTracker(iou_threshold=0.5)
+    tracker.update([A])
+    assert iou(A, shifted(A, 50)) < 0.5
+    assert tracker.update([shifted(A, 50)]) == [1]
+
+
+def test_greedy_matching_takes_the_highest_iou_first() -> None:
+    tracker = IoUTracker(iou_threshold=0.1)
+    left, right = FaceBox(0, 0, 100, 100), FaceBox(60, 0, 100, 100)
+    assert tracker.update([left, right]) == [0, 1]
+    # one box, overlapping both tracks: it goes to the closer one (right), left misses
+    assert tracker.update([FaceBox(55, 0, 100, 100)]) == [1]
+    assert tracker.update([left]) == [0]
+
+
+def test_a_track_expires_after_max_missed_frames() -> None:
+    tracker = IoUTracker(max_missed=3)
+    tracker.update([A])
+    for _ in range(2):
+        assert tracker.update([]) == []
+    assert tracker.update([A]) == [0]  # missed 2 < 3 frames: same person
+    for _ in range(3):
+        tracker.update([])
+    assert tracker.live_tracks == 0
+    assert tracker.update([A]) == [1]  # missed 3 frames: a new track
+    assert tracker.tracks_started == 2
+
+
+def test_empty_frames() -> None:
+    tracker = IoUTracker()
+    assert tracker.update([]) == []
+    assert tracker.tracks_started == 0
+
+
+def test_confirmation_holds_back_tentative_tracks_and_drops_short_ones() -> None:
+    gate: TrackConfirmation[str] = TrackConfirmation(min_hits=3)
+    assert gate.add(0, "a0") == [] and gate.add(1, "b0") == []
+    assert gate.add(0, "a1") == []
+    gate.expire({0})  # track 1 is gone after one hit: a false positive
+    assert gate.dropped == 1
+    assert gate.add(0, "a2") == ["a0", "a1", "a2"]
+    assert gate.add(0, "a3") == ["a3"]
+    assert gate.add(2, "c0") == []
+    gate.finish()
+    assert gate.dropped == 2 and gate.confirmed == {0}

@@ -1,0 +1,126 @@
+"""Stage 5, infer: classify the emotion of each face crop with RunInference.
+
+Face crops become `(face, tensor)` pairs; a keyed PyTorch handler runs the model in
+fixed-size batches and the result becomes a `faces` row with per-class probabilities,
+the top label, the model id and the weights' sha256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+import torch
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
+from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerTensor
+
+from affectflow.models.registry import ModelSpec
+from affectflow.schemas.records import ErrorRecord, FaceCrop, RunInfo, Stage
+from affectflow.transforms.dead_letters import DeadLetterToError, dead_letter_to_error
+from affectflow.transforms.rows import face_row
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str) -> str:
+    """Beam's device name for ours; fail loudly instead of silently running on CPU."""
+    if device not in DEVICES:
+        raise ValueError(f"--device must be one of {DEVICES}, not {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "--device cuda was asked for but torch sees no CUDA device "
+            f"(torch {torch.__version__}); install a CUDA build of torch or use --device cpu"
+        )
+    return "GPU" if device == "cuda" else "CPU"
+
+
+class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
+    """PyTorch tensor handler that pins torch to `num_threads` threads per worker."""
+
+    def __init__(self, *args: Any, num_threads: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._num_threads = num_threads
+
+    def load_model(self) -> torch.nn.Module:
+        if self._num_threads:
+            torch.set_num_threads(self._num_threads)
+        return super().load_model()
+
+
+class ToTensorFn(beam.DoFn):
+    """FaceCrop -> (FaceCrop without its pixels, model input tensor)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._spec = spec
+
+    def process(self, face: FaceCrop) -> Iterator[tuple[FaceCrop, torch.Tensor]]:
+        tensor = torch.from_numpy(self._spec.preprocess(face.crop))
+        yield dataclasses.replace(face, crop=None), tensor
+
+
+class ToFaceRowFn(beam.DoFn):
+    """(FaceCrop, PredictionResult) -> a `faces` row."""
+
+    def __init__(self, labels: tuple[str, ...], run: RunInfo) -> None:
+        self._labels = labels
+        self._run = run
+        self._faces = Metrics.counter("affectflow", "faces_classified")
+
+    def process(self, keyed: tuple[FaceCrop, PredictionResult]) -> Iterator[dict]:
+        face, result = keyed
+        self._faces.inc()
+        yield face_row(face, result.inference.tolist(), self._labels, self._run)
+
+
+def failed_batch_errors(bad: tuple[list, tuple[Any, str, Any]]) -> Iterator[ErrorRecord]:
+    """One ErrorRecord per face of a batch that RunInference could not run."""
+    batch, exc_info = bad
+    for face, _tensor in batch:
+        yield dead_letter_to_error((face, exc_info), Stage.INFER)
+
+
+class ClassifyEmotions(beam.PTransform):
+    """PCollection[FaceCrop] -> (faces rows, failed ErrorRecords)."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        weights_path: str,
+        run: RunInfo,
+        *,
+        batch_size: int = 64,
+        device: str = "cpu",
+        torch_threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        self._spec = spec
+        self._run = run
+        self._handler = KeyedModelHandler(
+            ThreadBoundTorchHandler(
+                state_dict_path=weights_path,
+                model_class=spec.model_class,
+                model_params=dict(spec.model_params),
+                device=check_device(device),
+                min_batch_size=batch_size,
+                max_batch_size=batch_size,
+                load_model_args={"weights_only": True},
+                num_threads=torch_threads,
+            )
+        )
+
+    def expand(self, faces: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        tensors, bad_tensors = (
+            faces | "ToTensor" >> beam.ParDo(ToTensorFn(self._spec)).with_exception_handling()
+        )
+        results, dead = (
+            tensors | "RunInference" >> RunInference(self._handler).with_exception_handling()
+        )
+        rows = results | "ToFaceRow" >> beam.ParDo(ToFaceRowFn(self._spec.labels, self._run))
+        failed = (
+            bad_tensors | "TensorErrors" >> DeadLetterToError(Stage.INFER),
+            dead.failed_inferences | "InferenceErrors" >> beam.FlatMap(failed_batch_errors),
+        ) | "FlattenFailed" >> beam.Flatten()
+        return rows, failed

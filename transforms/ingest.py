@@ -1,0 +1,288 @@
+"""Stage 1, ingest: read a video list and validate its rows.
+
+A list is CSV (header with `url` or `video_id`, `cohort`, any other columns kept as
+attributes), JSONL (one object per line, same fields) or plain text (one URL per line;
+the cohort comes from `default_cohort`). Every row becomes either a `VideoRequest` or an
+`ErrorRecord`: a bad row never stops the job.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+
+YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_YOUTUBE_URL = re.compile(
+    r"^(?:https?://)?(?:www\.|m\.|music\.)?(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)"
+    r"|youtu\.be/)([A-Za-z0-9_-]{11})(?:[?&#/].*)?$"
+)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+REMOTE_SCHEMES = ("http", "https")
+RESERVED_COLUMNS = ("url", "video_id", "cohort")
+LIST_FORMATS = ("csv", "jsonl", "txt")
+
+
+class RowError(ValueError):
+    """A row of a video list that cannot be analysed; the message says why."""
+
+
+def list_format(path: str) -> str:
+    """The format of a video list from its file name: csv, jsonl or txt."""
+    suffix = os.path.splitext(path.lower())[1]
+    formats = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+    if suffix not in formats:
+        raise ValueError(
+            f"cannot tell the format of video list {path!r}: name it .csv, .jsonl or .txt"
+        )
+    return formats[suffix]
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def youtube_id(url: str) -> str | None:
+    """The video id of a YouTube watch/shorts/embed/youtu.be URL, else None."""
+    match = _YOUTUBE_URL.match(url.strip())
+    return match.group(1) if match else None
+
+
+def normalise_url(url: str) -> str:
+    """Lower-case scheme and host, drop the fragment: two spellings, one key."""
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+
+
+def video_key_for(url: str, is_local: bool = False) -> str:
+    """A stable, path-safe key for a video: `youtube-<id>`, `url-<hash>` or `local-<hash>`."""
+    if is_local:
+        return f"local-{_short_hash(os.path.realpath(url))}"
+    video_id = youtube_id(url)
+    if video_id:
+        return f"youtube-{video_id}"
+    return f"url-{_short_hash(normalise_url(url))}"
+
+
+def _resolve_local(target: str, base_dir: str) -> str:
+    """An absolute path for a local path or file:// URL, relative to the list's folder."""
+    if target.lower().startswith("file:"):
+        target = unquote(urlsplit(target).path)
+    path = os.path.expanduser(target)
+    if not os.path.isabs(path):
+        path = os.path.join(base_dir, path)
+    return os.path.normpath(path)
+
+
+def _target_of(row: dict[str, str]) -> str:
+    url = (row.get("url") or "").strip()
+    video_id = (row.get("video_id") or "").strip()
+    if url and video_id:
+        raise RowError("row has both url and video_id: give one")
+    if video_id:
+        if not YOUTUBE_ID.match(video_id):
+            raise RowError(f"video_id {video_id[:80]!r} is not an 11-character YouTube id")
+        return f"https://www.youtube.com/watch?v={video_id}"
+    if not url:
+        raise RowError("row has no url or video_id")
+    return url
+
+
+def make_request(
+    row: dict[str, str],
+    row_number: int,
+    *,
+    default_cohort: str | None,
+    allow_local: bool,
+    base_dir: str,
+) -> VideoRequest:
+    """Validate one parsed row; raise RowError with a message a person understands."""
+    target = _target_of(row)
+    cohort = (row.get("cohort") or "").strip() or default_cohort
+    if not cohort:
+        raise RowError("row has no cohort (add a cohort column or pass --cohort)")
+    scheme_match = _SCHEME.match(target)
+    scheme = (
+        scheme_match.group(1).lower() if scheme_match and len(scheme_match.group(1)) > 1 else ""
+    )
+    is_local = scheme in ("", "file")
+    if scheme and not is_local and scheme not in REMOTE_SCHEMES:
+        raise RowError(f"unsupported URL scheme {scheme!r}: use http(s) or a YouTube video_id")
+    if scheme in REMOTE_SCHEMES and not urlsplit(target).netloc:
+        raise RowError(f"URL {target[:200]!r} has no host")
+    if is_local:
+        if not allow_local:
+            raise RowError(f"{target[:200]!r} is a local file: local files need --allow-local")
+        target = _resolve_local(target, base_dir)
+        if not os.path.isfile(target):
+            raise RowError(f"local file {target!r} does not exist")
+    attributes = {
+        str(k): v if isinstance(v, str) else json.dumps(v)
+        for k, v in row.items()
+        if k not in RESERVED_COLUMNS and k is not None and v is not None
+    }
+    return VideoRequest(
+        video_key=video_key_for(target, is_local),
+        url=target,
+        cohort=cohort,
+        row_number=row_number,
+        attributes=attributes,
+        is_local=is_local,
+    )
+
+
+def _csv_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
+    reader = csv.DictReader(io.StringIO("".join(lines)))
+    header = [h.strip() for h in reader.fieldnames or []]
+    if "url" not in header and "video_id" not in header:
+        yield 0, f"CSV header {header!r} has no 'url' or 'video_id' column"
+        return
+    reader.fieldnames = header
+    for number, row in enumerate(reader, start=1):
+        extra = row.pop(None, None)
+        if extra:
+            yield number, f"row has {len(header) + len(extra)} fields, the header has {len(header)}"
+        elif any(value is None for value in row.values()):
+            yield number, f"row has fewer fields than the header ({len(header)})"
+        else:
+            yield number, {k: v.strip() for k, v in row.items()}
+
+
+def _jsonl_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, f"line is not valid JSON ({error.msg})"
+            continue
+        if not isinstance(row, dict):
+            yield number, "line is not a JSON object"
+            continue
+        yield (
+            number,
+            {
+                str(k): str(v) if k in RESERVED_COLUMNS and v is not None else v
+                for k, v in row.items()
+            },
+        )
+
+
+def _txt_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            yield number, {"url": text}
+
+
+def parse_video_list(
+    lines: Iterable[str],
+    fmt: str,
+    *,
+    default_cohort: str | None = None,
+    allow_local: bool = False,
+    base_dir: str = ".",
+) -> Iterator[VideoRequest | ErrorRecord]:
+    """Every row of a list as a VideoRequest or an ErrorRecord, in file order."""
+    readers = {"csv": _csv_rows, "jsonl": _jsonl_rows, "txt": _txt_rows}
+    seen: dict[str, int] = {}
+    for number, row in readers[fmt](list(lines)):
+        raw = json.dumps(row, ensure_ascii=False) if isinstance(row, dict) else f"row {number}"
+        try:
+            if isinstance(row, str):
+                raise RowError(row)
+            request = make_request(
+                row,
+                number,
+                default_cohort=default_cohort,
+                allow_local=allow_local,
+                base_dir=base_dir,
+            )
+            if request.video_key in seen:
+                raise RowError(f"duplicate of row {seen[request.video_key]} ({request.video_key})")
+        except RowError as error:
+            yield _row_error(row, number, raw, str(error), default_cohort)
+            continue
+        seen[request.video_key] = number
+        yield request
+
+
+def _row_error(
+    row: dict | str, number: int, raw: str, message: str, default_cohort: str | None
+) -> ErrorRecord:
+    fields = row if isinstance(row, dict) else {}
+    cohort = fields.get("cohort") if isinstance(fields.get("cohort"), str) else None
+    url = fields.get("url") or fields.get("video_id")
+    return ErrorRecord(
+        stage=Stage.INGEST,
+        error_class="InvalidRow",
+        message=f"row {number}: {message}",
+        retryable=False,
+        input=raw[:2000],
+        url=str(url)[:2000] if url else None,
+        cohort=(cohort or default_cohort or None),
+        row_number=number,
+    )
+
+
+class ParseVideoListFn(beam.DoFn):
+    """A video list path -> VideoRequest (main output) and ErrorRecord ("failed")."""
+
+    def __init__(self, default_cohort: str | None, allow_local: bool) -> None:
+        self._default_cohort = default_cohort
+        self._allow_local = allow_local
+        self._rows = Metrics.counter("affectflow", "rows_read")
+        self._invalid = Metrics.counter("affectflow", "rows_invalid")
+
+    def process(self, path: str) -> Iterator:
+        with FileSystems.open(path) as handle:
+            text = handle.read().decode("utf-8-sig", errors="replace")
+        base_dir = os.path.dirname(os.path.abspath(path)) if "://" not in path else "."
+        for item in parse_video_list(
+            text.splitlines(keepends=True),
+            list_format(path),
+            default_cohort=self._default_cohort,
+            allow_local=self._allow_local,
+            base_dir=base_dir,
+        ):
+            self._rows.inc()
+            if isinstance(item, ErrorRecord):
+                self._invalid.inc()
+                yield beam.pvalue.TaggedOutput("failed", item)
+            else:
+                yield item
+
+
+class ReadVideoList(beam.PTransform):
+    """Read and validate one video list; returns `(requests, failed)`."""
+
+    def __init__(
+        self, path: str, *, default_cohort: str | None = None, allow_local: bool = False
+    ) -> None:
+        super().__init__()
+        self._path = path
+        self._default_cohort = default_cohort
+        self._allow_local = allow_local
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> tuple[beam.PCollection, beam.PCollection]:
+        outputs = (
+            pbegin
+            | "ListPath" >> beam.Create([self._path])
+            | "ParseRows"
+            >> beam.ParDo(ParseVideoListFn(self._default_cohort, self._allow_local)).with_outputs(
+                "failed", main="requests"
+            )
+        )
+        return outputs.requests, outputs.failed

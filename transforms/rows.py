@@ -1,0 +1,118 @@
+"""Record -> table row: one function per kind of row, matching `schemas.tables`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from affectflow.schemas.records import (
+    ErrorRecord,
+    FaceCrop,
+    RunInfo,
+    VideoFile,
+    VideoRequest,
+    VideoStatus,
+    VideoSummary,
+)
+
+Row = dict[str, Any]
+
+
+def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -> Row:
+    return {
+        "video_key": request.video_key,
+        "url": request.url,
+        "cohort": request.cohort,
+        "status": str(status),
+        "run_id": run.run_id,
+        "row_number": request.row_number,
+        "attributes": dict(request.attributes),
+        "model_id": run.model_id,
+        "analysis_id": run.analysis_id,
+    }
+
+
+def _file_columns(video: VideoFile) -> Row:
+    return {
+        "duration_s": video.duration_s,
+        "extractor": video.extractor,
+        "source_id": video.source_id,
+        "upload_date": video.upload_date,
+        "channel_hash": video.channel_hash,
+        "title": video.title,
+        "fps": video.fps,
+        "width": video.width,
+        "height": video.height,
+    }
+
+
+def summary_video_row(summary: VideoSummary, run: RunInfo) -> Row:
+    """The `videos` row of an analysed video (status ok or no_faces)."""
+    return {
+        **_request_columns(summary.video.request, summary.status, run),
+        **_file_columns(summary.video),
+        "frames_sampled": summary.frames_sampled,
+        "faces_detected": summary.faces_detected,
+        "tracks": summary.tracks,
+        "seconds": summary.seconds,
+    }
+
+
+def skipped_video_row(request: VideoRequest, run: RunInfo) -> Row:
+    """The `videos` row of a video already analysed under the same analysis_id."""
+    return _request_columns(request, VideoStatus.SKIPPED, run)
+
+
+def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
+    """The `videos` row of an input that failed at some stage (see its `errors` row)."""
+    return {
+        "video_key": error.video_key,
+        "url": error.url if error.url is not None else error.input,
+        "cohort": error.cohort,
+        "status": str(VideoStatus.FAILED),
+        "run_id": run.run_id,
+        "row_number": error.row_number,
+        "model_id": run.model_id,
+        "analysis_id": run.analysis_id,
+    }
+
+
+def error_row(error: ErrorRecord, run: RunInfo) -> Row:
+    """The `errors` row of a dead letter."""
+    return {
+        "video_key": error.video_key,
+        "url": error.url,
+        "cohort": error.cohort,
+        "row_number": error.row_number,
+        "stage": str(error.stage),
+        "error_class": error.error_class,
+        "message": error.message,
+        "retryable": error.retryable,
+        "input": error.input,
+        "run_id": run.run_id,
+    }
+
+
+def face_row(
+    face: FaceCrop, probabilities: Sequence[float], labels: Sequence[str], run: RunInfo
+) -> Row:
+    """The `faces` row of one classified face."""
+    scores = {label: float(p) for label, p in zip(labels, probabilities, strict=True)}
+    top = max(scores, key=scores.__getitem__)
+    return {
+        "video_key": face.video_key,
+        "cohort": face.cohort,
+        "frame_index": face.frame_index,
+        "timestamp_ms": face.timestamp_ms,
+        "track_id": face.track_id,
+        "bbox_x": face.box.x,
+        "bbox_y": face.box.y,
+        "bbox_w": face.box.w,
+        "bbox_h": face.box.h,
+        "label": top,
+        "score": scores[top],
+        "scores": scores,
+        "model_id": run.model_id,
+        "weights_sha256": run.weights_sha256,
+        "run_id": run.run_id,
+    }

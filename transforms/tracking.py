@@ -1,0 +1,131 @@
+"""Per-video face tracks: greedy IoU matching of boxes from one sampled frame to the next.
+
+Good enough to count people rather than face-frames in talking-head videos; it does
+not re-identify a face that leaves for longer than `max_missed` sampled frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Generic, TypeVar
+
+from affectflow.schemas.records import FaceBox
+
+
+def iou(a: FaceBox, b: FaceBox) -> float:
+    """Intersection over union of two boxes (0 when they do not overlap)."""
+    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    inter = ix * iy
+    union = a.w * a.h + b.w * b.h - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclasses.dataclass
+class _Track:
+    track_id: int
+    box: FaceBox
+    missed: int = 0
+
+
+class IoUTracker:
+    """Assigns track ids (0, 1, ... per video) to the face boxes of consecutive frames.
+
+    Each `update` matches the new boxes to the live tracks' last boxes, greedily by
+    highest IoU (at least `iou_threshold`); unmatched boxes start new tracks. A track
+    unmatched for `max_missed` consecutive frames expires, so a face that comes back
+    after that gets a new id. Use one tracker per video.
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 5) -> None:
+        self.iou_threshold = iou_threshold
+        self.max_missed = max_missed
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+
+    @property
+    def tracks_started(self) -> int:
+        """How many distinct tracks this tracker has started."""
+        return self._next_id
+
+    @property
+    def live_tracks(self) -> int:
+        """Tracks not yet expired."""
+        return len(self._tracks)
+
+    @property
+    def live_ids(self) -> set[int]:
+        """Ids of the tracks not yet expired."""
+        return {track.track_id for track in self._tracks}
+
+    def update(self, boxes: list[FaceBox]) -> list[int]:
+        """Track ids for `boxes` (same order), for the next sampled frame."""
+        pairs = sorted(
+            (
+                (overlap, t, b)
+                for t, track in enumerate(self._tracks)
+                for b, box in enumerate(boxes)
+                if (overlap := iou(track.box, box)) >= self.iou_threshold and overlap > 0
+            ),
+            key=lambda pair: (-pair[0], pair[1], pair[2]),
+        )
+        ids: list[int | None] = [None] * len(boxes)
+        matched: set[int] = set()
+        for _, t, b in pairs:
+            if t in matched or ids[b] is not None:
+                continue
+            matched.add(t)
+            track = self._tracks[t]
+            track.box, track.missed = boxes[b], 0
+            ids[b] = track.track_id
+        survivors = [track for t, track in enumerate(self._tracks) if t in matched]
+        for t, track in enumerate(self._tracks):
+            if t not in matched:
+                track.missed += 1
+                if track.missed < self.max_missed:
+                    survivors.append(track)
+        for b, box in enumerate(boxes):
+            if ids[b] is None:
+                ids[b] = self._next_id
+                survivors.append(_Track(self._next_id, box))
+                self._next_id += 1
+        self._tracks = survivors
+        return [track_id for track_id in ids if track_id is not None]
+
+
+T = TypeVar("T")
+
+
+class TrackConfirmation(Generic[T]):
+    """Holds back a track's faces until it has been seen on `min_hits` sampled frames.
+
+    Haar false positives (a title card, a pattern) rarely persist from frame to frame;
+    real faces do. Pending items of a track that expires (or whose video ends) before it
+    is confirmed are dropped and counted. At most `min_hits - 1` items wait per track.
+    """
+
+    def __init__(self, min_hits: int = 3) -> None:
+        self.min_hits = max(1, min_hits)
+        self.confirmed: set[int] = set()
+        self.dropped = 0
+        self._pending: dict[int, list[T]] = {}
+
+    def add(self, track_id: int, item: T) -> list[T]:
+        """The items to emit now: none while the track is tentative, its backlog when confirmed."""
+        if track_id in self.confirmed:
+            return [item]
+        pending = self._pending.setdefault(track_id, [])
+        pending.append(item)
+        if len(pending) < self.min_hits:
+            return []
+        self.confirmed.add(track_id)
+        return self._pending.pop(track_id)
+
+    def expire(self, live_ids: set[int]) -> None:
+        """Drop the backlog of tentative tracks that are no longer live."""
+        for track_id in [t for t in self._pending if t not in live_ids]:
+            self.dropped += len(self._pending.pop(track_id))
+
+    def finish(self) -> None:
+        """End of the video: drop every backlog still tentative."""
+        self.expire(set())

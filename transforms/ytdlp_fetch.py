@@ -1,0 +1,310 @@
+"""yt-dlp as a library: options, one fetch with retries, and error classification.
+
+Traps handled here (see the project's yt-dlp notes): a single video-only or muxed
+format (no ffmpeg merge that would leave two files and a missing `filepath`); skips
+by `max_filesize` or the duration filter return normally with no file, which is
+detected and reported; errors are split into retryable (network, HTTP 429/5xx, cut
+transfers) and permanent (404/410, unsupported or unavailable video) with a message
+a person understands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yt_dlp
+from yt_dlp.networking.exceptions import (
+    CertificateVerifyError,
+    HTTPError,
+    NoSupportingHandlers,
+    TransportError,
+)
+from yt_dlp.utils import ExtractorError, UnsupportedError, YoutubeDLError
+
+LOG = logging.getLogger(__name__)
+
+FORMAT = "bv[height<=?{h}][ext=mp4]/bv[height<=?{h}]/b[height<=?{h}]/wv/w"
+RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Messages without a typed cause: cut transfers, rate limiting.
+RETRYABLE_TEXT = re.compile(
+    r"giving up after \d+ retries|bytes read, \d+ more expected|timed out|"
+    r"sign in to confirm|captcha|try again later|too many requests|connection (reset|refused)",
+    re.IGNORECASE,
+)
+NETWORK_SUMMARIES = (
+    ("refused", "connection refused"),
+    ("reset by peer", "connection reset"),
+    ("timed out", "timed out"),
+    ("name or service not known", "DNS lookup failed"),
+    ("name resolution", "DNS lookup failed"),
+    ("nodename nor servname", "DNS lookup failed"),
+)
+# "ERROR: [youtube] <id>: " or "[download] " before the message itself.
+_PREFIX = re.compile(r"^(?:ERROR:\s*)?(?:\[[^\]]+\]\s*(?:[\w-]+:\s+(?=[A-Z]))?)?")
+
+
+class FetchError(Exception):
+    """A fetch that failed; `retryable` says whether trying again could help."""
+
+    def __init__(self, message: str, *, retryable: bool, error_class: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.error_class = error_class
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchResult:
+    """The file yt-dlp wrote and its JSON-safe metadata."""
+
+    path: Path
+    info: dict[str, Any]
+
+
+class _QuietLogger:
+    """Routes yt-dlp's output to `logging`; keeps what explains a skip."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def debug(self, msg: str) -> None:
+        self.messages.append(msg)
+        LOG.debug("%s", msg)
+
+    info = debug
+
+    def warning(self, msg: str) -> None:
+        LOG.info("%s", msg)
+
+    def error(self, msg: str) -> None:
+        LOG.debug("%s", msg)
+
+
+def ytdlp_options(
+    outtmpl: str,
+    *,
+    max_height: int = 480,
+    socket_timeout_s: float = 20.0,
+    max_filesize_bytes: int | None = None,
+    allowed_extractors: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Options for one `yt_dlp.YoutubeDL`: quiet, bounded, a single file, no retries of its own."""
+    options: dict[str, Any] = {
+        "quiet": True,
+        "noprogress": True,
+        "no_warnings": False,
+        "format": FORMAT.format(h=int(max_height)),
+        "outtmpl": {"default": outtmpl},
+        "socket_timeout": socket_timeout_s,
+        "retries": 0,
+        "extractor_retries": 0,
+        "noplaylist": True,
+        "cachedir": False,
+        "overwrites": True,
+        "color": {"stdout": "never", "stderr": "never"},
+    }
+    if max_filesize_bytes is not None:
+        options["max_filesize"] = int(max_filesize_bytes)
+    if allowed_extractors is not None:
+        options["allowed_extractors"] = list(allowed_extractors)
+    return options
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what caused it, outermost first (yt-dlp nests them several ways)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        exc_info = getattr(current, "exc_info", None)
+        if isinstance(exc_info, tuple) and len(exc_info) > 1:
+            todo.append(exc_info[1])
+        cause = getattr(current, "cause", None)
+        todo.append(cause if isinstance(cause, BaseException) else None)
+        todo.append(current.__cause__)
+
+
+def _clean(message: str) -> str:
+    """yt-dlp's message without its prefixes, carriage returns and '(caused by ...)'."""
+    message = message.replace("\r", "").strip()
+    message = re.sub(r"\s*\(caused by .*\)\s*$", "", message, flags=re.DOTALL)
+    message = message.split("; please report this issue")[0]
+    message = _PREFIX.sub("", message).strip()
+    if message.startswith("Got error: "):
+        message = "download cut short: " + message.removeprefix("Got error: ")
+    return message
+
+
+def _http_message(error: HTTPError, url: str) -> str:
+    try:
+        phrase = http.HTTPStatus(error.status).phrase
+    except ValueError:
+        phrase = error.reason or ""
+    return f"HTTP {error.status} {phrase}: {getattr(error.response, 'url', None) or url}"
+
+
+def _network_message(error: TransportError, url: str) -> str:
+    text = _clean(str(error))
+    lowered = text.lower()
+    for needle, summary in NETWORK_SUMMARIES:
+        if needle in lowered:
+            return f"{summary}: {url}"
+    return f"network error: {text} ({url})"
+
+
+def classify(error: BaseException, url: str) -> FetchError:
+    """Map a yt-dlp exception to a FetchError with a readable message."""
+    causes = list(_causes(error))
+    for cause in causes:
+        if isinstance(cause, HTTPError):
+            retryable = cause.status in RETRYABLE_HTTP
+            return FetchError(
+                _http_message(cause, url), retryable=retryable, error_class="HTTPError"
+            )
+    for cause in causes:
+        if isinstance(cause, CertificateVerifyError):
+            return FetchError(
+                f"TLS certificate rejected: {url}",
+                retryable=False,
+                error_class="CertificateVerifyError",
+            )
+        if isinstance(cause, TransportError):
+            return FetchError(
+                _network_message(cause, url), retryable=True, error_class=type(cause).__name__
+            )
+        if isinstance(cause, NoSupportingHandlers):
+            return FetchError(
+                f"unsupported URL scheme: {url}",
+                retryable=False,
+                error_class="NoSupportingHandlers",
+            )
+        if isinstance(cause, UnsupportedError):
+            return FetchError(
+                f"no video found at {url} (not a page yt-dlp can read)",
+                retryable=False,
+                error_class="UnsupportedError",
+            )
+    text = _clean(str(error))
+    retryable = bool(RETRYABLE_TEXT.search(text))
+    extractor_error = next((c for c in causes if isinstance(c, ExtractorError)), None)
+    if extractor_error is not None:
+        text = _clean(extractor_error.orig_msg)
+        retryable = bool(RETRYABLE_TEXT.search(text))
+    if "No suitable extractor" in text:
+        text = f"no allowed extractor for {url}"
+    error_class = type(extractor_error or causes[-1]).__name__
+    return FetchError(text or type(error).__name__, retryable=retryable, error_class=error_class)
+
+
+def _downloaded_path(info: dict[str, Any] | None) -> Path | None:
+    downloads = (info or {}).get("requested_downloads") or []
+    path = downloads[0].get("filepath") if downloads else None
+    return Path(path) if path and Path(path).is_file() else None
+
+
+class _Filter:
+    """yt-dlp `match_filter`: rejects long videos and playlist entries, remembering why."""
+
+    def __init__(self, max_duration_s: float | None) -> None:
+        self.max_duration_s = max_duration_s
+        self.rejected: list[FetchError] = []
+
+    def __call__(self, info: dict[str, Any], *, incomplete: bool = False) -> str | None:
+        duration, limit = info.get("duration"), self.max_duration_s
+        if info.get("playlist_index") is not None:
+            count = info.get("n_entries") or info.get("playlist_count") or "several"
+            message = f"the URL holds {count} videos (a playlist or page): list each video's URL"
+            return self._reject(message, "PlaylistURL")
+        if limit is not None and duration is not None and duration > limit:
+            message = f"video is {duration:.1f} s long, over max_duration {limit:g} s"
+            return self._reject(message, "MaxDurationExceeded")
+        return None
+
+    def _reject(self, message: str, error_class: str) -> str:
+        self.rejected.append(FetchError(message, retryable=False, error_class=error_class))
+        return message
+
+
+def _skip_error(rejected: list[FetchError], logger: _QuietLogger) -> FetchError:
+    """Why yt-dlp returned without a file (a filter or max_filesize skip)."""
+    if rejected:
+        return rejected[0]
+    for message in logger.messages:
+        if "max-filesize" in message:
+            text = _clean(message).replace(" Aborting.", "").replace("File is", "file is")
+            return FetchError(text, retryable=False, error_class="MaxFilesizeExceeded")
+    return FetchError(
+        "yt-dlp finished without writing a file", retryable=False, error_class="NoFileWritten"
+    )
+
+
+def fetch_once(
+    url: str,
+    options: dict[str, Any],
+    *,
+    max_duration_s: float | None = None,
+    extractors: Sequence[Any] = (),
+) -> FetchResult:
+    """One yt-dlp run; raises FetchError (classified) when it fails or writes no file.
+
+    `extractors` are extra InfoExtractor classes (tests register stand-ins this way).
+    """
+    logger, match_filter = _QuietLogger(), _Filter(max_duration_s)
+    params = {**options, "logger": logger, "match_filter": match_filter}
+    try:
+        with yt_dlp.YoutubeDL(params) as ydl:
+            for extractor in extractors:
+                # An instance: yt-dlp would build the stock class for a bare class's key.
+                ydl.add_info_extractor(extractor() if isinstance(extractor, type) else extractor)
+            info = ydl.sanitize_info(ydl.extract_info(url, download=True))
+    except YoutubeDLError as error:
+        raise classify(error, url) from error
+    path = _downloaded_path(info)
+    if path is None:
+        raise _skip_error(match_filter.rejected, logger)
+    return FetchResult(path=path, info=info)
+
+
+def fetch(
+    url: str,
+    options: dict[str, Any],
+    *,
+    retries: int = 3,
+    backoff_s: float = 2.0,
+    max_duration_s: float | None = None,
+    extractors: Sequence[Any] = (),
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[FetchResult, int]:
+    """`fetch_once` with exponential back-off for retryable errors; returns (result, attempts).
+
+    A permanent error raises at once; a retryable one after `retries` more attempts,
+    with "(after N attempts)" appended to its message.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return fetch_once(
+                url, options, max_duration_s=max_duration_s, extractors=extractors
+            ), attempt + 1
+        except FetchError as error:
+            if not error.retryable:
+                raise
+            if attempt == retries:
+                tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+                error.message = f"{error.message} (after {tries})"
+                error.args = (error.message,)
+                raise
+            delay = backoff_s * (2**attempt)
+            LOG.info("retrying %s in %.1f s: %s", url, delay, error.message)
+            sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
