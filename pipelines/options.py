@@ -37,6 +37,13 @@ class AnalyzeOptions(PipelineOptions):
         _add(parser, "weights", default=None, help="weights file for models that need one")
         _add(parser, "device", default="cpu", choices=("cpu", "cuda"), help="torch device")
         _add(parser, "batch-size", type=int, default=64, help="faces per inference batch (64)")
+        _add(
+            parser,
+            "model-copies",
+            type=int,
+            default=None,
+            help="model copies per worker machine (GPU runners: usually 1)",
+        )
         _add(parser, "workers", type=int, default=1, help="local worker processes (1)")
         _add(parser, "cache-dir", default=None, help="model and video cache (~/.cache/affectflow)")
         _add(parser, "max-duration", type=float, default=3600.0, help="longest video in s (3600)")
@@ -44,6 +51,10 @@ class AnalyzeOptions(PipelineOptions):
         _add(parser, "max-height", type=int, default=480, help="highest video format (480)")
         _add(parser, "socket-timeout", type=float, default=20.0, help="network timeout in s (20)")
         _add(parser, "retries", type=int, default=3, help="retries of retryable download errors")
+        _add(parser, "backoff-s", type=float, default=2.0, help="first retry delay, doubling (2)")
+        _add(parser, "keep-videos", action="store_true", help="keep downloads in the cache")
+        _add(parser, "cache-max-gb", type=float, default=None, help="video cache cap in GiB")
+        _add(parser, "debug-crops", default=None, help="write face crops here (debug; off)")
         _add(parser, "sites", default=None, help="comma-separated yt-dlp extractors to accept")
         _add(parser, "keep-title", action="store_true", help="store video titles (off: privacy)")
         _add(
@@ -55,6 +66,20 @@ class AnalyzeOptions(PipelineOptions):
         _add(parser, "scale-factor", type=float, default=1.1, help="Haar scaleFactor (1.1)")
         _add(parser, "min-neighbors", type=int, default=5, help="Haar minNeighbors (5)")
         _add(parser, "min-face", type=int, default=50, help="smallest face side in px (50)")
+        _add(
+            parser,
+            "detect-width",
+            type=int,
+            default=320,
+            help="shrink frames to this width for face search; 0: full size (320)",
+        )
+        _add(
+            parser,
+            "detect-every",
+            type=int,
+            default=2,
+            help="search whole frames every k-th sampled frame, follow faces between (2)",
+        )
         _add(
             parser,
             "min-track-frames",

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
@@ -112,3 +113,36 @@ def done_video_keys(warehouse: str, analysis_id: str) -> frozenset[str]:
         {"videos": videos, "runs": runs, "analysis_id": analysis_id},
     ).fetchall()
     return frozenset(key for (key,) in rows)
+
+
+KEYED_TABLES = ("videos", "faces", "errors")
+
+
+def _without_key(path: str, video_key: str) -> int:
+    """Rewrite one Parquet file without the rows of `video_key`; returns rows removed."""
+    with FileSystems.open(path) as handle:
+        table = pq.read_table(handle)
+    if "video_key" not in table.column_names:
+        return 0
+    keep = pc.fill_null(pc.not_equal(table["video_key"], video_key), True)
+    kept = table.filter(keep)
+    removed = table.num_rows - kept.num_rows
+    if removed:
+        _write_table(kept, path)
+    return removed
+
+
+def forget_video(warehouse: str, video_key: str) -> dict[str, int]:
+    """Remove every row of `video_key` from the committed tables and any staged run.
+
+    Each affected Parquet file is rewritten atomically (new file, then a rename over
+    the old one), so a reader sees either the old or the new file, never half of one.
+    Returns the rows removed per table.
+    """
+    removed = dict.fromkeys(KEYED_TABLES, 0)
+    for name in KEYED_TABLES:
+        patterns = [table_glob(warehouse, name), FileSystems.join(warehouse, STAGING, "*", name)]
+        paths = _files(patterns[0]) + _files(FileSystems.join(patterns[1], "*.parquet"))
+        for path in paths:
+            removed[name] += _without_key(path, video_key)
+    return removed

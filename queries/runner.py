@@ -1,8 +1,10 @@
 """Run the shipped SQL reports over a warehouse with DuckDB.
 
-Each report is one `<name>.sql` file in this package; `views.sql` defines the views
-they read. Every parameter (paths too) is bound, never formatted into the SQL, and
-report names are checked against the shipped list.
+Each report is one `<name>.sql` file in this package whose header comment says what it
+answers (`Question:`), its grain and its parameters; `views.sql` defines the views they
+read. Every parameter (paths too) is bound, never formatted into the SQL: a report takes
+exactly the `$names` its SQL uses, typed and checked here. Report names are checked
+against the shipped list.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 from importlib import resources
 from typing import Any
 
@@ -21,22 +24,64 @@ from affectflow.schemas.tables import TABLE_NAMES
 
 DEFAULT_MIN_VIDEOS = 5
 VIEWS = "views"
+FORMATS = ("table", "csv", "json", "html")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_SECTION = re.compile(r"^([A-Z][a-z]+):\s*(.*)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A report parameter: its type, default (None: worked out by the SQL) and range."""
+
+    kind: type
+    default: Any
+    help: str
+    minimum: float | None = None
+
+
+PARAMETERS: dict[str, Param] = {
+    "model_id": Param(str, None, "model whose results are read (default: the latest run's)"),
+    "min_videos": Param(int, DEFAULT_MIN_VIDEOS, "mask rows built from fewer videos", 1),
+    "n_boot": Param(int, 1000, "bootstrap replicates", 1),
+    "n_perm": Param(int, 1000, "permutations of the cohort labels", 1),
+    "seed": Param(int, 42, "seed of the bootstrap and the permutations"),
+    "cohort_a": Param(str, None, "first cohort compared (default: first by name)"),
+    "cohort_b": Param(str, None, "second cohort compared (default: next by name)"),
+    "bin_s": Param(float, 1.0, "width of a timeline bin in seconds", 0.001),
+    "video_key": Param(str, None, "one video's key (default: every video)"),
+}
+COHORT_PARAMS = ("cohort_a", "cohort_b")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportInfo:
+    """What a report file declares: its title, question and the parameters it takes."""
+
+    name: str
+    title: str
+    question: str
+    parameters: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class Report:
-    """A report's result: its name, column names, rows and how many rows were masked."""
+    """A report's result: name, columns, rows and the parameter values it ran with."""
 
     name: str
     columns: list[str]
     rows: list[tuple]
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def suppressed(self) -> int:
+        """How many rows are masked (small-cell suppression)."""
         if "suppressed" not in self.columns:
             return 0
         index = self.columns.index("suppressed")
         return sum(1 for row in self.rows if row[index])
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 def _sql(name: str) -> str:
@@ -47,6 +92,77 @@ def list_reports() -> list[str]:
     """Names of the shipped reports."""
     files = resources.files("affectflow.queries").iterdir()
     return sorted(f.name[:-4] for f in files if f.name.endswith(".sql") and f.name != "views.sql")
+
+
+def _check_name(name: str) -> None:
+    if name not in list_reports():
+        raise ValueError(f"unknown report {name!r}; reports: {', '.join(list_reports())}")
+
+
+def report_sql(name: str) -> str:
+    """The SQL text of a shipped report."""
+    _check_name(name)
+    return _sql(name)
+
+
+def header_sections(sql: str) -> dict[str, str]:
+    """The leading comment as sections: `title` (first line), `Question`, `Grain`, ..."""
+    comment = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        comment.append(line[2:].strip())
+    sections: dict[str, str] = {"title": comment[0] if comment else ""}
+    key = None
+    for line in comment[1:]:
+        match = _SECTION.match(line)
+        if match:
+            key = match.group(1)
+            sections[key] = match.group(2)
+        elif key:
+            sections[key] = f"{sections[key]} {line}".strip()
+    return sections
+
+
+def _body(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def report_info(name: str) -> ReportInfo:
+    """A shipped report's title, question and parameters (the `$names` its SQL uses)."""
+    _check_name(name)
+    sql = _sql(name)
+    sections = header_sections(sql)
+    parameters = tuple(dict.fromkeys(_PARAM.findall(_body(sql))))
+    return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters)
+
+
+def _convert(name: str, value: Any) -> Any:
+    spec = PARAMETERS[name]
+    if value is None:
+        return None
+    try:
+        typed = spec.kind(value)
+    except (TypeError, ValueError):
+        kind = {int: "an integer", float: "a number"}.get(spec.kind, "text")
+        raise ValueError(f"parameter {name} takes {kind}, not {value!r}") from None
+    if spec.minimum is not None and typed < spec.minimum:
+        raise ValueError(f"parameter {name} must be at least {spec.minimum}, not {value!r}")
+    return typed
+
+
+def bind_params(info: ReportInfo, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Typed values of every parameter the report takes: given ones over the defaults."""
+    given = dict(params or {})
+    unknown = sorted(set(given) - set(info.parameters))
+    if unknown:
+        raise ValueError(
+            f"report {info.name!r} takes no parameter {', '.join(unknown)}; "
+            f"it takes: {', '.join(info.parameters)}"
+        )
+    return {
+        name: _convert(name, given.get(name, PARAMETERS[name].default)) for name in info.parameters
+    }
 
 
 def table_glob(warehouse: str, table: str) -> str:
@@ -69,19 +185,29 @@ def latest_model_id(con: duckdb.DuckDBPyConnection) -> str | None:
     return rows[0][0] if rows else None
 
 
+def _check_cohorts(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:
+    known = [row[0] for row in con.execute("select distinct cohort from videos").fetchall()]
+    for name in COHORT_PARAMS:
+        if values.get(name) is not None and values[name] not in known:
+            cohorts = ", ".join(sorted(c for c in known if c is not None))
+            raise ValueError(f"{name}: no cohort {values[name]!r} in the warehouse ({cohorts})")
+    chosen = [values.get(name) for name in COHORT_PARAMS]
+    if chosen[0] is not None and chosen[0] == chosen[1]:
+        raise ValueError(f"cohort_a and cohort_b are both {chosen[0]!r}: compare two cohorts")
+
+
 def run_report(
     con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
 ) -> Report:
-    """Run one shipped report with bound parameters."""
-    if name not in list_reports():
-        raise ValueError(f"unknown report {name!r}; reports: {', '.join(list_reports())}")
-    sql = _sql(name)
-    values = {"model_id": latest_model_id(con), "min_videos": DEFAULT_MIN_VIDEOS}
-    values.update(params or {})
-    used = {key: value for key, value in values.items() if f"${key}" in sql}
-    cursor = con.execute(sql, used)
+    """Run one shipped report with bound, type-checked parameters."""
+    info = report_info(name)
+    values = bind_params(info, params)
+    if "model_id" in values and values["model_id"] is None:
+        values["model_id"] = latest_model_id(con)
+    _check_cohorts(con, values)
+    cursor = con.execute(_sql(name), values)
     columns = [d[0] for d in cursor.description]
-    return Report(name=name, columns=columns, rows=cursor.fetchall())
+    return Report(name=name, columns=columns, rows=cursor.fetchall(), params=values)
 
 
 def _cell(value: Any) -> str:
@@ -90,6 +216,21 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def footer(report: Report) -> list[str]:
+    """Lines under a report: masked rows (small-cell suppression) and the parameters."""
+    lines = []
+    if report.suppressed:
+        lines.append(
+            f"{report.suppressed} row(s) masked: built from fewer than "
+            f"{report.params.get('min_videos', DEFAULT_MIN_VIDEOS)} videos (--min-videos; "
+            "small-cell suppression)"
+        )
+    shown = {k: v for k, v in report.params.items() if v is not None}
+    if shown:
+        lines.append("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    return lines
 
 
 def format_table(report: Report) -> str:
@@ -101,16 +242,11 @@ def format_table(report: Report) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     if not report.rows:
         lines.append("(no rows)")
-    if report.suppressed:
-        lines.append(
-            f"{report.suppressed} row(s) masked: built from fewer videos than --min-videos "
-            "(small-cell suppression)"
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + footer(report))
 
 
 def format_report(report: Report, fmt: str) -> str:
-    """The report as `table`, `csv` or `json` text."""
+    """The report as `table`, `csv` or `json` text (html: `affectflow.queries.html`)."""
     if fmt == "table":
         return format_table(report)
     if fmt == "csv":
@@ -120,6 +256,5 @@ def format_report(report: Report, fmt: str) -> str:
         writer.writerows(report.rows)
         return out.getvalue()
     if fmt == "json":
-        records = [dict(zip(report.columns, row, strict=True)) for row in report.rows]
-        return json.dumps(records, default=str, indent=2)
+        return json.dumps(report.records(), default=str, indent=2)
     raise ValueError(f"unknown format {fmt!r}: table, csv or json")

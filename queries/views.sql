@@ -58,3 +58,23 @@ select
     avg(case when valence = 'negative' then 1.0 else 0.0 end) as negative_share
 from faces
 group by all;
+
+-- video_affect: one row per analysed video (ok or no_faces) and model: its face-frames,
+-- negative face-frames (the model's valence map) and tracked persons. The unit that the
+-- bootstrap and permutation reports resample: frames of one video are not independent.
+create or replace temp view video_affect as
+select
+    v.video_key,
+    v.cohort,
+    v.model_id,
+    v.status,
+    v.duration_s,
+    v.upload_date,
+    count(f.label) as face_frames,
+    count(f.label) filter (where f.valence = 'negative') as negative_frames,
+    count(distinct f.track_id) as persons
+from videos as v
+left join faces as f
+    on f.video_key = v.video_key and f.run_id = v.run_id and f.model_id = v.model_id
+where v.status in ('ok', 'no_faces')
+group by all;

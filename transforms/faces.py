@@ -18,6 +18,9 @@ from affectflow.schemas.records import FaceBox
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 CLAHE_CLIP_LIMIT = 2.0
 CLAHE_TILE_GRID = (8, 8)
+# `detect_near` looks for faces of this share of the followed box's side.
+NEAR_MIN_RATIO = 0.7
+NEAR_MAX_RATIO = 1.4
 
 
 class HaarFaceDetector:
@@ -50,19 +53,71 @@ class HaarFaceDetector:
 
     def detect(self, gray: np.ndarray) -> list[FaceBox]:
         """Faces in a grayscale uint8 image, in its pixels, sorted left to right."""
+        boxes = self._detect(gray, self.min_size)
+        return sorted(boxes, key=lambda box: (box.x, box.y))
+
+    def detect_scaled(self, gray: np.ndarray, width: int | None) -> list[FaceBox]:
+        """`detect` on the frame shrunk to `width` px wide (when wider), boxes in source px.
+
+        The smallest face (`min_size`) shrinks with the frame, so the same faces qualify;
+        the cascade's 24 px window still bounds what the shrunk frame can show.
+        """
+        height, source_width = gray.shape[:2]
+        if not width or source_width <= width:
+            return self.detect(gray)
+        scale = width / source_width
+        small = cv2.resize(
+            gray, (width, max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
+        min_size = tuple(max(1, round(side * scale)) for side in self.min_size)
+        found = self._detect(small, min_size)
+        boxes = [_scaled(box, 1 / scale) for box in found]
+        return sorted(boxes, key=lambda box: (box.x, box.y))
+
+    def detect_near(self, gray: np.ndarray, box: FaceBox, grow: float = 0.5) -> FaceBox | None:
+        """The face of about `box`'s size near `box` (searched at full size), or None.
+
+        Searches `box` grown by `grow` x its side on every side, for faces of 0.7 to 1.4
+        times its side: a small, cheap search that follows a tracked face.
+        """
+        side = max(box.w, box.h)
+        margin = round(side * grow)
+        height, width = gray.shape[:2]
+        x1, y1 = max(0, box.x - margin), max(0, box.y - margin)
+        x2, y2 = min(width, box.x + box.w + margin), min(height, box.y + box.h + margin)
+        low = max(self.min_size[0], round(side * NEAR_MIN_RATIO))
+        high = round(side * NEAR_MAX_RATIO)
+        if x2 - x1 < low or y2 - y1 < low or high < low:
+            return None
+        found = self._detect(gray[y1:y2, x1:x2], (low, low), (high, high))
+        if not found:
+            return None
+        best = max(found, key=lambda face: face.w * face.h)
+        return FaceBox(best.x + x1, best.y + y1, best.w, best.h)
+
+    def _detect(
+        self,
+        gray: np.ndarray,
+        min_size: tuple[int, ...],
+        max_size: tuple[int, int] | None = None,
+    ) -> list[FaceBox]:
         found = self.load().detectMultiScale(
             gray,
             scaleFactor=self.scale_factor,
             minNeighbors=self.min_neighbors,
-            minSize=self.min_size,
+            minSize=min_size,
+            maxSize=max_size or (0, 0),
             flags=cv2.CASCADE_SCALE_IMAGE,
         )
-        boxes = [FaceBox(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
-        return sorted(boxes, key=lambda box: (box.x, box.y))
+        return [FaceBox(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
 
     def __getstate__(self) -> dict:
         """Pickle the settings only; the cascade reloads on the other side."""
         return {**self.__dict__, "_cascade": None}
+
+
+def _scaled(box: FaceBox, factor: float) -> FaceBox:
+    return FaceBox(*(round(value * factor) for value in (box.x, box.y, box.w, box.h)))
 
 
 def square_box(box: FaceBox) -> FaceBox:

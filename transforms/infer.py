@@ -94,6 +94,7 @@ class ClassifyEmotions(beam.PTransform):
         batch_size: int = 64,
         device: str = "cpu",
         torch_threads: int | None = None,
+        model_copies: int | None = None,
     ) -> None:
         super().__init__()
         self._spec = spec
@@ -108,6 +109,7 @@ class ClassifyEmotions(beam.PTransform):
                 max_batch_size=batch_size,
                 load_model_args={"weights_only": True},
                 num_threads=torch_threads,
+                model_copies=model_copies,
             )
         )
 

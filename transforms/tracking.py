@@ -9,7 +9,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Generic, TypeVar
 
+import numpy as np
+
 from affectflow.schemas.records import FaceBox
+from affectflow.transforms.faces import HaarFaceDetector
+
+# A detection overlapping a followed face by at least this IoU is that face.
+SAME_FACE_IOU = 0.3
 
 
 def iou(a: FaceBox, b: FaceBox) -> float:
@@ -57,6 +63,11 @@ class IoUTracker:
     def live_ids(self) -> set[int]:
         """Ids of the tracks not yet expired."""
         return {track.track_id for track in self._tracks}
+
+    @property
+    def live_boxes(self) -> list[FaceBox]:
+        """The last box of each track not yet expired."""
+        return [track.box for track in self._tracks]
 
     def update(self, boxes: list[FaceBox]) -> list[int]:
         """Track ids for `boxes` (same order), for the next sampled frame."""
@@ -129,3 +140,55 @@ class TrackConfirmation(Generic[T]):
     def finish(self) -> None:
         """End of the video: drop every backlog still tentative."""
         self.expire(set())
+
+
+class FaceFinder:
+    """Face boxes per sampled frame: Haar on a shrunk frame, every k-th frame.
+
+    `detect_every` 1: `HaarFaceDetector.detect_scaled` on every frame. Above 1, each
+    live track of `tracker` is followed on every frame by a small full-size search near
+    its last box (`detect_near`), and the shrunk whole frame is searched on every k-th
+    frame and whenever a followed face is not found (re-detect on track loss). The
+    caller passes the returned boxes to `tracker.update`. One finder per video.
+    """
+
+    def __init__(
+        self,
+        detector: HaarFaceDetector,
+        tracker: IoUTracker,
+        detect_width: int | None = None,
+        detect_every: int = 1,
+    ) -> None:
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {detect_every}")
+        self.detector = detector
+        self.tracker = tracker
+        self.detect_width = detect_width or None
+        self.detect_every = detect_every
+        self.frames = 0
+        self.full_searches = 0
+
+    def find(self, gray: np.ndarray) -> list[FaceBox]:
+        """The faces of the next sampled frame, sorted left to right."""
+        boxes: list[FaceBox] = []
+        lost = False
+        if self.detect_every > 1:
+            for last in self.tracker.live_boxes:
+                found = self.detector.detect_near(gray, last)
+                lost = lost or found is None
+                if found is not None:
+                    boxes = _merge(boxes, [found])
+        if lost or self.frames % self.detect_every == 0:
+            self.full_searches += 1
+            boxes = _merge(boxes, self.detector.detect_scaled(gray, self.detect_width))
+        self.frames += 1
+        return sorted(boxes, key=lambda box: (box.x, box.y))
+
+
+def _merge(kept: list[FaceBox], new: list[FaceBox]) -> list[FaceBox]:
+    """`kept` plus the boxes of `new` that are not a face already kept."""
+    merged = list(kept)
+    for box in new:
+        if all(iou(box, other) < SAME_FACE_IOU for other in merged):
+            merged.append(box)
+    return merged

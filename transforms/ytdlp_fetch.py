@@ -203,6 +203,8 @@ def classify(error: BaseException, url: str) -> FetchError:
         retryable = bool(RETRYABLE_TEXT.search(text))
     if "No suitable extractor" in text:
         text = f"no allowed extractor for {url}"
+    elif "Did not get any data blocks" in text:
+        text = f"the server sent an empty file (0 bytes): {url}"
     error_class = type(extractor_error or causes[-1]).__name__
     return FetchError(text or type(error).__name__, retryable=retryable, error_class=error_class)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import duckdb
@@ -81,3 +82,51 @@ def test_unknown_report_and_missing_warehouse_are_clear_errors(job, tmp_path, ca
     assert "unknown report 'nope'" in capsys.readouterr().err
     assert main(["report", "--warehouse", str(tmp_path)]) == 2
     assert "no affectflow warehouse" in capsys.readouterr().err
+
+
+def test_list_shows_every_report_with_its_question(capsys) -> None:
+    assert main(["report", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == list_reports()
+    assert all(line.rstrip().endswith("?") for line in lines)
+
+
+def test_parameters_are_checked_typed_and_bound(cohorts, capsys) -> None:
+    argv = ["report", "negative_share", "--warehouse", str(cohorts.warehouse)]
+    assert main([*argv, "--param", "cohort_a=control"]) == 2
+    assert "takes no parameter cohort_a" in capsys.readouterr().err
+    assert main([*argv, "--param", "seed=1; drop table x"]) == 2
+    assert "seed takes an integer" in capsys.readouterr().err
+    assert main([*argv, "--param", "n_boot=0"]) == 2
+    assert "at least" in capsys.readouterr().err
+    comparison = ["report", "cohort_comparison", "--warehouse", str(cohorts.warehouse)]
+    assert main([*comparison, "--param", "cohort_a=x' or '1'='1"]) == 2
+    assert "no cohort" in capsys.readouterr().err
+    con = connect(str(cohorts.warehouse))
+    report = run_report(con, "negative_share", {"seed": "7", "n_boot": "50", "min_videos": "1"})
+    assert report.params["seed"] == 7 and report.params["model_id"] == "fer-minixception"
+
+
+def test_csv_and_json_keep_the_suppressed_column_and_out_writes_a_file(
+    cohorts, tmp_path, capsys
+) -> None:
+    argv = ["report", "paper_figure5", "--warehouse", str(cohorts.warehouse)]
+    assert main([*argv, "--format", "csv", "--out", str(tmp_path / "f5.csv")]) == 0
+    with (tmp_path / "f5.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["cohort"] for r in rows if r["suppressed"] == "True"} == {"control"}
+    assert all(r["share_frames"] == "" for r in rows if r["suppressed"] == "True")
+    capsys.readouterr()
+    assert main([*argv, "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert {r["suppressed"] for r in records} == {True, False}
+    assert main([*argv]) == 0
+    assert "7 row(s) masked" in capsys.readouterr().out
+
+
+def test_data_quality_counts_every_failed_row_of_the_job(job) -> None:
+    report = run_report(connect(str(job.warehouse)), "data_quality", {"min_videos": 1})
+    rows = {r["cohort"]: r for r in report.records()}
+    direct = dict(job.query("select cohort, count(*) from errors group by 1"))
+    assert {c: r["videos_failed"] for c, r in rows.items()} == direct == {"a": 1, "b": 4}
+    assert {c: r["videos"] for c, r in rows.items()} == {"a": 3, "b": 5}

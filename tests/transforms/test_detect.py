@@ -184,3 +184,14 @@ def test_pipeline_outputs_and_metrics(pipeline_result: PipelineResult) -> None:
     assert faces >= 12 + 40 + 12  # single, truncated, too-short; none from BadCrop
     # single 12 + noface 20 + truncated ~48 + too-short 12 + BadCrop's first frame 1
     assert 12 + 20 + 45 + 12 + 1 <= frames <= 12 + 20 + 50 + 12 + 1
+
+
+def test_fast_path_keeps_the_faces_of_full_size_haar() -> None:
+    video = video_file(PEXELS, "pexels", 19.69)
+    fast, (fast_summary,), _ = split(run_fn(video, fps=5.0))
+    full, (full_summary,), _ = split(run_fn(video, fps=5.0, detect_width=None, detect_every=1))
+    assert fast_summary.frames_sampled == full_summary.frames_sampled
+    assert len(fast) >= 0.95 * len(full), (len(fast), len(full))
+    assert fast_summary.tracks <= full_summary.tracks + 1
+    with pytest.raises(ValueError, match="detect_every"):
+        DetectFacesFn(detect_every=0)

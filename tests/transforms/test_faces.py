@@ -13,7 +13,7 @@ import pytest
 from affectflow.schemas.records import FaceBox
 from affectflow.transforms.faces import HaarFaceDetector, crop_face, pad_value, square_box
 from affectflow.transforms.frames import iter_sampled_frames
-from affectflow.transforms.tracking import IoUTracker
+from affectflow.transforms.tracking import IoUTracker, iou
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 VIDEOS = DATA / "videos"
@@ -146,3 +146,29 @@ def test_clahe_applies_to_the_crop() -> None:
 def test_crop_rejects_colour_images(gradient: np.ndarray) -> None:
     with pytest.raises(ValueError, match="grayscale"):
         crop_face(np.dstack([gradient] * 3), FaceBox(0, 0, 10, 10), size=64)
+
+
+def single_face_gray() -> np.ndarray:
+    return cv2.imread(str(DATA / "faces" / "single_face.jpg"), cv2.IMREAD_GRAYSCALE)
+
+
+def test_detect_scaled_finds_the_same_face_in_source_pixels() -> None:
+    gray = single_face_gray()
+    detector = HaarFaceDetector()
+    (full,) = detector.detect(gray)
+    width = gray.shape[1] // 2
+    (small,) = detector.detect_scaled(gray, width)
+    assert iou(full, small) >= 0.5, (full, small)
+    assert detector.detect_scaled(gray, gray.shape[1]) == detector.detect(gray)
+    assert detector.detect_scaled(gray, None) == detector.detect(gray)
+
+
+def test_detect_near_follows_a_face_and_finds_none_on_a_blank_frame() -> None:
+    gray = single_face_gray()
+    detector = HaarFaceDetector()
+    (full,) = detector.detect(gray)
+    moved = FaceBox(full.x + full.w // 6, full.y - full.h // 6, full.w, full.h)
+    near = detector.detect_near(gray, moved)
+    assert near is not None and iou(near, full) >= 0.5, (near, full)
+    assert detector.detect_near(np.full_like(gray, 128), full) is None
+    assert detector.detect_near(gray, FaceBox(0, 0, 10, 10)) is None  # below min_size

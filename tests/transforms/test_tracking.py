@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from affectflow.schemas.records import FaceBox
-from affectflow.transforms.tracking import IoUTracker, TrackConfirmation, iou
+from affectflow.transforms.faces import HaarFaceDetector
+from affectflow.transforms.frames import iter_sampled_frames
+from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
 
 A = FaceBox(0, 0, 100, 100)
 B = FaceBox(300, 0, 100, 100)
@@ -84,3 +88,37 @@ def test_confirmation_holds_back_tentative_tracks_and_drops_short_ones() -> None
     assert gate.add(2, "c0") == []
     gate.finish()
     assert gate.dropped == 2 and gate.confirmed == {0}
+
+
+def pexels_frames(fps: float = 5.0) -> list:
+    clip = Path(__file__).resolve().parents[1] / "data" / "videos"
+    clip = clip / "pyfeat_WolfgangLanger_Pexels.mp4"
+    return [frame.gray for frame in iter_sampled_frames(str(clip), fps=fps)]
+
+
+def test_face_finder_every_frame_is_the_plain_detector() -> None:
+    detector = HaarFaceDetector()
+    finder = FaceFinder(detector, IoUTracker(), detect_width=None, detect_every=1)
+    for gray in pexels_frames()[:8]:
+        boxes = finder.find(gray)
+        finder.tracker.update(boxes)
+        assert boxes == detector.detect(gray)
+    assert finder.full_searches == finder.frames == 8
+    with pytest.raises(ValueError, match="detect_every"):
+        FaceFinder(detector, IoUTracker(), detect_every=0)
+
+
+def test_face_finder_follows_faces_between_whole_frame_searches() -> None:
+    detector = HaarFaceDetector()
+    finder = FaceFinder(detector, IoUTracker(), detect_width=320, detect_every=3)
+    hits = total = 0
+    for gray in pexels_frames():
+        boxes = finder.find(gray)
+        finder.tracker.update(boxes)
+        for reference in detector.detect(gray):
+            total += 1
+            hits += any(iou(reference, box) >= 0.5 for box in boxes)
+    assert total >= 50
+    assert hits >= 0.9 * total, (hits, total)
+    assert finder.full_searches < 0.6 * finder.frames, (finder.full_searches, finder.frames)
+    assert finder.tracker.tracks_started <= 3

@@ -1,0 +1,143 @@
+"""Face search speed and recall on the bundled clips; prints JSON.
+
+    python benchmarks/detect.py [--fps 10] [--detect-width 320] [--detect-every 2]
+
+For the same sampling: decode-only throughput (the limit), decode + full-size
+every-frame Haar (the reference), decode + the fast path (`tracking.FaceFinder`), with
+seconds per stage, and the fast path's recall of the reference's face hits: raw (every
+reference box) and confirmed (boxes of tracks that pass the `min_track_frames` gate,
+the faces the job keeps). A hit is a fast-path box with IoU >= 0.5. One OpenCV thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from affectflow.schemas.records import FaceBox
+from affectflow.transforms.faces import HaarFaceDetector
+from affectflow.transforms.frames import iter_sampled_frames
+from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
+
+CLIPS = Path(__file__).resolve().parent.parent / "tests" / "data" / "videos"
+HIT_IOU = 0.5
+
+
+def decode(fps: float) -> tuple[dict[str, list[np.ndarray]], float]:
+    """Sampled grayscale frames of every clip, and the seconds decoding took."""
+    started = time.perf_counter()
+    frames = {
+        clip.name: [frame.gray for frame in iter_sampled_frames(str(clip), fps=fps)]
+        for clip in sorted(CLIPS.iterdir())
+    }
+    return frames, time.perf_counter() - started
+
+
+def search(
+    frames: dict[str, list[np.ndarray]], width: int | None, every: int
+) -> tuple[dict[str, list[list[FaceBox]]], float, int]:
+    """Boxes per frame per clip, seconds, and whole-frame searches, for one setting."""
+    started, whole = time.perf_counter(), 0
+    boxes: dict[str, list[list[FaceBox]]] = {}
+    for name, grays in frames.items():
+        finder = FaceFinder(HaarFaceDetector(), IoUTracker(), width, every)
+        boxes[name] = []
+        for gray in grays:
+            found = finder.find(gray)
+            finder.tracker.update(found)
+            boxes[name].append(found)
+        whole += finder.full_searches
+    return boxes, time.perf_counter() - started, whole
+
+
+def confirmed(per_frame: list[list[FaceBox]], min_hits: int) -> set[tuple[int, FaceBox]]:
+    """(frame number, box) of the boxes whose track passes the confirmation gate."""
+    tracker, gate = IoUTracker(), TrackConfirmation[tuple[int, FaceBox]](min_hits)
+    kept: set[tuple[int, FaceBox]] = set()
+    for number, boxes in enumerate(per_frame):
+        for box, track_id in zip(boxes, tracker.update(boxes), strict=True):
+            kept.update(gate.add(track_id, (number, box)))
+        gate.expire(tracker.live_ids)
+    return kept
+
+
+def recall(reference: dict, fast: dict, min_hits: int) -> dict[str, object]:
+    raw = hits = gated = gated_hits = 0
+    per_clip = {}
+    for name, frames in reference.items():
+        keep = confirmed(frames, min_hits)
+        clip_hits = clip_total = 0
+        for number, (ref_boxes, boxes) in enumerate(zip(frames, fast[name], strict=True)):
+            for ref in ref_boxes:
+                hit = any(iou(ref, box) >= HIT_IOU for box in boxes)
+                raw, hits = raw + 1, hits + hit
+                if (number, ref) in keep:
+                    gated, gated_hits = gated + 1, gated_hits + hit
+                    clip_total, clip_hits = clip_total + 1, clip_hits + hit
+        per_clip[name] = [clip_hits, clip_total]
+    return {
+        "raw": round(hits / raw, 4) if raw else None,
+        "confirmed": round(gated_hits / gated, 4) if gated else None,
+        "reference_hits": raw,
+        "reference_confirmed_hits": gated,
+        "confirmed_per_clip": per_clip,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("--detect-width", type=int, default=320)
+    parser.add_argument("--detect-every", type=int, default=2)
+    parser.add_argument("--min-track-frames", type=int, default=3)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    frames, decode_s = decode(args.fps)
+    sampled = sum(len(grays) for grays in frames.values())
+    reference, full_s, _ = search(frames, None, 1)
+    fast, fast_s, whole = search(frames, args.detect_width or None, args.detect_every)
+
+    def rate(seconds: float) -> float:
+        return round(sampled / seconds, 1)
+
+    print(
+        json.dumps(
+            {
+                "benchmark": "detect",
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "fps": args.fps,
+                "clips": len(frames),
+                "frames_sampled": sampled,
+                "seconds": {
+                    "decode": round(decode_s, 2),
+                    "haar_full_every_frame": round(full_s, 2),
+                    "fast_path": round(fast_s, 2),
+                },
+                "sampled_frames_per_s": {
+                    "decode_only": rate(decode_s),
+                    "decode_plus_full_haar": rate(decode_s + full_s),
+                    "decode_plus_fast_path": rate(decode_s + fast_s),
+                },
+                "fast_path": {
+                    "detect_width": args.detect_width,
+                    "detect_every": args.detect_every,
+                    "whole_frame_searches": whole,
+                    "ratio_to_decode_only": round(decode_s / (decode_s + fast_s), 3),
+                    "speedup_vs_full_haar": round((decode_s + full_s) / (decode_s + fast_s), 2),
+                    "recall": recall(reference, fast, args.min_track_frames),
+                },
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

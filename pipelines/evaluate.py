@@ -1,0 +1,122 @@
+"""`affectflow evaluate`: subject-independent evaluation, or scoring a pretrained model.
+
+affectflow evaluate DATA [data and recipe options of train] [--protocol loso|kfold|holdout]
+affectflow evaluate --model fer-minixception --images DIR [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from affectflow.models.class_sets import custom_class_set
+from affectflow.models.evaluation import (
+    PROTOCOLS,
+    Evaluation,
+    cross_validate,
+    evaluate_pretrained,
+    format_table,
+)
+from affectflow.models.registry import get_model_spec
+from affectflow.pipelines.train import (
+    add_data_args,
+    add_recipe_args,
+    class_set_from,
+    config_from,
+    samples_from,
+)
+
+TRAINABLE = "hybridmicronet"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="affectflow evaluate", description=__doc__)
+    parser.add_argument("--model", default=TRAINABLE, help="hybridmicronet or a pretrained one")
+    parser.add_argument("--images", help="<label>/*.jpg faces for a pretrained model")
+    parser.add_argument("--weights", help="weights file (default: the registry's)")
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="loso")
+    parser.add_argument("--folds", type=int, default=5, help="k of kfold (5)")
+    parser.add_argument("--test-subjects", default="", help="comma-separated, for holdout")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--out", help="folder for metrics.json (+ confusion.png if matplotlib)")
+    return parser
+
+
+def _pretrained(args: argparse.Namespace) -> Evaluation:
+    from affectflow.models.datasets import read_image_folder
+
+    spec = get_model_spec(args.model)
+    weights = spec.fetch_weights(args.cache_dir, source=args.weights)
+    spec = spec.for_weights(weights.path)
+    folders = sorted(p.name for p in Path(args.images).iterdir() if p.is_dir())
+    samples = read_image_folder(args.images, custom_class_set(folders))
+    return evaluate_pretrained(spec, weights.path, samples)
+
+
+def _cross_validated(argv: Sequence[str], base: argparse.Namespace) -> Evaluation:
+    parser = _parser()
+    add_data_args(parser)
+    add_recipe_args(parser)
+    args = parser.parse_args(argv)
+    class_set = class_set_from(args)
+    tests = [s for s in args.test_subjects.split(",") if s]
+    return cross_validate(
+        samples_from(args, class_set),
+        class_set,
+        config_from(args),
+        protocol=args.protocol,
+        k=args.folds,
+        test_subjects=tests,
+        detect=not args.no_detect,
+    )
+
+
+def _write(result: Evaluation, out: str) -> None:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(result.to_json(), indent=2))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    pooled = result.pooled
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(pooled["confusion"], cmap="Blues")
+    ax.set_xticks(range(len(pooled["labels"])), pooled["labels"], rotation=45)
+    ax.set_yticks(range(len(pooled["labels"])), pooled["labels"])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("truth")
+    fig.tight_layout()
+    fig.savefig(folder / "confusion.png")
+    plt.close(fig)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Evaluate and print the report (or JSON); 2 with a message on unusable inputs."""
+    base, _ = _parser().parse_known_args(argv)
+    try:
+        if base.images:
+            result = _pretrained(base)
+        elif base.model != TRAINABLE:
+            raise ValueError(f"--model {base.model} is pretrained: give --images DIR")
+        else:
+            result = _cross_validated(argv, base)
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"affectflow evaluate: {error}", file=sys.stderr)
+        return 2
+    if base.out:
+        _write(result, base.out)
+    if base.json:
+        print(json.dumps({**result.pooled, "protocol": result.protocol, "folds": result.folds}))
+    else:
+        for name, fold in result.folds.items():
+            print(f"fold {name}: accuracy {fold['accuracy']:.3f} UF1 {fold['uf1']:.3f}")
+        print(f"{result.protocol}, pooled:\n{format_table(result.pooled)}")
+    return 0

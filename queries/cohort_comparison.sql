@@ -1,0 +1,143 @@
+-- Cohort comparison of negative affect.
+-- Question: how much larger is the negative-affect share of cohort A than of cohort B
+--   (difference with a bootstrap 95% CI), and how likely is a difference that large by
+--   chance (a permutation p-value)?
+-- Grain: one row: the two cohorts, for one model. Videos, not frames, are the unit of
+--   both the bootstrap and the permutations.
+-- Method: shares are negative face-frames / face-frames over each cohort's videos with
+--   faces. CI: percentile bootstrap, videos resampled with replacement within each cohort
+--   $n_boot times (the same draws as negative_share for the same seed). p-value: the
+--   cohort labels of the pooled videos are shuffled $n_perm times (videos ordered by
+--   hash('seed:perm:permutation:video_key')); p = (1 + permutations with |difference| >=
+--   |observed|) / (1 + $n_perm), two-sided. Same seed, same numbers.
+-- Parameters: $cohort_a, $cohort_b (default: the first two cohorts by name), $model_id
+--   (default: the model of the latest run), $n_boot (default 1000), $n_perm (default
+--   1000), $seed (default 42), $min_videos (the row is masked when either cohort has
+--   fewer videos with faces: small-cell suppression).
+
+with
+
+video_counts as (
+    select cohort, video_key, face_frames, negative_frames
+    from video_affect
+    where model_id = $model_id and face_frames > 0
+),
+
+first_cohort as (
+    select coalesce($cohort_a, min(cohort)) as cohort_a from video_counts
+),
+
+chosen as (
+    select
+        f.cohort_a,
+        coalesce(
+            $cohort_b, (select min(cohort) from video_counts where cohort <> f.cohort_a)
+        ) as cohort_b
+    from first_cohort as f
+),
+
+pool as (
+    select
+        vc.*,
+        vc.cohort = c.cohort_a as in_a,
+        row_number() over (partition by vc.cohort order by vc.video_key) - 1 as video_number
+    from video_counts as vc
+    join chosen as c on vc.cohort in (c.cohort_a, c.cohort_b)
+),
+
+sides as (
+    select
+        in_a,
+        cohort,
+        count(*) as videos,
+        sum(face_frames) as face_frames,
+        sum(negative_frames) / sum(face_frames) as share
+    from pool
+    group by in_a, cohort
+),
+
+observed as (
+    select
+        a.videos as videos_a,
+        b.videos as videos_b,
+        a.share as share_a,
+        b.share as share_b,
+        a.share - b.share as difference
+    from sides as a
+    join sides as b on a.in_a and not b.in_a
+),
+
+boot_draws as (
+    select
+        s.in_a,
+        replicate.range as replicate,
+        hash(concat_ws(':', $seed, s.cohort, replicate.range, draw.range)) % s.videos
+            as video_number
+    from sides as s
+    cross join range($n_boot::bigint) as replicate
+    cross join lateral range(s.videos) as draw
+),
+
+boot_shares as (
+    select d.in_a, d.replicate, sum(p.negative_frames) / sum(p.face_frames) as share
+    from boot_draws as d
+    join pool as p on p.in_a = d.in_a and p.video_number = d.video_number
+    group by d.in_a, d.replicate
+),
+
+boot_differences as (
+    select a.share - b.share as difference
+    from boot_shares as a
+    join boot_shares as b on a.replicate = b.replicate and a.in_a and not b.in_a
+),
+
+shuffled as (
+    select
+        permutation.range as permutation,
+        p.face_frames,
+        p.negative_frames,
+        row_number() over (
+            partition by permutation.range
+            order by
+                hash(concat_ws(':', $seed, 'perm', permutation.range, p.video_key)),
+                p.video_key
+        ) <= (select videos_a from observed) as in_a
+    from range($n_perm::bigint) as permutation
+    cross join pool as p
+),
+
+permuted as (
+    select
+        sum(negative_frames) filter (where in_a) / sum(face_frames) filter (where in_a)
+        - sum(negative_frames) filter (where not in_a) / sum(face_frames) filter (where not in_a)
+            as difference
+    from shuffled
+    group by permutation
+),
+
+tests as (
+    select
+        (select quantile_cont(difference, 0.025) from boot_differences) as ci_low,
+        (select quantile_cont(difference, 0.975) from boot_differences) as ci_high,
+        (1 + count(*) filter (where abs(pm.difference) >= abs(o.difference) - 1e-12))
+        / (1 + count(*)) as p_value
+    from permuted as pm, observed as o
+),
+
+final as (
+    select
+        c.cohort_a,
+        c.cohort_b,
+        least(o.videos_a, o.videos_b) < $min_videos as suppressed,
+        case when not suppressed then o.videos_a end as videos_a,
+        case when not suppressed then o.videos_b end as videos_b,
+        case when not suppressed then round(o.share_a, 4) end as negative_share_a,
+        case when not suppressed then round(o.share_b, 4) end as negative_share_b,
+        case when not suppressed then round(o.difference, 4) end as difference,
+        case when not suppressed then round(t.ci_low, 4) end as ci_low,
+        case when not suppressed then round(t.ci_high, 4) end as ci_high,
+        case when not suppressed then round(t.p_value, 4) end as p_value
+    from chosen as c, observed as o, tests as t
+)
+
+select * from final

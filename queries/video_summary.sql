@@ -1,0 +1,59 @@
+-- Per-video summary.
+-- Question: for each video, what was analysed (status, duration, upload date), how many
+--   faces and persons were seen, how often, and what share of its face-frames is negative?
+-- Grain: one row per video, for one model. Every row is built from one video, so all rows
+--   are masked unless $min_videos is 1 (small-cell suppression; for analysts' own checks).
+-- Parameters: $model_id (default: the model of the latest run), $min_videos (default 5).
+
+with
+
+model_videos as (
+    select
+        video_key,
+        cohort,
+        status,
+        status in ('ok', 'no_faces') as analysed,
+        duration_s,
+        upload_date,
+        frames_sampled
+    from videos
+    where model_id = $model_id and video_key is not null
+),
+
+model_faces as (
+    select video_key, label, valence, track_id from faces where model_id = $model_id
+),
+
+face_stats as (
+    select
+        video_key,
+        count(*) as face_frames,
+        count(distinct track_id) as persons,
+        avg(case when valence = 'negative' then 1.0 else 0.0 end) as negative_share,
+        mode(label) as top_label
+    from model_faces
+    group by video_key
+),
+
+final as (
+    select
+        v.cohort,
+        v.video_key,
+        1 < $min_videos as suppressed,
+        case when not suppressed then v.status end as status,
+        case when not suppressed then round(v.duration_s, 2) end as duration_s,
+        case when not suppressed then v.upload_date end as upload_date,
+        case when not suppressed then v.frames_sampled end as frames_sampled,
+        case when not suppressed and v.analysed then coalesce(f.face_frames, 0) end as face_frames,
+        case when not suppressed and v.analysed then coalesce(f.persons, 0) end as persons,
+        case
+            when not suppressed and v.analysed and v.duration_s > 0
+                then round(coalesce(f.face_frames, 0) / (v.duration_s / 60), 2)
+        end as faces_per_minute,
+        case when not suppressed then round(f.negative_share, 4) end as negative_share,
+        case when not suppressed then f.top_label end as top_label
+    from model_videos as v
+    left join face_stats as f using (video_key)
+)
+
+select * from final order by cohort, video_key

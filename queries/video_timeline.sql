@@ -1,0 +1,43 @@
+-- Per-video emotion timeline.
+-- Question: within each video, how does the mix of emotions on its faces change over
+--   time (share of the face-frames of each time bin per label)?
+-- Grain: one row per video, time bin ($bin_s seconds from the start) and label seen, for
+--   one model. Every row is built from one video, so all rows are masked unless
+--   $min_videos is 1 (small-cell suppression). `--format html` draws one panel per video.
+-- Parameters: $model_id (default: the model of the latest run), $bin_s (default 1.0),
+--   $video_key (default: every video), $min_videos (default 5).
+
+with
+
+model_faces as (
+    select
+        cohort,
+        video_key,
+        label,
+        floor(timestamp_ms / 1000 / $bin_s::double) * $bin_s::double as bin_start_s
+    from faces
+    where model_id = $model_id and ($video_key is null or video_key = $video_key)
+),
+
+bins as (
+    select cohort, video_key, bin_start_s, label, count(*) as frames
+    from model_faces
+    group by cohort, video_key, bin_start_s, label
+),
+
+final as (
+    select
+        cohort,
+        video_key,
+        bin_start_s,
+        label,
+        1 < $min_videos as suppressed,
+        case when not suppressed then frames end as face_frames,
+        case
+            when not suppressed
+                then round(frames / sum(frames) over (partition by video_key, bin_start_s), 4)
+        end as share_frames
+    from bins
+)
+
+select * from final order by cohort, video_key, bin_start_s, label

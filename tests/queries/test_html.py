@@ -1,0 +1,71 @@
+"""HTML reports: one self-contained file, inline PNG plots, escaped data, no matplotlib needed."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sys
+from html import escape
+
+import pytest
+
+from affectflow.pipelines.cli import main
+from affectflow.queries.html import NO_MATPLOTLIB, PLOTS, render_html
+from affectflow.queries.runner import Report, connect, run_report
+
+IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+@pytest.fixture(scope="module")
+def con(cohorts):
+    return connect(str(cohorts.warehouse))
+
+
+def images(page: str) -> list[bytes]:
+    return [base64.b64decode(data) for data in IMAGE.findall(page)]
+
+
+def test_html_report_is_one_self_contained_file_with_inline_pngs(cohorts, tmp_path) -> None:
+    out = tmp_path / "report.html"
+    argv = ["report", "--warehouse", str(cohorts.warehouse), "--min-videos", "1"]
+    assert main([*argv, "--format", "html", "--out", str(out)]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    page = out.read_text("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    pngs = images(page)
+    assert len(pngs) == 3  # emotion distribution, negative share with CIs, timelines
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000 for png in pngs)
+    assert not re.search(r"<(script|link)\b|src=\"(?!data:)", page)
+    assert "<table>" in page and "depressed" in page
+
+
+def test_masked_rows_are_not_plotted_and_the_page_says_so(con) -> None:
+    page = render_html(con, run_report(con, "cohort_summary", {"min_videos": 5}))
+    assert page.count('<tr class="masked">') == 1  # control: 4 videos
+    assert "masked" in page and "small-cell suppression" in page
+    assert len(images(page)) == 2  # the per-video timeline is masked (one video per row)
+    assert "Per-video emotion timeline.: nothing to plot" in page
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_each_plotted_report_draws_its_plot(con, name) -> None:
+    page = render_html(con, run_report(con, name, {"min_videos": 1}))
+    assert len(images(page)) == 1, name
+
+
+def test_without_matplotlib_the_page_keeps_its_tables(con, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    page = render_html(con, run_report(con, "negative_share", {"min_videos": 1}))
+    assert escape(NO_MATPLOTLIB) in page and "<img" not in page
+    assert "<table>" in page and "depressed" in page
+
+
+def test_text_from_the_data_is_escaped(con) -> None:
+    hostile = '<script>alert("x")</script>'
+    columns = ["cohort", "suppressed", "negative_share", "ci_low", "ci_high"]
+    report = Report("negative_share", columns, [(hostile, False, 0.5, 0.4, 0.6)], {"seed": hostile})
+    page = render_html(con, report)
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert len(images(page)) == 1
