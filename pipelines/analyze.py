@@ -93,7 +93,7 @@ def build(
 ) -> None:
     """Wire the stages; every input row ends as exactly one `videos` row."""
     one_thread = 1 if opts.workers > 1 else None
-    video_cache = FileSystems.join(opts.cache_dir, "videos")
+    video_cache = opts.cache_dir  # the download stage keeps videos in <cache>/videos
     requests, ingest_failed = pipeline | "ReadVideoList" >> ReadVideoList(
         video_list, default_cohort=opts.cohort, allow_local=opts.allow_local
     )

@@ -21,7 +21,7 @@ from affectflow.transforms.video_cache import check_video_key, delete_cached_vid
 
 def video_cache_dir(cache_dir: str) -> Path:
     """Where `affectflow analyze --cache-dir DIR` keeps downloaded videos and ledgers."""
-    return Path(local_path(cache_dir)) / "videos" / "videos"
+    return Path(local_path(cache_dir)) / "videos"
 
 
 def _parser() -> argparse.ArgumentParser:

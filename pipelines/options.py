@@ -54,7 +54,6 @@ class AnalyzeOptions(PipelineOptions):
         _add(parser, "backoff-s", type=float, default=2.0, help="first retry delay, doubling (2)")
         _add(parser, "keep-videos", action="store_true", help="keep downloads in the cache")
         _add(parser, "cache-max-gb", type=float, default=None, help="video cache cap in GiB")
-        _add(parser, "debug-crops", default=None, help="write face crops here (debug; off)")
         _add(parser, "sites", default=None, help="comma-separated yt-dlp extractors to accept")
         _add(parser, "keep-title", action="store_true", help="store video titles (off: privacy)")
         _add(

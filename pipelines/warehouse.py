@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 
@@ -24,6 +25,7 @@ from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 
 LOG = logging.getLogger(__name__)
 STAGING = "_staging"
+_RUN_FILE = re.compile(r"^run-(\d{8}T\d{6}Z-[0-9a-f]{6})-")
 DONE_STATUSES = (str(VideoStatus.OK), str(VideoStatus.NO_FACES))
 
 
@@ -80,8 +82,27 @@ def commit_run(warehouse: str, run_id: str, run_row: dict) -> None:
     ensure_tables(warehouse)
 
 
+def discard_uncommitted_files(warehouse: str) -> list[str]:
+    """Delete table files of runs without a `runs` row (killed during `commit_run`)."""
+    committed = {
+        FileSystems.split(path)[1].removeprefix("run-").removesuffix(".parquet")
+        for path in _files(table_glob(warehouse, "runs"))
+    }
+    orphans = []
+    for name in ("faces", "errors", "videos"):
+        for path in _files(table_glob(warehouse, name)):
+            match = _RUN_FILE.match(FileSystems.split(path)[1])
+            if match and match.group(1) not in committed:
+                orphans.append(path)
+    if orphans:
+        LOG.info("discarding %d files of runs that never committed", len(orphans))
+        FileSystems.delete(orphans)
+    return orphans
+
+
 def discard_stale_staging(warehouse: str, keep: Iterable[str] = ()) -> list[str]:
     """Delete staging folders of runs that never committed (a killed earlier run)."""
+    discard_uncommitted_files(warehouse)
     root = FileSystems.join(warehouse, STAGING)
     if not FileSystems.exists(root):
         return []

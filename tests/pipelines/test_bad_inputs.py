@@ -213,8 +213,8 @@ def test_good_clips_and_the_crowd_give_faces(corpus: Corpus) -> None:
 
 
 def test_downloads_are_deleted_after_analysis_and_nothing_escapes(corpus: Corpus) -> None:
-    # Downloads land in <cache-dir>/videos/videos, yt-dlp works in <cache-dir>/videos/tmp.
-    left = [p for p in (corpus.cache / "videos").rglob("*") if p.is_file()]
+    # Downloads land in <cache-dir>/videos, yt-dlp works in <cache-dir>/tmp.
+    left = [p for d in ("videos", "tmp") for p in (corpus.cache / d).rglob("*") if p.is_file()]
     assert left == []
     assert not [p for p in corpus.cache.parent.rglob("passwd")]
 
