@@ -125,6 +125,7 @@ def build(
         min_track_frames=opts.min_track_frames,
         detect_width=opts.detect_width,
         detect_every=opts.detect_every,
+        debug_crops_dir=opts.debug_crops,
     )
     _ = (summaries, detect_failed) | "ReleaseVideos" >> ReleaseVideos(
         video_cache,

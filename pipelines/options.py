@@ -52,6 +52,12 @@ class AnalyzeOptions(PipelineOptions):
         _add(parser, "socket-timeout", type=float, default=20.0, help="network timeout in s (20)")
         _add(parser, "retries", type=int, default=3, help="retries of retryable download errors")
         _add(parser, "backoff-s", type=float, default=2.0, help="first retry delay, doubling (2)")
+        _add(
+            parser,
+            "debug-crops",
+            default=None,
+            help="folder to write every face crop to (debugging only: crops are personal data)",
+        )
         _add(parser, "keep-videos", action="store_true", help="keep downloads in the cache")
         _add(parser, "cache-max-gb", type=float, default=None, help="video cache cap in GiB")
         _add(parser, "sites", default=None, help="comma-separated yt-dlp extractors to accept")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -68,6 +69,7 @@ class DetectFacesFn(beam.DoFn):
         min_track_frames: int = 3,
         detect_width: int | None = DETECT_WIDTH,
         detect_every: int = DETECT_EVERY,
+        debug_crops_dir: str | None = None,
     ) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")
@@ -81,6 +83,7 @@ class DetectFacesFn(beam.DoFn):
         self._clahe = clahe
         self._detector_args = (scale_factor, min_neighbors, tuple(min_size))
         self._cv2_threads = cv2_threads
+        self._debug_crops_dir = debug_crops_dir
 
     def setup(self) -> None:
         if self._cv2_threads is not None:
@@ -162,6 +165,8 @@ class DetectFacesFn(beam.DoFn):
                 for ready in gate.add(track_id, face):
                     counts.faces += 1
                     self._faces_detected.inc()
+                    if self._debug_crops_dir:
+                        write_debug_crop(self._debug_crops_dir, ready)
                     yield ready
             gate.expire(finder.tracker.live_ids)
         gate.finish()
@@ -200,6 +205,20 @@ class DetectFacesFn(beam.DoFn):
         return beam.pvalue.TaggedOutput(FAILED, record)
 
 
+def write_debug_crop(root: str, face: FaceCrop) -> str:
+    """Save a face crop as `<root>/<video_key>/<frame>-t<track>.png` (debugging only).
+
+    Face crops are personal data: they are written only when a user asks with
+    `--debug-crops DIR`. `video_key` is path-safe by construction (see ingest).
+    """
+    folder = os.path.join(root, face.video_key)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{face.frame_index:06d}-t{face.track_id}.png")
+    if not cv2.imwrite(path, face.crop):
+        raise OSError(f"could not write debug crop {path}")
+    return path
+
+
 def _class(error: BaseException | str) -> str:
     return type(error).__name__ if isinstance(error, BaseException) else "IncompleteDecode"
 
@@ -227,6 +246,7 @@ class DetectFaces(beam.PTransform):
         min_track_frames: int = 3,
         detect_width: int | None = DETECT_WIDTH,
         detect_every: int = DETECT_EVERY,
+        debug_crops_dir: str | None = None,
     ) -> None:
         super().__init__()
         self._fn = DetectFacesFn(
@@ -242,6 +262,7 @@ class DetectFaces(beam.PTransform):
             min_track_frames=min_track_frames,
             detect_width=detect_width,
             detect_every=detect_every,
+            debug_crops_dir=debug_crops_dir,
         )
 
     def expand(

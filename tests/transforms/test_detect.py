@@ -195,3 +195,15 @@ def test_fast_path_keeps_the_faces_of_full_size_haar() -> None:
     assert fast_summary.tracks <= full_summary.tracks + 1
     with pytest.raises(ValueError, match="detect_every"):
         DetectFacesFn(detect_every=0)
+
+
+def test_crops_are_written_only_when_asked(tmp_path: Path) -> None:
+    video = video_file(VIDEOS / "pyfeat_single_face.mp4", "url-0123456789abcdef", 2.4)
+    faces, _, _ = split(run_fn(video, fps=5.0))
+    assert faces and not any(tmp_path.iterdir())
+    faces, _, _ = split(run_fn(video, fps=5.0, debug_crops_dir=str(tmp_path)))
+    written = sorted((tmp_path / "url-0123456789abcdef").iterdir())
+    assert len(written) == len(faces)
+    first = cv2.imread(str(written[0]), cv2.IMREAD_GRAYSCALE)
+    assert first.shape == (64, 64)
+    assert np.array_equal(first, faces[0].crop)
