@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ def write_list(folder: Path, repeat: int) -> Path:
         for copy in range(repeat):
             for clip in sorted(CLIPS.iterdir()):
                 target = folder / f"{copy}-{clip.name}"
-                target.symlink_to(clip)
+                shutil.copyfile(clip, target)  # a symlink would be the same video
                 writer.writerow([str(target), f"c{copy % 2}"])
     return path
 
