@@ -109,6 +109,6 @@ def resolve_runner_options(options: PipelineOptions) -> None:
         standard.runner = DEFAULT_RUNNER
     workers = options.view_as(AnalyzeOptions).workers
     direct = options.view_as(DirectOptions)
-    if workers > 1 and not direct.direct_num_workers:
+    if workers > 1 and direct.direct_num_workers <= 1:  # Beam's default is 1
         direct.direct_num_workers = workers
         direct.direct_running_mode = "multi_processing"
