@@ -1,7 +1,9 @@
 """The analyze job: video list -> downloaded videos -> faces -> emotions -> warehouse.
 
-`run()` only checks what must hold before anything is downloaded (the list exists, the
-model's weights are there, the device is real), wires the stages and commits the run.
+`prepare()` checks what must hold before anything is downloaded (the list exists, the
+model's weights are there, the device is real); `execute()` holds the warehouse's lock,
+wires the stages, runs them and commits the run. `run()` does both; `refresh` calls them
+separately, with the rows it gathered itself.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
 from affectflow.models.registry import ModelSpec, get_model_spec
+from affectflow.pipelines.lock import warehouse_lock
 from affectflow.pipelines.options import GIB, AnalyzeOptions, resolve_runner_options
 from affectflow.pipelines.summary import RunSummary, summarise
 from affectflow.pipelines.warehouse import (
@@ -36,6 +39,7 @@ from affectflow.transforms.detect import DetectFaces
 from affectflow.transforms.download import DownloadVideos
 from affectflow.transforms.infer import ClassifyEmotions, check_device
 from affectflow.transforms.ingest import ReadVideoList, list_format
+from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
 from affectflow.transforms.outcomes import SplitDone, ToVideoRows
 from affectflow.transforms.rows import error_row
 from affectflow.transforms.sinks import WriteTables
@@ -82,9 +86,26 @@ def make_run_info(opts: AnalyzeOptions, spec: ModelSpec, weights_sha256: str) ->
     )
 
 
+def listed_file(warehouse: str, run_id: str) -> str:
+    """Where a run's gathered rows (`ListedVideos`) are written for the pipeline to read."""
+    return FileSystems.join(staging_dir(warehouse, run_id), "input", "listed.jsonl")
+
+
+def read_requests(
+    pipeline: beam.Pipeline, videos: str | ListedVideos, opts: AnalyzeOptions, run_id: str
+) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
+    """(requests, invalid rows, failed sources) from a list file or rows gathered before."""
+    if isinstance(videos, ListedVideos):
+        return pipeline | "ListedVideos" >> ReadListedVideos(listed_file(opts.warehouse, run_id))
+    requests, ingest_failed = pipeline | "ReadVideoList" >> ReadVideoList(
+        videos, default_cohort=opts.cohort, allow_local=opts.allow_local
+    )
+    return requests, ingest_failed, pipeline | "NoSourceFailures" >> beam.Create([])
+
+
 def build(
     pipeline: beam.Pipeline,
-    video_list: str,
+    videos: str | ListedVideos,
     opts: AnalyzeOptions,
     spec: ModelSpec,
     weights_path: str,
@@ -94,9 +115,7 @@ def build(
     """Wire the stages; every input row ends as exactly one `videos` row."""
     one_thread = 1 if opts.workers > 1 else None
     video_cache = opts.cache_dir  # the download stage keeps videos in <cache>/videos
-    requests, ingest_failed = pipeline | "ReadVideoList" >> ReadVideoList(
-        video_list, default_cohort=opts.cohort, allow_local=opts.allow_local
-    )
+    requests, ingest_failed, source_failed = read_requests(pipeline, videos, opts, run.run_id)
     todo, skipped = requests | "SplitDone" >> SplitDone(done_keys)
     if opts.workers > 1:
         todo = todo | "SpreadVideos" >> beam.Reshuffle()
@@ -142,7 +161,7 @@ def build(
         model_copies=opts.model_copies,
     )
     failed = (ingest_failed, download_failed, detect_failed) | "VideoFailures" >> beam.Flatten()
-    errors = (failed, infer_failed) | "AllFailures" >> beam.Flatten()
+    errors = (failed, infer_failed, source_failed) | "AllFailures" >> beam.Flatten()
     video_rows = (summaries, skipped, failed) | "ToVideoRows" >> ToVideoRows(run)
     tables = {
         "videos": video_rows,
@@ -152,21 +171,39 @@ def build(
     _ = tables | "WriteTables" >> WriteTables(staging_dir(opts.warehouse, run.run_id), run.run_id)
 
 
-def _parse(argv: Sequence[str] | None) -> tuple[str, PipelineOptions]:
+@dataclasses.dataclass
+class Job:
+    """An analyze job that passed its checks: what it reads, its options, model and run."""
+
+    videos: str | ListedVideos
+    label: str
+    options: PipelineOptions
+    spec: ModelSpec
+    weights_path: str
+    run_info: RunInfo
+
+    @property
+    def opts(self) -> AnalyzeOptions:
+        return self.options.view_as(AnalyzeOptions)
+
+
+def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, PipelineOptions]:
     parser = argparse.ArgumentParser(prog="affectflow analyze", add_help=False)
-    parser.add_argument("video_list")
+    if with_list:
+        parser.add_argument("video_list")
     known, rest = parser.parse_known_args(argv)
     options = PipelineOptions(rest)
     resolve_runner_options(options)
-    return known.video_list, options
+    return getattr(known, "video_list", None), options
 
 
-def _preflight(video_list: str, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str]:
+def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str]:
     """Fail fast, before any download: list, model, weights and device."""
-    if not FileSystems.exists(video_list):
+    if video_list is not None and not FileSystems.exists(video_list):
         raise JobError(f"video list {video_list!r} does not exist")
     try:
-        list_format(video_list)
+        if video_list is not None:
+            list_format(video_list)
         spec = get_model_spec(opts.model)
         check_device(opts.device)
         weights = spec.fetch_weights(opts.cache_dir, source=opts.weights)
@@ -176,28 +213,50 @@ def _preflight(video_list: str, opts: AnalyzeOptions) -> tuple[ModelSpec, str, s
     return spec, weights.path, weights.sha256
 
 
-def run(
-    argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None = None
-) -> RunSummary:
-    """Run the analyze job and commit its rows; returns the run's summary."""
-    video_list, options = _parse(argv)
+def prepare(
+    argv: Sequence[str] | None, videos: ListedVideos | None = None, label: str | None = None
+) -> Job:
+    """Parse the options and check the job can run; `argv` names a list unless `videos`."""
+    video_list, options = _parse(argv, with_list=videos is None)
     opts = options.view_as(AnalyzeOptions)
     if opts.cache_dir is None:
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256 = _preflight(video_list, opts)
-    run_info = make_run_info(opts, spec, weights_sha256)
+    return Job(
+        videos=video_list if videos is None else videos,
+        label=label or str(video_list),
+        options=options,
+        spec=spec,
+        weights_path=weights_path,
+        run_info=make_run_info(opts, spec, weights_sha256),
+    )
+
+
+def execute(job: Job, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
+    """Run a prepared job under the warehouse's lock and commit its rows.
+
+    Raises WarehouseBusy when another job holds the lock.
+    """
+    with warehouse_lock(job.opts.warehouse, job.opts.cache_dir, command="analyze"):
+        return _execute(job, test_pipeline)
+
+
+def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
+    opts, run_info, spec = job.opts, job.run_info, job.spec
     discard_stale_staging(opts.warehouse)
+    if isinstance(job.videos, ListedVideos):
+        write_listed(job.videos, listed_file(opts.warehouse, run_info.run_id))
     done = frozenset() if opts.force else done_video_keys(opts.warehouse, run_info.analysis_id)
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
     LOG.info(
         "run %s: %s with %s (%d videos already done)",
         run_info.run_id,
-        video_list,
+        job.label,
         spec.name,
         len(done),
     )
-    pipeline = test_pipeline or beam.Pipeline(options=options)
-    build(pipeline, video_list, opts, spec, weights_path, run_info, done)
+    pipeline = test_pipeline or beam.Pipeline(options=job.options)
+    build(pipeline, job.videos, opts, spec, job.weights_path, run_info, done)
     result = pipeline.run()
     result.wait_until_finish()
     summary = summarise(result, seconds=time.monotonic() - clock)
@@ -211,9 +270,16 @@ def run(
             "valence": dict(spec.valence),
             "started_at": started,
             "finished_at": dt.datetime.now(dt.UTC),
-            "config": json.dumps({"video_list": video_list, **config}, default=str, sort_keys=True),
+            "config": json.dumps({"video_list": job.label, **config}, default=str, sort_keys=True),
             "code_version": __version__,
-            "runner": str(options.view_as(StandardOptions).runner),
+            "runner": str(job.options.view_as(StandardOptions).runner),
         },
     )
     return summary
+
+
+def run(
+    argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None = None
+) -> RunSummary:
+    """Run the analyze job on the list `argv` names and commit its rows; returns its summary."""
+    return execute(prepare(argv), test_pipeline)

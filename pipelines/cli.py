@@ -1,4 +1,4 @@
-"""The `affectflow` command: analyze, report, models."""
+"""The `affectflow` command: analyze, refresh, report, models, train, evaluate, forget."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from affectflow import __version__
 
@@ -16,6 +17,7 @@ EPILOG = """commands:
   models list | models fetch NAME          show or download the emotion models
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
   evaluate DATA | --images DIR [options]   LOSO / k-fold / held-out metrics (evaluate --help)
+  refresh --config cohorts.toml            analyse what is new in the cohorts, rebuild reports
   forget VIDEO_KEY --warehouse DIR         delete a video's rows and cached file
 """
 
@@ -47,6 +49,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def _analyze(argv: Sequence[str]) -> int:
     from affectflow.pipelines.analyze import JobError, run
+    from affectflow.pipelines.lock import EX_TEMPFAIL, WarehouseBusy
     from affectflow.pipelines.options import AnalyzeOptions
 
     if not argv or argv[0] in ("-h", "--help"):
@@ -63,6 +66,9 @@ def _analyze(argv: Sequence[str]) -> int:
     except JobError as error:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return 2
+    except WarehouseBusy as error:
+        print(f"affectflow analyze: {error}", file=sys.stderr)
+        return EX_TEMPFAIL
     print(summary.line())
     return 0
 
@@ -95,10 +101,9 @@ def _report_parser() -> argparse.ArgumentParser:
 def _report(argv: Sequence[str]) -> int:
     import duckdb
 
-    from affectflow.queries.html import render_html
+    from affectflow.queries.export import render_report, write_text
     from affectflow.queries.runner import (
         connect,
-        format_report,
         list_reports,
         report_info,
         run_report,
@@ -121,16 +126,14 @@ def _report(argv: Sequence[str]) -> int:
     try:
         con = connect(args.warehouse)
         report = run_report(con, args.name, params)
-        html = args.format == "html"
-        text = render_html(con, report) if html else format_report(report, args.format)
+        text = render_report(con, report, args.format)
     except (ValueError, FileNotFoundError, duckdb.Error) as error:
         print(f"affectflow report: {error}", file=sys.stderr)
         return 2
     if args.out is None:
         print(text)
         return 0
-    with open(args.out, "w", encoding="utf-8") as handle:
-        handle.write(text if text.endswith("\n") else text + "\n")
+    write_text(Path(args.out), text)
     print(f"affectflow report: wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -171,6 +174,7 @@ COMMANDS = {
     "models": _models,
     "train": _lazy("affectflow.pipelines.train"),
     "evaluate": _lazy("affectflow.pipelines.evaluate"),
+    "refresh": _lazy("affectflow.pipelines.refresh"),
     "forget": _lazy("affectflow.pipelines.forget"),
 }
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
+from affectflow.pipelines.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 from affectflow.pipelines.warehouse import forget_video
 from affectflow.transforms.download import local_path
 from affectflow.transforms.video_cache import check_video_key, delete_cached_video
@@ -38,15 +39,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Forget one video; exit 0 when done (also when nothing held it), 2 on bad input."""
+    """Forget one video; exit 0 when done (also when nothing held it), 2 on bad input,
+    75 when another job holds the warehouse's lock."""
     args = _parser().parse_args(argv)
     try:
         key = check_video_key(args.video_key)
         if not Path(local_path(args.warehouse)).is_dir() and "://" not in args.warehouse:
             raise ValueError(f"warehouse {args.warehouse!r} does not exist")
-        removed = forget_video(args.warehouse, key)
-        cache = video_cache_dir(args.cache_dir or str(default_cache_dir()))
+        cache_dir = args.cache_dir or str(default_cache_dir())
+        with warehouse_lock(args.warehouse, cache_dir, command="forget"):
+            removed = forget_video(args.warehouse, key)
+        cache = video_cache_dir(cache_dir)
         deleted = delete_cached_video(cache, key) if cache.is_dir() else []
+    except WarehouseBusy as error:
+        print(f"affectflow forget: {error}", file=sys.stderr)
+        return EX_TEMPFAIL
     except (ValueError, OSError) as error:
         print(f"affectflow forget: {error}", file=sys.stderr)
         return 2

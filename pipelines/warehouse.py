@@ -1,9 +1,11 @@
 """The warehouse on disk: staging, committing a run, and what is already done.
 
-Layout: `<warehouse>/<table>/run-<run_id>-NNNNN-of-NNNNN.parquet` for the tables of
-`schemas.tables`, and `<warehouse>/_staging/<run_id>/` while a run is in progress. A run
-becomes visible when its `runs` row is written, last; views join on `runs`, so rows of a
-run that died before that are never reported, and `done_video_keys` ignores them too.
+Layout: `<warehouse>/<table>/run_date=<date>/cohort=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet`
+for `videos`, `faces` and `errors` (hive-style, written after the Beam write by
+`partitions.write_partitioned`), `<warehouse>/runs/run-<run_id>.parquet`, and
+`<warehouse>/_staging/<run_id>/` while a run is in progress. A run becomes visible when its
+`runs` row is written, last; views join on `runs`, so rows of a run that died before that
+are never reported, and `done_video_keys` ignores them too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from affectflow.pipelines.partitions import run_date_of, write_partitioned
 from affectflow.schemas.records import VideoStatus
 from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 
@@ -39,12 +42,18 @@ def staging_dir(warehouse: str, run_id: str) -> str:
     return FileSystems.join(warehouse, STAGING, run_id)
 
 
-def table_glob(warehouse: str, table: str) -> str:
-    return FileSystems.join(warehouse, table, "*.parquet")
-
-
 def _files(pattern: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+
+
+def _all_files(folder: str) -> list[str]:
+    """Every file under `folder`, at any depth (temporary files included)."""
+    return _files(FileSystems.join(folder, "**")) if FileSystems.exists(folder) else []
+
+
+def table_files(warehouse: str, table: str) -> list[str]:
+    """The Parquet files of a table, partition folders included."""
+    return [p for p in _all_files(FileSystems.join(warehouse, table)) if p.endswith(".parquet")]
 
 
 def _write_table(table: pa.Table, path: str) -> None:
@@ -58,24 +67,19 @@ def _write_table(table: pa.Table, path: str) -> None:
 def ensure_tables(warehouse: str) -> None:
     """Give every table at least one (empty) file so that queries never find no files."""
     for name in TABLE_NAMES:
-        if not _files(table_glob(warehouse, name)):
+        if not table_files(warehouse, name):
             _write_table(
                 SCHEMAS[name].empty_table(), FileSystems.join(warehouse, name, "empty.parquet")
             )
 
 
 def commit_run(warehouse: str, run_id: str, run_row: dict) -> None:
-    """Move a finished run's staged files into the tables, then write its `runs` row."""
+    """Partition a finished run's staged files into the tables, then write its `runs` row."""
     staged = staging_dir(warehouse, run_id)
     for name in ("faces", "errors", "videos"):
-        sources = _files(FileSystems.join(staged, name, "*.parquet"))
-        if not sources:
-            continue
         table_dir = FileSystems.join(warehouse, name)
-        if not FileSystems.exists(table_dir):
-            FileSystems.mkdirs(table_dir)
-        targets = [FileSystems.join(table_dir, FileSystems.split(path)[1]) for path in sources]
-        FileSystems.rename(sources, targets)
+        for source in _files(FileSystems.join(staged, name, "*.parquet")):
+            write_partitioned(source, table_dir, run_date_of(run_id))
     runs_path = FileSystems.join(warehouse, "runs", f"run-{run_id}.parquet")
     _write_table(pa.Table.from_pylist([run_row], schema=RUNS), runs_path)
     FileSystems.delete([staged])
@@ -86,11 +90,11 @@ def discard_uncommitted_files(warehouse: str) -> list[str]:
     """Delete table files of runs without a `runs` row (killed during `commit_run`)."""
     committed = {
         FileSystems.split(path)[1].removeprefix("run-").removesuffix(".parquet")
-        for path in _files(table_glob(warehouse, "runs"))
+        for path in table_files(warehouse, "runs")
     }
     orphans = []
     for name in ("faces", "errors", "videos"):
-        for path in _files(table_glob(warehouse, name)):
+        for path in _all_files(FileSystems.join(warehouse, name)):
             match = _RUN_FILE.match(FileSystems.split(path)[1])
             if match and match.group(1) not in committed:
                 orphans.append(path)
@@ -119,21 +123,58 @@ def discard_stale_staging(warehouse: str, keep: Iterable[str] = ()) -> list[str]
     return stale
 
 
+def _query(warehouse: str, sql: str, params: dict) -> list[tuple]:
+    """Run `sql` over the committed tables bound as `$videos`, `$errors` and `$runs`."""
+    files = {name: table_files(warehouse, name) for name in ("videos", "errors", "runs")}
+    if not all(files.values()):
+        return []
+    return duckdb.execute(sql, {**files, **params}).fetchall()
+
+
+_COMMITTED = """
+    with runs as (select run_id from read_parquet($runs, union_by_name = true,
+                                                  hive_partitioning = false)),
+    videos as (select * from read_parquet($videos, union_by_name = true, hive_partitioning = false)
+               where run_id in (select run_id from runs)),
+    errors as (select * from read_parquet($errors, union_by_name = true, hive_partitioning = false)
+               where run_id in (select run_id from runs))
+"""
+
+
 def done_video_keys(warehouse: str, analysis_id: str) -> frozenset[str]:
     """Videos already analysed (ok or no_faces) under `analysis_id` by a committed run."""
-    videos, runs = _files(table_glob(warehouse, "videos")), _files(table_glob(warehouse, "runs"))
-    if not videos or not runs:
-        return frozenset()
-    rows = duckdb.execute(
-        """
-        select distinct v.video_key
-        from read_parquet($videos, union_by_name = true) as v
-        join read_parquet($runs, union_by_name = true) as r using (run_id)
-        where v.analysis_id = $analysis_id and v.status in ('ok', 'no_faces')
-        """,
-        {"videos": videos, "runs": runs, "analysis_id": analysis_id},
-    ).fetchall()
+    rows = _query(
+        warehouse,
+        _COMMITTED + "select distinct video_key from videos where analysis_id = $analysis_id "
+        "and status in ('ok', 'no_faces')",
+        {"analysis_id": analysis_id},
+    )
     return frozenset(key for (key,) in rows)
+
+
+def failed_for_good(warehouse: str, analysis_id: str) -> frozenset[str]:
+    """Videos whose run under `analysis_id` failed with an error retrying cannot fix."""
+    rows = _query(
+        warehouse,
+        _COMMITTED
+        + """
+        select distinct v.video_key from videos as v
+        join errors as e on e.run_id = v.run_id and e.video_key = v.video_key
+        where v.analysis_id = $analysis_id and v.status = 'failed' and not e.retryable
+        """,
+        {"analysis_id": analysis_id},
+    )
+    return frozenset(key for (key,) in rows)
+
+
+def recorded_row_errors(warehouse: str) -> frozenset[tuple[str, str | None, str]]:
+    """(stage, cohort, input) of committed errors that name no video (bad rows, sources)."""
+    rows = _query(
+        warehouse,
+        _COMMITTED + "select distinct stage, cohort, input from errors where video_key is null",
+        {},
+    )
+    return frozenset(rows)
 
 
 KEYED_TABLES = ("videos", "faces", "errors")
@@ -162,8 +203,7 @@ def forget_video(warehouse: str, video_key: str) -> dict[str, int]:
     """
     removed = dict.fromkeys(KEYED_TABLES, 0)
     for name in KEYED_TABLES:
-        patterns = [table_glob(warehouse, name), FileSystems.join(warehouse, STAGING, "*", name)]
-        paths = _files(patterns[0]) + _files(FileSystems.join(patterns[1], "*.parquet"))
-        for path in paths:
+        staged = _files(FileSystems.join(warehouse, STAGING, "*", name, "*.parquet"))
+        for path in table_files(warehouse, name) + staged:
             removed[name] += _without_key(path, video_key)
     return removed

@@ -6,10 +6,11 @@
 --   both the bootstrap and the permutations.
 -- Method: shares are negative face-frames / face-frames over each cohort's videos with
 --   faces. CI: percentile bootstrap, videos resampled with replacement within each cohort
---   $n_boot times (the same draws as negative_share for the same seed). p-value: the
---   cohort labels of the pooled videos are shuffled $n_perm times (videos ordered by
---   hash('seed:perm:permutation:video_key')); p = (1 + permutations with |difference| >=
---   |observed|) / (1 + $n_perm), two-sided. Same seed, same numbers.
+--   $n_boot times (the `bootstrap_shares` macro of views.sql: the same draws as
+--   negative_share for the same seed). p-value: the cohort labels of the pooled videos
+--   are shuffled $n_perm times (videos ordered by hash('seed:perm:permutation:video_key'));
+--   p = (1 + permutations with |difference| >= |observed|) / (1 + $n_perm), two-sided.
+--   Same seed, same numbers.
 -- Parameters: $cohort_a, $cohort_b (default: the first two cohorts by name), $model_id
 --   (default: the model of the latest run), $n_boot (default 1000), $n_perm (default
 --   1000), $seed (default 42), $min_videos (the row is masked when either cohort has
@@ -37,10 +38,7 @@ chosen as (
 ),
 
 pool as (
-    select
-        vc.*,
-        vc.cohort = c.cohort_a as in_a,
-        row_number() over (partition by vc.cohort order by vc.video_key) - 1 as video_number
+    select vc.*, vc.cohort = c.cohort_a as in_a
     from video_counts as vc
     join chosen as c on vc.cohort in (c.cohort_a, c.cohort_b)
 ),
@@ -67,22 +65,10 @@ observed as (
     join sides as b on a.in_a and not b.in_a
 ),
 
-boot_draws as (
-    select
-        s.in_a,
-        replicate.range as replicate,
-        hash(concat_ws(':', $seed, s.cohort, replicate.range, draw.range)) % s.videos
-            as video_number
-    from sides as s
-    cross join range($n_boot::bigint) as replicate
-    cross join lateral range(s.videos) as draw
-),
-
 boot_shares as (
-    select d.in_a, d.replicate, sum(p.negative_frames) / sum(p.face_frames) as share
-    from boot_draws as d
-    join pool as p on p.in_a = d.in_a and p.video_number = d.video_number
-    group by d.in_a, d.replicate
+    select b.cohort = c.cohort_a as in_a, b.replicate, b.share
+    from bootstrap_shares($model_id, $n_boot, $seed) as b
+    join chosen as c on b.cohort in (c.cohort_a, c.cohort_b)
 ),
 
 boot_differences as (

@@ -4,9 +4,9 @@
 -- Grain: one row per cohort, for one model.
 -- Method: the share is negative face-frames / face-frames over the cohort's videos with
 --   faces. The CI is a percentile bootstrap that resamples videos (not frames) with
---   replacement within each cohort, $n_boot times; draw j of replicate b picks video
---   hash('seed:cohort:b:j') mod n (a string hash: well mixed), so the same seed gives
---   the same interval.
+--   replacement within each cohort, $n_boot times (the `bootstrap_shares` macro of
+--   views.sql: draw j of replicate b picks video hash('seed:cohort:b:j') mod n, a string
+--   hash, well mixed), so the same seed gives the same interval.
 -- Parameters: $model_id (default: the model of the latest run), $n_boot (replicates,
 --   default 1000), $seed (default 42), $min_videos (cohorts with fewer videos with faces
 --   are masked: small-cell suppression).
@@ -17,14 +17,6 @@ video_counts as (
     select cohort, video_key, face_frames, negative_frames
     from video_affect
     where model_id = $model_id and face_frames > 0
-),
-
-numbered as (
-    select
-        *,
-        row_number() over (partition by cohort order by video_key) - 1 as video_number,
-        count(*) over (partition by cohort) as cohort_videos
-    from video_counts
 ),
 
 estimates as (
@@ -38,30 +30,12 @@ estimates as (
     group by cohort
 ),
 
-draws as (
-    select
-        e.cohort,
-        replicate.range as replicate,
-        hash(concat_ws(':', $seed, e.cohort, replicate.range, draw.range)) % e.videos
-            as video_number
-    from estimates as e
-    cross join range($n_boot::bigint) as replicate
-    cross join lateral range(e.videos) as draw
-),
-
-replicates as (
-    select d.cohort, d.replicate, sum(n.negative_frames) / sum(n.face_frames) as share
-    from draws as d
-    join numbered as n on n.cohort = d.cohort and n.video_number = d.video_number
-    group by d.cohort, d.replicate
-),
-
 intervals as (
     select
         cohort,
         quantile_cont(share, 0.025) as ci_low,
         quantile_cont(share, 0.975) as ci_high
-    from replicates
+    from bootstrap_shares($model_id, $n_boot, $seed)
     group by cohort
 ),
 

@@ -2,11 +2,15 @@
 -- The runner binds the file globs of each table with `set variable` before this file
 -- runs (videos_glob, faces_glob, errors_glob, runs_glob) and registers `label_valence`
 -- (model_id, label, valence) from the model registry.
--- Only committed runs (those with a `runs` row) are visible.
+-- Only committed runs (those with a `runs` row) are visible. Tables are partitioned in
+-- folders `run_date=<date>/cohort=<name>/`; every file also holds its cohort column, so
+-- the views read the files as they are (hive_partitioning = false).
 
 -- runs: one row per committed run.
 create or replace temp view runs as
-select * from read_parquet(getvariable('runs_glob'), union_by_name = true);
+select * from read_parquet(
+    getvariable('runs_glob'), union_by_name = true, hive_partitioning = false
+);
 
 -- label_valence: one row per model and label, the valence map each run recorded.
 create or replace temp view label_valence as
@@ -16,7 +20,9 @@ from (select model_id, unnest(map_entries(valence)) as entry from runs);
 -- video_rows: every `videos` row of every committed run (skipped ones included).
 create or replace temp view video_rows as
 select v.*
-from read_parquet(getvariable('videos_glob'), union_by_name = true) as v
+from read_parquet(
+    getvariable('videos_glob'), union_by_name = true, hive_partitioning = false
+) as v
 where v.run_id in (select run_id from runs);
 
 -- videos: one row per video and model: its latest analysed result (ok or no_faces),
@@ -33,7 +39,9 @@ qualify row_number() over (
 -- faces: one row per face per sampled frame, from the run that `videos` shows.
 create or replace temp view faces as
 select f.*, lv.valence
-from read_parquet(getvariable('faces_glob'), union_by_name = true) as f
+from read_parquet(
+    getvariable('faces_glob'), union_by_name = true, hive_partitioning = false
+) as f
 join videos as v
     on f.video_key = v.video_key and f.run_id = v.run_id and f.model_id = v.model_id
 left join label_valence as lv
@@ -43,7 +51,9 @@ where v.status = 'ok';
 -- errors: one row per dead letter of a committed run.
 create or replace temp view errors as
 select e.*
-from read_parquet(getvariable('errors_glob'), union_by_name = true) as e
+from read_parquet(
+    getvariable('errors_glob'), union_by_name = true, hive_partitioning = false
+) as e
 where e.run_id in (select run_id from runs);
 
 -- persons: one row per tracked face (video, track) with its most frequent label.
@@ -78,3 +88,35 @@ left join faces as f
     on f.video_key = v.video_key and f.run_id = v.run_id and f.model_id = v.model_id
 where v.status in ('ok', 'no_faces')
 group by all;
+
+-- bootstrap_shares(model, n_boot, seed): a table macro; one row per cohort and bootstrap
+-- replicate: the negative share of the cohort's videos with faces, resampled with
+-- replacement (videos, not frames: frames of one video are not independent). Draw j of
+-- replicate b picks video number hash('seed:cohort:b:j') mod n, videos numbered by key
+-- within the cohort, so the same seed gives the same draws in every report that uses it.
+create or replace temp macro bootstrap_shares(model, n_boot, seed) as table
+with
+numbered as (
+    select
+        cohort,
+        face_frames,
+        negative_frames,
+        row_number() over (partition by cohort order by video_key) - 1 as video_number,
+        count(*) over (partition by cohort) as videos
+    from video_affect
+    where model_id = model and face_frames > 0
+),
+draws as (
+    select
+        c.cohort,
+        replicate.range as replicate,
+        hash(concat_ws(':', seed, c.cohort, replicate.range, draw.range)) % c.videos
+            as video_number
+    from (select distinct cohort, videos from numbered) as c
+    cross join range(n_boot::bigint) as replicate
+    cross join lateral range(c.videos) as draw
+)
+select d.cohort, d.replicate, sum(n.negative_frames) / sum(n.face_frames) as share
+from draws as d
+join numbered as n on n.cohort = d.cohort and n.video_number = d.video_number
+group by d.cohort, d.replicate;

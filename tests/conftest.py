@@ -18,11 +18,14 @@ import functools
 import http.server
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -215,11 +218,14 @@ class Job:
     server: object
 
     def query(self, sql: str, **params: object) -> list[tuple]:
-        tables = {t: str(self.warehouse / t / "*.parquet") for t in ("videos", "faces", "errors")}
+        tables = {t: str(self.warehouse / t / "**" / "*.parquet") for t in TABLES}
         con = duckdb.connect()
         for name, glob in tables.items():
             con.execute(f"create view {name} as select * from read_parquet('{glob}')")
         return con.execute(sql, params).fetchall()
+
+
+TABLES = ("videos", "faces", "errors")
 
 
 def write_list(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -277,3 +283,54 @@ def job(
     args = analyze_args(video_list, folder / "out", model_cache_dir)
     summary = run(args)
     return Job(folder / "out", video_list, args, summary, urls, server)
+
+
+KEY_COLUMNS = {
+    "videos": "video_key, url, cohort, status, frames_sampled, faces_detected, tracks",
+    "faces": "video_key, frame_index, track_id, bbox_x, bbox_y, label",
+    "errors": "video_key, url, stage, error_class, message",
+}
+
+
+def read_all_rows(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every row of every Parquet file (not only committed runs), minus run ids."""
+    con = duckdb.connect()
+    out = {}
+    for table, columns in KEY_COLUMNS.items():
+        files = sorted(str(p) for p in warehouse.glob(f"**/{table}/**/*.parquet"))
+        out[table] = (
+            files
+            and con.execute(
+                f"select {columns} from read_parquet($files, union_by_name = true) order by all",
+                {"files": files},
+            ).fetchall()
+        )
+    return out
+
+
+def kill_after_first_video(args: list[str], log: Path) -> None:
+    """Start `affectflow ARGS` in its own process group; SIGKILL it once a video is done."""
+    command = [sys.executable, "-m", "affectflow.pipelines.cli", *args]
+    with log.open("wb") as err:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
+        for _ in range(1200):  # until the first progress line: a video is done
+            if b"[affectflow]" in log.read_bytes() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, log.read_text()[-2000:]
+
+
+@pytest.fixture(scope="session")
+def all_rows() -> Callable[[Path], dict[str, list[tuple]]]:
+    """`all_rows(warehouse)`: every row of every file, committed or not, minus run ids."""
+    return read_all_rows
+
+
+@pytest.fixture(scope="session")
+def kill_midway() -> Callable[[list[str], Path], None]:
+    """`kill_midway(["analyze", ...], log)`: run a command, SIGKILL it after one video."""
+    return kill_after_first_video

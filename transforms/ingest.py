@@ -219,6 +219,25 @@ def parse_video_list(
         yield request
 
 
+def read_video_list(
+    path: str, *, default_cohort: str | None = None, allow_local: bool = False
+) -> Iterator[VideoRequest | ErrorRecord]:
+    """Every row of a list file (any FileSystems path) as a VideoRequest or ErrorRecord.
+
+    Local paths in the list are relative to the list's own folder.
+    """
+    with FileSystems.open(path) as handle:
+        text = handle.read().decode("utf-8-sig", errors="replace")
+    base_dir = os.path.dirname(os.path.abspath(path)) if "://" not in path else "."
+    yield from parse_video_list(
+        text.splitlines(keepends=True),
+        list_format(path),
+        default_cohort=default_cohort,
+        allow_local=allow_local,
+        base_dir=base_dir,
+    )
+
+
 def _row_error(
     row: dict | str, number: int, raw: str, message: str, default_cohort: str | None
 ) -> ErrorRecord:
@@ -247,15 +266,8 @@ class ParseVideoListFn(beam.DoFn):
         self._invalid = Metrics.counter("affectflow", "rows_invalid")
 
     def process(self, path: str) -> Iterator:
-        with FileSystems.open(path) as handle:
-            text = handle.read().decode("utf-8-sig", errors="replace")
-        base_dir = os.path.dirname(os.path.abspath(path)) if "://" not in path else "."
-        for item in parse_video_list(
-            text.splitlines(keepends=True),
-            list_format(path),
-            default_cohort=self._default_cohort,
-            allow_local=self._allow_local,
-            base_dir=base_dir,
+        for item in read_video_list(
+            path, default_cohort=self._default_cohort, allow_local=self._allow_local
         ):
             self._rows.inc()
             if isinstance(item, ErrorRecord):

@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yt_dlp
 from yt_dlp.networking.exceptions import (
@@ -29,6 +29,7 @@ from yt_dlp.networking.exceptions import (
 from yt_dlp.utils import ExtractorError, UnsupportedError, YoutubeDLError
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMAT = "bv[height<=?{h}][ext=mp4]/bv[height<=?{h}]/b[height<=?{h}]/wv/w"
 RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -68,7 +69,7 @@ class FetchResult:
     info: dict[str, Any]
 
 
-class _QuietLogger:
+class QuietLogger:
     """Routes yt-dlp's output to `logging`; keeps what explains a skip."""
 
     def __init__(self) -> None:
@@ -87,6 +88,24 @@ class _QuietLogger:
         LOG.debug("%s", msg)
 
 
+def base_options(
+    *, socket_timeout_s: float = 20.0, allowed_extractors: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """What every `yt_dlp.YoutubeDL` of affectflow shares: quiet, bounded, no retries of its own."""
+    options: dict[str, Any] = {
+        "quiet": True,
+        "noprogress": True,
+        "socket_timeout": socket_timeout_s,
+        "retries": 0,
+        "extractor_retries": 0,
+        "cachedir": False,
+        "color": {"stdout": "never", "stderr": "never"},
+    }
+    if allowed_extractors is not None:
+        options["allowed_extractors"] = list(allowed_extractors)
+    return options
+
+
 def ytdlp_options(
     outtmpl: str,
     *,
@@ -95,25 +114,17 @@ def ytdlp_options(
     max_filesize_bytes: int | None = None,
     allowed_extractors: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Options for one `yt_dlp.YoutubeDL`: quiet, bounded, a single file, no retries of its own."""
-    options: dict[str, Any] = {
-        "quiet": True,
-        "noprogress": True,
+    """Options for one download: a single file of at most `max_height`, never a playlist."""
+    options = base_options(socket_timeout_s=socket_timeout_s, allowed_extractors=allowed_extractors)
+    options |= {
         "no_warnings": False,
         "format": FORMAT.format(h=int(max_height)),
         "outtmpl": {"default": outtmpl},
-        "socket_timeout": socket_timeout_s,
-        "retries": 0,
-        "extractor_retries": 0,
         "noplaylist": True,
-        "cachedir": False,
         "overwrites": True,
-        "color": {"stdout": "never", "stderr": "never"},
     }
     if max_filesize_bytes is not None:
         options["max_filesize"] = int(max_filesize_bytes)
-    if allowed_extractors is not None:
-        options["allowed_extractors"] = list(allowed_extractors)
     return options
 
 
@@ -238,7 +249,7 @@ class _Filter:
         return message
 
 
-def _skip_error(rejected: list[FetchError], logger: _QuietLogger) -> FetchError:
+def _skip_error(rejected: list[FetchError], logger: QuietLogger) -> FetchError:
     """Why yt-dlp returned without a file (a filter or max_filesize skip)."""
     if rejected:
         return rejected[0]
@@ -262,7 +273,7 @@ def fetch_once(
 
     `extractors` are extra InfoExtractor classes (tests register stand-ins this way).
     """
-    logger, match_filter = _QuietLogger(), _Filter(max_duration_s)
+    logger, match_filter = QuietLogger(), _Filter(max_duration_s)
     params = {**options, "logger": logger, "match_filter": match_filter}
     try:
         with yt_dlp.YoutubeDL(params) as ydl:
@@ -278,6 +289,36 @@ def fetch_once(
     return FetchResult(path=path, info=info)
 
 
+def with_retries(
+    attempt_once: Callable[[], T],
+    *,
+    what: str,
+    retries: int = 3,
+    backoff_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[T, int]:
+    """Call `attempt_once` until it succeeds, with exponential back-off on retryable errors.
+
+    Returns (result, attempts). A permanent FetchError raises at once; a retryable one
+    after `retries` more attempts, with "(after N attempts)" appended to its message.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return attempt_once(), attempt + 1
+        except FetchError as error:
+            if not error.retryable:
+                raise
+            if attempt == retries:
+                tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+                error.message = f"{error.message} (after {tries})"
+                error.args = (error.message,)
+                raise
+            delay = backoff_s * (2**attempt)
+            LOG.info("retrying %s in %.1f s: %s", what, delay, error.message)
+            sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def fetch(
     url: str,
     options: dict[str, Any],
@@ -288,25 +329,11 @@ def fetch(
     extractors: Sequence[Any] = (),
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[FetchResult, int]:
-    """`fetch_once` with exponential back-off for retryable errors; returns (result, attempts).
-
-    A permanent error raises at once; a retryable one after `retries` more attempts,
-    with "(after N attempts)" appended to its message.
-    """
-    for attempt in range(retries + 1):
-        try:
-            return fetch_once(
-                url, options, max_duration_s=max_duration_s, extractors=extractors
-            ), attempt + 1
-        except FetchError as error:
-            if not error.retryable:
-                raise
-            if attempt == retries:
-                tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
-                error.message = f"{error.message} (after {tries})"
-                error.args = (error.message,)
-                raise
-            delay = backoff_s * (2**attempt)
-            LOG.info("retrying %s in %.1f s: %s", url, delay, error.message)
-            sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+    """`fetch_once` with `with_retries`; returns (result, attempts)."""
+    return with_retries(
+        lambda: fetch_once(url, options, max_duration_s=max_duration_s, extractors=extractors),
+        what=url,
+        retries=retries,
+        backoff_s=backoff_s,
+        sleep=sleep,
+    )

@@ -67,7 +67,7 @@ class Corpus:
     def query(self, sql: str, **params: object) -> list[tuple]:
         con = duckdb.connect()
         for table in ("videos", "faces", "errors"):
-            glob = str(self.warehouse / table / "*.parquet")
+            glob = str(self.warehouse / table / "**" / "*.parquet")
             con.execute(f"create view {table} as select * from read_parquet('{glob}')")
         return con.execute(sql, params).fetchall()
 

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.warehouse import commit_run, discard_stale_staging
-
-KEY_COLUMNS = {
-    "videos": "video_key, url, cohort, status, frames_sampled, faces_detected, tracks",
-    "faces": "video_key, frame_index, track_id, bbox_x, bbox_y, label",
-    "errors": "video_key, url, stage, error_class, message",
-}
-
-
-def _rows(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every row of every Parquet file (not only committed runs), minus run ids."""
-    con = duckdb.connect()
-    out = {}
-    for table, columns in KEY_COLUMNS.items():
-        files = sorted(str(p) for p in warehouse.glob(f"**/{table}/*.parquet"))
-        out[table] = (
-            files
-            and con.execute(
-                f"select {columns} from read_parquet($files, union_by_name = true) order by all",
-                {"files": files},
-            ).fetchall()
-        )
-    return out
 
 
 def _list(tmp_path: Path, server, videos_dir: Path) -> Path:
@@ -54,51 +26,45 @@ def _args(video_list: Path, warehouse: Path, cache: Path) -> list[str]:
     return [str(video_list), "--warehouse", str(warehouse), "--cache-dir", str(cache)]
 
 
-def _kill_midway(args: list[str], log: Path) -> None:
-    """Start `affectflow analyze` in its own process group; SIGKILL it mid-run."""
-    command = [sys.executable, "-m", "affectflow.pipelines.cli", "analyze", *args]
-    with log.open("wb") as err:
-        process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
-        )
-        for _ in range(1200):  # until the first progress line: a video is done
-            if b"[affectflow]" in log.read_bytes() or process.poll() is not None:
-                break
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, log.read_text()[-2000:]
-
-
 def test_killed_run_then_rerun_equals_one_clean_run(
-    tmp_path: Path, session_http_server, videos_dir: Path, model_cache_dir: Path, fer_weights
+    tmp_path: Path,
+    session_http_server,
+    videos_dir: Path,
+    model_cache_dir: Path,
+    fer_weights,
+    all_rows,
+    kill_midway,
 ) -> None:
     video_list = _list(tmp_path, session_http_server, videos_dir)
     clean, faulty = tmp_path / "clean", tmp_path / "faulty"
     run(_args(video_list, clean, model_cache_dir))
-    _kill_midway(_args(video_list, faulty, model_cache_dir), tmp_path / "killed.log")
+    kill_midway(["analyze", *_args(video_list, faulty, model_cache_dir)], tmp_path / "killed.log")
     # Whatever the kill left, DuckDB reads the warehouse (no half-written file)...
-    _rows(faulty)
+    all_rows(faulty)
     run(_args(video_list, faulty, model_cache_dir))
     # ...and after the rerun it holds exactly what a clean run holds.
-    assert _rows(faulty) == _rows(clean)
-    assert _rows(clean)["faces"] and len(_rows(clean)["videos"]) == 3
+    assert all_rows(faulty) == all_rows(clean)
+    assert all_rows(clean)["faces"] and len(all_rows(clean)["videos"]) == 3
     assert not list(faulty.rglob("*.tmp-*")) and not list((faulty / "_staging").rglob("*.parquet"))
 
 
 def test_files_moved_by_a_commit_killed_before_its_runs_row_are_discarded(tmp_path: Path) -> None:
     warehouse = tmp_path / "out"
-    row = pa.table({"video_key": ["url-aaaa"], "run_id": ["20261124T160305Z-a1b2c3"]})
+    row = pa.table(
+        {"video_key": ["url-aaaa"], "cohort": ["a"], "run_id": ["20261124T160305Z-a1b2c3"]}
+    )
     for run_id in ("20261124T160305Z-a1b2c3", "20261124T170000Z-0f0f0f"):
         staged = warehouse / "_staging" / run_id / "videos"
         staged.mkdir(parents=True)
         pq.write_table(row, staged / f"run-{run_id}-00000-of-00001.parquet")
     commit_run(str(warehouse), "20261124T160305Z-a1b2c3", _run_row("20261124T160305Z-a1b2c3"))
     # The second run died after moving its files, before writing its runs row.
-    orphan = warehouse / "videos" / "run-20261124T170000Z-0f0f0f-00000-of-00001.parquet"
+    partition = warehouse / "videos" / "run_date=2026-11-24" / "cohort=a"
+    orphan = partition / "run-20261124T170000Z-0f0f0f-00000-of-00001.parquet"
     shutil.move(warehouse / "_staging" / "20261124T170000Z-0f0f0f" / "videos" / orphan.name, orphan)
+    (partition / f"{orphan.name}.tmp-1234").write_bytes(b"half a file")
     discard_stale_staging(str(warehouse))
-    names = sorted(p.name for p in (warehouse / "videos").iterdir())
+    names = sorted(p.name for p in (warehouse / "videos").rglob("*") if p.is_file())
     assert names == ["run-20261124T160305Z-a1b2c3-00000-of-00001.parquet"]
     assert not list((warehouse / "_staging").rglob("*.parquet"))
 

@@ -15,7 +15,7 @@ def _counts(warehouse: Path, key: str) -> dict[str, tuple[int, int]]:
     con = duckdb.connect()
     out = {}
     for table in ("videos", "faces", "errors"):
-        glob = str(warehouse / table / "*.parquet")
+        glob = str(warehouse / table / "**" / "*.parquet")
         out[table] = con.execute(
             "select count(*) filter (video_key = $k),"
             " count(*) filter (video_key is distinct from $k)"

@@ -63,7 +63,7 @@ def portable_endpoints() -> Iterator[tuple[str, str]]:
 def rows(warehouse, table: str, columns: str) -> list[tuple]:
     return duckdb.execute(
         f"select {columns} from read_parquet($glob) order by all",
-        {"glob": str(warehouse / table / "*.parquet")},
+        {"glob": str(warehouse / table / "**" / "*.parquet")},
     ).fetchall()
 
 

@@ -70,7 +70,7 @@ def test_checkpoint_round_trips_through_analyze(checkpoint: Path, tmp_path: Path
     con = duckdb.connect()
     rows = con.execute(
         "select label, scores, model_id from read_parquet($glob)",
-        {"glob": str(warehouse / "faces" / "*.parquet")},
+        {"glob": str(warehouse / "faces" / "**" / "*.parquet")},
     ).fetchall()
     assert len(rows) == summary.faces_detected
     assert {row[2] for row in rows} == {"hybridmicronet"}

@@ -14,7 +14,7 @@ FACE_COLUMNS = (
 def faces(warehouse) -> list[tuple]:
     return duckdb.execute(
         f"select {FACE_COLUMNS}, round(score, 5) from read_parquet($glob) order by all",
-        {"glob": str(warehouse / "faces" / "*.parquet")},
+        {"glob": str(warehouse / "faces" / "**" / "*.parquet")},
     ).fetchall()
 
 
@@ -22,7 +22,7 @@ def videos(warehouse) -> list[tuple]:
     return duckdb.execute(
         "select video_key, status, frames_sampled, faces_detected, tracks "
         "from read_parquet($glob) order by all",
-        {"glob": str(warehouse / "videos" / "*.parquet")},
+        {"glob": str(warehouse / "videos" / "**" / "*.parquet")},
     ).fetchall()
 
 

@@ -1,0 +1,122 @@
+"""The `fer` side of benchmarks/peer_fer.py; runs inside the peer virtualenv, prints JSON.
+
+    python peer_fer_child.py --versions
+    python peer_fer_child.py VIDEO --frequency K --outdir DIR [--cores N] [--keras]
+
+Runs `fer.classes.Video(VIDEO).analyze(FER(mtcnn=False), frequency=K)` (Haar, every K-th
+frame, nothing saved) and prints its timings, peak RSS and every sampled frame's faces.
+Imports nothing from affectflow: the peer venv has only fer and its dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from typing import Any
+
+
+def pin_cores(cores: int) -> list[int]:
+    """Keep this process on its first `cores` CPUs (0: all); the CPUs kept."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if cores > 0:
+        allowed = allowed[:cores]
+        os.sched_setaffinity(0, allowed)
+    return allowed
+
+
+def versions() -> dict[str, str]:
+    import cv2
+    import fer
+    import fer.classes  # fails here, not mid-benchmark, if Video cannot load
+    import fer.fer
+    import tensorflow as tf
+
+    return {"fer": fer.__version__, "tensorflow": tf.__version__, "opencv": cv2.__version__}
+
+
+class RecordingDetector:
+    """Delegates to a fer.FER and keeps each call's faces, in call (= sampled frame) order."""
+
+    def __init__(self, detector: Any) -> None:
+        self._detector = detector
+        self.calls: list[list[dict]] = []
+
+    def _get_labels(self) -> dict:
+        return self._detector._get_labels()
+
+    def detect_emotions(self, frame: Any) -> list[dict]:
+        faces = self._detector.detect_emotions(frame)
+        self.calls.append(faces)
+        return faces
+
+
+def _face(face: dict) -> dict:
+    emotions = face["emotions"]
+    return {
+        "box": [int(v) for v in face["box"]],
+        "label": max(emotions, key=emotions.get),
+    }
+
+
+def analyze(video: str, frequency: int, outdir: str, keras: bool) -> dict:
+    """Time fer's own video analysis of `video`; its frames, faces and timings."""
+    started = time.perf_counter()
+    import cv2
+
+    shims = []
+    try:
+        cv2.waitKey(1)
+    except cv2.error:  # headless OpenCV: fer calls these with display=False too
+        cv2.waitKey = lambda delay=0: -1
+        cv2.destroyAllWindows = lambda: None
+        shims.append("cv2.waitKey/destroyAllWindows no-ops (headless OpenCV, display=False)")
+    from fer.classes import Video
+    from fer.fer import FER
+
+    detector = RecordingDetector(FER(mtcnn=False, use_tflite=not keras))
+    loaded = time.perf_counter()
+    Video(video, outdir=outdir).analyze(
+        detector,
+        display=False,
+        output="pandas",
+        frequency=frequency,
+        save_frames=False,
+        save_video=False,
+        annotate_frames=False,
+        zip_images=False,
+    )
+    done = time.perf_counter()
+    return {
+        "model": "keras hdf5" if keras else "quantized TFLite (fer's default)",
+        "shims": shims,
+        "load_seconds": round(loaded - started, 2),
+        "analyze_seconds": round(done - loaded, 2),
+        "frames_sampled": len(detector.calls),
+        "faces_detected": sum(len(faces) for faces in detector.calls),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "frames": [[_face(face) for face in faces] for faces in detector.calls],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("video", nargs="?")
+    parser.add_argument("--versions", action="store_true")
+    parser.add_argument("--frequency", type=int, default=1)
+    parser.add_argument("--outdir", default=".")
+    parser.add_argument("--cores", type=int, default=1)
+    parser.add_argument("--keras", action="store_true", help="the hdf5 model, not TFLite")
+    args = parser.parse_args()
+    if args.versions or not args.video:
+        print(json.dumps(versions()))
+        return
+    cpus = pin_cores(args.cores)
+    result = analyze(args.video, args.frequency, args.outdir, args.keras)
+    print(json.dumps({"cpus": cpus, **versions(), **result}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Hive-style partitions, written after the Beam write: `<table>/run_date=D/cohort=C/`.
+
+Beam's file sinks cannot write nested folders reliably (see DESIGN), so each staged
+file of a run is split by cohort here, batch by batch (memory stays bounded by one
+Parquet row group), into `run_date=<YYYY-MM-DD>/cohort=<name>/` folders of the table.
+The files keep every column, cohort included, so readers need no partition discovery;
+DuckDB's `hive_partitioning` can still prune by folder. Each file is written under a
+temporary name and renamed, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_BATCH_ROWS = 65_536
+
+
+def run_date_of(run_id: str) -> str:
+    """The UTC start date of a run from its id: `20261124T160305Z-a1b2c3` -> `2026-11-24`."""
+    return f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}"
+
+
+def partition_dir(table_dir: str, run_date: str, cohort: str | None) -> str:
+    """The folder of one run date and cohort; the cohort is percent-encoded (`/` too)."""
+    value = quote(cohort, safe="") if cohort else NULL_PARTITION
+    return FileSystems.join(table_dir, f"run_date={run_date}", f"cohort={value}")
+
+
+def _cohorts(table: pa.Table) -> list[str | None]:
+    return pc.unique(table["cohort"]).to_pylist()
+
+
+def _rows_of(table: pa.Table, cohort: str | None) -> pa.Table:
+    column = table["cohort"]
+    mask = pc.is_null(column) if cohort is None else pc.fill_null(pc.equal(column, cohort), False)
+    return table.filter(mask)
+
+
+class _PartitionWriters:
+    """One open Parquet writer per cohort, each on a temporary name until `commit`."""
+
+    def __init__(self, table_dir: str, run_date: str, name: str, schema: pa.Schema) -> None:
+        self._table_dir, self._run_date, self._name = table_dir, run_date, name
+        self._schema = schema
+        self._open: dict[str | None, tuple[pq.ParquetWriter, object, str, str]] = {}
+
+    def write(self, cohort: str | None, rows: pa.Table) -> None:
+        if cohort not in self._open:
+            folder = partition_dir(self._table_dir, self._run_date, cohort)
+            final = FileSystems.join(folder, self._name)
+            temporary = f"{final}.tmp-{secrets.token_hex(4)}"
+            handle = FileSystems.create(temporary)
+            writer = pq.ParquetWriter(handle, self._schema, compression="zstd")
+            self._open[cohort] = (writer, handle, temporary, final)
+        self._open[cohort][0].write_table(rows)
+
+    def commit(self) -> list[str]:
+        """Close every file and move it to its final name; returns the final paths."""
+        for writer, handle, _, _ in self._open.values():
+            writer.close()
+            handle.close()
+        temporaries = [entry[2] for entry in self._open.values()]
+        finals = [entry[3] for entry in self._open.values()]
+        if temporaries:
+            FileSystems.rename(temporaries, finals)
+        return finals
+
+
+def write_partitioned(source: str, table_dir: str, run_date: str) -> list[str]:
+    """Split one staged Parquet file by cohort into the partitions of `table_dir`.
+
+    The partition files keep the source's file name (`run-<run_id>-NNNNN-of-NNNNN.parquet`),
+    so the run that wrote a file is known from its name alone. Returns the paths written.
+    """
+    with FileSystems.open(source) as handle:
+        parquet = pq.ParquetFile(handle)
+        writers = _PartitionWriters(
+            table_dir, run_date, FileSystems.split(source)[1], parquet.schema_arrow
+        )
+        for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
+            table = pa.Table.from_batches([batch], schema=parquet.schema_arrow)
+            for cohort in _cohorts(table):
+                writers.write(cohort, _rows_of(table, cohort))
+    return writers.commit()

@@ -1,0 +1,254 @@
+"""`affectflow refresh --config cohorts.toml`: analyse what is new in the cohorts, then report.
+
+Safe to run from cron: it holds the warehouse's lock (a second refresh exits at once
+with status 75, EX_TEMPFAIL); it lists every source (list files, playlists, channels);
+it analyses only the videos that no committed run has analysed under the same model and
+analysis settings (changing either re-analyses everything, keeping the earlier runs);
+and it regenerates the configured reports. A refresh with nothing new writes no run, so
+running it twice in a row adds nothing the second time. A killed refresh leaves only
+staged files, which the next run discards before it does the work again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from affectflow.pipelines.analyze import Job, JobError, execute, prepare
+from affectflow.pipelines.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
+from affectflow.pipelines.options import AnalyzeOptions
+from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
+from affectflow.pipelines.summary import RunSummary
+from affectflow.pipelines.warehouse import (
+    done_video_keys,
+    failed_for_good,
+    recorded_row_errors,
+)
+from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.transforms.ingest import parse_video_list, read_video_list
+from affectflow.transforms.listed import ListedVideos
+from affectflow.transforms.ytdlp_fetch import FetchError
+from affectflow.transforms.ytdlp_list import list_videos, listing_options
+
+LOG = logging.getLogger(__name__)
+# Channel and playlist identifiers that must not reach the errors table.
+_IDENTIFIERS = re.compile(r"UC[\w-]{22}|@[\w.\-]+|list=[\w-]+|/(?:channel|c|user)/[^/\s?]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Gathered:
+    """Every video the sources list today, and what went wrong listing them."""
+
+    listed: ListedVideos
+    duplicates: int = 0
+    relabelled: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RefreshResult:
+    """What a refresh found, ran and wrote."""
+
+    videos_listed: int
+    videos_new: int
+    failures_new: int
+    summary: RunSummary | None
+    reports: tuple[Path, ...] = ()
+
+    def line(self) -> str:
+        ran = self.summary.line() if self.summary else "nothing new: no run"
+        return (
+            f"refresh: {self.videos_listed} videos listed, {self.videos_new} new, "
+            f"{self.failures_new} new listing errors; {ran}; {len(self.reports)} report files"
+        )
+
+
+def source_label(cohort: Cohort, index: int, source: Source) -> str:
+    """How a source is named in errors and logs: no URL (it may name a channel)."""
+    if not source.is_url:
+        return f"cohort {cohort.name}, source {index + 1} ({Path(source.target).name})"
+    digest = hashlib.sha256(source.target.encode()).hexdigest()[:12]
+    return f"cohort {cohort.name}, source {index + 1} (URL sha256 {digest})"
+
+
+def _redact(message: str, url: str) -> str:
+    return _IDENTIFIERS.sub("<id>", message.replace(url, "<source>"))
+
+
+def _source_failure(label: str, cohort: str, error: Exception, url: str) -> ErrorRecord:
+    fetch = error if isinstance(error, FetchError) else None
+    message = fetch.message if fetch else f"{type(error).__name__}: {error}"
+    return ErrorRecord(
+        stage=Stage.INGEST,
+        error_class=fetch.error_class if fetch else type(error).__name__,
+        message=f"{label}: could not be listed: {_redact(message, url)}",
+        retryable=fetch.retryable if fetch else False,
+        input=label,
+        cohort=cohort,
+    )
+
+
+def _list_source(
+    cohort: Cohort, source: Source, opts: AnalyzeOptions
+) -> list[VideoRequest | ErrorRecord]:
+    """The rows of one source; raises on a source that cannot be listed."""
+    if not source.is_url:
+        rows = read_video_list(
+            source.target, default_cohort=cohort.name, allow_local=opts.allow_local
+        )
+        return list(rows)[: source.max_videos]
+    options = listing_options(
+        socket_timeout_s=opts.socket_timeout,
+        allowed_extractors=tuple(opts.sites.split(",")) if opts.sites else None,
+        max_entries=source.max_videos,
+    )
+    urls = list_videos(source.target, options, retries=opts.retries, backoff_s=opts.backoff_s)
+    return list(parse_video_list(urls, "txt", default_cohort=cohort.name))
+
+
+def gather(config: RefreshConfig, opts: AnalyzeOptions) -> Gathered:
+    """List every source of every cohort; a video listed twice keeps its first cohort."""
+    requests: dict[str, VideoRequest] = {}
+    row_failures: list[ErrorRecord] = []
+    source_failures: list[ErrorRecord] = []
+    duplicates = relabelled = 0
+    for cohort in config.cohorts:
+        for index, source in enumerate(cohort.sources):
+            label = source_label(cohort, index, source)
+            try:
+                rows = _list_source(cohort, source, opts)
+            except (FetchError, OSError, ValueError) as error:
+                LOG.warning("%s could not be listed: %s", label, error)
+                source_failures.append(_source_failure(label, cohort.name, error, source.target))
+                continue
+            LOG.info("%s: %d rows", label, len(rows))
+            for row in rows:
+                if isinstance(row, ErrorRecord):
+                    row_failures.append(
+                        dataclasses.replace(row, cohort=cohort.name, input=f"{label}: {row.input}")
+                    )
+                    continue
+                if row.cohort != cohort.name:  # the config's cohort wins over a list's column
+                    relabelled += 1
+                    row = dataclasses.replace(row, cohort=cohort.name)
+                if row.video_key in requests:
+                    duplicates += 1
+                    first = requests[row.video_key].cohort
+                    LOG.warning("%s is listed again in %s; kept in %s", row.video_key, label, first)
+                else:
+                    requests[row.video_key] = row
+    if relabelled:
+        LOG.warning("%d list rows named another cohort than the config's: relabelled", relabelled)
+    listed = ListedVideos(tuple(requests.values()), tuple(row_failures), tuple(source_failures))
+    return Gathered(listed, duplicates=duplicates, relabelled=relabelled)
+
+
+def new_work(
+    gathered: Gathered, warehouse: str, analysis_id: str, *, retry_failed: bool = False
+) -> ListedVideos:
+    """What no committed run has settled yet: new videos and errors not yet recorded.
+
+    Settled: analysed (ok or no_faces) under `analysis_id`, or failed there for good
+    (a 404, a video too long) unless `retry_failed`; retryable failures run again.
+    """
+    settled = done_video_keys(warehouse, analysis_id)
+    if not retry_failed:
+        settled |= failed_for_good(warehouse, analysis_id)
+    recorded = recorded_row_errors(warehouse)
+
+    def is_new(error: ErrorRecord) -> bool:
+        return (str(error.stage), error.cohort, error.input) not in recorded
+
+    listed = gathered.listed
+    return ListedVideos(
+        tuple(r for r in listed.requests if r.video_key not in settled),
+        tuple(filter(is_new, listed.row_failures)),
+        tuple(filter(is_new, listed.source_failures)),
+    )
+
+
+def refresh(
+    config: RefreshConfig,
+    *,
+    retry_failed: bool = False,
+    wait_s: float = 0.0,
+    dry_run: bool = False,
+) -> RefreshResult:
+    """One refresh under the warehouse's lock; raises JobError, WarehouseBusy."""
+    job = prepare(list(config.analyze_args), ListedVideos(), label=f"refresh:{config.path}")
+    opts = job.opts
+    with warehouse_lock(config.warehouse, opts.cache_dir, command="refresh", wait_s=wait_s):
+        gathered = gather(config, opts)
+        todo = new_work(
+            gathered, config.warehouse, job.run_info.analysis_id, retry_failed=retry_failed
+        )
+        failures = len(todo.row_failures) + len(todo.source_failures)
+        if dry_run:
+            return RefreshResult(len(gathered.listed.requests), len(todo.requests), failures, None)
+        summary = execute(dataclasses.replace(job, videos=todo)) if len(todo) else None
+        reports = _write_reports(config, job)
+    return RefreshResult(
+        len(gathered.listed.requests), len(todo.requests), failures, summary, tuple(reports)
+    )
+
+
+def _write_reports(config: RefreshConfig, job: Job) -> list[Path]:
+    from affectflow.queries.export import write_reports
+
+    settings = config.reports
+    if not settings.names or not settings.formats:
+        return []
+    return write_reports(
+        job.opts.warehouse,
+        settings.names,
+        settings.formats,
+        settings.out_dir,
+        params=settings.params,
+        min_videos=settings.min_videos,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="affectflow refresh",
+        description="Analyse the videos of the configured cohorts that no run has analysed "
+        "yet with the same model and settings, then regenerate the reports.",
+    )
+    parser.add_argument("--config", required=True, help="the refresh config (TOML)")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the lock (0)"
+    )
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="retry videos that failed for good too"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list the sources and count what is new; run nothing"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 when the refresh ran, 2 on a bad config or job, 75 when the lock is taken."""
+    from affectflow.pipelines.refresh_config import load_config
+
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        result = refresh(
+            config, retry_failed=args.retry_failed, wait_s=args.wait, dry_run=args.dry_run
+        )
+    except WarehouseBusy as error:
+        print(f"affectflow refresh: {error}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except (ConfigError, JobError) as error:
+        print(f"affectflow refresh: {error}", file=sys.stderr)
+        return 2
+    print(result.line())
+    for path in result.reports:
+        print(f"  {path}")
+    return 0

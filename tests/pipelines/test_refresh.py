@@ -1,0 +1,219 @@
+"""`affectflow refresh`: real sources (list files, an RSS feed via yt-dlp), real runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from affectflow.pipelines.lock import EX_TEMPFAIL
+from affectflow.pipelines.refresh import RefreshResult, main, refresh
+from affectflow.pipelines.refresh_config import load_config
+from affectflow.queries.runner import connect, format_report, run_report
+
+FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>cohort b</title><link>{base}/</link>
+<item><title>one</title><link>{base}/refresh/noface.mp4</link></item>
+<item><title>two</title><link>{base}/refresh/face_noface.mov</link></item>
+</channel></rss>
+"""
+
+
+@dataclasses.dataclass
+class Refreshed:
+    folder: Path
+    config: Path
+    warehouse: Path
+    result: RefreshResult
+
+    def query(self, sql: str) -> list[tuple]:
+        return connect(str(self.warehouse)).execute(sql).fetchall()
+
+
+def write_config(folder: Path, warehouse: str, cache: Path, feed: str, dead: str, **extra) -> Path:
+    options = "".join(f"{k} = {v}\n" for k, v in extra.items())
+    path = folder / f"cohorts-{warehouse}.toml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            warehouse = "{warehouse}"
+
+            [analyze]
+            cache_dir = "{cache}"
+            allow_local = true
+            retries = 0
+            socket-timeout = 5
+            """
+        )
+        + options
+        + textwrap.dedent(
+            f"""
+            [cohorts.a]
+            sources = ["a.csv"]
+
+            [cohorts.b]
+            sources = ["{feed}", {{ url = "{dead}" }}, "b.txt"]
+
+            [reports]
+            names = ["cohort_summary", "data_quality"]
+            formats = ["csv", "html"]
+            out_dir = "reports-{warehouse}"
+            min_videos = 1
+            """
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory, session_http_server, videos_dir: Path) -> tuple[Path, str, str]:
+    """A folder with list files and local clips, plus a feed and a dead feed on the server."""
+    folder = tmp_path_factory.mktemp("refresh")
+    (folder / "clips").mkdir()
+    for name in ("pyfeat_single_face.mp4", "carphone_pristine.mp4"):
+        shutil.copyfile(videos_dir / name, folder / "clips" / name)
+    (folder / "a.csv").write_text(
+        "url,cohort\n"
+        "clips/pyfeat_single_face.mp4,\n"
+        "clips/carphone_pristine.mp4,other\n"  # the config's cohort wins
+        "ftp://example.org/clip.mp4,\n"  # invalid: an error row, every refresh the same
+    )
+    (folder / "b.txt").write_text("clips/pyfeat_single_face.mp4\n")  # listed in a already
+    server = session_http_server
+    server.add_file("refresh/noface.mp4", videos_dir / "pyfeat_no_face.mp4")
+    server.add_file("refresh/face_noface.mov", videos_dir / "pyfeat_face_noface.mov")
+    feed = server.add_file("refresh/feed.xml", FEED.format(base=server.base_url).encode())
+    return folder, feed, server.url("refresh/channel-UCabcdefghijklmnopqrstuv.xml")
+
+
+@pytest.fixture(scope="module")
+def refreshed(sources, model_cache_dir: Path, fer_weights) -> Refreshed:
+    folder, feed, dead = sources
+    config = write_config(folder, "clean", model_cache_dir, feed, dead)
+    result = refresh(load_config(str(config)))
+    return Refreshed(folder, config, folder / "clean", result)
+
+
+def test_refresh_lists_every_source_and_analyses_the_videos(refreshed: Refreshed) -> None:
+    result = refreshed.result
+    assert (result.videos_listed, result.videos_new, result.failures_new) == (4, 4, 2)
+    assert result.summary is not None and result.summary.faces_detected > 0
+    rows = refreshed.query("select cohort, status, count(*) from videos group by all order by all")
+    assert rows == [("a", "failed", 1), ("a", "ok", 2), ("b", "no_faces", 1), ("b", "ok", 1)]
+
+
+def test_a_dead_source_is_an_error_row_that_names_no_channel(refreshed: Refreshed) -> None:
+    rows = refreshed.query(
+        "select cohort, error_class, message, input, url, video_key from errors "
+        "where message like '%could not be listed%'"
+    )
+    assert len(rows) == 1
+    cohort, error_class, message, source, url, key = rows[0]
+    assert (cohort, error_class, url, key) == ("b", "HTTPError", None, None)
+    assert "HTTP 404" in message and source.startswith("cohort b, source 2 (URL sha256 ")
+    assert "UCabcdef" not in message + source and "127.0.0.1" not in message
+
+
+def test_tables_are_partitioned_by_run_date_and_cohort(refreshed: Refreshed) -> None:
+    run_date = refreshed.query("select strftime(started_at, '%Y-%m-%d') from runs")[0][0]
+    folders = sorted(
+        str(p.parent.relative_to(refreshed.warehouse))
+        for p in refreshed.warehouse.glob("faces/**/*.parquet")
+    )
+    assert folders == [f"faces/run_date={run_date}/cohort={c}" for c in ("a", "b")]
+    mixed = duckdb.execute(
+        "select count(*) from read_parquet($glob, hive_partitioning = false, filename = true) "
+        "where not contains(filename, 'cohort=' || cohort)",
+        {"glob": str(refreshed.warehouse / "videos" / "**" / "*.parquet")},
+    ).fetchall()
+    assert mixed == [(0,)]
+
+
+def test_reports_are_regenerated_with_the_numbers_of_the_warehouse(refreshed: Refreshed) -> None:
+    con = connect(str(refreshed.warehouse))
+    for name in ("cohort_summary", "data_quality"):
+        expected = format_report(run_report(con, name, {"min_videos": 1}), "csv")
+        written = refreshed.folder / "reports-clean" / f"{name}.csv"
+        assert written.read_bytes().decode().rstrip("\n") == expected.rstrip("\n")
+        assert (refreshed.folder / "reports-clean" / f"{name}.html").read_text().startswith("<!")
+    assert len(refreshed.result.reports) == 4
+
+
+def test_a_second_refresh_adds_nothing(refreshed: Refreshed) -> None:
+    files = sorted(refreshed.warehouse.glob("[!_.]*/**/*.parquet"))
+    faces = refreshed.query("select count(*) from faces")
+    again = refresh(load_config(str(refreshed.config)))
+    assert (again.videos_listed, again.videos_new, again.failures_new) == (4, 0, 0)
+    assert again.summary is None
+    assert sorted(refreshed.warehouse.glob("[!_.]*/**/*.parquet")) == files
+    assert refreshed.query("select count(*) from faces") == faces
+    assert refreshed.query("select count(*) from runs") == [(1,)]
+
+
+def test_a_changed_setting_reanalyses_and_keeps_the_earlier_run(
+    refreshed: Refreshed, sources, model_cache_dir: Path
+) -> None:
+    folder, feed, dead = sources
+    shutil.copytree(refreshed.warehouse, folder / "changed")
+    config = write_config(folder, "changed", model_cache_dir, feed, dead, fps=5)
+    result = refresh(load_config(str(config)))
+    assert (result.videos_new, result.failures_new) == (4, 0)
+    con = connect(str(folder / "changed"))
+    runs = con.execute("select run_id, analysis_id from runs order by run_id").fetchall()
+    assert len(runs) == 2 and runs[0][1] != runs[1][1]
+    shown = con.execute("select distinct run_id from videos where status <> 'failed'").fetchall()
+    assert shown == [(runs[1][0],)]
+    kept = con.execute(
+        "select count(*) from video_rows where run_id = $r", {"r": runs[0][0]}
+    ).fetchall()
+    assert kept == [(5,)]
+    latest = con.execute("select count(*) from faces").fetchall()
+    assert latest == [(result.summary.faces_detected,)]
+
+
+def test_a_killed_refresh_then_a_rerun_equals_one_clean_refresh(
+    refreshed: Refreshed, sources, model_cache_dir: Path, all_rows, kill_midway
+) -> None:
+    folder, feed, dead = sources
+    config = write_config(folder, "killed", model_cache_dir, feed, dead)
+    kill_midway(["refresh", "--config", str(config)], folder / "killed.log")
+    assert not (folder / "killed" / "runs").exists() or not list(
+        (folder / "killed" / "runs").glob("*.parquet")
+    )
+    assert main(["--config", str(config)]) == 0
+    assert all_rows(folder / "killed") == all_rows(refreshed.warehouse)
+
+
+def test_a_second_refresh_while_one_holds_the_lock_exits_75(
+    refreshed: Refreshed, model_cache_dir: Path, capsys
+) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from affectflow.pipelines.lock import warehouse_lock\n"
+            f"with warehouse_lock({str(refreshed.warehouse)!r}, {str(model_cache_dir)!r}, "
+            "command='cron'):\n    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["--config", str(refreshed.config)]) == EX_TEMPFAIL
+        assert f"in use by pid {holder.pid}" in capsys.readouterr().err
+    finally:
+        holder.communicate("", timeout=30)
+    assert main(["--config", str(refreshed.config)]) == 0
+
+
+def test_dry_run_counts_without_running(refreshed: Refreshed, capsys) -> None:
+    assert main(["--config", str(refreshed.config), "--dry-run"]) == 0
+    assert "4 videos listed, 0 new, 0 new listing errors; nothing new" in capsys.readouterr().out

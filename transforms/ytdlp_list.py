@@ -1,0 +1,101 @@
+"""yt-dlp's flat extraction: the video URLs of a playlist, channel or feed, no downloads.
+
+A refresh lists each playlist or channel source this way before the pipeline runs.
+Flat extraction reads only the listing pages: one request per page of entries, not one
+per video. A URL that is a single video lists as itself. YouTube channel URLs list
+their tabs (Videos, Shorts, Live), which are listed in turn, one level deep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import yt_dlp
+from yt_dlp.utils import YoutubeDLError
+
+from affectflow.transforms.ytdlp_fetch import QuietLogger, base_options, classify, with_retries
+
+_TAB_EXTRACTORS = frozenset({"YoutubeTab"})
+_MAX_DEPTH = 2
+
+
+def listing_options(
+    *,
+    socket_timeout_s: float = 20.0,
+    allowed_extractors: Sequence[str] | None = None,
+    max_entries: int | None = None,
+) -> dict[str, Any]:
+    """Options for a `yt_dlp.YoutubeDL` that lists entries and downloads nothing."""
+    options = base_options(socket_timeout_s=socket_timeout_s, allowed_extractors=allowed_extractors)
+    options |= {"extract_flat": "in_playlist", "skip_download": True}
+    if max_entries is not None:
+        options["playlistend"] = int(max_entries)
+    return options
+
+
+def _entry_url(entry: dict[str, Any]) -> str | None:
+    url = entry.get("url") or entry.get("webpage_url")
+    if not url and entry.get("ie_key") == "Youtube" and entry.get("id"):
+        url = f"https://www.youtube.com/watch?v={entry['id']}"
+    return url
+
+
+def _walk(
+    info: dict[str, Any], extract: Callable[[str], dict[str, Any]], depth: int = 0
+) -> Iterator[str]:
+    """The video URLs of an extracted result, descending into nested playlists and tabs."""
+    if info.get("_type") not in ("playlist", "multi_video"):
+        url = info.get("webpage_url") or info.get("original_url") or _entry_url(info)
+        if url:
+            yield url
+        return
+    for entry in info.get("entries") or ():
+        if not entry:
+            continue
+        if entry.get("_type") in ("playlist", "multi_video") and depth < _MAX_DEPTH:
+            yield from _walk(entry, extract, depth + 1)
+        elif entry.get("ie_key") in _TAB_EXTRACTORS and depth < _MAX_DEPTH:
+            yield from _walk(extract(_entry_url(entry) or ""), extract, depth + 1)
+        elif url := _entry_url(entry):
+            yield url
+
+
+def _extract_once(url: str, options: dict[str, Any], extractors: Sequence[Any]) -> dict:
+    params = {**options, "logger": QuietLogger()}
+    try:
+        with yt_dlp.YoutubeDL(params) as ydl:
+            for extractor in extractors:
+                ydl.add_info_extractor(extractor() if isinstance(extractor, type) else extractor)
+            return ydl.sanitize_info(ydl.extract_info(url, download=False)) or {}
+    except YoutubeDLError as error:
+        raise classify(error, url) from error
+
+
+def list_videos(
+    url: str,
+    options: dict[str, Any],
+    *,
+    retries: int = 3,
+    backoff_s: float = 2.0,
+    extractors: Sequence[Any] = (),
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """The video URLs behind `url`, in listing order, without duplicates.
+
+    Raises FetchError (classified, retried with back-off when retryable) when the
+    listing cannot be read.
+    """
+
+    def extract(target: str) -> dict[str, Any]:
+        result, _ = with_retries(
+            lambda: _extract_once(target, options, extractors),
+            what=target,
+            retries=retries,
+            backoff_s=backoff_s,
+            sleep=sleep,
+        )
+        return result
+
+    return list(dict.fromkeys(_walk(extract(url), extract)))
