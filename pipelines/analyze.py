@@ -26,11 +26,12 @@ from affectflow.models.cache import default_cache_dir
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.lock import warehouse_lock
 from affectflow.pipelines.options import GIB, AnalyzeOptions, resolve_runner_options
-from affectflow.pipelines.summary import RunSummary, summarise
+from affectflow.pipelines.summary import RunSummary, counter_values, summarise
 from affectflow.pipelines.warehouse import (
     commit_run,
     discard_stale_staging,
     done_video_keys,
+    forgotten_keys,
     new_run_id,
     staging_dir,
 )
@@ -111,12 +112,13 @@ def build(
     weights_path: str,
     run: RunInfo,
     done_keys: frozenset[str],
+    forgotten: frozenset[str] = frozenset(),
 ) -> None:
     """Wire the stages; every input row ends as exactly one `videos` row."""
     one_thread = 1 if opts.workers > 1 else None
     video_cache = opts.cache_dir  # the download stage keeps videos in <cache>/videos
     requests, ingest_failed, source_failed = read_requests(pipeline, videos, opts, run.run_id)
-    todo, skipped = requests | "SplitDone" >> SplitDone(done_keys)
+    todo, skipped = requests | "SplitDone" >> SplitDone(done_keys, forgotten)
     if opts.workers > 1:
         todo = todo | "SpreadVideos" >> beam.Reshuffle()
     videos, download_failed = todo | "DownloadVideos" >> DownloadVideos(
@@ -256,10 +258,13 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
         len(done),
     )
     pipeline = test_pipeline or beam.Pipeline(options=job.options)
-    build(pipeline, job.videos, opts, spec, job.weights_path, run_info, done)
+    forgotten = forgotten_keys(opts.warehouse)
+    build(pipeline, job.videos, opts, spec, job.weights_path, run_info, done, forgotten)
     result = pipeline.run()
     result.wait_until_finish()
     summary = summarise(result, seconds=time.monotonic() - clock)
+    if left_out := counter_values(result).get("videos_forgotten", 0):
+        LOG.warning("%d listed videos were forgotten (affectflow forget): left out", left_out)
     config = {k: v for k, v in opts.get_all_options().items() if k not in PRIVATE_OPTIONS}
     commit_run(
         opts.warehouse,

@@ -28,6 +28,7 @@ from affectflow.pipelines.summary import RunSummary
 from affectflow.pipelines.warehouse import (
     done_video_keys,
     failed_for_good,
+    forgotten_keys,
     recorded_row_errors,
 )
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
@@ -153,10 +154,11 @@ def new_work(
 ) -> ListedVideos:
     """What no committed run has settled yet: new videos and errors not yet recorded.
 
-    Settled: analysed (ok or no_faces) under `analysis_id`, or failed there for good
-    (a 404, a video too long) unless `retry_failed`; retryable failures run again.
+    Settled: analysed (ok or no_faces) under `analysis_id`, forgotten (`affectflow
+    forget`), or failed there for good (a 404, a video too long) unless `retry_failed`;
+    retryable failures run again.
     """
-    settled = done_video_keys(warehouse, analysis_id)
+    settled = done_video_keys(warehouse, analysis_id) | forgotten_keys(warehouse)
     if not retry_failed:
         settled |= failed_for_good(warehouse, analysis_id)
     recorded = recorded_row_errors(warehouse)

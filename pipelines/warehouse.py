@@ -28,6 +28,7 @@ from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 
 LOG = logging.getLogger(__name__)
 STAGING = "_staging"
+FORGOTTEN = "_forgotten"  # <warehouse>/_forgotten/keys.txt: videos `forget` removed for good
 _RUN_FILE = re.compile(r"^run-(\d{8}T\d{6}Z-[0-9a-f]{6})-")
 DONE_STATUSES = (str(VideoStatus.OK), str(VideoStatus.NO_FACES))
 
@@ -194,13 +195,38 @@ def _without_key(path: str, video_key: str) -> int:
     return removed
 
 
+def _forgotten_file(warehouse: str) -> str:
+    return FileSystems.join(warehouse, FORGOTTEN, "keys.txt")
+
+
+def forgotten_keys(warehouse: str) -> frozenset[str]:
+    """Videos removed by `forget`: later runs and refreshes leave them out."""
+    path = _forgotten_file(warehouse)
+    if not FileSystems.exists(path):
+        return frozenset()
+    with FileSystems.open(path) as handle:
+        return frozenset(filter(None, handle.read().decode().split()))
+
+
+def _remember_forgotten(warehouse: str, video_key: str) -> None:
+    keys = sorted(forgotten_keys(warehouse) | {video_key})
+    path = _forgotten_file(warehouse)
+    temporary = f"{path}.tmp-{secrets.token_hex(4)}"
+    with FileSystems.create(temporary) as handle:
+        handle.write("".join(f"{key}\n" for key in keys).encode())
+    FileSystems.rename([temporary], [path])
+
+
 def forget_video(warehouse: str, video_key: str) -> dict[str, int]:
     """Remove every row of `video_key` from the committed tables and any staged run.
 
+    The key is added to the warehouse's forgotten list first, so no later run or refresh
+    analyses the video again (delete its line from `_forgotten/keys.txt` to allow it).
     Each affected Parquet file is rewritten atomically (new file, then a rename over
     the old one), so a reader sees either the old or the new file, never half of one.
     Returns the rows removed per table.
     """
+    _remember_forgotten(warehouse, video_key)
     removed = dict.fromkeys(KEYED_TABLES, 0)
     for name in KEYED_TABLES:
         staged = _files(FileSystems.join(warehouse, STAGING, "*", name, "*.parquet"))

@@ -25,15 +25,22 @@ PROGRESS = logging.getLogger("affectflow.progress")
 
 
 class SplitDoneFn(beam.DoFn):
-    """Requests to do (main output) and requests already done ("done")."""
+    """Requests to do (main output) and requests already done ("done").
 
-    def __init__(self, done_keys: frozenset[str]) -> None:
+    Forgotten videos (`affectflow forget`) are dropped: no row may name them again.
+    """
+
+    def __init__(self, done_keys: frozenset[str], forgotten: frozenset[str] = frozenset()) -> None:
         self._done_keys = done_keys
+        self._forgotten_keys = forgotten
         self._found = Metrics.counter("affectflow", "videos_already_done")
         self._new = Metrics.counter("affectflow", "videos_to_do")
+        self._forgotten = Metrics.counter("affectflow", "videos_forgotten")
 
     def process(self, request: VideoRequest) -> Iterator:
-        if request.video_key in self._done_keys:
+        if request.video_key in self._forgotten_keys:
+            self._forgotten.inc()
+        elif request.video_key in self._done_keys:
             self._found.inc()
             yield beam.pvalue.TaggedOutput("done", request)
         else:
@@ -42,14 +49,15 @@ class SplitDoneFn(beam.DoFn):
 
 
 class SplitDone(beam.PTransform):
-    """PCollection[VideoRequest] -> (to do, already done)."""
+    """PCollection[VideoRequest] -> (to do, already done); forgotten videos are dropped."""
 
-    def __init__(self, done_keys: frozenset[str]) -> None:
+    def __init__(self, done_keys: frozenset[str], forgotten: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self._done_keys = done_keys
+        self._forgotten = forgotten
 
     def expand(self, requests: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        split = requests | beam.ParDo(SplitDoneFn(self._done_keys)).with_outputs(
+        split = requests | beam.ParDo(SplitDoneFn(self._done_keys, self._forgotten)).with_outputs(
             "done", main="todo"
         )
         return split.todo, split.done

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from affectflow.pipelines.analyze import run
 from affectflow.pipelines.forget import main, video_cache_dir
 
 
@@ -53,6 +54,16 @@ def test_forget_removes_rows_and_cache_files(job, tmp_path: Path, videos_dir: Pa
     assert main([failed_key, "--warehouse", str(warehouse), "--cache-dir", str(tmp_path)]) == 0
     assert _counts(warehouse, failed_key)["errors"][0] == 0
     assert main(args) == 0
+    assert (warehouse / "_forgotten" / "keys.txt").read_text().split() == sorted([key, failed_key])
+
+    # A forgotten video stays out of later runs: no row names it again.
+    rerun = [*job.args[:2], str(warehouse), *job.args[3:]]
+    run(rerun)
+    assert {t: n for t, (n, _) in _counts(warehouse, key).items()} == {
+        "videos": 0,
+        "faces": 0,
+        "errors": 0,
+    }
 
 
 def test_forget_refuses_what_is_not_a_video_key(tmp_path: Path, capsys) -> None:

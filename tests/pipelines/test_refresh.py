@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from affectflow.pipelines.forget import main as forget_main
 from affectflow.pipelines.lock import EX_TEMPFAIL
 from affectflow.pipelines.refresh import RefreshResult, main, refresh
 from affectflow.pipelines.refresh_config import load_config
@@ -217,3 +218,29 @@ def test_a_second_refresh_while_one_holds_the_lock_exits_75(
 def test_dry_run_counts_without_running(refreshed: Refreshed, capsys) -> None:
     assert main(["--config", str(refreshed.config), "--dry-run"]) == 0
     assert "4 videos listed, 0 new, 0 new listing errors; nothing new" in capsys.readouterr().out
+
+
+def test_a_forgotten_video_is_not_analysed_again(refreshed: Refreshed) -> None:
+    copy = refreshed.folder / "forgotten"
+    shutil.copytree(refreshed.warehouse, copy, ignore=shutil.ignore_patterns(".lock"))
+    ((key,),) = (
+        connect(str(copy))
+        .execute("select video_key from videos where cohort = 'b' and status = 'ok'")
+        .fetchall()
+    )
+    assert forget_main([key, "--warehouse", str(copy), "--cache-dir", str(copy / "c")]) == 0
+    config = load_config(str(refreshed.config))
+    result = refresh(
+        dataclasses.replace(
+            config,
+            warehouse=str(copy),
+            analyze_args=(f"--warehouse={copy}", *config.analyze_args[1:]),
+            reports=dataclasses.replace(config.reports, names=()),
+        )
+    )
+    assert (result.videos_listed, result.videos_new, result.summary) == (4, 0, None)
+    assert (
+        not connect(str(copy))
+        .execute("select * from video_rows where video_key = $k", {"k": key})
+        .fetchall()
+    )
