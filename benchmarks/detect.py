@@ -1,6 +1,6 @@
 """Face search speed and recall on the bundled clips; prints JSON.
 
-    python benchmarks/detect.py [--fps 10] [--detect-width 320] [--detect-every 2]
+    python benchmarks/detect.py [--fps 10] [--detect-width 480] [--detect-every 4]
 
 For the same sampling: decode-only throughput (the limit), decode + full-size
 every-frame Haar (the reference), decode + the fast path (`tracking.FaceFinder`), with
@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from affectflow.schemas.records import FaceBox
+from affectflow.transforms.detect import DETECT_EVERY, DETECT_WIDTH
 from affectflow.transforms.faces import HaarFaceDetector
 from affectflow.transforms.frames import iter_sampled_frames
 from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
@@ -94,8 +95,8 @@ def recall(reference: dict, fast: dict, min_hits: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fps", type=float, default=10.0)
-    parser.add_argument("--detect-width", type=int, default=320)
-    parser.add_argument("--detect-every", type=int, default=2)
+    parser.add_argument("--detect-width", type=int, default=DETECT_WIDTH)
+    parser.add_argument("--detect-every", type=int, default=DETECT_EVERY)
     parser.add_argument("--min-track-frames", type=int, default=3)
     args = parser.parse_args()
     cv2.setNumThreads(1)

@@ -1,10 +1,14 @@
 """End-to-end throughput of the analyze job on the bundled clips; prints JSON.
 
-    python benchmarks/end_to_end.py [--workers 1] [--fps 10] [--repeat 1]
+    python benchmarks/end_to_end.py [--workers 1] [--fps 10] [--repeat 1] [--list FILE]
+                                    [--one-thread]
 
 Measures sampled frames/s and faces/s of the whole job (FnApiRunner, local files, the
-default model), and the peak RSS of this process and its children. Nothing here is a
-test: numbers vary with the machine and its load.
+default model), and the peak RSS of this process and its children. `--list` runs a
+given video list instead of the bundled clips; `--one-thread` holds OpenCV's Haar and
+torch to one thread, as `--workers N > 1` does in each worker (where FFmpeg decoding
+gets one thread too; here it keeps its default, which only favours this baseline). Nothing
+here is a test: numbers vary with the machine and its load.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import cv2
+import torch
 
 from affectflow.pipelines.analyze import run
 
@@ -53,23 +60,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--list", default=None, help="video list to run (default: the clips)")
+    parser.add_argument("--one-thread", action="store_true", help="OpenCV and torch: 1 thread")
     args = parser.parse_args()
+    if args.one_thread:
+        cv2.setNumThreads(1)
+        torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        video_list = write_list(folder, args.repeat)
+        video_list = Path(args.list) if args.list else write_list(folder, args.repeat)
         started = time.perf_counter()
-        summary = run(
-            [
-                str(video_list),
-                "--warehouse",
-                str(folder / "out"),
-                "--allow-local",
-                "--fps",
-                str(args.fps),
-                "--workers",
-                str(args.workers),
-            ]
-        )
+        argv = [str(video_list), "--warehouse", str(folder / "out"), "--allow-local"]
+        argv += ["--fps", str(args.fps), "--workers", str(args.workers)]
+        summary = run(argv)
         seconds = time.perf_counter() - started
     print(
         json.dumps(
@@ -77,6 +80,7 @@ def main() -> None:
                 "benchmark": "end_to_end",
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                 "workers": args.workers,
+                "one_thread": args.one_thread or args.workers > 1,
                 "fps": args.fps,
                 "videos": summary.videos_total,
                 "frames_sampled": summary.frames_sampled,

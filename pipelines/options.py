@@ -11,8 +11,11 @@ import os
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
+from affectflow.transforms.detect import DETECT_EVERY, DETECT_WIDTH
+
 DEFAULT_RUNNER = "FnApiRunner"
 GIB = 1024**3
+QUIET_WORKERS_RUNNER = "affectflow.pipelines.local_workers.WorkerProcessRunner"
 
 
 def _add(parser: argparse.ArgumentParser, name: str, **kwargs: object) -> None:
@@ -75,15 +78,16 @@ class AnalyzeOptions(PipelineOptions):
             parser,
             "detect-width",
             type=int,
-            default=320,
-            help="shrink frames to this width for face search; 0: full size (320)",
+            default=DETECT_WIDTH,
+            help=f"shrink frames to this width for face search; 0: full size ({DETECT_WIDTH})",
         )
         _add(
             parser,
             "detect-every",
             type=int,
-            default=2,
-            help="search whole frames every k-th sampled frame, follow faces between (2)",
+            default=DETECT_EVERY,
+            help="search whole frames every k-th sampled frame (and on track loss), "
+            f"follow faces between ({DETECT_EVERY})",
         )
         _add(
             parser,
@@ -103,7 +107,11 @@ class AnalyzeOptions(PipelineOptions):
 
 
 def resolve_runner_options(options: PipelineOptions) -> None:
-    """Local defaults: FnApiRunner; `--workers N` -> N processes, one thread each."""
+    """Local defaults: FnApiRunner; `--workers N` -> N quiet processes, one thread each.
+
+    With N > 1 and the local runner, the runner is `local_workers.WorkerProcessRunner`:
+    Beam's FnApiRunner in multi_processing mode whose workers start quietly.
+    """
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
@@ -112,3 +120,6 @@ def resolve_runner_options(options: PipelineOptions) -> None:
     if workers > 1 and direct.direct_num_workers <= 1:  # Beam's default is 1
         direct.direct_num_workers = workers
         direct.direct_running_mode = "multi_processing"
+    local = str(standard.runner).lower() == DEFAULT_RUNNER.lower()
+    if local and direct.direct_running_mode == "multi_processing":
+        standard.runner = QUIET_WORKERS_RUNNER

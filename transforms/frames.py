@@ -50,11 +50,15 @@ class DecodeProgress:
     duration_s: float | None = None
 
 
-def open_video(path: str) -> cv2.VideoCapture:
-    """An opened `cv2.VideoCapture` (FFmpeg backend); raises FrameDecodeError."""
+def open_video(path: str, threads: int | None = None) -> cv2.VideoCapture:
+    """An opened `cv2.VideoCapture` (FFmpeg backend); raises FrameDecodeError.
+
+    `threads`: FFmpeg decoder threads (None: FFmpeg's default, one per core).
+    """
     if not os.path.isfile(path):
         raise FrameDecodeError(f"cannot open video {path}: no such file")
-    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    params = [cv2.CAP_PROP_N_THREADS, threads] if threads else []
+    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, params)
     if not capture.isOpened():
         capture.release()
         raise FrameDecodeError(f"cannot open video {path}: not a video OpenCV can decode")
@@ -91,20 +95,22 @@ def iter_sampled_frames(
     trim_s: float = 0.0,
     *,
     progress: DecodeProgress | None = None,
+    threads: int | None = None,
 ) -> Iterator[SampledFrame]:
     """Yield grayscale frames sampled at `fps` by timestamp, decoding forward once.
 
     `trim_s` > 0 drops equal margins: frames before `trim_s` and after
     `duration - trim_s` (the container's duration). A video whose frame rate is below
-    `fps` keeps every frame. Pass a `DecodeProgress` to learn how far decoding got.
-    Raises FrameDecodeError when the file cannot be opened or trimmed.
+    `fps` keeps every frame. Pass a `DecodeProgress` to learn how far decoding got,
+    `threads` to bound the decoder's threads. Raises FrameDecodeError when the file
+    cannot be opened or trimmed.
     """
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     if trim_s < 0:
         raise ValueError(f"trim_s must be >= 0, got {trim_s}")
     progress = progress if progress is not None else DecodeProgress()
-    capture = open_video(path)
+    capture = open_video(path, threads)
     try:
         _container_info(capture, progress)
         start_ms, end_ms = 0.0, math.inf
