@@ -19,6 +19,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from affectflow.pipelines.analyze import Job, JobError, execute, prepare
 from affectflow.pipelines.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
@@ -30,12 +31,16 @@ from affectflow.pipelines.warehouse import (
     failed_for_good,
     forgotten_keys,
     recorded_row_errors,
+    table_files,
 )
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.transforms.ingest import parse_video_list, read_video_list
 from affectflow.transforms.listed import ListedVideos
 from affectflow.transforms.ytdlp_fetch import FetchError
 from affectflow.transforms.ytdlp_list import list_videos, listing_options
+
+if TYPE_CHECKING:
+    from affectflow.queries.export import WrittenReports
 
 LOG = logging.getLogger(__name__)
 # Channel and playlist identifiers that must not reach the errors table.
@@ -60,12 +65,15 @@ class RefreshResult:
     failures_new: int
     summary: RunSummary | None
     reports: tuple[Path, ...] = ()
+    report_failures: tuple[str, ...] = ()
 
     def line(self) -> str:
         ran = self.summary.line() if self.summary else "nothing new: no run"
+        failed = f" ({len(self.report_failures)} reports failed)" if self.report_failures else ""
         return (
             f"refresh: {self.videos_listed} videos listed, {self.videos_new} new, "
             f"{self.failures_new} new listing errors; {ran}; {len(self.reports)} report files"
+            + failed
         )
 
 
@@ -195,17 +203,25 @@ def refresh(
         summary = execute(dataclasses.replace(job, videos=todo)) if len(todo) else None
         reports = _write_reports(config, job)
     return RefreshResult(
-        len(gathered.listed.requests), len(todo.requests), failures, summary, tuple(reports)
+        len(gathered.listed.requests),
+        len(todo.requests),
+        failures,
+        summary,
+        reports.paths,
+        reports.failures,
     )
 
 
-def _write_reports(config: RefreshConfig, job: Job) -> list[Path]:
-    from affectflow.queries.export import write_reports
+def _write_reports(config: RefreshConfig, job: Job) -> WrittenReports:
+    from affectflow.queries.export import WrittenReports, write_reports
 
     settings = config.reports
     if not settings.names or not settings.formats:
-        return []
-    return write_reports(
+        return WrittenReports()
+    if not table_files(job.opts.warehouse, "runs"):
+        LOG.warning("the warehouse holds no run yet: no reports written")
+        return WrittenReports()
+    written = write_reports(
         job.opts.warehouse,
         settings.names,
         settings.formats,
@@ -213,6 +229,9 @@ def _write_reports(config: RefreshConfig, job: Job) -> list[Path]:
         params=settings.params,
         min_videos=settings.min_videos,
     )
+    for failure in written.failures:
+        LOG.error("report %s", failure)
+    return written
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -235,7 +254,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Exit 0 when the refresh ran, 2 on a bad config or job, 75 when the lock is taken."""
+    """Exit 0 when the refresh ran, 1 when it ran but a report failed, 2 on a bad config
+    or job, 75 when the lock is taken."""
     from affectflow.pipelines.refresh_config import load_config
 
     args = _parser().parse_args(argv)
@@ -253,4 +273,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(result.line())
     for path in result.reports:
         print(f"  {path}")
-    return 0
+    return 1 if result.report_failures else 0

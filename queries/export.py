@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Sequence
@@ -34,6 +35,14 @@ def write_text(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
+@dataclasses.dataclass(frozen=True)
+class WrittenReports:
+    """The files written, and `name: error` for each report that could not run."""
+
+    paths: tuple[Path, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
 def write_reports(
     warehouse: str,
     names: Sequence[str],
@@ -42,21 +51,27 @@ def write_reports(
     *,
     params: dict[str, Any] | None = None,
     min_videos: int | None = None,
-) -> list[Path]:
+) -> WrittenReports:
     """Run each report once and write it as `<out_dir>/<name>.<ext>` per format.
 
-    `params` apply to the reports that take them; `min_videos` to all.
+    `params` apply to the reports that take them; `min_videos` to all. A report that
+    fails (say, a comparison with only one cohort) is reported, the others still written.
     """
     con = connect(warehouse)
-    written = []
+    written, failures = [], []
     for name in names:
         taken = report_info(name).parameters
         values = {k: v for k, v in (params or {}).items() if k in taken}
         if min_videos is not None:
             values["min_videos"] = min_videos
-        report = run_report(con, name, values)
-        for fmt in formats:
+        try:
+            report = run_report(con, name, values)
+            texts = {fmt: render_report(con, report, fmt) for fmt in formats}
+        except (ValueError, duckdb.Error) as error:
+            failures.append(f"{name}: {error}")
+            continue
+        for fmt, text in texts.items():
             path = Path(out_dir) / f"{name}.{EXTENSIONS[fmt]}"
-            write_text(path, render_report(con, report, fmt))
+            write_text(path, text)
             written.append(path)
-    return written
+    return WrittenReports(tuple(written), tuple(failures))

@@ -244,3 +244,34 @@ def test_a_forgotten_video_is_not_analysed_again(refreshed: Refreshed) -> None:
         .execute("select * from video_rows where video_key = $k", {"k": key})
         .fetchall()
     )
+
+
+def test_a_failing_report_is_named_and_the_others_are_written(refreshed: Refreshed) -> None:
+    config = load_config(str(refreshed.config))
+    out_dir = refreshed.folder / "reports-failing"
+    reports = dataclasses.replace(
+        config.reports,
+        names=("cohort_comparison", "cohort_summary"),
+        formats=("csv",),
+        out_dir=str(out_dir),
+        params={"cohort_a": "nope"},
+    )
+    result = refresh(dataclasses.replace(config, reports=reports))
+    assert result.summary is None and result.reports == (out_dir / "cohort_summary.csv",)
+    (failure,) = result.report_failures
+    assert failure.startswith("cohort_comparison: cohort_a: no cohort 'nope'")
+    assert "(1 reports failed)" in result.line()
+
+
+def test_a_refresh_that_finds_no_videos_writes_no_run_and_no_report(
+    tmp_path: Path, model_cache_dir: Path, fer_weights, capsys
+) -> None:
+    (tmp_path / "a.csv").write_text("url\n")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'warehouse = "wh"\n[analyze]\ncache_dir = "{model_cache_dir}"\n'
+        '[cohorts.a]\nsources = ["a.csv"]\n'
+    )
+    assert main(["--config", str(config)]) == 0
+    assert "0 videos listed, 0 new, 0 new listing errors; nothing new" in capsys.readouterr().out
+    assert not (tmp_path / "wh" / "runs").exists() and not (tmp_path / "reports").exists()
