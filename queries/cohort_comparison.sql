@@ -18,11 +18,7 @@
 
 with
 
-video_counts as (
-    select cohort, video_key, face_frames, negative_frames
-    from video_affect
-    where model_id = $model_id and face_frames > 0
-),
+video_counts as (select * from videos_with_faces($model_id)),
 
 first_cohort as (
     select coalesce($cohort_a, min(cohort)) as cohort_a from video_counts

@@ -89,6 +89,14 @@ left join faces as f
 where v.status in ('ok', 'no_faces')
 group by all;
 
+-- videos_with_faces(model): a table macro; the video_affect rows (cohort, video_key,
+-- face_frames, negative_frames) of one model's videos with at least one face: the videos
+-- that negative-share estimates, bootstraps and permutations count.
+create or replace temp macro videos_with_faces(model) as table
+select cohort, video_key, face_frames, negative_frames
+from video_affect
+where model_id = model and face_frames > 0;
+
 -- bootstrap_shares(model, n_boot, seed): a table macro; one row per cohort and bootstrap
 -- replicate: the negative share of the cohort's videos with faces, resampled with
 -- replacement (videos, not frames: frames of one video are not independent). Draw j of
@@ -103,8 +111,7 @@ numbered as (
         negative_frames,
         row_number() over (partition by cohort order by video_key) - 1 as video_number,
         count(*) over (partition by cohort) as videos
-    from video_affect
-    where model_id = model and face_frames > 0
+    from videos_with_faces(model)
 ),
 draws as (
     select
