@@ -48,15 +48,6 @@ _IDENTIFIERS = re.compile(r"UC[\w-]{22}|@[\w.\-]+|list=[\w-]+|/(?:channel|c|user
 
 
 @dataclasses.dataclass(frozen=True)
-class Gathered:
-    """Every video the sources list today, and what went wrong listing them."""
-
-    listed: ListedVideos
-    duplicates: int = 0
-    relabelled: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
 class RefreshResult:
     """What a refresh found, ran and wrote."""
 
@@ -120,12 +111,12 @@ def _list_source(
     return list(parse_video_list(urls, "txt", default_cohort=cohort.name))
 
 
-def gather(config: RefreshConfig, opts: AnalyzeOptions) -> Gathered:
+def gather(config: RefreshConfig, opts: AnalyzeOptions) -> ListedVideos:
     """List every source of every cohort; a video listed twice keeps its first cohort."""
     requests: dict[str, VideoRequest] = {}
     row_failures: list[ErrorRecord] = []
     source_failures: list[ErrorRecord] = []
-    duplicates = relabelled = 0
+    relabelled = 0
     for cohort in config.cohorts:
         for index, source in enumerate(cohort.sources):
             label = source_label(cohort, index, source)
@@ -146,19 +137,17 @@ def gather(config: RefreshConfig, opts: AnalyzeOptions) -> Gathered:
                     relabelled += 1
                     row = dataclasses.replace(row, cohort=cohort.name)
                 if row.video_key in requests:
-                    duplicates += 1
                     first = requests[row.video_key].cohort
                     LOG.warning("%s is listed again in %s; kept in %s", row.video_key, label, first)
                 else:
                     requests[row.video_key] = row
     if relabelled:
         LOG.warning("%d list rows named another cohort than the config's: relabelled", relabelled)
-    listed = ListedVideos(tuple(requests.values()), tuple(row_failures), tuple(source_failures))
-    return Gathered(listed, duplicates=duplicates, relabelled=relabelled)
+    return ListedVideos(tuple(requests.values()), tuple(row_failures), tuple(source_failures))
 
 
 def new_work(
-    gathered: Gathered, warehouse: str, analysis_id: str, *, retry_failed: bool = False
+    listed: ListedVideos, warehouse: str, analysis_id: str, *, retry_failed: bool = False
 ) -> ListedVideos:
     """What no committed run has settled yet: new videos and errors not yet recorded.
 
@@ -174,7 +163,6 @@ def new_work(
     def is_new(error: ErrorRecord) -> bool:
         return (str(error.stage), error.cohort, error.input) not in recorded
 
-    listed = gathered.listed
     return ListedVideos(
         tuple(r for r in listed.requests if r.video_key not in settled),
         tuple(filter(is_new, listed.row_failures)),
@@ -193,17 +181,17 @@ def refresh(
     job = prepare(list(config.analyze_args), ListedVideos(), label=f"refresh:{config.path}")
     opts = job.opts
     with warehouse_lock(config.warehouse, opts.cache_dir, command="refresh", wait_s=wait_s):
-        gathered = gather(config, opts)
+        listed = gather(config, opts)
         todo = new_work(
-            gathered, config.warehouse, job.run_info.analysis_id, retry_failed=retry_failed
+            listed, config.warehouse, job.run_info.analysis_id, retry_failed=retry_failed
         )
         failures = len(todo.row_failures) + len(todo.source_failures)
         if dry_run:
-            return RefreshResult(len(gathered.listed.requests), len(todo.requests), failures, None)
+            return RefreshResult(len(listed.requests), len(todo.requests), failures, None)
         summary = execute(dataclasses.replace(job, videos=todo)) if len(todo) else None
         reports = _write_reports(config, job)
     return RefreshResult(
-        len(gathered.listed.requests),
+        len(listed.requests),
         len(todo.requests),
         failures,
         summary,
