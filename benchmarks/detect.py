@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from affectflow.models.faces import HaarFaceDetector
 from affectflow.schemas.records import FaceBox
 from affectflow.transforms.detect import DETECT_EVERY, DETECT_WIDTH
-from affectflow.transforms.faces import HaarFaceDetector
 from affectflow.transforms.frames import iter_sampled_frames
 from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
 

@@ -21,12 +21,7 @@ import cv2
 import numpy as np
 
 from affectflow.models.class_sets import ClassSet
-from affectflow.transforms.faces import (
-    CLAHE_CLIP_LIMIT,
-    CLAHE_TILE_GRID,
-    HaarFaceDetector,
-    crop_face,
-)
+from affectflow.models.faces import HaarFaceDetector, crop_face, enhance_contrast
 
 LOG = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -178,9 +173,7 @@ def load_face(
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     face = cv2.resize(gray[top : top + side, left : left + side], (size, size))
-    if clahe:
-        face = cv2.createCLAHE(clipLimit=CLAHE_CLIP_LIMIT, tileGridSize=CLAHE_TILE_GRID).apply(face)
-    return face
+    return enhance_contrast(face) if clahe else face
 
 
 def load_faces(

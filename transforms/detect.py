@@ -25,9 +25,9 @@ import apache_beam as beam
 import cv2
 from apache_beam.metrics import Metrics
 
+from affectflow.models.faces import HaarFaceDetector, crop_face
 from affectflow.schemas.records import ErrorRecord, FaceCrop, Stage, VideoFile, VideoSummary
 from affectflow.transforms.dead_letters import DeadLetterToError
-from affectflow.transforms.faces import HaarFaceDetector, crop_face
 from affectflow.transforms.frames import DecodeProgress, FrameDecodeError, iter_sampled_frames
 from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation
 

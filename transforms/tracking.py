@@ -11,8 +11,8 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from affectflow.models.faces import HaarFaceDetector
 from affectflow.schemas.records import FaceBox
-from affectflow.transforms.faces import HaarFaceDetector
 
 # A detection overlapping a followed face by at least this IoU is that face.
 SAME_FACE_IOU = 0.3

@@ -18,9 +18,9 @@ from affectflow.models.evaluation import (
     match_labels,
     metrics,
 )
+from affectflow.models.faces import HaarFaceDetector
 from affectflow.models.registry import get_model_spec
 from affectflow.models.training import TrainConfig
-from affectflow.transforms.faces import HaarFaceDetector
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CLIP = DATA / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"

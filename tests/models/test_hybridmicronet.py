@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from affectflow.models.class_sets import CASME2
+from affectflow.models.faces import HaarFaceDetector, crop_face
 from affectflow.models.hybridmicronet import (
     HybridMicroNet,
     load_backbone,
@@ -17,7 +18,6 @@ from affectflow.models.hybridmicronet import (
     save_checkpoint,
 )
 from affectflow.models.registry import MODEL_SPECS, get_model_spec
-from affectflow.transforms.faces import HaarFaceDetector, crop_face
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 

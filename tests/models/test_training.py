@@ -18,6 +18,7 @@ from affectflow.models.datasets import (
     read_coding_sheet,
     read_image_folder,
 )
+from affectflow.models.faces import HaarFaceDetector
 from affectflow.models.hybridmicronet import read_checkpoint_metadata
 from affectflow.models.training import (
     TrainConfig,
@@ -30,7 +31,6 @@ from affectflow.models.training import (
     predict,
     train_checkpoint,
 )
-from affectflow.transforms.faces import HaarFaceDetector
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
 # Crying (0-8 s) and laughing (11-19.5 s); three time segments act as subjects.

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from affectflow.models.faces import HaarFaceDetector
 from affectflow.schemas.records import FaceBox
 from affectflow.transforms.detect import DETECT_EVERY, DETECT_WIDTH
-from affectflow.transforms.faces import HaarFaceDetector
 from affectflow.transforms.frames import iter_sampled_frames
 from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
 

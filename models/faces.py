@@ -1,4 +1,4 @@
-"""Stage 4, faces: Haar-cascade detection, fer-style square crop, optional CLAHE.
+"""Faces: Haar-cascade detection, fer-style square crop, CLAHE (the models' input).
 
 `crop_face` reproduces how the `fer` package crops a face for its mini-Xception
 (notes/fer-minixception.md): square the box by growing its shorter side about the
@@ -156,9 +156,12 @@ def crop_face(
     face = cv2.resize(
         _padded_crop(gray, x1, y1, x2, y2), (size, size), interpolation=cv2.INTER_LINEAR
     )
-    if clahe:
-        face = cv2.createCLAHE(clipLimit=CLAHE_CLIP_LIMIT, tileGridSize=CLAHE_TILE_GRID).apply(face)
-    return face
+    return enhance_contrast(face) if clahe else face
+
+
+def enhance_contrast(face: np.ndarray) -> np.ndarray:
+    """CLAHE (clip 2.0, 8x8 tiles) of a uint8 grayscale crop."""
+    return cv2.createCLAHE(clipLimit=CLAHE_CLIP_LIMIT, tileGridSize=CLAHE_TILE_GRID).apply(face)
 
 
 def _padded_crop(gray: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from affectflow.models.faces import HaarFaceDetector, crop_face, pad_value, square_box
 from affectflow.schemas.records import FaceBox
-from affectflow.transforms.faces import HaarFaceDetector, crop_face, pad_value, square_box
 from affectflow.transforms.frames import iter_sampled_frames
 from affectflow.transforms.tracking import IoUTracker, iou
 
