@@ -21,11 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from affectflow.media.frames import iter_sampled_frames
+from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
 from affectflow.models.faces import HaarFaceDetector
 from affectflow.schemas.records import FaceBox
-from affectflow.transforms.detect import DETECT_EVERY, DETECT_WIDTH
-from affectflow.transforms.frames import iter_sampled_frames
-from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
+from affectflow.schemas.settings import DetectSettings
 
 CLIPS = Path(__file__).resolve().parent.parent / "tests" / "data" / "videos"
 HIT_IOU = 0.5
@@ -95,8 +95,8 @@ def recall(reference: dict, fast: dict, min_hits: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fps", type=float, default=10.0)
-    parser.add_argument("--detect-width", type=int, default=DETECT_WIDTH)
-    parser.add_argument("--detect-every", type=int, default=DETECT_EVERY)
+    parser.add_argument("--detect-width", type=int, default=DetectSettings().detect_width)
+    parser.add_argument("--detect-every", type=int, default=DetectSettings().detect_every)
     parser.add_argument("--min-track-frames", type=int, default=3)
     args = parser.parse_args()
     cv2.setNumThreads(1)

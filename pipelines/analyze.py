@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 import time
@@ -24,10 +23,20 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
 from affectflow.models.registry import ModelSpec, get_model_spec
-from affectflow.pipelines.lock import warehouse_lock
-from affectflow.pipelines.options import GIB, AnalyzeOptions, resolve_runner_options
+from affectflow.pipelines.options import AnalyzeOptions, resolve_runner_options, stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, summarise
-from affectflow.pipelines.warehouse import (
+from affectflow.schemas.records import RunInfo
+from affectflow.schemas.rows import error_row
+from affectflow.schemas.settings import StageSettings
+from affectflow.transforms.detect import DetectFaces
+from affectflow.transforms.download import DownloadVideos
+from affectflow.transforms.infer import ClassifyEmotions, check_device
+from affectflow.transforms.ingest import ReadVideoList, list_format
+from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
+from affectflow.transforms.outcomes import SplitDone, ToVideoRows
+from affectflow.transforms.sinks import WriteTables
+from affectflow.transforms.video_cache import ReleaseVideos
+from affectflow.warehouse.commit import (
     commit_run,
     discard_stale_staging,
     done_video_keys,
@@ -35,16 +44,7 @@ from affectflow.pipelines.warehouse import (
     new_run_id,
     staging_dir,
 )
-from affectflow.schemas.records import RunInfo
-from affectflow.transforms.detect import DetectFaces
-from affectflow.transforms.download import DownloadVideos
-from affectflow.transforms.infer import ClassifyEmotions, check_device
-from affectflow.transforms.ingest import ReadVideoList, list_format
-from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
-from affectflow.transforms.outcomes import SplitDone, ToVideoRows
-from affectflow.transforms.rows import error_row
-from affectflow.transforms.sinks import WriteTables
-from affectflow.transforms.video_cache import ReleaseVideos
+from affectflow.warehouse.lock import warehouse_lock
 
 LOG = logging.getLogger(__name__)
 PRIVATE_OPTIONS = ("channel_salt",)
@@ -54,36 +54,13 @@ class JobError(RuntimeError):
     """The job itself cannot run (not a failure of one video): the message says what to fix."""
 
 
-def analysis_settings(opts: AnalyzeOptions, spec: ModelSpec) -> dict:
-    """Everything that changes the results of a video, fingerprinted as the analysis_id."""
-    return {
-        "model": spec.name,
-        "fps": opts.fps,
-        "trim_s": opts.trim_s,
-        "scale_factor": opts.scale_factor,
-        "min_neighbors": opts.min_neighbors,
-        "min_face": opts.min_face,
-        "detect_width": opts.detect_width,
-        "detect_every": opts.detect_every,
-        "min_track_frames": opts.min_track_frames,
-        "crop_size": spec.input_size,
-        "crop_margin_px": spec.crop_margin_px,
-        "clahe": clahe_for(opts, spec),
-    }
-
-
-def clahe_for(opts: AnalyzeOptions, spec: ModelSpec) -> bool:
-    return spec.clahe if opts.clahe is None else opts.clahe == "on"
-
-
-def make_run_info(opts: AnalyzeOptions, spec: ModelSpec, weights_sha256: str) -> RunInfo:
-    settings = {**analysis_settings(opts, spec), "weights_sha256": weights_sha256}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+def make_run_info(settings: StageSettings) -> RunInfo:
+    """A new run under these settings: its `analysis_id` is their fingerprint."""
     return RunInfo(
         run_id=new_run_id(),
-        model_id=spec.name,
-        weights_sha256=weights_sha256,
-        analysis_id=digest,
+        model_id=settings.classify.model,
+        weights_sha256=settings.classify.weights_sha256,
+        analysis_id=settings.analysis_id(),
     )
 
 
@@ -93,74 +70,35 @@ def listed_file(warehouse: str, run_id: str) -> str:
 
 
 def read_requests(
-    pipeline: beam.Pipeline, videos: str | ListedVideos, opts: AnalyzeOptions, run_id: str
+    pipeline: beam.Pipeline, videos: str | ListedVideos, job: Job
 ) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
     """(requests, invalid rows, failed sources) from a list file or rows gathered before."""
     if isinstance(videos, ListedVideos):
-        return pipeline | "ListedVideos" >> ReadListedVideos(listed_file(opts.warehouse, run_id))
+        listed = listed_file(job.opts.warehouse, job.run_info.run_id)
+        return pipeline | "ListedVideos" >> ReadListedVideos(listed)
     requests, ingest_failed = pipeline | "ReadVideoList" >> ReadVideoList(
-        videos, default_cohort=opts.cohort, allow_local=opts.allow_local
+        videos, job.settings.ingest
     )
     return requests, ingest_failed, pipeline | "NoSourceFailures" >> beam.Create([])
 
 
 def build(
     pipeline: beam.Pipeline,
-    videos: str | ListedVideos,
-    opts: AnalyzeOptions,
-    spec: ModelSpec,
-    weights_path: str,
-    run: RunInfo,
+    job: Job,
     done_keys: frozenset[str],
     forgotten: frozenset[str] = frozenset(),
 ) -> None:
     """Wire the stages; every input row ends as exactly one `videos` row."""
-    one_thread = 1 if opts.workers > 1 else None
-    video_cache = opts.cache_dir  # the download stage keeps videos in <cache>/videos
-    requests, ingest_failed, source_failed = read_requests(pipeline, videos, opts, run.run_id)
+    settings, run = job.settings, job.run_info
+    requests, ingest_failed, source_failed = read_requests(pipeline, job.videos, job)
     todo, skipped = requests | "SplitDone" >> SplitDone(done_keys, forgotten)
-    if opts.workers > 1:
+    if job.opts.workers > 1:
         todo = todo | "SpreadVideos" >> beam.Reshuffle()
-    videos, download_failed = todo | "DownloadVideos" >> DownloadVideos(
-        cache_dir=video_cache,
-        max_duration_s=opts.max_duration,
-        max_filesize_bytes=opts.max_filesize,
-        max_height=opts.max_height,
-        socket_timeout_s=opts.socket_timeout,
-        retries=opts.retries,
-        backoff_s=opts.backoff_s,
-        allowed_extractors=tuple(opts.sites.split(",")) if opts.sites else None,
-        keep_title=opts.keep_title,
-        channel_salt=opts.channel_salt,
-    )
-    faces, summaries, detect_failed = videos | "DetectFaces" >> DetectFaces(
-        fps=opts.fps,
-        trim_s=opts.trim_s,
-        crop_size=spec.input_size,
-        crop_margin_px=spec.crop_margin_px,
-        clahe=clahe_for(opts, spec),
-        scale_factor=opts.scale_factor,
-        min_neighbors=opts.min_neighbors,
-        min_size=(opts.min_face, opts.min_face),
-        cv2_threads=one_thread,
-        min_track_frames=opts.min_track_frames,
-        detect_width=opts.detect_width,
-        detect_every=opts.detect_every,
-        debug_crops_dir=opts.debug_crops,
-    )
-    _ = (summaries, detect_failed) | "ReleaseVideos" >> ReleaseVideos(
-        video_cache,
-        keep_videos=opts.keep_videos,
-        max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
-    )
+    videos, download_failed = todo | "DownloadVideos" >> DownloadVideos(settings.download)
+    faces, summaries, detect_failed = videos | "DetectFaces" >> DetectFaces(settings.detect)
+    _ = (summaries, detect_failed) | "ReleaseVideos" >> ReleaseVideos(settings.download)
     face_rows, infer_failed = faces | "ClassifyEmotions" >> ClassifyEmotions(
-        spec,
-        weights_path,
-        run,
-        batch_size=opts.batch_size,
-        device=opts.device,
-        torch_threads=one_thread,
-        model_copies=opts.model_copies,
+        job.spec, run, settings.classify
     )
     failed = (ingest_failed, download_failed, detect_failed) | "VideoFailures" >> beam.Flatten()
     errors = (failed, infer_failed, source_failed) | "AllFailures" >> beam.Flatten()
@@ -170,7 +108,9 @@ def build(
         "faces": face_rows,
         "errors": errors | "ToErrorRows" >> beam.Map(error_row, run=run),
     }
-    _ = tables | "WriteTables" >> WriteTables(staging_dir(opts.warehouse, run.run_id), run.run_id)
+    _ = tables | "WriteTables" >> WriteTables(
+        staging_dir(job.opts.warehouse, run.run_id), run.run_id
+    )
 
 
 @dataclasses.dataclass
@@ -181,7 +121,7 @@ class Job:
     label: str
     options: PipelineOptions
     spec: ModelSpec
-    weights_path: str
+    settings: StageSettings
     run_info: RunInfo
 
     @property
@@ -224,13 +164,14 @@ def prepare(
     if opts.cache_dir is None:
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256 = _preflight(video_list, opts)
+    settings = stage_settings(opts, spec, weights_path, weights_sha256)
     return Job(
         videos=video_list if videos is None else videos,
         label=label or str(video_list),
         options=options,
         spec=spec,
-        weights_path=weights_path,
-        run_info=make_run_info(opts, spec, weights_sha256),
+        settings=settings,
+        run_info=make_run_info(settings),
     )
 
 
@@ -259,7 +200,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
     )
     pipeline = test_pipeline or beam.Pipeline(options=job.options)
     forgotten = forgotten_keys(opts.warehouse)
-    build(pipeline, job.videos, opts, spec, job.weights_path, run_info, done, forgotten)
+    build(pipeline, job, done, forgotten)
     result = pipeline.run()
     result.wait_until_finish()
     summary = summarise(result, seconds=time.monotonic() - clock)
@@ -275,7 +216,11 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
             "valence": dict(spec.valence),
             "started_at": started,
             "finished_at": dt.datetime.now(dt.UTC),
-            "config": json.dumps({"video_list": job.label, **config}, default=str, sort_keys=True),
+            "config": json.dumps(
+                {"video_list": job.label, **config, "analysis": job.settings.fingerprint()},
+                default=str,
+                sort_keys=True,
+            ),
             "code_version": __version__,
             "runner": str(job.options.view_as(StandardOptions).runner),
         },

@@ -49,8 +49,8 @@ def _setup_logging(verbose: bool) -> None:
 
 def _analyze(argv: Sequence[str]) -> int:
     from affectflow.pipelines.analyze import JobError, run
-    from affectflow.pipelines.lock import EX_TEMPFAIL, WarehouseBusy
     from affectflow.pipelines.options import AnalyzeOptions
+    from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
 
     if not argv or argv[0] in ("-h", "--help"):
         parser = argparse.ArgumentParser(

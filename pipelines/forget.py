@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
-from affectflow.pipelines.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
-from affectflow.pipelines.warehouse import forget_video
 from affectflow.transforms.download import local_path
 from affectflow.transforms.video_cache import check_video_key, delete_cached_video
+from affectflow.warehouse.commit import forget_video
+from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 
 
 def video_cache_dir(cache_dir: str) -> Path:

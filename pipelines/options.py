@@ -2,6 +2,8 @@
 
 Beam's own options (`--runner`, `--direct_num_workers`, Dataflow's `--project`, ...)
 pass through unchanged; `resolve_runner_options` fills in the local defaults.
+`stage_settings` turns the options into each stage's settings (`schemas.settings`),
+whose defaults are the flags' defaults.
 """
 
 from __future__ import annotations
@@ -11,10 +13,20 @@ import os
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from affectflow.transforms.detect import DETECT_EVERY, DETECT_WIDTH
+from affectflow.models.registry import ModelSpec
+from affectflow.schemas.settings import (
+    GIB,
+    ClassifySettings,
+    DetectSettings,
+    DownloadSettings,
+    IngestSettings,
+    StageSettings,
+)
 
 DEFAULT_RUNNER = "FnApiRunner"
-GIB = 1024**3
+DETECT = DetectSettings()
+DOWNLOAD = DownloadSettings()
+CLASSIFY = ClassifySettings()
 QUIET_WORKERS_RUNNER = "affectflow.pipelines.local_workers.WorkerProcessRunner"
 
 
@@ -34,12 +46,32 @@ class AnalyzeOptions(PipelineOptions):
         _add(parser, "warehouse", default="out", help="warehouse folder or URI (default: out)")
         _add(parser, "cohort", default=None, help="cohort of rows that name none (.txt lists)")
         _add(parser, "allow-local", action="store_true", help="accept local paths and file://")
-        _add(parser, "fps", type=float, default=10.0, help="frames sampled per second (10)")
-        _add(parser, "trim-s", type=float, default=0.0, help="seconds trimmed at start and end")
-        _add(parser, "model", default="fer-minixception", help="emotion model (registry name)")
+        _add(
+            parser,
+            "fps",
+            type=float,
+            default=DETECT.fps,
+            help="frames sampled per second (%(default)s)",
+        )
+        _add(
+            parser,
+            "trim-s",
+            type=float,
+            default=DETECT.trim_s,
+            help="seconds trimmed at start and end",
+        )
+        _add(parser, "model", default=CLASSIFY.model, help="emotion model (registry name)")
         _add(parser, "weights", default=None, help="weights file for models that need one")
-        _add(parser, "device", default="cpu", choices=("cpu", "cuda"), help="torch device")
-        _add(parser, "batch-size", type=int, default=64, help="faces per inference batch (64)")
+        _add(
+            parser, "device", default=CLASSIFY.device, choices=("cpu", "cuda"), help="torch device"
+        )
+        _add(
+            parser,
+            "batch-size",
+            type=int,
+            default=CLASSIFY.batch_size,
+            help="faces per inference batch (%(default)s)",
+        )
         _add(
             parser,
             "model-copies",
@@ -49,12 +81,48 @@ class AnalyzeOptions(PipelineOptions):
         )
         _add(parser, "workers", type=int, default=1, help="local worker processes (1)")
         _add(parser, "cache-dir", default=None, help="model and video cache (~/.cache/affectflow)")
-        _add(parser, "max-duration", type=float, default=3600.0, help="longest video in s (3600)")
-        _add(parser, "max-filesize", type=int, default=2 * GIB, help="largest download in bytes")
-        _add(parser, "max-height", type=int, default=480, help="highest video format (480)")
-        _add(parser, "socket-timeout", type=float, default=20.0, help="network timeout in s (20)")
-        _add(parser, "retries", type=int, default=3, help="retries of retryable download errors")
-        _add(parser, "backoff-s", type=float, default=2.0, help="first retry delay, doubling (2)")
+        _add(
+            parser,
+            "max-duration",
+            type=float,
+            default=DOWNLOAD.max_duration_s,
+            help="longest video in s (%(default)s)",
+        )
+        _add(
+            parser,
+            "max-filesize",
+            type=int,
+            default=DOWNLOAD.max_filesize_bytes,
+            help="largest download in bytes",
+        )
+        _add(
+            parser,
+            "max-height",
+            type=int,
+            default=DOWNLOAD.max_height,
+            help="highest video format (%(default)s)",
+        )
+        _add(
+            parser,
+            "socket-timeout",
+            type=float,
+            default=DOWNLOAD.socket_timeout_s,
+            help="network timeout in s (%(default)s)",
+        )
+        _add(
+            parser,
+            "retries",
+            type=int,
+            default=DOWNLOAD.retries,
+            help="retries of retryable download errors",
+        )
+        _add(
+            parser,
+            "backoff-s",
+            type=float,
+            default=DOWNLOAD.backoff_s,
+            help="first retry delay, doubling (%(default)s)",
+        )
         _add(
             parser,
             "debug-crops",
@@ -71,30 +139,48 @@ class AnalyzeOptions(PipelineOptions):
             default=os.environ.get("AFFECTFLOW_CHANNEL_SALT"),
             help="key for hashing channel ids (env AFFECTFLOW_CHANNEL_SALT); none: not stored",
         )
-        _add(parser, "scale-factor", type=float, default=1.1, help="Haar scaleFactor (1.1)")
-        _add(parser, "min-neighbors", type=int, default=5, help="Haar minNeighbors (5)")
-        _add(parser, "min-face", type=int, default=50, help="smallest face side in px (50)")
+        _add(
+            parser,
+            "scale-factor",
+            type=float,
+            default=DETECT.scale_factor,
+            help="Haar scaleFactor (%(default)s)",
+        )
+        _add(
+            parser,
+            "min-neighbors",
+            type=int,
+            default=DETECT.min_neighbors,
+            help="Haar minNeighbors (%(default)s)",
+        )
+        _add(
+            parser,
+            "min-face",
+            type=int,
+            default=DETECT.min_face,
+            help="smallest face side in px (%(default)s)",
+        )
         _add(
             parser,
             "detect-width",
             type=int,
-            default=DETECT_WIDTH,
-            help=f"shrink frames to this width for face search; 0: full size ({DETECT_WIDTH})",
+            default=DETECT.detect_width,
+            help="shrink frames to this width for face search; 0: full size (%(default)s)",
         )
         _add(
             parser,
             "detect-every",
             type=int,
-            default=DETECT_EVERY,
+            default=DETECT.detect_every,
             help="search whole frames every k-th sampled frame (and on track loss), "
-            f"follow faces between ({DETECT_EVERY})",
+            "follow faces between (%(default)s)",
         )
         _add(
             parser,
             "min-track-frames",
             type=int,
-            default=3,
-            help="sampled frames a face track needs before its faces count (3)",
+            default=DETECT.min_track_frames,
+            help="sampled frames a face track needs before its faces count (%(default)s)",
         )
         _add(
             parser,
@@ -123,3 +209,51 @@ def resolve_runner_options(options: PipelineOptions) -> None:
     local = str(standard.runner).lower() == DEFAULT_RUNNER.lower()
     if local and direct.direct_running_mode == "multi_processing":
         standard.runner = QUIET_WORKERS_RUNNER
+
+
+def stage_settings(
+    opts: AnalyzeOptions, spec: ModelSpec, weights_path: str, weights_sha256: str
+) -> StageSettings:
+    """Each stage's settings from the options and the model (see `schemas.settings`)."""
+    one_thread = 1 if opts.workers > 1 else None
+    return StageSettings(
+        ingest=IngestSettings(default_cohort=opts.cohort, allow_local=opts.allow_local),
+        download=DownloadSettings(
+            cache_dir=opts.cache_dir,
+            max_height=opts.max_height,
+            max_duration_s=opts.max_duration,
+            max_filesize_bytes=opts.max_filesize,
+            allowed_extractors=tuple(opts.sites.split(",")) if opts.sites else None,
+            socket_timeout_s=opts.socket_timeout,
+            retries=opts.retries,
+            backoff_s=opts.backoff_s,
+            keep_title=opts.keep_title,
+            channel_salt=opts.channel_salt,
+            keep_videos=opts.keep_videos,
+            cache_max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
+        ),
+        detect=DetectSettings(
+            fps=opts.fps,
+            trim_s=opts.trim_s,
+            scale_factor=opts.scale_factor,
+            min_neighbors=opts.min_neighbors,
+            min_face=opts.min_face,
+            detect_width=opts.detect_width,
+            detect_every=opts.detect_every,
+            min_track_frames=opts.min_track_frames,
+            crop_size=spec.input_size,
+            crop_margin_px=spec.crop_margin_px,
+            clahe=spec.clahe if opts.clahe is None else opts.clahe == "on",
+            cv2_threads=one_thread,
+            debug_crops_dir=opts.debug_crops,
+        ),
+        classify=ClassifySettings(
+            model=spec.name,
+            weights_sha256=weights_sha256,
+            weights_path=weights_path,
+            batch_size=opts.batch_size,
+            device=opts.device,
+            torch_threads=one_thread,
+            model_copies=opts.model_copies,
+        ),
+    )

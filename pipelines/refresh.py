@@ -22,22 +22,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from affectflow.pipelines.analyze import Job, JobError, execute, prepare
-from affectflow.pipelines.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary
-from affectflow.pipelines.warehouse import (
+from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.sources.ytdlp_fetch import FetchError
+from affectflow.sources.ytdlp_list import list_videos, listing_options
+from affectflow.transforms.ingest import parse_video_list, read_video_list
+from affectflow.transforms.listed import ListedVideos
+from affectflow.warehouse.commit import (
     done_video_keys,
     failed_for_good,
     forgotten_keys,
     recorded_row_errors,
     table_files,
 )
-from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
-from affectflow.transforms.ingest import parse_video_list, read_video_list
-from affectflow.transforms.listed import ListedVideos
-from affectflow.transforms.ytdlp_fetch import FetchError
-from affectflow.transforms.ytdlp_list import list_videos, listing_options
+from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 
 if TYPE_CHECKING:
     from affectflow.queries.export import WrittenReports

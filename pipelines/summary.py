@@ -7,7 +7,7 @@ import dataclasses
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
-NAMESPACE = "affectflow"
+from affectflow.transforms.metrics import NAMESPACE
 
 
 @dataclasses.dataclass(frozen=True)

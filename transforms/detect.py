@@ -23,27 +23,20 @@ from typing import Any
 
 import apache_beam as beam
 import cv2
-from apache_beam.metrics import Metrics
 
+from affectflow.media.frames import DecodeProgress, FrameDecodeError, iter_sampled_frames
+from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation
 from affectflow.models.faces import HaarFaceDetector, crop_face
 from affectflow.schemas.records import ErrorRecord, FaceCrop, Stage, VideoFile, VideoSummary
+from affectflow.schemas.settings import DetectSettings
 from affectflow.transforms.dead_letters import DeadLetterToError
-from affectflow.transforms.frames import DecodeProgress, FrameDecodeError, iter_sampled_frames
-from affectflow.transforms.tracking import FaceFinder, IoUTracker, TrackConfirmation
+from affectflow.transforms.metrics import counter
 
 FAILED = "failed"
 SUMMARIES = "summaries"
 # A video fails when decoding stops before this share of its duration, minus a slack.
 MIN_DECODED_FRACTION = 0.9
 DECODED_SLACK_S = 1.0
-# The fast path (benchmarks/detect.py): Haar on frames shrunk to 480 px wide (a 50 px
-# face of a 640 px frame stays 37 px, well above the cascade's 24 px window; at 320 px
-# small faces were lost), the whole frame searched every 4th sampled frame and on track
-# loss, tracked faces followed at full size in between. On tests/data/videos at 10 fps
-# it keeps 96% of all face hits of full-size every-frame Haar (98% of the confirmed
-# ones) with about a third fewer whole-frame searches than 320 px every 2nd frame.
-DETECT_WIDTH = 480
-DETECT_EVERY = 4
 
 # Per-video details at DEBUG; the one INFO line per video is `outcomes.CountStatusFn`.
 PROGRESS = logging.getLogger("affectflow.progress")
@@ -58,54 +51,31 @@ class _Counts:
 class DetectFacesFn(beam.DoFn):
     """One video -> FaceCrop per face per sampled frame, then its summary or a failure."""
 
-    def __init__(
-        self,
-        fps: float = 10.0,
-        trim_s: float = 0.0,
-        crop_size: int = 64,
-        crop_margin_px: int = 10,
-        clahe: bool = False,
-        scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_size: tuple[int, int] = (50, 50),
-        cv2_threads: int | None = None,
-        min_track_frames: int = 3,
-        detect_width: int | None = DETECT_WIDTH,
-        detect_every: int = DETECT_EVERY,
-        debug_crops_dir: str | None = None,
-    ) -> None:
-        if detect_every < 1:
-            raise ValueError(f"detect_every must be >= 1, got {detect_every}")
-        self._fps = fps
-        self._detect_width = detect_width
-        self._detect_every = detect_every
-        self._min_track_frames = min_track_frames
-        self._trim_s = trim_s
-        self._crop_size = crop_size
-        self._crop_margin_px = crop_margin_px
-        self._clahe = clahe
-        self._detector_args = (scale_factor, min_neighbors, tuple(min_size))
-        self._cv2_threads = cv2_threads
-        self._debug_crops_dir = debug_crops_dir
+    def __init__(self, settings: DetectSettings) -> None:
+        self._settings = settings
 
     def setup(self) -> None:
-        if self._cv2_threads is not None:
-            cv2.setNumThreads(self._cv2_threads)
-        self._detector = HaarFaceDetector(*self._detector_args)
+        settings = self._settings
+        if settings.cv2_threads is not None:
+            cv2.setNumThreads(settings.cv2_threads)
+        self._detector = HaarFaceDetector(
+            settings.scale_factor, settings.min_neighbors, (settings.min_face, settings.min_face)
+        )
         self._detector.load()
-        self._frames_sampled = Metrics.counter("affectflow", "frames_sampled")
-        self._faces_detected = Metrics.counter("affectflow", "faces_detected")
-        self._videos_analyzed = Metrics.counter("affectflow", "videos_analyzed")
-        self._videos_failed = Metrics.counter("affectflow", "detect_failures")
-        self._faces_unconfirmed = Metrics.counter("affectflow", "faces_unconfirmed")
-        self._full_searches = Metrics.counter("affectflow", "frames_searched_whole")
+        self._frames_sampled = counter("frames_sampled")
+        self._faces_detected = counter("faces_detected")
+        self._videos_analyzed = counter("videos_analyzed")
+        self._videos_failed = counter("detect_failures")
+        self._faces_unconfirmed = counter("faces_unconfirmed")
+        self._full_searches = counter("frames_searched_whole")
 
     def process(self, video: VideoFile) -> Iterator[Any]:
         start = time.perf_counter()
         progress, counts = DecodeProgress(), _Counts()
         tracker = IoUTracker()
-        finder = FaceFinder(self._detector, tracker, self._detect_width, self._detect_every)
-        gate: TrackConfirmation[FaceCrop] = TrackConfirmation(self._min_track_frames)
+        settings = self._settings
+        finder = FaceFinder(self._detector, tracker, settings.detect_width, settings.detect_every)
+        gate: TrackConfirmation[FaceCrop] = TrackConfirmation(settings.min_track_frames)
         try:
             yield from self._faces(video, progress, counts, finder, gate)
         except FrameDecodeError as error:
@@ -145,20 +115,24 @@ class DetectFacesFn(beam.DoFn):
         gate: TrackConfirmation[FaceCrop],
     ) -> Iterator[FaceCrop]:
         """Faces of confirmed tracks, in frame order within each track."""
-        request = video.request
+        request, settings = video.request, self._settings
         for frame in iter_sampled_frames(
             video.path,
-            fps=self._fps,
-            trim_s=self._trim_s,
+            fps=settings.fps,
+            trim_s=settings.trim_s,
             progress=progress,
-            threads=self._cv2_threads,
+            threads=settings.cv2_threads,
         ):
             counts.frames += 1
             self._frames_sampled.inc()
             boxes = finder.find(frame.gray)
             for box, track_id in zip(boxes, finder.tracker.update(boxes), strict=True):
                 crop = crop_face(
-                    frame.gray, box, self._crop_size, self._crop_margin_px, clahe=self._clahe
+                    frame.gray,
+                    box,
+                    settings.crop_size,
+                    settings.crop_margin_px,
+                    clahe=settings.clahe,
                 )
                 face = FaceCrop(
                     video_key=request.video_key,
@@ -172,8 +146,8 @@ class DetectFacesFn(beam.DoFn):
                 for ready in gate.add(track_id, face):
                     counts.faces += 1
                     self._faces_detected.inc()
-                    if self._debug_crops_dir:
-                        write_debug_crop(self._debug_crops_dir, ready)
+                    if settings.debug_crops_dir:
+                        write_debug_crop(settings.debug_crops_dir, ready)
                     yield ready
             gate.expire(finder.tracker.live_ids)
         gate.finish()
@@ -186,13 +160,14 @@ class DetectFacesFn(beam.DoFn):
         """Why a video that opened did not decode far enough, or None when it did."""
         if progress.frames_decoded == 0:
             return "no frame decoded"
-        if progress.frames_kept == 0 and self._trim_s > 0:
-            return f"no frame left after trimming {self._trim_s:g} s from each end"
+        trim_s = self._settings.trim_s
+        if progress.frames_kept == 0 and trim_s > 0:
+            return f"no frame left after trimming {trim_s:g} s from each end"
         expected_s = video.duration_s
         if not expected_s:
             return None
-        if self._trim_s > 0:
-            expected_s -= self._trim_s
+        if trim_s > 0:
+            expected_s -= trim_s
         if decoded_s < MIN_DECODED_FRACTION * expected_s - DECODED_SLACK_S:
             return f"decoded only {decoded_s:.1f} of {expected_s:.1f} s"
         return None
@@ -235,42 +210,13 @@ class DetectFaces(beam.PTransform):
 
     FaceCrop per detected face per sampled frame, one VideoSummary per analysed video,
     ErrorRecord (stage frames, or faces for unexpected errors) per failed video.
-    `detect_width` (None or 0: full size) and `detect_every` choose the fast path
-    (`tracking.FaceFinder`); `detect_width=None, detect_every=1` is full-size Haar.
+    `settings.detect_width` (None or 0: full size) and `detect_every` choose the fast
+    path (`tracking.FaceFinder`); `detect_width=None, detect_every=1` is full-size Haar.
     """
 
-    def __init__(
-        self,
-        fps: float = 10.0,
-        trim_s: float = 0.0,
-        crop_size: int = 64,
-        crop_margin_px: int = 10,
-        clahe: bool = False,
-        scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_size: tuple[int, int] = (50, 50),
-        cv2_threads: int | None = None,
-        min_track_frames: int = 3,
-        detect_width: int | None = DETECT_WIDTH,
-        detect_every: int = DETECT_EVERY,
-        debug_crops_dir: str | None = None,
-    ) -> None:
+    def __init__(self, settings: DetectSettings) -> None:
         super().__init__()
-        self._fn = DetectFacesFn(
-            fps=fps,
-            trim_s=trim_s,
-            crop_size=crop_size,
-            crop_margin_px=crop_margin_px,
-            clahe=clahe,
-            scale_factor=scale_factor,
-            min_neighbors=min_neighbors,
-            min_size=min_size,
-            cv2_threads=cv2_threads,
-            min_track_frames=min_track_frames,
-            detect_width=detect_width,
-            detect_every=detect_every,
-            debug_crops_dir=debug_crops_dir,
-        )
+        self._fn = DetectFacesFn(settings)
 
     def expand(
         self, videos: beam.PCollection

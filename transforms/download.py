@@ -22,14 +22,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
+from affectflow.media.probe import InvalidVideoError, VideoProbe, validate_video
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
+from affectflow.schemas.settings import DownloadSettings
+from affectflow.sources.ytdlp_fetch import FetchError, fetch, ytdlp_options
 from affectflow.transforms.dead_letters import DeadLetterToError
-from affectflow.transforms.probe import InvalidVideoError, VideoProbe, validate_video
-from affectflow.transforms.ytdlp_fetch import FetchError, fetch, ytdlp_options
+from affectflow.transforms.metrics import counter, distribution
 
-GIB = 1 << 30
 FAILED = "failed"
 LEDGER_VERSION = 1
 
@@ -58,32 +58,11 @@ class DownloadVideoFn(beam.DoFn):
     (a class whose `ie_key()` is an existing one, e.g. "Youtube", replaces it).
     """
 
-    def __init__(
-        self,
-        cache_dir: str,
-        max_duration_s: float | None = 3600,
-        max_filesize_bytes: int | None = 2 * GIB,
-        max_height: int = 480,
-        socket_timeout_s: float = 20,
-        retries: int = 3,
-        backoff_s: float = 2.0,
-        allowed_extractors: tuple[str, ...] | None = None,
-        keep_title: bool = False,
-        channel_salt: str | None = None,
-        extractors: Sequence[type] = (),
-    ) -> None:
-        if "://" in cache_dir and not cache_dir.startswith("file://"):
-            raise ValueError(f"cache_dir must be a local folder, got {cache_dir!r}")
-        self._cache_dir = local_path(cache_dir)
-        self._max_duration_s = max_duration_s
-        self._max_filesize_bytes = max_filesize_bytes
-        self._max_height = max_height
-        self._socket_timeout_s = socket_timeout_s
-        self._retries = retries
-        self._backoff_s = backoff_s
-        self._allowed_extractors = allowed_extractors
-        self._keep_title = keep_title
-        self._channel_salt = channel_salt
+    def __init__(self, settings: DownloadSettings, extractors: Sequence[type] = ()) -> None:
+        if "://" in settings.cache_dir and not settings.cache_dir.startswith("file://"):
+            raise ValueError(f"cache_dir must be a local folder, got {settings.cache_dir!r}")
+        self._settings = settings
+        self._cache_dir = local_path(settings.cache_dir)
         self._extractors = tuple(extractors)
 
     def setup(self) -> None:
@@ -91,12 +70,12 @@ class DownloadVideoFn(beam.DoFn):
         self._tmp = Path(self._cache_dir) / "tmp"
         self._videos.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
-        self._downloaded = Metrics.counter("affectflow", "videos_downloaded")
-        self._cached = Metrics.counter("affectflow", "videos_from_cache")
-        self._local = Metrics.counter("affectflow", "videos_local")
-        self._failed = Metrics.counter("affectflow", "download_failures")
-        self._attempts = Metrics.counter("affectflow", "download_attempts")
-        self._bytes = Metrics.distribution("affectflow", "download_bytes")
+        self._downloaded = counter("videos_downloaded")
+        self._cached = counter("videos_from_cache")
+        self._local = counter("videos_local")
+        self._failed = counter("download_failures")
+        self._attempts = counter("download_attempts")
+        self._bytes = distribution("download_bytes")
 
     def process(self, request: VideoRequest) -> Iterator[Any]:
         try:
@@ -128,7 +107,7 @@ class DownloadVideoFn(beam.DoFn):
         return video
 
     def _check_duration(self, duration_s: float | None) -> None:
-        limit = self._max_duration_s
+        limit = self._settings.max_duration_s
         if limit is not None and duration_s is not None and duration_s > limit:
             raise FetchError(
                 f"video is {duration_s:.1f} s long, over max_duration {limit:g} s",
@@ -174,9 +153,9 @@ class DownloadVideoFn(beam.DoFn):
         self._check_duration(probe.duration_s)
         meta = {
             **ledger,
-            "title": ledger.get("title") if self._keep_title else None,
+            "title": ledger.get("title") if self._settings.keep_title else None,
             "channel_hash": ledger.get("channel_hash")
-            if ledger.get("salt_id") == _salt_id(self._channel_salt)
+            if ledger.get("salt_id") == _salt_id(self._settings.channel_salt)
             else None,
         }
         return _video_file(request, str(path), probe, meta, from_cache=True)
@@ -186,17 +165,17 @@ class DownloadVideoFn(beam.DoFn):
         try:
             options = ytdlp_options(
                 str(workdir / "media.%(ext)s"),
-                max_height=self._max_height,
-                socket_timeout_s=self._socket_timeout_s,
-                max_filesize_bytes=self._max_filesize_bytes,
-                allowed_extractors=self._allowed_extractors,
+                max_height=self._settings.max_height,
+                socket_timeout_s=self._settings.socket_timeout_s,
+                max_filesize_bytes=self._settings.max_filesize_bytes,
+                allowed_extractors=self._settings.allowed_extractors,
             )
             result, attempts = fetch(
                 request.url,
                 options,
-                retries=self._retries,
-                backoff_s=self._backoff_s,
-                max_duration_s=self._max_duration_s,
+                retries=self._settings.retries,
+                backoff_s=self._settings.backoff_s,
+                max_duration_s=self._settings.max_duration_s,
                 extractors=self._extractors,
             )
             self._attempts.inc(attempts)
@@ -216,9 +195,9 @@ class DownloadVideoFn(beam.DoFn):
             "extractor": info.get("extractor") or info.get("extractor_key"),
             "source_id": info.get("id"),
             "upload_date": info.get("upload_date"),
-            "channel_hash": channel_hash(channel, self._channel_salt),
-            "salt_id": _salt_id(self._channel_salt),
-            "title": info.get("title") if self._keep_title else None,
+            "channel_hash": channel_hash(channel, self._settings.channel_salt),
+            "salt_id": _salt_id(self._settings.channel_salt),
+            "title": info.get("title") if self._settings.keep_title else None,
         }
 
     def _write_ledger(
@@ -270,34 +249,9 @@ def _video_file(
 class DownloadVideos(beam.PTransform):
     """PCollection[VideoRequest] -> `(videos, failed)`: VideoFile and ErrorRecord."""
 
-    def __init__(
-        self,
-        cache_dir: str,
-        max_duration_s: float | None = 3600,
-        max_filesize_bytes: int | None = 2 * GIB,
-        max_height: int = 480,
-        socket_timeout_s: float = 20,
-        retries: int = 3,
-        backoff_s: float = 2.0,
-        allowed_extractors: tuple[str, ...] | None = None,
-        keep_title: bool = False,
-        channel_salt: str | None = None,
-        extractors: Sequence[type] = (),
-    ) -> None:
+    def __init__(self, settings: DownloadSettings, extractors: Sequence[type] = ()) -> None:
         super().__init__()
-        self._fn = DownloadVideoFn(
-            cache_dir,
-            max_duration_s=max_duration_s,
-            max_filesize_bytes=max_filesize_bytes,
-            max_height=max_height,
-            socket_timeout_s=socket_timeout_s,
-            retries=retries,
-            backoff_s=backoff_s,
-            allowed_extractors=allowed_extractors,
-            keep_title=keep_title,
-            channel_salt=channel_salt,
-            extractors=extractors,
-        )
+        self._fn = DownloadVideoFn(settings, extractors)
 
     def expand(self, requests: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         # Typed tags: Beam warns about undeclared tags under with_exception_handling.

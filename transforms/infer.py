@@ -13,14 +13,15 @@ from typing import Any
 
 import apache_beam as beam
 import torch
-from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerTensor
 
 from affectflow.models.registry import ModelSpec
 from affectflow.schemas.records import ErrorRecord, FaceCrop, RunInfo, Stage
+from affectflow.schemas.rows import face_row
+from affectflow.schemas.settings import ClassifySettings
 from affectflow.transforms.dead_letters import DeadLetterToError, dead_letter_to_error
-from affectflow.transforms.rows import face_row
+from affectflow.transforms.metrics import counter
 
 DEVICES = ("cpu", "cuda")
 
@@ -67,7 +68,9 @@ class ToFaceRowFn(beam.DoFn):
     def __init__(self, labels: tuple[str, ...], run: RunInfo) -> None:
         self._labels = labels
         self._run = run
-        self._faces = Metrics.counter("affectflow", "faces_classified")
+
+    def setup(self) -> None:
+        self._faces = counter("faces_classified")
 
     def process(self, keyed: tuple[FaceCrop, PredictionResult]) -> Iterator[dict]:
         face, result = keyed
@@ -83,33 +86,27 @@ def failed_batch_errors(bad: tuple[list, tuple[Any, str, Any]]) -> Iterator[Erro
 
 
 class ClassifyEmotions(beam.PTransform):
-    """PCollection[FaceCrop] -> (faces rows, failed ErrorRecords)."""
+    """PCollection[FaceCrop] -> (faces rows, failed ErrorRecords).
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        weights_path: str,
-        run: RunInfo,
-        *,
-        batch_size: int = 64,
-        device: str = "cpu",
-        torch_threads: int | None = None,
-        model_copies: int | None = None,
-    ) -> None:
+    Every face of a batch RunInference could not run becomes an `errors` row (stage
+    infer), as does a crop that cannot become a tensor.
+    """
+
+    def __init__(self, spec: ModelSpec, run: RunInfo, settings: ClassifySettings) -> None:
         super().__init__()
         self._spec = spec
         self._run = run
         self._handler = KeyedModelHandler(
             ThreadBoundTorchHandler(
-                state_dict_path=weights_path,
+                state_dict_path=settings.weights_path,
                 model_class=spec.model_class,
                 model_params=dict(spec.model_params),
-                device=check_device(device),
-                min_batch_size=batch_size,
-                max_batch_size=batch_size,
+                device=check_device(settings.device),
+                min_batch_size=settings.batch_size,
+                max_batch_size=settings.batch_size,
                 load_model_args={"weights_only": True},
-                num_threads=torch_threads,
-                model_copies=model_copies,
+                num_threads=settings.torch_threads,
+                model_copies=settings.model_copies,
             )
         )
 

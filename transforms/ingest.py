@@ -19,9 +19,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.schemas.settings import IngestSettings
+from affectflow.transforms.metrics import counter
 
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _YOUTUBE_URL = re.compile(
@@ -259,15 +260,17 @@ def _row_error(
 class ParseVideoListFn(beam.DoFn):
     """A video list path -> VideoRequest (main output) and ErrorRecord ("failed")."""
 
-    def __init__(self, default_cohort: str | None, allow_local: bool) -> None:
-        self._default_cohort = default_cohort
-        self._allow_local = allow_local
-        self._rows = Metrics.counter("affectflow", "rows_read")
-        self._invalid = Metrics.counter("affectflow", "rows_invalid")
+    def __init__(self, settings: IngestSettings) -> None:
+        self._settings = settings
+
+    def setup(self) -> None:
+        self._rows = counter("rows_read")
+        self._invalid = counter("rows_invalid")
 
     def process(self, path: str) -> Iterator:
+        settings = self._settings
         for item in read_video_list(
-            path, default_cohort=self._default_cohort, allow_local=self._allow_local
+            path, default_cohort=settings.default_cohort, allow_local=settings.allow_local
         ):
             self._rows.inc()
             if isinstance(item, ErrorRecord):
@@ -280,21 +283,16 @@ class ParseVideoListFn(beam.DoFn):
 class ReadVideoList(beam.PTransform):
     """Read and validate one video list; returns `(requests, failed)`."""
 
-    def __init__(
-        self, path: str, *, default_cohort: str | None = None, allow_local: bool = False
-    ) -> None:
+    def __init__(self, path: str, settings: IngestSettings | None = None) -> None:
         super().__init__()
         self._path = path
-        self._default_cohort = default_cohort
-        self._allow_local = allow_local
+        self._settings = settings or IngestSettings()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> tuple[beam.PCollection, beam.PCollection]:
         outputs = (
             pbegin
             | "ListPath" >> beam.Create([self._path])
             | "ParseRows"
-            >> beam.ParDo(ParseVideoListFn(self._default_cohort, self._allow_local)).with_outputs(
-                "failed", main="requests"
-            )
+            >> beam.ParDo(ParseVideoListFn(self._settings)).with_outputs("failed", main="requests")
         )
         return outputs.requests, outputs.failed

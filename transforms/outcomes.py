@@ -11,15 +11,15 @@ import logging
 from collections.abc import Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from affectflow.schemas.records import ErrorRecord, RunInfo, VideoRequest, VideoStatus, VideoSummary
-from affectflow.transforms.rows import (
+from affectflow.schemas.rows import (
     Row,
     failed_video_row,
     skipped_video_row,
     summary_video_row,
 )
+from affectflow.transforms.metrics import counter
 
 PROGRESS = logging.getLogger("affectflow.progress")
 
@@ -33,9 +33,11 @@ class SplitDoneFn(beam.DoFn):
     def __init__(self, done_keys: frozenset[str], forgotten: frozenset[str] = frozenset()) -> None:
         self._done_keys = done_keys
         self._forgotten_keys = forgotten
-        self._found = Metrics.counter("affectflow", "videos_already_done")
-        self._new = Metrics.counter("affectflow", "videos_to_do")
-        self._forgotten = Metrics.counter("affectflow", "videos_forgotten")
+
+    def setup(self) -> None:
+        self._found = counter("videos_already_done")
+        self._new = counter("videos_to_do")
+        self._forgotten = counter("videos_forgotten")
 
     def process(self, request: VideoRequest) -> Iterator:
         if request.video_key in self._forgotten_keys:
@@ -66,10 +68,8 @@ class SplitDone(beam.PTransform):
 class CountStatusFn(beam.DoFn):
     """Counts each `videos` row by status and logs one progress line for it."""
 
-    def __init__(self) -> None:
-        self._counters = {
-            status: Metrics.counter("affectflow", f"videos_{status}") for status in VideoStatus
-        }
+    def setup(self) -> None:
+        self._counters = {status: counter(f"videos_{status}") for status in VideoStatus}
 
     def process(self, row: Row) -> Iterator[Row]:
         self._counters[VideoStatus(row["status"])].inc()

@@ -2,7 +2,7 @@
 
 Rows of one run go to a staging folder (`<warehouse>/_staging/<run_id>/<table>/`); the
 driver moves them into the tables only after the whole pipeline succeeded (see
-`pipelines.warehouse.commit_run`), so a crashed run leaves nothing visible.
+`warehouse.commit.commit_run`), so a crashed run leaves nothing visible.
 """
 
 from __future__ import annotations

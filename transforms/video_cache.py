@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from affectflow.schemas.records import ErrorRecord, VideoSummary
+from affectflow.schemas.settings import DownloadSettings
 from affectflow.transforms.download import local_path
+from affectflow.transforms.metrics import counter
 
 VIDEO_KEY = re.compile(r"^(?:youtube|url|local)-[A-Za-z0-9_-]{1,64}$")
 LEDGER_SUFFIX = ".json"
@@ -76,15 +77,15 @@ def evict_to_cap(videos_dir: Path, max_bytes: int) -> list[str]:
 class ReleaseVideoFn(beam.DoFn):
     """After a video's faces were detected: delete its download, or enforce the size cap."""
 
-    def __init__(self, cache_dir: str, keep_videos: bool, max_bytes: int | None) -> None:
-        self._cache_dir = cache_dir
-        self._keep_videos = keep_videos
-        self._max_bytes = max_bytes
+    def __init__(self, settings: DownloadSettings) -> None:
+        self._cache_dir = settings.cache_dir
+        self._keep_videos = settings.keep_videos
+        self._max_bytes = settings.cache_max_bytes
 
     def setup(self) -> None:
         self._videos = Path(local_path(self._cache_dir)) / "videos"
-        self._deleted = Metrics.counter("affectflow", "videos_deleted")
-        self._evicted = Metrics.counter("affectflow", "videos_evicted")
+        self._deleted = counter("videos_deleted")
+        self._evicted = counter("videos_evicted")
         if self._max_bytes is not None and self._videos.is_dir():
             self._evicted.inc(len(evict_to_cap(self._videos, self._max_bytes)))
 
@@ -106,11 +107,9 @@ class ReleaseVideoFn(beam.DoFn):
 class ReleaseVideos(beam.PTransform):
     """(summaries, detect failures) -> `(released,)`: keys of the downloads deleted."""
 
-    def __init__(
-        self, cache_dir: str, keep_videos: bool = False, max_bytes: int | None = None
-    ) -> None:
+    def __init__(self, settings: DownloadSettings) -> None:
         super().__init__()
-        self._fn = ReleaseVideoFn(cache_dir, keep_videos, max_bytes)
+        self._fn = ReleaseVideoFn(settings)
 
     def expand(self, routes: tuple[beam.PCollection, ...]) -> tuple[beam.PCollection]:
         done = routes | "AnalysedOrFailed" >> beam.Flatten()

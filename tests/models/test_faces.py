@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from affectflow.media.frames import iter_sampled_frames
+from affectflow.media.tracking import IoUTracker, iou
 from affectflow.models.faces import HaarFaceDetector, crop_face, pad_value, square_box
 from affectflow.schemas.records import FaceBox
-from affectflow.transforms.frames import iter_sampled_frames
-from affectflow.transforms.tracking import IoUTracker, iou
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 VIDEOS = DATA / "videos"

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from affectflow.pipelines.analyze import run
-from affectflow.pipelines.warehouse import commit_run, discard_stale_staging
+from affectflow.warehouse.commit import commit_run, discard_stale_staging
 
 
 def _list(tmp_path: Path, server, videos_dir: Path) -> Path:

@@ -13,10 +13,10 @@ import duckdb
 import pytest
 
 from affectflow.pipelines.forget import main as forget_main
-from affectflow.pipelines.lock import EX_TEMPFAIL
 from affectflow.pipelines.refresh import RefreshResult, main, refresh
 from affectflow.pipelines.refresh_config import load_config
 from affectflow.queries.runner import connect, format_report, run_report
+from affectflow.warehouse.lock import EX_TEMPFAIL
 
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>cohort b</title><link>{base}/</link>
@@ -198,7 +198,7 @@ def test_a_second_refresh_while_one_holds_the_lock_exits_75(
         [
             sys.executable,
             "-c",
-            "import sys; from affectflow.pipelines.lock import warehouse_lock\n"
+            "import sys; from affectflow.warehouse.lock import warehouse_lock\n"
             f"with warehouse_lock({str(refreshed.warehouse)!r}, {str(model_cache_dir)!r}, "
             "command='cron'):\n    print('held', flush=True); sys.stdin.read()",
         ],

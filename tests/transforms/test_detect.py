@@ -24,6 +24,7 @@ from affectflow.schemas.records import (
     VideoStatus,
     VideoSummary,
 )
+from affectflow.schemas.settings import DetectSettings
 from affectflow.transforms.detect import DetectFaces, DetectFacesFn
 
 VIDEOS = Path(__file__).resolve().parents[1] / "data" / "videos"
@@ -36,7 +37,7 @@ def video_file(path: Path, key: str, duration_s: float | None, cohort: str = "a"
 
 
 def run_fn(video: VideoFile, **settings: object) -> list:
-    fn = DetectFacesFn(**settings)
+    fn = DetectFacesFn(DetectSettings(**settings))
     fn.setup()
     return list(fn.process(video))
 
@@ -54,7 +55,7 @@ def split(outputs: list) -> tuple[list[FaceCrop], list[VideoSummary], list[Error
 
 
 def test_faces_stream_out_before_the_summary() -> None:
-    fn = DetectFacesFn(fps=5.0, crop_size=48, clahe=True)
+    fn = DetectFacesFn(DetectSettings(fps=5.0, crop_size=48, clahe=True))
     fn.setup()
     outputs = fn.process(video_file(PEXELS, "pexels", 19.69))
     first = next(outputs)  # a face, before the rest of the video is decoded
@@ -93,7 +94,7 @@ def test_trim_is_accounted_for_in_the_decode_check(caplog: pytest.LogCaptureFixt
 def test_cv2_threads_is_set_in_setup() -> None:
     before = cv2.getNumThreads()
     try:
-        DetectFacesFn(cv2_threads=1).setup()
+        DetectFacesFn(DetectSettings(cv2_threads=1)).setup()
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)
@@ -132,12 +133,14 @@ def pipeline_result(tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
     ]
     pipeline = TestPipeline(runner="FnApiRunner")
     source = pipeline | "Videos" >> beam.Create(videos)
-    faces, summaries, failed = source | "DetectFaces" >> DetectFaces(fps=5.0, min_neighbors=7)
+    faces, summaries, failed = source | "DetectFaces" >> DetectFaces(
+        DetectSettings(fps=5.0, min_neighbors=7)
+    )
     # crop_size=0 makes cv2.resize raise: an unexpected error, caught as a dead letter
     _, _, broken = (
         source
         | "OnlySingle" >> beam.Filter(lambda v: v.request.video_key == "single")
-        | "BadCrop" >> DetectFaces(crop_size=0)
+        | "BadCrop" >> DetectFaces(DetectSettings(crop_size=0))
     )
     assert_that(
         faces | "FaceKeys" >> beam.Map(lambda f: (f.video_key, f.crop.shape)),
@@ -196,7 +199,7 @@ def test_fast_path_keeps_the_faces_of_full_size_haar() -> None:
     assert len(fast) >= 0.95 * len(full), (len(fast), len(full))
     assert fast_summary.tracks <= full_summary.tracks + 1
     with pytest.raises(ValueError, match="detect_every"):
-        DetectFacesFn(detect_every=0)
+        DetectSettings(detect_every=0)
 
 
 def test_crops_are_written_only_when_asked(tmp_path: Path) -> None:

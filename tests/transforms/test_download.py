@@ -17,8 +17,9 @@ from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.utils import DownloadError, ExtractorError
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
+from affectflow.schemas.settings import DownloadSettings
+from affectflow.sources.ytdlp_fetch import FetchError, classify, fetch, ytdlp_options
 from affectflow.transforms.download import DownloadVideoFn, DownloadVideos
-from affectflow.transforms.ytdlp_fetch import FetchError, classify, fetch, ytdlp_options
 
 PEXELS = "pyfeat_WolfgangLanger_Pexels.mp4"
 SALT = "test-salt"
@@ -30,8 +31,9 @@ def _request(url: str, *, is_local: bool = False, row: int = 1) -> VideoRequest:
 
 
 def _fn(cache: Path, **kwargs: Any) -> DownloadVideoFn:
+    extractors = kwargs.pop("extractors", ())
     options = {"retries": 2, "backoff_s": 0.001, "socket_timeout_s": 5, **kwargs}
-    fn = DownloadVideoFn(str(cache), **options)
+    fn = DownloadVideoFn(DownloadSettings(cache_dir=str(cache), **options), extractors)
     fn.setup()
     return fn
 
@@ -307,7 +309,7 @@ def test_pipeline_keeps_good_videos_and_routes_failures(
     # Unexpected: the ledger's name is taken by a folder -> a dead letter, still an error row.
     blocked = _request(http_server.add_file("blocked.mp4", videos_dir / "pyfeat_single_face.mp4"))
     (tmp_path / "videos" / f"{blocked.video_key}.json").mkdir(parents=True)
-    stage = DownloadVideos(str(tmp_path), retries=1, backoff_s=0.001)
+    stage = DownloadVideos(DownloadSettings(cache_dir=str(tmp_path), retries=1, backoff_s=0.001))
     with TestPipeline(runner="FnApiRunner") as pipeline:
         requests = pipeline | beam.Create([good, junk, missing, refused, blocked])
         videos, failed = requests | stage

@@ -15,6 +15,7 @@ from affectflow.schemas.records import (
     VideoRequest,
     VideoSummary,
 )
+from affectflow.schemas.settings import DownloadSettings
 from affectflow.transforms.video_cache import (
     ReleaseVideoFn,
     check_video_key,
@@ -48,7 +49,9 @@ def _release(fn: ReleaseVideoFn, item: object) -> list[str]:
 
 def test_analysed_and_failed_downloads_are_deleted(tmp_path: Path) -> None:
     videos = _cache(tmp_path, "url-aaaa", "url-bbbb", "url-cccc")
-    fn = ReleaseVideoFn(str(tmp_path / "dl"), keep_videos=False, max_bytes=None)
+    fn = ReleaseVideoFn(
+        DownloadSettings(cache_dir=str(tmp_path / "dl"), keep_videos=False, cache_max_bytes=None)
+    )
     assert _release(fn, _summary("url-aaaa", str(videos / "url-aaaa.mp4"))) == ["url-aaaa"]
     failed = ErrorRecord(
         Stage.FRAMES, "IncompleteDecode", "decoded 1 of 2 s", False, "u", "url-bbbb"
@@ -61,9 +64,13 @@ def test_keep_videos_keeps_them_and_local_files_are_never_deleted(tmp_path: Path
     videos = _cache(tmp_path, "url-aaaa")
     own = tmp_path / "mine.mp4"
     shutil.copyfile(CLIP, own)
-    kept = ReleaseVideoFn(str(tmp_path / "dl"), keep_videos=True, max_bytes=None)
+    kept = ReleaseVideoFn(
+        DownloadSettings(cache_dir=str(tmp_path / "dl"), keep_videos=True, cache_max_bytes=None)
+    )
     assert _release(kept, _summary("url-aaaa", str(videos / "url-aaaa.mp4"))) == []
-    dropping = ReleaseVideoFn(str(tmp_path / "dl"), keep_videos=False, max_bytes=None)
+    dropping = ReleaseVideoFn(
+        DownloadSettings(cache_dir=str(tmp_path / "dl"), keep_videos=False, cache_max_bytes=None)
+    )
     assert _release(dropping, _summary("local-aaaa", str(own), is_local=True)) == []
     assert own.is_file() and (videos / "url-aaaa.mp4").is_file()
 
@@ -72,7 +79,9 @@ def test_size_cap_evicts_the_oldest_first(tmp_path: Path) -> None:
     videos = _cache(tmp_path, "url-old", "url-mid", "url-new")
     size = CLIP.stat().st_size
     assert evict_to_cap(videos, 2 * size) == ["url-old"]
-    fn = ReleaseVideoFn(str(tmp_path / "dl"), keep_videos=True, max_bytes=size)
+    fn = ReleaseVideoFn(
+        DownloadSettings(cache_dir=str(tmp_path / "dl"), keep_videos=True, cache_max_bytes=size)
+    )
     _release(fn, _summary("url-new", str(videos / "url-new.mp4")))
     assert sorted(p.name for p in videos.iterdir()) == ["url-new.json", "url-new.mp4"]
 

@@ -8,13 +8,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from affectflow.pipelines.partitions import (
+from affectflow.schemas.tables import VIDEOS
+from affectflow.warehouse.partitions import (
     NULL_PARTITION,
     partition_dir,
     run_date_of,
     write_partitioned,
 )
-from affectflow.schemas.tables import VIDEOS
 
 
 def test_run_date_comes_from_the_run_id() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import yt_dlp
 from yt_dlp.utils import YoutubeDLError
 
-from affectflow.transforms.ytdlp_fetch import QuietLogger, base_options, classify, with_retries
+from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, classify, with_retries
 
 _TAB_EXTRACTORS = frozenset({"YoutubeTab"})
 _MAX_DEPTH = 2

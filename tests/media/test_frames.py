@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from affectflow.transforms.frames import (
+from affectflow.media.frames import (
     DecodeProgress,
     FrameDecodeError,
     SampledFrame,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from affectflow.pipelines.lock import WarehouseBusy, lock_path, warehouse_lock
+from affectflow.warehouse.lock import WarehouseBusy, lock_path, warehouse_lock
 
 HOLD = (
-    "import sys; from affectflow.pipelines.lock import warehouse_lock\n"
+    "import sys; from affectflow.warehouse.lock import warehouse_lock\n"
     "with warehouse_lock(sys.argv[1], sys.argv[2], command='holder'):\n"
     "    print('held', flush=True); sys.stdin.read()"
 )

@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from affectflow.pipelines.partitions import run_date_of, write_partitioned
 from affectflow.schemas.records import VideoStatus
 from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
+from affectflow.warehouse.partitions import run_date_of, write_partitioned
 
 LOG = logging.getLogger(__name__)
 STAGING = "_staging"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from affectflow.transforms.probe import InvalidVideoError, probe_video, validate_video
+from affectflow.media.probe import InvalidVideoError, probe_video, validate_video
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PEXELS = DATA / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"

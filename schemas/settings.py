@@ -1,0 +1,130 @@
+"""The settings of each stage: frozen, built once from the options, passed whole.
+
+Each stage takes its own settings object (`DownloadVideos(DownloadSettings(...))`), so
+a knob is spelled in two places: its flag (`pipelines/options.py`) and its field here.
+Every field is part of the `analysis_id` fingerprint (`StageSettings.analysis_id`: "is
+this video already done under these settings?") unless it is declared `operational`:
+how the work runs or what it may refuse, not what an analysed video yields. A new field
+therefore changes the fingerprint with no other edit; `tests/schemas/test_settings.py`
+checks it for every field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+GIB = 1 << 30
+FINGERPRINT = "fingerprint"
+
+
+def operational(default: Any = None) -> Any:
+    """A field left out of the fingerprint: threads, caches, retries, limits, privacy."""
+    return dataclasses.field(default=default, metadata={FINGERPRINT: False})
+
+
+def fingerprinted(settings: Any) -> dict[str, Any]:
+    """The fields of one settings object that decide what a video yields."""
+    return {
+        field.name: getattr(settings, field.name)
+        for field in dataclasses.fields(settings)
+        if field.metadata.get(FINGERPRINT, True)
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestSettings:
+    """Reading the video list (`transforms.ingest`)."""
+
+    default_cohort: str | None = operational()
+    allow_local: bool = operational(False)
+
+
+@dataclasses.dataclass(frozen=True)
+class DownloadSettings:
+    """Fetching, validating and caching videos (`transforms.download`, `video_cache`).
+
+    The limits (duration, size, sites) only decide which videos fail; a video that
+    failed for good is retried with `refresh --retry-failed`, not by a new fingerprint.
+    """
+
+    cache_dir: str = operational("")
+    max_height: int = 480
+    max_duration_s: float | None = operational(3600.0)
+    max_filesize_bytes: int | None = operational(2 * GIB)
+    allowed_extractors: tuple[str, ...] | None = operational()
+    socket_timeout_s: float = operational(20.0)
+    retries: int = operational(3)
+    backoff_s: float = operational(2.0)
+    keep_title: bool = operational(False)
+    channel_salt: str | None = operational()
+    keep_videos: bool = operational(False)
+    cache_max_bytes: int | None = operational()
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectSettings:
+    """Sampling frames, finding and tracking faces, cropping them (`transforms.detect`).
+
+    The fast path (benchmarks/detect.py): Haar on frames shrunk to `detect_width` 480
+    (a 50 px face of a 640 px frame stays 37 px, above the cascade's 24 px window), the
+    whole frame searched every `detect_every` 4th sampled frame and on track loss,
+    tracked faces followed at full size in between; it keeps 96% of the face hits of
+    full-size every-frame Haar on tests/data/videos. `detect_width` 0 or None and
+    `detect_every` 1: full size, every frame. The crop fields come from the model.
+    """
+
+    fps: float = 10.0
+    trim_s: float = 0.0
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_face: int = 50
+    detect_width: int | None = 480
+    detect_every: int = 4
+    min_track_frames: int = 3
+    crop_size: int = 64
+    crop_margin_px: int = 10
+    clahe: bool = False
+    cv2_threads: int | None = operational()
+    debug_crops_dir: str | None = operational()
+
+    def __post_init__(self) -> None:
+        if self.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifySettings:
+    """Classifying face crops (`transforms.infer`): the model and how it runs."""
+
+    model: str = "fer-minixception"
+    weights_sha256: str = ""
+    weights_path: str = operational("")
+    batch_size: int = operational(64)
+    device: str = operational("cpu")
+    torch_threads: int | None = operational()
+    model_copies: int | None = operational()
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSettings:
+    """Every stage's settings for one job."""
+
+    ingest: IngestSettings
+    download: DownloadSettings
+    detect: DetectSettings
+    classify: ClassifySettings
+
+    def fingerprint(self) -> dict[str, dict[str, Any]]:
+        """What decides a video's results, per stage (stored in `runs.config`)."""
+        return {
+            field.name: fingerprinted(getattr(self, field.name))
+            for field in dataclasses.fields(self)
+        }
+
+    def analysis_id(self) -> str:
+        """16 hex digits of sha256 over `fingerprint()`: equal settings, equal id."""
+        text = json.dumps(self.fingerprint(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
