@@ -42,8 +42,8 @@ from affectflow.warehouse.commit import (
     done_video_keys,
     forgotten_keys,
     new_run_id,
-    staging_dir,
 )
+from affectflow.warehouse.layout import join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 
 LOG = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def make_run_info(settings: StageSettings) -> RunInfo:
 
 def listed_file(warehouse: str, run_id: str) -> str:
     """Where a run's gathered rows (`ListedVideos`) are written for the pipeline to read."""
-    return FileSystems.join(staging_dir(warehouse, run_id), "input", "listed.jsonl")
+    return join(staging_dir(warehouse, run_id), "input", "listed.jsonl")
 
 
 def read_requests(
@@ -233,3 +233,33 @@ def run(
 ) -> RunSummary:
     """Run the analyze job on the list `argv` names and commit its rows; returns its summary."""
     return execute(prepare(argv), test_pipeline)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`affectflow analyze LIST ...`: exit 0 when the job ran (even if every video failed),
+    2 with a message when it cannot run, 75 when another job holds the warehouse's lock."""
+    import sys
+
+    from affectflow.pipelines.options import add_analyze_arguments
+    from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser = argparse.ArgumentParser(
+            prog="affectflow analyze LIST",
+            description="Analyse the videos of a list (CSV, JSONL or TXT) into a warehouse. "
+            "Beam options (--runner, --project, ...) pass through.",
+        )
+        add_analyze_arguments(parser)
+        parser.print_help()
+        return 0 if argv else 2
+    try:
+        summary = run(argv)
+    except JobError as error:
+        print(f"affectflow analyze: {error}", file=sys.stderr)
+        return 2
+    except WarehouseBusy as error:
+        print(f"affectflow analyze: {error}", file=sys.stderr)
+        return EX_TEMPFAIL
+    print(summary.line())
+    return 0

@@ -35,8 +35,8 @@ from affectflow.warehouse.commit import (
     failed_for_good,
     forgotten_keys,
     recorded_row_errors,
-    table_files,
 )
+from affectflow.warehouse.layout import table_files
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Reports as text in any format, and a set of reports written to files (after a refresh)."""
+"""A set of reports written to files (after a refresh), each atomically."""
 
 from __future__ import annotations
 
@@ -11,18 +11,9 @@ from typing import Any
 
 import duckdb
 
-from affectflow.queries.runner import connect, format_report, report_info, run_report
-
-EXTENSIONS = {"table": "txt", "csv": "csv", "json": "json", "html": "html"}
-
-
-def render_report(con: duckdb.DuckDBPyConnection, report: Any, fmt: str) -> str:
-    """The report as `table`, `csv`, `json` or self-contained `html` text."""
-    if fmt == "html":
-        from affectflow.queries.html import render_html
-
-        return render_html(con, report)
-    return format_report(report, fmt)
+from affectflow.queries.render import EXTENSIONS, render_report
+from affectflow.queries.runner import connect, report_info, run_report
+from affectflow.warehouse.sql import WarehouseError
 
 
 def write_text(path: Path, text: str) -> None:
@@ -57,7 +48,10 @@ def write_reports(
     `params` apply to the reports that take them; `min_videos` to all. A report that
     fails (say, a comparison with only one cohort) is reported, the others still written.
     """
-    con = connect(warehouse)
+    try:
+        con = connect(warehouse)
+    except WarehouseError as error:  # e.g. a remote warehouse DuckDB cannot read here
+        return WrittenReports(failures=tuple(f"{name}: {error}" for name in names))
     written, failures = [], []
     for name in names:
         taken = report_info(name).parameters

@@ -17,7 +17,8 @@ from typing import Any
 
 import duckdb
 
-from affectflow.queries.runner import Report, footer, report_info, run_report
+from affectflow.queries.render import footer
+from affectflow.queries.runner import Report, report_info, run_report
 
 COMPANIONS = {"cohort_summary": ("paper_figure5", "negative_share", "video_timeline")}
 MAX_TIMELINES = 8

@@ -9,22 +9,17 @@ against the shipped list.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
-import os
 import re
 from importlib import resources
 from typing import Any
 
 import duckdb
 
-from affectflow.schemas.tables import TABLE_NAMES
+from affectflow.warehouse.sql import connect as committed_views
 
 DEFAULT_MIN_VIDEOS = 5
 VIEWS = "views"
-FORMATS = ("table", "csv", "json", "html")
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _SECTION = re.compile(r"^([A-Z][a-z]+):\s*(.*)$")
 
@@ -165,17 +160,13 @@ def bind_params(info: ReportInfo, params: dict[str, Any] | None) -> dict[str, An
     }
 
 
-def table_glob(warehouse: str, table: str) -> str:
-    return os.path.join(warehouse, table, "**", "*.parquet")
-
-
 def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the warehouse's views defined."""
-    if not os.path.isdir(os.path.join(warehouse, "runs")):
-        raise FileNotFoundError(f"{warehouse!r} holds no affectflow warehouse (no runs/ folder)")
-    con = duckdb.connect()
-    for table in TABLE_NAMES:
-        con.execute(f"set variable {table}_glob = $glob", {"glob": table_glob(warehouse, table)})
+    """An in-memory DuckDB connection with the committed views and `views.sql` defined.
+
+    Raises `WarehouseError` (a ValueError) when `warehouse` holds no warehouse or, for a
+    remote one, when DuckDB cannot read it.
+    """
+    con = committed_views(warehouse)
     con.execute(_sql(VIEWS))
     return con
 
@@ -208,53 +199,3 @@ def run_report(
     cursor = con.execute(_sql(name), values)
     columns = [d[0] for d in cursor.description]
     return Report(name=name, columns=columns, rows=cursor.fetchall(), params=values)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def footer(report: Report) -> list[str]:
-    """Lines under a report: masked rows (small-cell suppression) and the parameters."""
-    lines = []
-    if report.suppressed:
-        lines.append(
-            f"{report.suppressed} row(s) masked: built from fewer than "
-            f"{report.params.get('min_videos', DEFAULT_MIN_VIDEOS)} videos (--min-videos; "
-            "small-cell suppression)"
-        )
-    shown = {k: v for k, v in report.params.items() if v is not None}
-    if shown:
-        lines.append("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    return lines
-
-
-def format_table(report: Report) -> str:
-    """A plain-text table for the terminal, with a note on masked rows."""
-    cells = [[_cell(v) for v in row] for row in report.rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(report.columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(report.columns, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    if not report.rows:
-        lines.append("(no rows)")
-    return "\n".join(lines + footer(report))
-
-
-def format_report(report: Report, fmt: str) -> str:
-    """The report as `table`, `csv` or `json` text (html: `affectflow.queries.html`)."""
-    if fmt == "table":
-        return format_table(report)
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(report.columns)
-        writer.writerows(report.rows)
-        return out.getvalue()
-    if fmt == "json":
-        return json.dumps(report.records(), default=str, indent=2)
-    raise ValueError(f"unknown format {fmt!r}: table, csv or json")

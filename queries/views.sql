@@ -1,29 +1,11 @@
 -- Views over the warehouse, for reports and for analysts' own SQL.
--- The runner binds the file globs of each table with `set variable` before this file
--- runs (videos_glob, faces_glob, errors_glob, runs_glob) and registers `label_valence`
--- (model_id, label, valence) from the model registry.
--- Only committed runs (those with a `runs` row) are visible. Tables are partitioned in
--- folders `run_date=<date>/cohort=<name>/`; every file also holds its cohort column, so
--- the views read the files as they are (hive_partitioning = false).
-
--- runs: one row per committed run.
-create or replace temp view runs as
-select * from read_parquet(
-    getvariable('runs_glob'), union_by_name = true, hive_partitioning = false
-);
+-- They build on the committed views of `warehouse/committed.sql` (runs, video_rows,
+-- face_rows, errors), which run first: only committed runs are visible.
 
 -- label_valence: one row per model and label, the valence map each run recorded.
 create or replace temp view label_valence as
 select distinct model_id, entry.key as label, entry.value as valence
 from (select model_id, unnest(map_entries(valence)) as entry from runs);
-
--- video_rows: every `videos` row of every committed run (skipped ones included).
-create or replace temp view video_rows as
-select v.*
-from read_parquet(
-    getvariable('videos_glob'), union_by_name = true, hive_partitioning = false
-) as v
-where v.run_id in (select run_id from runs);
 
 -- videos: one row per video and model: its latest analysed result (ok or no_faces),
 -- else its latest failure. Skipped rows only point at an earlier run.
@@ -39,22 +21,12 @@ qualify row_number() over (
 -- faces: one row per face per sampled frame, from the run that `videos` shows.
 create or replace temp view faces as
 select f.*, lv.valence
-from read_parquet(
-    getvariable('faces_glob'), union_by_name = true, hive_partitioning = false
-) as f
+from face_rows as f
 join videos as v
     on f.video_key = v.video_key and f.run_id = v.run_id and f.model_id = v.model_id
 left join label_valence as lv
     on f.model_id = lv.model_id and f.label = lv.label
 where v.status = 'ok';
-
--- errors: one row per dead letter of a committed run.
-create or replace temp view errors as
-select e.*
-from read_parquet(
-    getvariable('errors_glob'), union_by_name = true, hive_partitioning = false
-) as e
-where e.run_id in (select run_id from runs);
 
 -- persons: one row per tracked face (video, track) with its most frequent label.
 create or replace temp view persons as

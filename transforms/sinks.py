@@ -8,10 +8,10 @@ driver moves them into the tables only after the whole pipeline succeeded (see
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.parquetio import WriteToParquet
 
 from affectflow.schemas.tables import SCHEMAS
+from affectflow.warehouse.layout import join
 
 
 class WriteTables(beam.PTransform):
@@ -26,7 +26,7 @@ class WriteTables(beam.PTransform):
     def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         written = {}
         for name, rows in tables.items():
-            prefix = FileSystems.join(self._staging_dir, name, f"run-{self._run_id}")
+            prefix = join(self._staging_dir, name, f"run-{self._run_id}")
             written[name] = rows | f"Write_{name}" >> WriteToParquet(
                 prefix,
                 SCHEMAS[name],

@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from affectflow.warehouse.layout import is_remote, local_path
+
 LOCK_NAME = ".lock"
 EX_TEMPFAIL = 75  # sysexits.h "try again later": the exit status of a job that found the lock taken
 _POLL_S = 0.5
@@ -34,8 +36,8 @@ class WarehouseBusy(RuntimeError):
 
 def lock_path(warehouse: str, cache_dir: str) -> Path:
     """The lock file of a warehouse: inside it when local, else in the local cache."""
-    if "://" not in warehouse or warehouse.lower().startswith("file://"):
-        folder = Path(warehouse.removeprefix("file://")).expanduser()
+    if not is_remote(warehouse):
+        folder = Path(local_path(warehouse)).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         return folder / LOCK_NAME
     digest = hashlib.sha256(warehouse.rstrip("/").encode()).hexdigest()[:16]

@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from affectflow.warehouse import layout
+
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _BATCH_ROWS = 65_536
 
@@ -30,7 +32,7 @@ def run_date_of(run_id: str) -> str:
 def partition_dir(table_dir: str, run_date: str, cohort: str | None) -> str:
     """The folder of one run date and cohort; the cohort is percent-encoded (`/` too)."""
     value = quote(cohort, safe="") if cohort else NULL_PARTITION
-    return FileSystems.join(table_dir, f"run_date={run_date}", f"cohort={value}")
+    return layout.join(table_dir, f"run_date={run_date}", f"cohort={value}")
 
 
 def _cohorts(table: pa.Table) -> list[str | None]:
@@ -54,7 +56,7 @@ class _PartitionWriters:
     def write(self, cohort: str | None, rows: pa.Table) -> None:
         if cohort not in self._open:
             folder = partition_dir(self._table_dir, self._run_date, cohort)
-            final = FileSystems.join(folder, self._name)
+            final = layout.join(folder, self._name)
             temporary = f"{final}.tmp-{secrets.token_hex(4)}"
             handle = FileSystems.create(temporary)
             writer = pq.ParquetWriter(handle, self._schema, compression="zstd")
@@ -79,10 +81,10 @@ def write_partitioned(source: str, table_dir: str, run_date: str) -> list[str]:
     The partition files keep the source's file name (`run-<run_id>-NNNNN-of-NNNNN.parquet`),
     so the run that wrote a file is known from its name alone. Returns the paths written.
     """
-    with FileSystems.open(source) as handle:
+    with layout.open_read(source) as handle:
         parquet = pq.ParquetFile(handle)
         writers = _PartitionWriters(
-            table_dir, run_date, FileSystems.split(source)[1], parquet.schema_arrow
+            table_dir, run_date, layout.name_of(source), parquet.schema_arrow
         )
         for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
             table = pa.Table.from_batches([batch], schema=parquet.schema_arrow)

@@ -15,7 +15,8 @@ import pytest
 from affectflow.pipelines.forget import main as forget_main
 from affectflow.pipelines.refresh import RefreshResult, main, refresh
 from affectflow.pipelines.refresh_config import load_config
-from affectflow.queries.runner import connect, format_report, run_report
+from affectflow.queries.render import render_report
+from affectflow.queries.runner import connect, run_report
 from affectflow.warehouse.lock import EX_TEMPFAIL
 
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
@@ -139,7 +140,7 @@ def test_tables_are_partitioned_by_run_date_and_cohort(refreshed: Refreshed) -> 
 def test_reports_are_regenerated_with_the_numbers_of_the_warehouse(refreshed: Refreshed) -> None:
     con = connect(str(refreshed.warehouse))
     for name in ("cohort_summary", "data_quality"):
-        expected = format_report(run_report(con, name, {"min_videos": 1}), "csv")
+        expected = render_report(con, run_report(con, name, {"min_videos": 1}), "csv")
         written = refreshed.folder / "reports-clean" / f"{name}.csv"
         assert written.read_bytes().decode().rstrip("\n") == expected.rstrip("\n")
         assert (refreshed.folder / "reports-clean" / f"{name}.html").read_text().startswith("<!")

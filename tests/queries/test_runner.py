@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from affectflow.pipelines.cli import main
-from affectflow.queries.runner import connect, format_report, list_reports, run_report
+from affectflow.queries.render import format_table
+from affectflow.queries.runner import connect, list_reports, run_report
 
 
 def test_reports_are_listed() -> None:
@@ -50,7 +51,7 @@ def test_small_cells_are_masked(job) -> None:
     assert masked.suppressed == len(masked.rows) == 2
     negative = masked.columns.index("negative_share")
     assert all(row[negative] is None for row in masked.rows)
-    assert "masked" in format_report(masked, "table")
+    assert "masked" in format_table(masked)
 
 
 def test_report_command_prints_the_cohort_table(job, capsys) -> None:

@@ -1,0 +1,41 @@
+"""The one definition of "committed": DuckDB views over a real warehouse's files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from affectflow.warehouse import layout
+from affectflow.warehouse.commit import done_video_keys, ensure_tables
+from affectflow.warehouse.sql import WarehouseError, connect
+
+
+def test_rows_of_a_run_without_its_runs_row_are_invisible(job, tmp_path: Path) -> None:
+    copy = tmp_path / "wh"
+    shutil.copytree(job.warehouse, copy, ignore=shutil.ignore_patterns(".lock"))
+    with connect(str(copy)) as con:
+        ((run_id, analysis_id),) = con.execute(
+            "select run_id, analysis_id from video_rows group by all"
+        ).fetchall()
+        videos = con.execute("select count(*) from video_rows").fetchall()[0][0]
+        faces = con.execute("select count(*) from face_rows").fetchall()[0][0]
+    assert videos > 0 and faces > 0
+    assert done_video_keys(str(copy), analysis_id)
+    Path(layout.run_record(str(copy), run_id)).unlink()
+    ensure_tables(str(copy))  # as every commit leaves it: each table has a file
+    with connect(str(copy)) as con:
+        for view in ("runs", "video_rows", "face_rows", "errors"):
+            assert con.execute(f"select count(*) from {view}").fetchall() == [(0,)], view
+    assert done_video_keys(str(copy), analysis_id) == frozenset()
+
+
+def test_a_folder_without_runs_is_no_warehouse(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="no affectflow warehouse"):
+        connect(str(tmp_path))
+
+
+def test_a_remote_warehouse_says_what_to_do() -> None:
+    with pytest.raises(WarehouseError, match=r"copy it to a local folder|cannot read"):
+        connect("s3://affectflow-nowhere/out")

@@ -1,0 +1,115 @@
+"""Where everything of a warehouse lives: one path model for local and remote warehouses.
+
+Every module that names a warehouse path goes through these helpers (Beam FileSystems
+underneath), so `out`, `file:///data/out` and `gs://bucket/out` behave alike.
+
+    <warehouse>/<table>/run_date=<date>/cohort=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
+    <warehouse>/runs/run-<run_id>.parquet        the commit record of each run
+    <warehouse>/_staging/<run_id>/               rows of a run in progress
+    <warehouse>/_forgotten/keys.txt              videos `forget` removed for good
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from apache_beam.io.filesystems import FileSystems
+
+STAGING = "_staging"
+FORGOTTEN = "_forgotten"
+RUNS = "runs"
+
+
+def is_remote(path: str) -> bool:
+    """True for a URI other than file:// (gs://, s3://, ...)."""
+    return "://" in path and not path.lower().startswith("file://")
+
+
+def local_path(path: str) -> str:
+    """A local path without its file:// scheme."""
+    return path[len("file://") :] if path.lower().startswith("file://") else path
+
+
+def join(base: str, *parts: str) -> str:
+    """`base/part/...`; a file:// base becomes a plain path (Beam knows no file:// scheme)."""
+    if is_remote(base):
+        return "/".join([base.rstrip("/"), *parts])
+    return os.path.join(local_path(base), *parts)
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(local_path(path))
+
+
+def table_dir(warehouse: str, table: str) -> str:
+    return join(warehouse, table)
+
+
+def table_glob(warehouse: str, table: str) -> str:
+    """Every Parquet file of a table, partition folders included (for DuckDB)."""
+    return join(table_dir(warehouse, table), "**", "*.parquet")
+
+
+def staging_dir(warehouse: str, run_id: str) -> str:
+    return join(warehouse, STAGING, run_id)
+
+
+def run_record(warehouse: str, run_id: str) -> str:
+    """The `runs` file whose presence makes a run committed."""
+    return join(warehouse, RUNS, f"run-{run_id}.parquet")
+
+
+def forgotten_file(warehouse: str) -> str:
+    return join(warehouse, FORGOTTEN, "keys.txt")
+
+
+def files(pattern: str) -> list[str]:
+    """The paths matching a FileSystems glob, sorted."""
+    return sorted(m.path for m in FileSystems.match([local_path(pattern)])[0].metadata_list)
+
+
+def all_files(folder: str) -> list[str]:
+    """Every file under `folder`, at any depth (temporary files included)."""
+    return files(join(folder, "**")) if exists(folder) else []
+
+
+def table_files(warehouse: str, table: str) -> list[str]:
+    """The Parquet files of a table, partition folders included."""
+    return [p for p in all_files(table_dir(warehouse, table)) if p.endswith(".parquet")]
+
+
+def is_warehouse(warehouse: str) -> bool:
+    """True when `warehouse` holds a `runs/` folder (at least one run was committed)."""
+    return exists(join(warehouse, RUNS))
+
+
+def name_of(path: str) -> str:
+    """The last component of a path or URI."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def delete(paths: list[str]) -> None:
+    """Delete files or folders (recursively)."""
+    if paths:
+        FileSystems.delete([local_path(p) for p in paths])
+
+
+def open_read(path: str) -> BinaryIO:
+    return FileSystems.open(local_path(path))
+
+
+@contextlib.contextmanager
+def write_atomically(path: str) -> Iterator[BinaryIO]:
+    """Write `path` under a temporary name, renamed when the block ends without error.
+
+    A reader sees the old file or the new one, never half of one.
+    """
+    final = local_path(path)
+    temporary = f"{final}.tmp-{secrets.token_hex(4)}"
+    with FileSystems.create(temporary) as handle:
+        yield handle
+    FileSystems.rename([temporary], [final])
