@@ -27,7 +27,7 @@ DEFAULT_RUNNER = "FnApiRunner"
 DETECT = DetectSettings()
 DOWNLOAD = DownloadSettings()
 CLASSIFY = ClassifySettings()
-QUIET_WORKERS_RUNNER = "affectflow.pipelines.local_workers.WorkerProcessRunner"
+LOCAL_WORKERS_RUNNER = "affectflow.pipelines.local_workers.LocalWorkersRunner"
 
 
 def _add(parser: argparse.ArgumentParser, name: str, **kwargs: object) -> None:
@@ -38,177 +38,181 @@ def _add(parser: argparse.ArgumentParser, name: str, **kwargs: object) -> None:
     parser.add_argument(*flags, dest=name.replace("-", "_"), **kwargs)
 
 
+def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `affectflow analyze` to `parser` (help, refresh config, Beam)."""
+    _add(parser, "warehouse", default="out", help="warehouse folder or URI (default: out)")
+    _add(parser, "cohort", default=None, help="cohort of rows that name none (.txt lists)")
+    _add(parser, "allow-local", action="store_true", help="accept local paths and file://")
+    _add(
+        parser,
+        "fps",
+        type=float,
+        default=DETECT.fps,
+        help="frames sampled per second (%(default)s)",
+    )
+    _add(
+        parser,
+        "trim-s",
+        type=float,
+        default=DETECT.trim_s,
+        help="seconds trimmed at start and end",
+    )
+    _add(parser, "model", default=CLASSIFY.model, help="emotion model (registry name)")
+    _add(parser, "weights", default=None, help="weights file for models that need one")
+    _add(parser, "device", default=CLASSIFY.device, choices=("cpu", "cuda"), help="torch device")
+    _add(
+        parser,
+        "batch-size",
+        type=int,
+        default=CLASSIFY.batch_size,
+        help="faces per inference batch (%(default)s)",
+    )
+    _add(
+        parser,
+        "model-copies",
+        type=int,
+        default=None,
+        help="model copies per worker machine (GPU runners: usually 1)",
+    )
+    _add(parser, "workers", type=int, default=1, help="local worker processes (1)")
+    _add(parser, "cache-dir", default=None, help="model and video cache (~/.cache/affectflow)")
+    _add(
+        parser,
+        "max-duration",
+        type=float,
+        default=DOWNLOAD.max_duration_s,
+        help="longest video in s (%(default)s)",
+    )
+    _add(
+        parser,
+        "max-filesize",
+        type=int,
+        default=DOWNLOAD.max_filesize_bytes,
+        help="largest download in bytes",
+    )
+    _add(
+        parser,
+        "max-height",
+        type=int,
+        default=DOWNLOAD.max_height,
+        help="highest video format (%(default)s)",
+    )
+    _add(
+        parser,
+        "socket-timeout",
+        type=float,
+        default=DOWNLOAD.socket_timeout_s,
+        help="network timeout in s (%(default)s)",
+    )
+    _add(
+        parser,
+        "retries",
+        type=int,
+        default=DOWNLOAD.retries,
+        help="retries of retryable download errors",
+    )
+    _add(
+        parser,
+        "backoff-s",
+        type=float,
+        default=DOWNLOAD.backoff_s,
+        help="first retry delay, doubling (%(default)s)",
+    )
+    _add(
+        parser,
+        "debug-crops",
+        default=None,
+        help="folder to write every face crop to (debugging only: crops are personal data)",
+    )
+    _add(parser, "keep-videos", action="store_true", help="keep downloads in the cache")
+    _add(parser, "cache-max-gb", type=float, default=None, help="video cache cap in GiB")
+    _add(parser, "sites", default=None, help="comma-separated yt-dlp extractors to accept")
+    _add(parser, "keep-title", action="store_true", help="store video titles (off: privacy)")
+    _add(
+        parser,
+        "channel-salt",
+        default=os.environ.get("AFFECTFLOW_CHANNEL_SALT"),
+        help="key for hashing channel ids (env AFFECTFLOW_CHANNEL_SALT); none: not stored",
+    )
+    _add(
+        parser,
+        "scale-factor",
+        type=float,
+        default=DETECT.scale_factor,
+        help="Haar scaleFactor (%(default)s)",
+    )
+    _add(
+        parser,
+        "min-neighbors",
+        type=int,
+        default=DETECT.min_neighbors,
+        help="Haar minNeighbors (%(default)s)",
+    )
+    _add(
+        parser,
+        "min-face",
+        type=int,
+        default=DETECT.min_face,
+        help="smallest face side in px (%(default)s)",
+    )
+    _add(
+        parser,
+        "detect-width",
+        type=int,
+        default=DETECT.detect_width,
+        help="shrink frames to this width for face search; 0: full size (%(default)s)",
+    )
+    _add(
+        parser,
+        "detect-every",
+        type=int,
+        default=DETECT.detect_every,
+        help="search whole frames every k-th sampled frame (and on track loss), "
+        "follow faces between (%(default)s)",
+    )
+    _add(
+        parser,
+        "min-track-frames",
+        type=int,
+        default=DETECT.min_track_frames,
+        help="sampled frames a face track needs before its faces count (%(default)s)",
+    )
+    _add(
+        parser,
+        "clahe",
+        default=None,
+        choices=("on", "off"),
+        help="contrast-enhance crops (default: the model's own setting)",
+    )
+    _add(parser, "force", action="store_true", help="re-analyse videos already done")
+
+
 class AnalyzeOptions(PipelineOptions):
-    """Options of `affectflow analyze`."""
+    """Options of `affectflow analyze` (declared by `add_analyze_arguments`)."""
 
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        _add(parser, "warehouse", default="out", help="warehouse folder or URI (default: out)")
-        _add(parser, "cohort", default=None, help="cohort of rows that name none (.txt lists)")
-        _add(parser, "allow-local", action="store_true", help="accept local paths and file://")
-        _add(
-            parser,
-            "fps",
-            type=float,
-            default=DETECT.fps,
-            help="frames sampled per second (%(default)s)",
-        )
-        _add(
-            parser,
-            "trim-s",
-            type=float,
-            default=DETECT.trim_s,
-            help="seconds trimmed at start and end",
-        )
-        _add(parser, "model", default=CLASSIFY.model, help="emotion model (registry name)")
-        _add(parser, "weights", default=None, help="weights file for models that need one")
-        _add(
-            parser, "device", default=CLASSIFY.device, choices=("cpu", "cuda"), help="torch device"
-        )
-        _add(
-            parser,
-            "batch-size",
-            type=int,
-            default=CLASSIFY.batch_size,
-            help="faces per inference batch (%(default)s)",
-        )
-        _add(
-            parser,
-            "model-copies",
-            type=int,
-            default=None,
-            help="model copies per worker machine (GPU runners: usually 1)",
-        )
-        _add(parser, "workers", type=int, default=1, help="local worker processes (1)")
-        _add(parser, "cache-dir", default=None, help="model and video cache (~/.cache/affectflow)")
-        _add(
-            parser,
-            "max-duration",
-            type=float,
-            default=DOWNLOAD.max_duration_s,
-            help="longest video in s (%(default)s)",
-        )
-        _add(
-            parser,
-            "max-filesize",
-            type=int,
-            default=DOWNLOAD.max_filesize_bytes,
-            help="largest download in bytes",
-        )
-        _add(
-            parser,
-            "max-height",
-            type=int,
-            default=DOWNLOAD.max_height,
-            help="highest video format (%(default)s)",
-        )
-        _add(
-            parser,
-            "socket-timeout",
-            type=float,
-            default=DOWNLOAD.socket_timeout_s,
-            help="network timeout in s (%(default)s)",
-        )
-        _add(
-            parser,
-            "retries",
-            type=int,
-            default=DOWNLOAD.retries,
-            help="retries of retryable download errors",
-        )
-        _add(
-            parser,
-            "backoff-s",
-            type=float,
-            default=DOWNLOAD.backoff_s,
-            help="first retry delay, doubling (%(default)s)",
-        )
-        _add(
-            parser,
-            "debug-crops",
-            default=None,
-            help="folder to write every face crop to (debugging only: crops are personal data)",
-        )
-        _add(parser, "keep-videos", action="store_true", help="keep downloads in the cache")
-        _add(parser, "cache-max-gb", type=float, default=None, help="video cache cap in GiB")
-        _add(parser, "sites", default=None, help="comma-separated yt-dlp extractors to accept")
-        _add(parser, "keep-title", action="store_true", help="store video titles (off: privacy)")
-        _add(
-            parser,
-            "channel-salt",
-            default=os.environ.get("AFFECTFLOW_CHANNEL_SALT"),
-            help="key for hashing channel ids (env AFFECTFLOW_CHANNEL_SALT); none: not stored",
-        )
-        _add(
-            parser,
-            "scale-factor",
-            type=float,
-            default=DETECT.scale_factor,
-            help="Haar scaleFactor (%(default)s)",
-        )
-        _add(
-            parser,
-            "min-neighbors",
-            type=int,
-            default=DETECT.min_neighbors,
-            help="Haar minNeighbors (%(default)s)",
-        )
-        _add(
-            parser,
-            "min-face",
-            type=int,
-            default=DETECT.min_face,
-            help="smallest face side in px (%(default)s)",
-        )
-        _add(
-            parser,
-            "detect-width",
-            type=int,
-            default=DETECT.detect_width,
-            help="shrink frames to this width for face search; 0: full size (%(default)s)",
-        )
-        _add(
-            parser,
-            "detect-every",
-            type=int,
-            default=DETECT.detect_every,
-            help="search whole frames every k-th sampled frame (and on track loss), "
-            "follow faces between (%(default)s)",
-        )
-        _add(
-            parser,
-            "min-track-frames",
-            type=int,
-            default=DETECT.min_track_frames,
-            help="sampled frames a face track needs before its faces count (%(default)s)",
-        )
-        _add(
-            parser,
-            "clahe",
-            default=None,
-            choices=("on", "off"),
-            help="contrast-enhance crops (default: the model's own setting)",
-        )
-        _add(parser, "force", action="store_true", help="re-analyse videos already done")
+        add_analyze_arguments(parser)
 
 
 def resolve_runner_options(options: PipelineOptions) -> None:
-    """Local defaults: FnApiRunner; `--workers N` -> N quiet processes, one thread each.
+    """Local defaults: FnApiRunner; `--workers N` -> N worker processes, one thread each.
 
-    With N > 1 and the local runner, the runner is `local_workers.WorkerProcessRunner`:
-    Beam's FnApiRunner in multi_processing mode whose workers start quietly.
+    With N > 1 on the local runner: `--direct_num_workers N` and the runner
+    `local_workers.LocalWorkersRunner` (FnApiRunner whose workers log like the CLI).
+    Other runners, and Beam's own `--direct_running_mode`, are left as given.
     """
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
     workers = options.view_as(AnalyzeOptions).workers
     direct = options.view_as(DirectOptions)
-    if workers > 1 and direct.direct_num_workers <= 1:  # Beam's default is 1
-        direct.direct_num_workers = workers
-        direct.direct_running_mode = "multi_processing"
+    if workers <= 1 or direct.direct_num_workers > 1:  # Beam's default is 1
+        return
+    direct.direct_num_workers = workers
     local = str(standard.runner).lower() == DEFAULT_RUNNER.lower()
-    if local and direct.direct_running_mode == "multi_processing":
-        standard.runner = QUIET_WORKERS_RUNNER
+    if local and direct.direct_running_mode == "in_memory":  # Beam's default
+        standard.runner = LOCAL_WORKERS_RUNNER
 
 
 def stage_settings(

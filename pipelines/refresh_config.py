@@ -38,7 +38,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from affectflow.pipelines.options import AnalyzeOptions
+from affectflow.pipelines.options import add_analyze_arguments
 
 TOP_KEYS = ("warehouse", "analyze", "beam", "cohorts", "reports")
 SOURCE_KEYS = ("url", "path", "max_videos")
@@ -106,8 +106,13 @@ def _resolve(base: Path, value: str) -> str:
 
 def _analyze_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="[analyze]", exit_on_error=False, add_help=False)
-    AnalyzeOptions._add_argparse_args(parser)
+    add_analyze_arguments(parser)
     return parser
+
+
+def _analyze_defaults() -> dict[str, Any]:
+    """Each analyze option's default, by its name (`dest`)."""
+    return vars(_analyze_parser().parse_args([]))
 
 
 def _flag_args(name: str, value: Any, where: str) -> list[str]:
@@ -122,15 +127,16 @@ def _flag_args(name: str, value: Any, where: str) -> list[str]:
 
 
 def _analyze_args(table: dict[str, Any], base: Path, where: str) -> list[str]:
-    parser = _analyze_parser()
-    actions = {a.dest: a for a in parser._actions}
-    allowed = [dest for dest in actions if dest not in NOT_IN_ANALYZE]
+    """The `[analyze]` table as flags; on/off options (default false) take true or false."""
+    parser, defaults = _analyze_parser(), _analyze_defaults()
+    allowed = [dest for dest in defaults if dest not in NOT_IN_ANALYZE]
     _unknown([k.replace("-", "_") for k in table], allowed, where)
     args: list[str] = []
     for key, value in table.items():
         dest = key.replace("-", "_")
-        if isinstance(value, bool) != (actions[dest].nargs == 0):
-            kind = "true or false" if actions[dest].nargs == 0 else "a value"
+        switch = isinstance(defaults[dest], bool)
+        if isinstance(value, bool) != switch:
+            kind = "true or false" if switch else "a value"
             raise ConfigError(f"{where}.{key}: expected {kind}, got {value!r}")
         if dest in PATH_OPTIONS and isinstance(value, str):
             value = _resolve(base, value)
@@ -145,13 +151,10 @@ def _analyze_args(table: dict[str, Any], base: Path, where: str) -> list[str]:
 def _beam_args(table: dict[str, Any], where: str) -> list[str]:
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    known = [k for k in PipelineOptions([]).get_all_options() if k not in _analyze_dests()]
+    analyze = _analyze_defaults()
+    known = [k for k in PipelineOptions([]).get_all_options() if k not in analyze]
     _unknown([k.replace("-", "_") for k in table], known, where)
     return [arg for k, v in table.items() for arg in _flag_args(k.replace("-", "_"), v, where)]
-
-
-def _analyze_dests() -> set[str]:
-    return {action.dest for action in _analyze_parser()._actions}
 
 
 def _source(item: Any, base: Path, where: str) -> Source:
@@ -191,7 +194,8 @@ def _cohorts(table: Any, base: Path, where: str) -> tuple[Cohort, ...]:
 
 
 def _reports(table: Any, base: Path, where: str) -> ReportSettings:
-    from affectflow.queries.runner import FORMATS, PARAMETERS, list_reports
+    from affectflow.queries.render import FORMATS
+    from affectflow.queries.runner import PARAMETERS, list_reports
 
     table = dict(table or {})
     _unknown(table, REPORT_KEYS, where)

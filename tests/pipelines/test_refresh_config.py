@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from affectflow.pipelines.cli import main as cli_main
+from affectflow.pipelines.options import add_analyze_arguments
 from affectflow.pipelines.refresh_config import ConfigError, load_config
 
 GOOD = """\
@@ -88,3 +90,18 @@ def test_the_cli_exits_2_on_a_bad_config(tmp_path: Path, capsys) -> None:
     assert cli_main(["refresh", "--config", path]) == 2
     assert "not valid TOML" in capsys.readouterr().err
     assert cli_main(["refresh", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_on_off_options_are_the_ones_whose_default_is_false() -> None:
+    """`[analyze]` takes true/false exactly for the options a bare `--name` switches on."""
+    parser = argparse.ArgumentParser(exit_on_error=False, add_help=False)
+    add_analyze_arguments(parser)
+    defaults = vars(parser.parse_args([]))
+    switches = {dest for dest, value in defaults.items() if isinstance(value, bool)}
+    assert {"allow_local", "keep_title", "keep_videos", "force"} <= switches
+    for dest in defaults:
+        if dest in switches:
+            assert vars(parser.parse_args([f"--{dest}"]))[dest] is True
+        else:
+            with pytest.raises(argparse.ArgumentError):
+                parser.parse_args([f"--{dest}"])

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import logging
+import importlib
+import subprocess
+import sys
 
-import apache_beam as beam
 import duckdb
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from affectflow.pipelines.analyze import run
-from affectflow.pipelines.local_workers import WorkerProcessRunner, _with_log_level
-from affectflow.pipelines.options import resolve_runner_options
+from affectflow.pipelines.options import LOCAL_WORKERS_RUNNER, resolve_runner_options
 
 # Lines Beam's worker processes print on start-up and shutdown unless silenced.
 BEAM_WORKER_NOISE = ("sdk_worker", "semi_persistent", "sdk harness", "apitools", "Resource module")
@@ -62,20 +62,58 @@ def test_two_workers_give_the_same_rows_as_one(
     assert videos(tmp_path / "one") == videos(tmp_path / "two")
 
 
-def test_worker_processes_show_errors_and_drop_beam_chatter(capfd) -> None:
-    options = PipelineOptions(["--workers", "2"])
-    resolve_runner_options(options)
-    assert options.view_as(StandardOptions).runner.endswith(WorkerProcessRunner.__name__)
-    assert options.view_as(DirectOptions).direct_num_workers == 2
-    beam_logger = logging.getLogger("apache_beam.affectflow_test")
-    with beam.Pipeline(options=options) as pipeline:
-        words = pipeline | beam.Create(["worker-warning-marker", "worker-error-marker"])
-        _ = words | "Warn" >> beam.Filter(lambda w: "warning" in w) | beam.Map(beam_logger.warning)
-        _ = words | "Err" >> beam.Filter(lambda w: "error" in w) | beam.Map(beam_logger.error)
-    err = capfd.readouterr().err
-    assert err.count("worker-error-marker") == 1, err
-    assert "worker-warning-marker" not in err, err
+# A pipeline on `--workers 2` in a process set up as the CLI sets up its logging.
+WORKER_SCRIPT = """
+import logging, os
+from affectflow.pipelines.logs import setup_logging
+
+setup_logging(verbose=False)  # before Beam's import, as the CLI does
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from affectflow.pipelines.options import resolve_runner_options
+
+options = PipelineOptions(["--workers", "2"])
+resolve_runner_options(options)
+beam_logger = logging.getLogger("apache_beam.affectflow_test")
+with beam.Pipeline(options=options) as pipeline:
+    words = pipeline | beam.Create(["info-marker", "warning-marker", "error-marker"])
+    _ = words | "Info" >> beam.Filter(lambda w: "info" in w) | beam.Map(beam_logger.info)
+    _ = words | "Warn" >> beam.Filter(lambda w: "warn" in w) | beam.Map(beam_logger.warning)
+    _ = words | "Err" >> beam.Filter(lambda w: "error" in w) | beam.Map(beam_logger.error)
+    progress = logging.getLogger("affectflow.progress")
+    _ = words | "Ok" >> beam.Map(lambda w: progress.info("ok %s", w))
+    _ = (
+        pipeline
+        | "Many" >> beam.Create(range(64))
+        | beam.Reshuffle()
+        | beam.Map(lambda _: os.getpid())
+        | beam.Distinct()
+        | beam.Map(lambda pid: print("worker-pid", pid, flush=True))
+    )
+print("main-pid", os.getpid())
+"""
+
+
+def test_worker_processes_log_like_the_cli_once(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 0, err
+    assert err.count("ERROR apache_beam.affectflow_test: error-marker") == 1, err
+    assert err.count("WARNING apache_beam.affectflow_test: warning-marker") == 1, err
+    assert "affectflow_test: info-marker" not in err, err  # no Beam INFO, as with one worker
+    assert err.count("[affectflow] ok ") == 3, err  # the workers' progress lines, CLI format
+    assert "Worker: " not in err, err  # the runner's forwarded copies are dropped
     assert not [noise for noise in BEAM_WORKER_NOISE if noise in err], err
+    pids = {line.split()[1] for line in out.splitlines() if line.startswith("worker-pid")}
+    (main_pid,) = [line.split()[1] for line in out.splitlines() if line.startswith("main-pid")]
+    assert len(pids) == 2 and main_pid not in pids, out
 
 
 def test_runner_options_for_workers() -> None:
@@ -85,6 +123,14 @@ def test_runner_options_for_workers() -> None:
     single = PipelineOptions([])
     resolve_runner_options(single)
     assert single.view_as(StandardOptions).runner == "FnApiRunner"
-    assert json.loads(_with_log_level(None)) == {"default_sdk_harness_log_level": "ERROR"}
-    given = json.dumps({"options": {"default_sdk_harness_log_level": "DEBUG"}})
-    assert _with_log_level(given) == given
+    assert single.view_as(DirectOptions).direct_num_workers == 1
+    two = PipelineOptions(["--workers", "2"])
+    resolve_runner_options(two)
+    assert two.view_as(StandardOptions).runner == LOCAL_WORKERS_RUNNER
+    assert two.view_as(DirectOptions).direct_num_workers == 2
+    module, name = LOCAL_WORKERS_RUNNER.rsplit(".", 1)
+    assert issubclass(getattr(importlib.import_module(module), name), FnApiRunner)
+    threads = PipelineOptions(["--workers", "2", "--direct_running_mode", "multi_threading"])
+    resolve_runner_options(threads)  # Beam's own running mode is left as given
+    assert threads.view_as(StandardOptions).runner == "FnApiRunner"
+    assert threads.view_as(DirectOptions).direct_num_workers == 2

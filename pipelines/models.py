@@ -1,0 +1,29 @@
+"""`affectflow models list | fetch NAME`: show the emotion models, or download one's weights."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 with the list or the fetched weights' path, 2 with a message on failure."""
+    from affectflow.models.registry import MODEL_SPECS, get_model_spec
+
+    parser = argparse.ArgumentParser(prog="affectflow models")
+    parser.add_argument("action", choices=("list", "fetch"))
+    parser.add_argument("name", nargs="?", default="fer-minixception")
+    parser.add_argument("--cache-dir", default=None)
+    args = parser.parse_args(argv)
+    if args.action == "list":
+        for name, spec in MODEL_SPECS.items():
+            print(f"{name}: {len(spec.labels)} classes ({', '.join(spec.labels)})")
+        return 0
+    try:
+        weights = get_model_spec(args.name).fetch_weights(args.cache_dir)
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"affectflow models: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.name}: {weights.path} (sha256 {weights.sha256})")
+    return 0
