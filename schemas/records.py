@@ -46,7 +46,7 @@ class VideoRequest:
     url: str
     cohort: str
     row_number: int
-    attributes: dict[str, str] = dataclasses.field(default_factory=dict)
+    attributes: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
     is_local: bool = False
 
 
