@@ -23,15 +23,22 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
 from affectflow.models.registry import ModelSpec, get_model_spec
-from affectflow.pipelines.options import AnalyzeOptions, resolve_runner_options, stage_settings
+from affectflow.pipelines.options import (
+    AnalyzeOptions,
+    OptionError,
+    add_analyze_arguments,
+    parse_analyze_args,
+    resolve_runner_options,
+    stage_settings,
+)
 from affectflow.pipelines.summary import RunSummary, counter_values, summarise
 from affectflow.schemas.records import RunInfo
 from affectflow.schemas.rows import error_row
-from affectflow.schemas.settings import StageSettings
+from affectflow.schemas.settings import IngestSettings, StageSettings
 from affectflow.transforms.detect import DetectFaces
 from affectflow.transforms.download import DownloadVideos
 from affectflow.transforms.infer import ClassifyEmotions, check_device
-from affectflow.transforms.ingest import ReadVideoList, list_format
+from affectflow.transforms.ingest import ReadVideoList, check_video_list
 from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
 from affectflow.transforms.outcomes import SplitDone, ToVideoRows
 from affectflow.transforms.sinks import WriteTables
@@ -130,22 +137,27 @@ class Job:
 
 
 def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, PipelineOptions]:
-    parser = argparse.ArgumentParser(prog="affectflow analyze", add_help=False)
-    if with_list:
-        parser.add_argument("video_list")
-    known, rest = parser.parse_known_args(argv)
-    options = PipelineOptions(rest)
+    """The list and the options; JobError for a bad value or an option nobody knows."""
+    flags = list(argv or [])
+    try:
+        known, _ = parse_analyze_args(flags, with_list)
+    except OptionError as error:
+        raise JobError(str(error)) from None
+    video_list = getattr(known, "video_list", None)
+    if video_list is not None:
+        flags.remove(video_list)
+    options = PipelineOptions(flags)
     resolve_runner_options(options)
-    return getattr(known, "video_list", None), options
+    return video_list, options
 
 
 def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str]:
-    """Fail fast, before any download: list, model, weights and device."""
+    """Fail fast, before any download: list (and its header), model, weights and device."""
     if video_list is not None and not FileSystems.exists(video_list):
         raise JobError(f"video list {video_list!r} does not exist")
     try:
         if video_list is not None:
-            list_format(video_list)
+            check_video_list(video_list, IngestSettings(opts.cohort, opts.allow_local))
         spec = get_model_spec(opts.model)
         check_device(opts.device)
         weights = spec.fetch_weights(opts.cache_dir, source=opts.weights)
@@ -235,27 +247,45 @@ def run(
     return execute(prepare(argv), test_pipeline)
 
 
+HELP_EPILOG = """\
+The list: CSV or JSONL with a url (or video_id) column and a cohort column (any other
+columns are kept as attributes), or TXT with one URL per line and --cohort NAME.
+Beam's own options (--runner, --project, --region, ...) pass through to Beam.
+
+example:
+  affectflow analyze videos.csv --warehouse out --fps 5 --workers 2
+  affectflow report --warehouse out
+"""
+
+
+def help_parser() -> argparse.ArgumentParser:
+    """The parser `analyze --help` prints: the list, then the options by group."""
+    parser = argparse.ArgumentParser(
+        prog="affectflow analyze",
+        usage="affectflow analyze LIST [--warehouse DIR] [options]",
+        description="Analyse the videos of a list into a warehouse (Parquet tables).",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("video_list", metavar="LIST", help="video list: .csv, .jsonl or .txt")
+    add_analyze_arguments(parser)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`affectflow analyze LIST ...`: exit 0 when the job ran (even if every video failed),
     2 with a message when it cannot run, 75 when another job holds the warehouse's lock."""
     import sys
 
-    from affectflow.pipelines.options import add_analyze_arguments
     from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        parser = argparse.ArgumentParser(
-            prog="affectflow analyze LIST",
-            description="Analyse the videos of a list (CSV, JSONL or TXT) into a warehouse. "
-            "Beam options (--runner, --project, ...) pass through.",
-        )
-        add_analyze_arguments(parser)
-        parser.print_help()
+    if not argv or "-h" in argv or "--help" in argv:
+        help_parser().print_help()
         return 0 if argv else 2
     try:
         summary = run(argv)
-    except JobError as error:
+    except (JobError, OSError) as error:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return 2
     except WarehouseBusy as error:

@@ -41,8 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = "--quiet" in argv
     argv = [a for a in argv if a != "--quiet"]
     if not argv or argv[0] not in COMMANDS:
-        print(f"usage: affectflow COMMAND ...\n\n{EPILOG}", file=sys.stderr)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+        asked = argv[:1] in (["-h"], ["--help"])
+        unknown = f"affectflow: unknown command {argv[0]!r}\n" if argv and not asked else ""
+        print(
+            f"{unknown}usage: affectflow COMMAND ...\n\n{EPILOG}",
+            file=sys.stdout if asked else sys.stderr,
+        )
+        return 0 if asked else 2
     setup_logging(verbose=not quiet)
     return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
 

@@ -3,17 +3,23 @@
 Beam's own options (`--runner`, `--direct_num_workers`, Dataflow's `--project`, ...)
 pass through unchanged; `resolve_runner_options` fills in the local defaults.
 `stage_settings` turns the options into each stage's settings (`schemas.settings`),
-whose defaults are the flags' defaults.
+whose defaults are the flags' defaults. Each flag checks its own value (range, choice,
+path) when parsed; `check_beam_args` rejects what neither affectflow nor Beam knows.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import io
 import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from affectflow.models.registry import ModelSpec
+from affectflow.models.registry import MODEL_SPECS, ModelSpec
 from affectflow.schemas.settings import (
     GIB,
     ClassifySettings,
@@ -30,161 +36,262 @@ CLASSIFY = ClassifySettings()
 LOCAL_WORKERS_RUNNER = "affectflow.pipelines.local_workers.LocalWorkersRunner"
 
 
-def _add(parser: argparse.ArgumentParser, name: str, **kwargs: object) -> None:
-    """Add `--some-name` with `--some_name` as an alias (Beam's spelling)."""
-    flags = [f"--{name}"]
-    if "-" in name:
-        flags.append(f"--{name.replace('-', '_')}")
-    parser.add_argument(*flags, dest=name.replace("-", "_"), **kwargs)
+class OptionError(ValueError):
+    """An option (or its value) that cannot be used; the message says what to change."""
+
+
+def number(kind: type, minimum: float, *, above: bool = False) -> Callable[[str], Any]:
+    """An argparse `type`: an int or float at least `minimum` (more than it if `above`)."""
+    word = "more than" if above else "at least"
+    noun = {int: "a whole number", float: "a number"}[kind]
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"takes {noun}, not {text!r}") from None
+        if value < minimum or (above and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {word} {minimum:g}, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def folder(text: str) -> str:
+    """An argparse `type`: a folder (existing or new) or a URI; never an existing file."""
+    if "://" not in text or text.lower().startswith("file://"):
+        local = text[len("file://") :] if text.lower().startswith("file://") else text
+        if os.path.exists(local) and not os.path.isdir(local):
+            raise argparse.ArgumentTypeError(f"{text!r} is a file: give a folder (new or existing)")
+    return text
+
+
+def names(text: str) -> str:
+    """An argparse `type`: a comma-separated list of names (`youtube,vimeo`)."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"takes comma-separated names, not {text!r}")
+    return ",".join(items)
+
+
+POSITIVE, NON_NEGATIVE = number(float, 0, above=True), number(float, 0)
+COUNT, AT_LEAST_ONE = number(int, 0), number(int, 1)
+
+# (group title, [(flag, argparse keywords), ...]): `analyze --help` shows them in this order.
+Spec = list[tuple[str, dict[str, Any]]]
+BASICS: Spec = [
+    ("warehouse", dict(default="out", type=folder, metavar="DIR",
+                       help="warehouse folder or URI, new or existing (default: %(default)s)")),
+    ("cohort", dict(metavar="NAME", help="cohort of the rows that name none (.txt lists)")),
+    ("allow-local", dict(action="store_true", help="accept local paths and file:// URLs")),
+    ("model", dict(default=CLASSIFY.model, choices=tuple(MODEL_SPECS),
+                   help="emotion model (default: %(default)s)")),
+    ("weights", dict(metavar="FILE", help="weights file, for models that need one")),
+    ("fps", dict(type=POSITIVE, default=DETECT.fps, metavar="N",
+                 help="frames sampled per second (default: %(default)s)")),
+    ("workers", dict(type=AT_LEAST_ONE, default=1, metavar="N",
+                     help="local worker processes (default: %(default)s)")),
+    ("force", dict(action="store_true", help="re-analyse videos already done")),
+]  # fmt: skip
+DETECTION: Spec = [
+    ("trim-s", dict(type=NON_NEGATIVE, default=DETECT.trim_s, metavar="S",
+                    help="seconds dropped at the start and the end (default: %(default)s)")),
+    ("scale-factor", dict(type=number(float, 1, above=True), default=DETECT.scale_factor,
+                          metavar="X", help="Haar scaleFactor (default: %(default)s)")),
+    ("min-neighbors", dict(type=COUNT, default=DETECT.min_neighbors, metavar="N",
+                           help="Haar minNeighbors (default: %(default)s)")),
+    ("min-face", dict(type=AT_LEAST_ONE, default=DETECT.min_face, metavar="PX",
+                      help="smallest face side in px (default: %(default)s)")),
+    ("detect-width", dict(type=COUNT, default=DETECT.detect_width, metavar="PX",
+                          help="shrink frames to this width to search faces; 0: full size "
+                          "(default: %(default)s)")),
+    ("detect-every", dict(type=AT_LEAST_ONE, default=DETECT.detect_every, metavar="K",
+                          help="search whole frames every k-th sampled frame (and when a track "
+                          "is lost), follow faces in between (default: %(default)s)")),
+    ("min-track-frames", dict(type=AT_LEAST_ONE, default=DETECT.min_track_frames, metavar="N",
+                              help="sampled frames a face track needs to count "
+                              "(default: %(default)s)")),
+    ("clahe", dict(choices=("on", "off"),
+                   help="contrast-enhance face crops (default: the model's setting)")),
+]  # fmt: skip
+DOWNLOAD_OPTIONS: Spec = [
+    ("max-duration", dict(type=POSITIVE, default=DOWNLOAD.max_duration_s, metavar="S",
+                          help="longest video in seconds (default: %(default)s)")),
+    ("max-filesize", dict(type=AT_LEAST_ONE, default=DOWNLOAD.max_filesize_bytes,
+                          metavar="BYTES", help="largest download (default: %(default)s)")),
+    ("max-height", dict(type=AT_LEAST_ONE, default=DOWNLOAD.max_height, metavar="PX",
+                        help="highest video format downloaded (default: %(default)s)")),
+    ("sites", dict(type=names, metavar="NAMES",
+                   help="comma-separated yt-dlp extractors to accept (default: all)")),
+    ("socket-timeout", dict(type=POSITIVE, default=DOWNLOAD.socket_timeout_s, metavar="S",
+                            help="network timeout in seconds (default: %(default)s)")),
+    ("retries", dict(type=COUNT, default=DOWNLOAD.retries, metavar="N",
+                     help="retries of retryable download errors (default: %(default)s)")),
+    ("backoff-s", dict(type=NON_NEGATIVE, default=DOWNLOAD.backoff_s, metavar="S",
+                       help="first retry delay, doubling (default: %(default)s)")),
+    ("cache-dir", dict(type=folder, metavar="DIR",
+                       help="model and video cache (default: ~/.cache/affectflow)")),
+    ("keep-videos", dict(action="store_true", help="keep downloaded videos in the cache")),
+    ("cache-max-gb", dict(type=POSITIVE, metavar="GB",
+                          help="size cap of the video cache (default: none)")),
+]  # fmt: skip
+PRIVACY: Spec = [
+    ("keep-title", dict(action="store_true", help="store video titles (off: privacy)")),
+    ("channel-salt", dict(default=os.environ.get("AFFECTFLOW_CHANNEL_SALT"), metavar="KEY",
+                          help="key for hashing channel ids (default: env "
+                          "AFFECTFLOW_CHANNEL_SALT; none: channel ids not stored)")),
+    ("debug-crops", dict(type=folder, metavar="DIR",
+                         help="write every face crop to DIR (debugging only: personal data)")),
+]  # fmt: skip
+RUNNER: Spec = [
+    ("device", dict(default=CLASSIFY.device, choices=("cpu", "cuda"),
+                    help="torch device (default: %(default)s)")),
+    ("batch-size", dict(type=AT_LEAST_ONE, default=CLASSIFY.batch_size, metavar="N",
+                        help="faces per inference batch (default: %(default)s)")),
+    ("model-copies", dict(type=AT_LEAST_ONE, metavar="N",
+                          help="model copies per worker machine (default: Beam's)")),
+]  # fmt: skip
+GROUPS = (
+    ("basics", BASICS),
+    ("face detection", DETECTION),
+    ("download and cache", DOWNLOAD_OPTIONS),
+    ("privacy", PRIVACY),
+    ("runner (Beam's own options, --runner, --project, ..., pass through)", RUNNER),
+)
 
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options of `affectflow analyze` to `parser` (help, refresh config, Beam)."""
-    _add(parser, "warehouse", default="out", help="warehouse folder or URI (default: out)")
-    _add(parser, "cohort", default=None, help="cohort of rows that name none (.txt lists)")
-    _add(parser, "allow-local", action="store_true", help="accept local paths and file://")
-    _add(
-        parser,
-        "fps",
-        type=float,
-        default=DETECT.fps,
-        help="frames sampled per second (%(default)s)",
-    )
-    _add(
-        parser,
-        "trim-s",
-        type=float,
-        default=DETECT.trim_s,
-        help="seconds trimmed at start and end",
-    )
-    _add(parser, "model", default=CLASSIFY.model, help="emotion model (registry name)")
-    _add(parser, "weights", default=None, help="weights file for models that need one")
-    _add(parser, "device", default=CLASSIFY.device, choices=("cpu", "cuda"), help="torch device")
-    _add(
-        parser,
-        "batch-size",
-        type=int,
-        default=CLASSIFY.batch_size,
-        help="faces per inference batch (%(default)s)",
-    )
-    _add(
-        parser,
-        "model-copies",
-        type=int,
-        default=None,
-        help="model copies per worker machine (GPU runners: usually 1)",
-    )
-    _add(parser, "workers", type=int, default=1, help="local worker processes (1)")
-    _add(parser, "cache-dir", default=None, help="model and video cache (~/.cache/affectflow)")
-    _add(
-        parser,
-        "max-duration",
-        type=float,
-        default=DOWNLOAD.max_duration_s,
-        help="longest video in s (%(default)s)",
-    )
-    _add(
-        parser,
-        "max-filesize",
-        type=int,
-        default=DOWNLOAD.max_filesize_bytes,
-        help="largest download in bytes",
-    )
-    _add(
-        parser,
-        "max-height",
-        type=int,
-        default=DOWNLOAD.max_height,
-        help="highest video format (%(default)s)",
-    )
-    _add(
-        parser,
-        "socket-timeout",
-        type=float,
-        default=DOWNLOAD.socket_timeout_s,
-        help="network timeout in s (%(default)s)",
-    )
-    _add(
-        parser,
-        "retries",
-        type=int,
-        default=DOWNLOAD.retries,
-        help="retries of retryable download errors",
-    )
-    _add(
-        parser,
-        "backoff-s",
-        type=float,
-        default=DOWNLOAD.backoff_s,
-        help="first retry delay, doubling (%(default)s)",
-    )
-    _add(
-        parser,
-        "debug-crops",
-        default=None,
-        help="folder to write every face crop to (debugging only: crops are personal data)",
-    )
-    _add(parser, "keep-videos", action="store_true", help="keep downloads in the cache")
-    _add(parser, "cache-max-gb", type=float, default=None, help="video cache cap in GiB")
-    _add(parser, "sites", default=None, help="comma-separated yt-dlp extractors to accept")
-    _add(parser, "keep-title", action="store_true", help="store video titles (off: privacy)")
-    _add(
-        parser,
-        "channel-salt",
-        default=os.environ.get("AFFECTFLOW_CHANNEL_SALT"),
-        help="key for hashing channel ids (env AFFECTFLOW_CHANNEL_SALT); none: not stored",
-    )
-    _add(
-        parser,
-        "scale-factor",
-        type=float,
-        default=DETECT.scale_factor,
-        help="Haar scaleFactor (%(default)s)",
-    )
-    _add(
-        parser,
-        "min-neighbors",
-        type=int,
-        default=DETECT.min_neighbors,
-        help="Haar minNeighbors (%(default)s)",
-    )
-    _add(
-        parser,
-        "min-face",
-        type=int,
-        default=DETECT.min_face,
-        help="smallest face side in px (%(default)s)",
-    )
-    _add(
-        parser,
-        "detect-width",
-        type=int,
-        default=DETECT.detect_width,
-        help="shrink frames to this width for face search; 0: full size (%(default)s)",
-    )
-    _add(
-        parser,
-        "detect-every",
-        type=int,
-        default=DETECT.detect_every,
-        help="search whole frames every k-th sampled frame (and on track loss), "
-        "follow faces between (%(default)s)",
-    )
-    _add(
-        parser,
-        "min-track-frames",
-        type=int,
-        default=DETECT.min_track_frames,
-        help="sampled frames a face track needs before its faces count (%(default)s)",
-    )
-    _add(
-        parser,
-        "clahe",
-        default=None,
-        choices=("on", "off"),
-        help="contrast-enhance crops (default: the model's own setting)",
-    )
-    _add(parser, "force", action="store_true", help="re-analyse videos already done")
+    """Add the options of `affectflow analyze` to `parser` (help, refresh config, Beam).
+
+    Each is `--some-name`, with Beam's spelling `--some_name` as a hidden alias.
+    """
+    for title, spec in GROUPS:
+        group = parser.add_argument_group(title)
+        for name, keywords in spec:
+            dest = name.replace("-", "_")
+            group.add_argument(f"--{name}", dest=dest, **keywords)
+            if dest != name:
+                group.add_argument(
+                    f"--{dest}", dest=dest, **{**keywords, "help": argparse.SUPPRESS}
+                )
+
+
+def analyze_option_names() -> dict[str, str]:
+    """Each analyze option's flag (`--trim-s`) by its name (`trim_s`)."""
+    return {name.replace("-", "_"): f"--{name}" for _, spec in GROUPS for name, _ in spec}
+
+
+def beam_option_names() -> set[str]:
+    """The names of Beam's own options (and of every other PipelineOptions subclass)."""
+    return set(PipelineOptions([]).get_all_options()) - set(analyze_option_names())
+
+
+def _suggest(flag: str) -> str:
+    known = [*analyze_option_names().values(), *(f"--{n}" for n in beam_option_names())]
+    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def check_beam_args(args: Sequence[str]) -> None:
+    """Reject what is left after the analyze options that Beam does not know either.
+
+    Raises OptionError naming the first unknown option (with a close match) or a stray
+    argument.
+    """
+    parsed = _beam_parse(args)
+    known = set(PipelineOptions([]).get_all_options())
+    unknown = {name.split("=", 1)[0] for name in parsed} - known
+    for index, arg in enumerate(args):
+        name = arg.split("=", 1)[0]
+        if arg.startswith("-") and (name.lstrip("-") in unknown or not arg.startswith("--")):
+            raise OptionError(f"unknown option {name}{_suggest(name)}")
+        previous = args[index - 1] if index else ""
+        if not arg.startswith("-") and not (previous.startswith("--") and "=" not in previous):
+            raise OptionError(f"unexpected argument {arg!r}")
+
+
+def _beam_parse(args: Sequence[str]) -> dict[str, Any]:
+    """Beam's reading of `args`; a value Beam rejects is an OptionError, not Beam's usage."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(printed):
+            return PipelineOptions(list(args)).get_all_options(retain_unknown_options=True)
+    except SystemExit:
+        message = printed.getvalue().strip().splitlines()[-1:] or ["invalid Beam option"]
+        raise OptionError(message[0].split("error: ", 1)[-1]) from None
+
+
+def option_args(
+    values: Mapping[str, Any],
+    *,
+    analyze: bool = True,
+    beam: bool = True,
+    exclude: Sequence[str] = (),
+) -> list[str]:
+    """Command-line flags for options given by name (`{"fps": 5, "keep_title": True}`).
+
+    Names are analyze options and/or Beam's (`-` or `_`); true on/off options become a
+    bare flag, false ones nothing, lists repeat. Raises OptionError for an unknown name
+    or a value of the wrong kind.
+    """
+    defaults = vars(_defaults_parser().parse_args([]))
+    names = [*(defaults if analyze else ()), *(sorted(beam_option_names()) if beam else ())]
+    known = [n for n in names if n not in exclude]
+    args: list[str] = []
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            raise OptionError(
+                f"unknown option {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
+        switch = isinstance(defaults.get(name), bool)
+        if isinstance(value, bool) != switch and name in defaults:
+            raise OptionError(
+                f"{key}: expected {'true or false' if switch else 'a value'}, got {value!r}"
+            )
+        args += _flag_args(name, value)
+    return args
+
+
+def _flag_args(name: str, value: Any) -> list[str]:
+    if isinstance(value, bool):
+        return [f"--{name}"] if value else []
+    if isinstance(value, list | tuple):
+        return [arg for item in value for arg in _flag_args(name, item)]
+    if isinstance(value, dict):
+        raise OptionError(f"{name}: expected a value, not a table")
+    return [f"--{name}={value}"]
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise OptionError instead of exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise OptionError(message)
+
+
+def _defaults_parser() -> argparse.ArgumentParser:
+    parser = _RaisingParser(add_help=False, allow_abbrev=False)
+    add_analyze_arguments(parser)
+    return parser
+
+
+def parse_analyze_args(
+    argv: Sequence[str], with_list: bool
+) -> tuple[argparse.Namespace, list[str]]:
+    """Check every analyze option's value (and the list's place); returns them and Beam's args.
+
+    Raises OptionError with the message of the first bad option.
+    """
+    parser = _RaisingParser(prog="affectflow analyze", add_help=False, allow_abbrev=False)
+    if with_list:
+        parser.add_argument("video_list")
+    add_analyze_arguments(parser)
+    known, rest = parser.parse_known_args(list(argv))
+    check_beam_args(rest)
+    return known, rest
 
 
 class AnalyzeOptions(PipelineOptions):

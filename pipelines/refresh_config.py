@@ -30,7 +30,6 @@ or an http(s) URL of a playlist, channel or feed, listed with yt-dlp's flat extr
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import os
@@ -38,7 +37,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from affectflow.pipelines.options import add_analyze_arguments
+from affectflow.pipelines.options import OptionError, option_args, parse_analyze_args
 
 TOP_KEYS = ("warehouse", "analyze", "beam", "cohorts", "reports")
 SOURCE_KEYS = ("url", "path", "max_videos")
@@ -104,57 +103,27 @@ def _resolve(base: Path, value: str) -> str:
     return os.path.normpath(path if path.is_absolute() else base / path)
 
 
-def _analyze_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="[analyze]", exit_on_error=False, add_help=False)
-    add_analyze_arguments(parser)
-    return parser
-
-
-def _analyze_defaults() -> dict[str, Any]:
-    """Each analyze option's default, by its name (`dest`)."""
-    return vars(_analyze_parser().parse_args([]))
-
-
-def _flag_args(name: str, value: Any, where: str) -> list[str]:
-    """`--name=value`, a bare `--name` for true, nothing for false; lists repeat."""
-    if isinstance(value, bool):
-        return [f"--{name}"] if value else []
-    if isinstance(value, list):
-        return [arg for item in value for arg in _flag_args(name, item, where)]
-    if isinstance(value, dict):
-        raise ConfigError(f"{where}.{name}: expected a value, not a table")
-    return [f"--{name}={value}"]
-
-
 def _analyze_args(table: dict[str, Any], base: Path, where: str) -> list[str]:
-    """The `[analyze]` table as flags; on/off options (default false) take true or false."""
-    parser, defaults = _analyze_parser(), _analyze_defaults()
-    allowed = [dest for dest in defaults if dest not in NOT_IN_ANALYZE]
-    _unknown([k.replace("-", "_") for k in table], allowed, where)
-    args: list[str] = []
-    for key, value in table.items():
-        dest = key.replace("-", "_")
-        switch = isinstance(defaults[dest], bool)
-        if isinstance(value, bool) != switch:
-            kind = "true or false" if switch else "a value"
-            raise ConfigError(f"{where}.{key}: expected {kind}, got {value!r}")
-        if dest in PATH_OPTIONS and isinstance(value, str):
-            value = _resolve(base, value)
-        args += _flag_args(dest, value, where)
+    """The `[analyze]` table as flags, each value checked as on the command line."""
+    values = {
+        key: _resolve(base, value)
+        if key.replace("-", "_") in PATH_OPTIONS and isinstance(value, str)
+        else value
+        for key, value in table.items()
+    }
     try:
-        parser.parse_args(args)
-    except argparse.ArgumentError as error:
+        args = option_args(values, beam=False, exclude=NOT_IN_ANALYZE)
+        parse_analyze_args(args, with_list=False)
+    except OptionError as error:
         raise ConfigError(f"{where}: {error}") from None
     return args
 
 
 def _beam_args(table: dict[str, Any], where: str) -> list[str]:
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    analyze = _analyze_defaults()
-    known = [k for k in PipelineOptions([]).get_all_options() if k not in analyze]
-    _unknown([k.replace("-", "_") for k in table], known, where)
-    return [arg for k, v in table.items() for arg in _flag_args(k.replace("-", "_"), v, where)]
+    try:
+        return option_args(table, analyze=False)
+    except OptionError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def _source(item: Any, base: Path, where: str) -> Source:

@@ -100,6 +100,12 @@ def _target_of(row: dict[str, str]) -> str:
     return url
 
 
+def _scheme_of(target: str) -> str:
+    """The lower-case URL scheme of a target; "" for a path (`C:` is a drive, not a scheme)."""
+    match = _SCHEME.match(target)
+    return match.group(1).lower() if match and len(match.group(1)) > 1 else ""
+
+
 def make_request(
     row: dict[str, str],
     row_number: int,
@@ -113,10 +119,7 @@ def make_request(
     cohort = (row.get("cohort") or "").strip() or default_cohort
     if not cohort:
         raise RowError("row has no cohort (add a cohort column or pass --cohort)")
-    scheme_match = _SCHEME.match(target)
-    scheme = (
-        scheme_match.group(1).lower() if scheme_match and len(scheme_match.group(1)) > 1 else ""
-    )
+    scheme = _scheme_of(target)
     is_local = scheme in ("", "file")
     if scheme and not is_local and scheme not in REMOTE_SCHEMES:
         raise RowError(f"unsupported URL scheme {scheme!r}: use http(s) or a YouTube video_id")
@@ -188,6 +191,9 @@ def _txt_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
             yield number, {"url": text}
 
 
+READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "txt": _txt_rows}
+
+
 def parse_video_list(
     lines: Iterable[str],
     fmt: str,
@@ -197,9 +203,8 @@ def parse_video_list(
     base_dir: str = ".",
 ) -> Iterator[VideoRequest | ErrorRecord]:
     """Every row of a list as a VideoRequest or an ErrorRecord, in file order."""
-    readers = {"csv": _csv_rows, "jsonl": _jsonl_rows, "txt": _txt_rows}
     seen: dict[str, int] = {}
-    for number, row in readers[fmt](list(lines)):
+    for number, row in READERS[fmt](list(lines)):
         raw = json.dumps(row, ensure_ascii=False) if isinstance(row, dict) else f"row {number}"
         try:
             if isinstance(row, str):
@@ -227,16 +232,53 @@ def read_video_list(
 
     Local paths in the list are relative to the list's own folder.
     """
-    with FileSystems.open(path) as handle:
-        text = handle.read().decode("utf-8-sig", errors="replace")
     base_dir = os.path.dirname(os.path.abspath(path)) if "://" not in path else "."
     yield from parse_video_list(
-        text.splitlines(keepends=True),
+        _lines(path),
         list_format(path),
         default_cohort=default_cohort,
         allow_local=allow_local,
         base_dir=base_dir,
     )
+
+
+def _lines(path: str) -> list[str]:
+    with FileSystems.open(path) as handle:
+        return handle.read().decode("utf-8-sig", errors="replace").splitlines(keepends=True)
+
+
+def _has_text(row: dict, column: str) -> bool:
+    value = row.get(column)
+    return isinstance(value, str) and bool(value.strip())
+
+
+def check_video_list(path: str, settings: IngestSettings) -> None:
+    """Fail fast on a list whose rows could not be analysed as given; ValueError says why.
+
+    Caught here, before any download: no readable row, no `url`/`video_id` column, no
+    cohort (no column and no --cohort), every row a local file without --allow-local.
+    A single bad row is not an error here: it becomes an `errors` row of the job.
+    """
+    fmt = list_format(path)
+    parsed = list(READERS[fmt](_lines(path)))
+    rows = [row for _, row in parsed if isinstance(row, dict)]
+    if parsed and parsed[0][0] == 0:  # the CSV header itself
+        raise ValueError(f"video list {path!r}: {parsed[0][1]}: add a url (or video_id) column")
+    if not rows:
+        problem = f": {parsed[0][1]}" if parsed else ""
+        raise ValueError(f"video list {path!r} has no row to analyse{problem}")
+    if not any(_has_text(row, "url") or _has_text(row, "video_id") for row in rows):
+        raise ValueError(f"no row of video list {path!r} has a url or video_id: add them")
+    if settings.default_cohort is None and not any(_has_text(row, "cohort") for row in rows):
+        where = "one URL per line: pass --cohort NAME" if fmt == "txt" else "add a cohort column"
+        raise ValueError(f"video list {path!r} names no cohort: {where} (or pass --cohort NAME)")
+    targets = [(row.get("url") or "").strip() for row in rows if _has_text(row, "url")]
+    local = [t for t in targets if _scheme_of(t) in ("", "file")]
+    if not settings.allow_local and local and len(local) == len(rows):
+        raise ValueError(
+            f"every row of {path!r} is a local file ({local[0][:200]!r}): "
+            "pass --allow-local to analyse local files"
+        )
 
 
 def _row_error(

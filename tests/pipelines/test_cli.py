@@ -26,5 +26,7 @@ def test_version_and_usage(capsys) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("affectflow ")
     assert main(["--help"]) == 0
-    assert "commands:" in capsys.readouterr().err
+    assert "commands:" in capsys.readouterr().out  # asked: stdout
     assert main([]) == 2
+    assert main(["analyse"]) == 2
+    assert "unknown command 'analyse'" in capsys.readouterr().err

@@ -67,12 +67,13 @@ def test_a_good_config_resolves_paths_next_to_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("fps = 5", "fsp = 5"), "unknown key 'fsp' (did you mean 'fps'?)"),
-        (("fps = 5", 'fps = "fast"'), "invalid float value"),
+        (("fps = 5", "fsp = 5"), "unknown option 'fsp' (did you mean 'fps'?)"),
+        (("fps = 5", 'fps = "fast"'), "--fps: takes a number, not 'fast'"),
         (("allow_local = true", "allow_local = 1"), "allow_local: expected true or false"),
-        (("fps = 5", 'cohort = "x"'), "unknown key 'cohort'"),
+        (("fps = 5", 'cohort = "x"'), "unknown option 'cohort'"),
+        (("fps = 5", "fps = 0"), "--fps: must be more than 0, not 0"),
         (('warehouse = "wh"', ""), '`warehouse = "DIR"` is required'),
-        (('runner = "FnApiRunner"', 'runer = "x"'), "[beam]: unknown key 'runer'"),
+        (('runner = "FnApiRunner"', 'runer = "x"'), "[beam]: unknown option 'runer'"),
         (("max_videos = 3", "max_videos = 0"), "max_videos: a positive integer"),
         (('names = ["negative_share"]', 'names = ["nope"]'), "unknown key 'nope'"),
         (("n_boot = 50", "boots = 50"), "[reports].params: unknown key 'boots'"),

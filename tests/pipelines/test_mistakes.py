@@ -1,0 +1,97 @@
+"""Mistakes in the command or the list: exit 2 and one line saying what to change,
+before anything is downloaded (no server is started: a download would fail otherwise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from affectflow.pipelines.cli import main
+from affectflow.pipelines.options import OptionError, check_beam_args, option_args
+
+GOOD = "url,cohort\nhttp://127.0.0.1:9/a.mp4,a\n"
+
+
+@pytest.fixture
+def lists(tmp_path: Path) -> Path:
+    files = {
+        "good.csv": GOOD,
+        "no_cohort.csv": "url,note\nhttp://127.0.0.1:9/a.mp4,x\n",
+        "no_url.csv": "link,cohort\nhttp://127.0.0.1:9/a.mp4,a\n",
+        "local.csv": "url,cohort\nclip.mp4,a\n/data/b.mp4,a\n",
+        "urls.txt": "http://127.0.0.1:9/a.mp4\n",
+        "empty.csv": "url,cohort\n",
+        "no_url.jsonl": '{"link": "http://127.0.0.1:9/a.mp4", "cohort": "a"}\n',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "a_file").write_text("not a folder")
+    return tmp_path
+
+
+CASES = [
+    (["good.csv", "--warehose", "typo"], "unknown option --warehose (did you mean --warehouse?)"),
+    (["good.csv", "--fsp=5"], "unknown option --fsp (did you mean --fps?)"),
+    (["good.csv", "-w", "x"], "unknown option -w"),
+    (["good.csv", "other.csv"], "unexpected argument 'other.csv'"),
+    (["no_cohort.csv"], "names no cohort: add a cohort column (or pass --cohort NAME)"),
+    (["urls.txt"], "pass --cohort NAME"),
+    (["no_url.csv"], "has no 'url' or 'video_id' column: add a url (or video_id) column"),
+    (["no_url.jsonl"], "has a url or video_id"),
+    (["empty.csv"], "has no row to analyse"),
+    (["local.csv"], "pass --allow-local"),
+    (["missing.csv"], "does not exist"),
+    (["good.csv", "--fps", "0"], "argument --fps: must be more than 0, not 0"),
+    (["good.csv", "--fps", "-3"], "argument --fps: must be more than 0, not -3"),
+    (["good.csv", "--fps", "fast"], "argument --fps: takes a number, not 'fast'"),
+    (["good.csv", "--workers", "0"], "argument --workers: must be at least 1"),
+    (["good.csv", "--retries", "-1"], "argument --retries: must be at least 0"),
+    (["good.csv", "--scale-factor", "1"], "argument --scale-factor: must be more than 1"),
+    (["good.csv", "--model", "nope"], "argument --model: invalid choice: 'nope'"),
+    (["good.csv", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+    (["good.csv", "--warehouse", "a_file"], "'a_file' is a file: give a folder"),
+    (["good.csv", "--cache-dir", "a_file"], "'a_file' is a file: give a folder"),
+    (["good.csv", "--direct_num_workers", "x"], "--direct_num_workers: invalid int value"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_a_mistake_exits_2_with_one_line(lists, monkeypatch, capsys, args, message) -> None:
+    monkeypatch.chdir(lists)
+    cache = [] if "--cache-dir" in args else ["--cache-dir", str(lists / "cache")]
+    assert main(["analyze", *args, *cache]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("affectflow analyze:")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+    assert not (lists / "out").exists()  # nothing ran, nothing written
+
+
+def test_beam_options_pass_and_unknown_ones_do_not() -> None:
+    check_beam_args(["--runner", "DirectRunner", "--direct_num_workers=2", "--save_main_session"])
+    check_beam_args(["--no_pipeline_type_check", "--project", "p", "--region=europe-west4"])
+    with pytest.raises(OptionError, match="did you mean --project"):
+        check_beam_args(["--projcet", "p"])
+
+
+def test_options_by_name_become_flags_and_unknown_names_are_refused() -> None:
+    flags = option_args({"fps": 5, "keep_title": True, "force": False, "runner": "DirectRunner"})
+    assert flags == ["--fps=5", "--keep_title", "--runner=DirectRunner"]
+    with pytest.raises(OptionError, match="did you mean 'warehouse'"):
+        option_args({"warehose": "out"})
+    with pytest.raises(OptionError, match="keep_title: expected true or false"):
+        option_args({"keep_title": "yes"})
+
+
+def test_help_is_grouped_with_defaults_choices_and_an_example(capsys) -> None:
+    assert main(["analyze", "--help"]) == 0
+    out = capsys.readouterr().out
+    groups = ["basics:", "face detection:", "download and cache:", "privacy:", "runner"]
+    assert [out.index(g) for g in groups] == sorted(out.index(g) for g in groups)
+    basics = out[out.index("basics:") : out.index("face detection:")]
+    for flag in ("--warehouse", "--cohort", "--model", "--fps", "--workers"):
+        assert flag in basics
+    assert "--trim_s" not in out and out.count("--trim-s") == 1  # each option once
+    assert "(default: 10.0)" in out and "{cpu,cuda}" in out
+    assert "example:" in out and "affectflow analyze videos.csv" in out
