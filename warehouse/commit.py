@@ -26,6 +26,7 @@ from affectflow.warehouse.partitions import run_date_of, write_partitioned
 from affectflow.warehouse.sql import connect
 
 LOG = logging.getLogger(__name__)
+EMPTY_FILE = "empty.parquet"
 _RUN_FILE = re.compile(r"^run-(\d{8}T\d{6}Z-[0-9a-f]{6})-")
 
 
@@ -42,10 +43,15 @@ def _write_table(table: pa.Table, path: str) -> None:
 
 
 def ensure_tables(warehouse: str) -> None:
-    """Give every table at least one (empty) file so that queries never find no files."""
+    """Give every table one file so that queries never find none: an empty file while the
+    table has no other, removed once it has (hive readers want every file in partitions)."""
     for name in TABLE_NAMES:
-        if not table_files(warehouse, name):
-            _write_table(SCHEMAS[name].empty_table(), layout.join(warehouse, name, "empty.parquet"))
+        placeholder = layout.join(warehouse, name, EMPTY_FILE)
+        others = [p for p in table_files(warehouse, name) if layout.name_of(p) != EMPTY_FILE]
+        if not others and not layout.exists(placeholder):
+            _write_table(SCHEMAS[name].empty_table(), placeholder)
+        elif others and layout.exists(placeholder):
+            layout.delete([placeholder])
 
 
 def commit_run(warehouse: str, run_id: str, run_row: dict) -> None:

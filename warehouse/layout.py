@@ -3,7 +3,7 @@
 Every module that names a warehouse path goes through these helpers (Beam FileSystems
 underneath), so `out`, `file:///data/out` and `gs://bucket/out` behave alike.
 
-    <warehouse>/<table>/run_date=<date>/cohort=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
+    <warehouse>/<table>/run_date=<date>/cohort_folder=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
     <warehouse>/runs/run-<run_id>.parquet        the commit record of each run
     <warehouse>/_staging/<run_id>/               rows of a run in progress
     <warehouse>/_forgotten/keys.txt              videos `forget` removed for good

@@ -1,11 +1,14 @@
-"""Hive-style partitions, written after the Beam write: `<table>/run_date=D/cohort=C/`.
+"""Hive-style partitions, written after the Beam write: `<table>/run_date=D/cohort_folder=C/`.
 
 Beam's file sinks cannot write nested folders reliably (see DESIGN), so each staged
 file of a run is split by cohort here, batch by batch (memory stays bounded by one
-Parquet row group), into `run_date=<YYYY-MM-DD>/cohort=<name>/` folders of the table.
-The files keep every column, cohort included, so readers need no partition discovery;
-DuckDB's `hive_partitioning` can still prune by folder. Each file is written under a
-temporary name and renamed, so a reader never sees half of one.
+Parquet row group), into `run_date=<YYYY-MM-DD>/cohort_folder=<name>/` folders of the
+table. The files keep every column, `cohort` included, and no folder key is a column
+name: every reader gets the same `cohort` with or without partition discovery (pandas,
+pyarrow, polars and Spark add `run_date` and `cohort_folder` columns; DuckDB's
+`hive_partitioning` prunes by them), and a folder name need not spell the cohort
+exactly. Each file is written under a temporary name and renamed, so a reader never
+sees half of one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from apache_beam.io.filesystems import FileSystems
 from affectflow.warehouse import layout
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+# Folder keys: never a column of the files (a reader would see the column twice).
+RUN_DATE_KEY, COHORT_KEY = "run_date", "cohort_folder"
 _BATCH_ROWS = 65_536
 
 
@@ -32,7 +37,7 @@ def run_date_of(run_id: str) -> str:
 def partition_dir(table_dir: str, run_date: str, cohort: str | None) -> str:
     """The folder of one run date and cohort; the cohort is percent-encoded (`/` too)."""
     value = quote(cohort, safe="") if cohort else NULL_PARTITION
-    return layout.join(table_dir, f"run_date={run_date}", f"cohort={value}")
+    return layout.join(table_dir, f"{RUN_DATE_KEY}={run_date}", f"{COHORT_KEY}={value}")
 
 
 def _cohorts(table: pa.Table) -> list[str | None]:

@@ -22,8 +22,10 @@ def test_run_date_comes_from_the_run_id() -> None:
 
 
 def test_cohort_names_are_encoded_and_null_has_its_own_folder(tmp_path: Path) -> None:
-    assert partition_dir(str(tmp_path), "2026-11-24", "a/b c").endswith("cohort=a%2Fb%20c")
-    assert partition_dir(str(tmp_path), "2026-11-24", None).endswith(f"cohort={NULL_PARTITION}")
+    assert partition_dir(str(tmp_path), "2026-11-24", "a/b c").endswith("cohort_folder=a%2Fb%20c")
+    assert partition_dir(str(tmp_path), "2026-11-24", None).endswith(
+        f"cohort_folder={NULL_PARTITION}"
+    )
 
 
 def test_a_staged_file_is_split_by_cohort_keeping_schema_and_rows(tmp_path: Path) -> None:
@@ -37,9 +39,9 @@ def test_a_staged_file_is_split_by_cohort_keeping_schema_and_rows(tmp_path: Path
     pq.write_table(pa.Table.from_pylist(rows, schema=VIDEOS), source, row_group_size=2)
     written = write_partitioned(str(source), str(tmp_path / "videos"), "2026-11-24")
     assert sorted(Path(p).parent.name for p in written) == [
-        "cohort=__HIVE_DEFAULT_PARTITION__",
-        "cohort=a%2Fb",
-        "cohort=c",
+        "cohort_folder=__HIVE_DEFAULT_PARTITION__",
+        "cohort_folder=a%2Fb",
+        "cohort_folder=c",
     ]
     assert all(Path(p).name == source.name for p in written)
     for path in written:
