@@ -31,7 +31,7 @@ from affectflow.pipelines.options import (
     resolve_runner_options,
     stage_settings,
 )
-from affectflow.pipelines.summary import RunSummary, counter_values, summarise
+from affectflow.pipelines.summary import RunSummary, counter_values, summarise, top_errors
 from affectflow.schemas.records import RunInfo
 from affectflow.schemas.rows import error_row
 from affectflow.schemas.settings import IngestSettings, StageSettings
@@ -237,7 +237,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
             "runner": str(job.options.view_as(StandardOptions).runner),
         },
     )
-    return summary
+    return dataclasses.replace(summary, top_errors=top_errors(opts.warehouse, run_info.run_id))
 
 
 def run(
@@ -291,5 +291,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WarehouseBusy as error:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return EX_TEMPFAIL
-    print(summary.line())
+    print("\n".join([summary.line(), *summary.error_lines()]))
     return 0

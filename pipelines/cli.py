@@ -12,6 +12,7 @@ from affectflow.pipelines.logs import setup_logging
 EPILOG = """commands:
   analyze LIST --warehouse DIR [options]   run the job on a video list (analyze --help)
   report [NAME] --warehouse DIR            print a cohort report (report --list)
+  sql --warehouse DIR [-c SQL]             DuckDB with the views loaded (--print-setup)
   models list | models fetch NAME          show or download the emotion models
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
   evaluate DATA | --images DIR [options]   LOSO / k-fold / held-out metrics (evaluate --help)
@@ -24,6 +25,7 @@ EPILOG = """commands:
 COMMANDS = {
     "analyze": "affectflow.pipelines.analyze",
     "report": "affectflow.pipelines.report",
+    "sql": "affectflow.pipelines.sql",
     "models": "affectflow.pipelines.models",
     "train": "affectflow.pipelines.train",
     "evaluate": "affectflow.pipelines.evaluate",

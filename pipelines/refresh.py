@@ -259,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"affectflow refresh: {error}", file=sys.stderr)
         return 2
     print(result.line())
+    for line in result.summary.error_lines() if result.summary else []:
+        print(line)
     for path in result.reports:
         print(f"  {path}")
     return 1 if result.report_failures else 0

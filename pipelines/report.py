@@ -15,7 +15,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="affectflow report")
     parser.add_argument("name", nargs="?", default="cohort_summary", help="report name")
     parser.add_argument("--warehouse", default="out", help="warehouse folder (default: out)")
-    parser.add_argument("--list", action="store_true", help="list the reports and exit")
+    parser.add_argument(
+        "--list", action="store_true", help="list the reports with their parameters and exit"
+    )
     parser.add_argument(
         "--min-videos",
         type=int,
@@ -34,19 +36,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report_list() -> str:
+    """Each report with its question, then its parameters with their defaults."""
+    from affectflow.queries.runner import PARAMETERS, list_reports, report_info
+
+    lines = []
+    for name in list_reports():
+        info = report_info(name)
+        lines.append(f"{name}: {info.question}")
+        for param in info.parameters:
+            spec = PARAMETERS[param]
+            default = "" if spec.default is None else f" (default: {spec.default})"
+            lines.append(f"    {param:<12} {spec.help}{default}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 with the report printed or written, 2 with a message when it cannot run."""
     import duckdb
 
     from affectflow.queries.export import write_text
     from affectflow.queries.render import render_report
-    from affectflow.queries.runner import connect, list_reports, report_info, run_report
+    from affectflow.queries.runner import connect, run_report
 
     parser = _parser()
     args = parser.parse_args(argv)
     if args.list:
-        for name in list_reports():
-            print(f"{name}: {report_info(name).question}")
+        print(report_list())
         return 0
     params: dict[str, object] = {}
     for item in args.param:
@@ -66,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out is None:
         print(text)
         return 0
-    write_text(Path(args.out), text)
+    try:
+        write_text(Path(args.out), text)
+    except OSError as error:
+        print(f"affectflow report: cannot write {args.out}: {error.strerror}", file=sys.stderr)
+        return 2
     print(f"affectflow report: wrote {args.out}", file=sys.stderr)
     return 0

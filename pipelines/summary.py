@@ -21,13 +21,15 @@ class RunSummary:
     frames_sampled: int
     faces_detected: int
     seconds: float
+    top_errors: tuple[tuple[str, int], ...] = ()  # ("stage: message", rows), most first
 
     @property
     def videos_total(self) -> int:
         return self.videos_ok + self.videos_no_faces + self.videos_failed + self.videos_skipped
 
     def counts(self) -> dict[str, float]:
-        return {**dataclasses.asdict(self), "videos_total": self.videos_total}
+        counts = {k: v for k, v in dataclasses.asdict(self).items() if k != "top_errors"}
+        return {**counts, "videos_total": self.videos_total}
 
     def line(self) -> str:
         return (
@@ -35,6 +37,34 @@ class RunSummary:
             f"{self.videos_failed} failed, {self.videos_skipped} skipped; "
             f"{self.frames_sampled} frames, {self.faces_detected} faces in {self.seconds:.1f} s"
         )
+
+    def error_lines(self) -> list[str]:
+        """The run's most frequent errors with their counts (none when nothing failed)."""
+        if not self.top_errors:
+            return []
+        head = "top errors (all of them: affectflow report errors):"
+        return [head, *(f"  {count:>5}  {text}" for text, count in self.top_errors)]
+
+
+TOP_ERRORS_SQL = """
+select stage || ': ' || regexp_replace(message, '^row [0-9]+: ', '') as error, count(*) as n
+from errors where run_id = $run_id group by all order by n desc, error limit $limit
+"""
+
+
+def top_errors(warehouse: str, run_id: str, limit: int = 5) -> tuple[tuple[str, int], ...]:
+    """A committed run's most frequent errors as ("stage: message", rows), row numbers
+    left out of the message so that the same mistake on many rows counts as one."""
+    import duckdb
+
+    from affectflow.warehouse.sql import WarehouseError, connect
+
+    try:
+        with connect(warehouse) as con:
+            rows = con.execute(TOP_ERRORS_SQL, {"run_id": run_id, "limit": limit}).fetchall()
+    except (WarehouseError, duckdb.Error):  # no errors file yet, or unreadable here
+        return ()
+    return tuple((text, count) for text, count in rows)
 
 
 def counter_values(result: PipelineResult) -> dict[str, int]:

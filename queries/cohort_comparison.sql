@@ -113,12 +113,12 @@ final as (
         least(o.videos_a, o.videos_b) < $min_videos as suppressed,
         case when not suppressed then o.videos_a end as videos_a,
         case when not suppressed then o.videos_b end as videos_b,
-        case when not suppressed then round(o.share_a, 4) end as negative_share_a,
-        case when not suppressed then round(o.share_b, 4) end as negative_share_b,
-        case when not suppressed then round(o.difference, 4) end as difference,
-        case when not suppressed then round(t.ci_low, 4) end as ci_low,
-        case when not suppressed then round(t.ci_high, 4) end as ci_high,
-        case when not suppressed then round(t.p_value, 4) end as p_value
+        case when not suppressed then o.share_a end as negative_share_a,
+        case when not suppressed then o.share_b end as negative_share_b,
+        case when not suppressed then o.difference end as difference,
+        case when not suppressed then t.ci_low end as ci_low,
+        case when not suppressed then t.ci_high end as ci_high,
+        case when not suppressed then t.p_value end as p_value
     from chosen as c, observed as o, tests as t
 )
 

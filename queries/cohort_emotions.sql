@@ -40,10 +40,10 @@ final as (
         fc.videos < $min_videos as suppressed,
         case when not suppressed then fc.videos end as videos,
         case when not suppressed then fc.frames end as face_frames,
-        case when not suppressed then round(fc.frames / ct.cohort_frames, 4) end as share_frames,
+        case when not suppressed then fc.frames / ct.cohort_frames end as share_frames,
         case when not suppressed then coalesce(pc.persons, 0) end as persons,
         case
-            when not suppressed then round(coalesce(pc.persons, 0) / pt.cohort_persons, 4)
+            when not suppressed then coalesce(pc.persons, 0) / pt.cohort_persons
         end as share_persons
     from frame_counts as fc
     join cohort_totals as ct using (cohort)

@@ -39,7 +39,7 @@ final as (
         case when not suppressed then cv.videos_failed end as videos_failed,
         case when not suppressed then coalesce(cf.face_frames, 0) end as face_frames,
         case when not suppressed then coalesce(cf.persons, 0) end as persons,
-        case when not suppressed then round(cf.negative_share, 4) end as negative_share,
+        case when not suppressed then cf.negative_share end as negative_share,
         case when not suppressed then cf.top_label end as top_label
     from cohort_videos as cv
     left join cohort_faces as cf using (cohort)

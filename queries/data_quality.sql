@@ -56,17 +56,17 @@ final as (
         case when not suppressed then c.videos_ok end as videos_ok,
         case when not suppressed then c.videos_no_faces end as videos_no_faces,
         case when not suppressed then c.videos_failed end as videos_failed,
-        case when not suppressed then round(c.videos_failed / c.videos, 4) end as failed_share,
-        case when not suppressed then round(c.videos_no_faces / c.videos, 4) end as no_faces_share,
+        case when not suppressed then c.videos_failed / c.videos end as failed_share,
+        case when not suppressed then c.videos_no_faces / c.videos end as no_faces_share,
         case when not suppressed then es.top_failed_stage end as top_failed_stage,
-        case when not suppressed then round(c.minutes, 2) end as minutes_analysed,
+        case when not suppressed then c.minutes end as minutes_analysed,
         case when not suppressed then c.face_frames end as face_frames,
         case
-            when not suppressed and c.minutes > 0 then round(c.face_frames / c.minutes, 2)
+            when not suppressed and c.minutes > 0 then c.face_frames / c.minutes
         end as faces_per_minute,
         case
             when not suppressed and c.frames_sampled > 0
-                then round(c.face_frames / c.frames_sampled, 4)
+                then c.face_frames / c.frames_sampled
         end as faces_per_sampled_frame
     from cohorts as c
     left join error_stages as es using (cohort)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,14 @@ from affectflow.warehouse.sql import WarehouseError
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a file atomically: a reader sees the old report or the new one, never half."""
+    """Write a file atomically (a reader sees the old report or the new one, never half),
+    with the permissions the user's umask gives a new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as handle:
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
         handle.write(text if text.endswith("\n") else text + "\n")
-    os.replace(handle.name, path)
+    os.replace(temporary, path)
 
 
 @dataclasses.dataclass(frozen=True)

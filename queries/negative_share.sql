@@ -42,9 +42,9 @@ final as (
         case when not suppressed then e.videos end as videos,
         case when not suppressed then e.face_frames end as face_frames,
         case when not suppressed then e.negative_frames end as negative_frames,
-        case when not suppressed then round(e.negative_share, 4) end as negative_share,
-        case when not suppressed then round(i.ci_low, 4) end as ci_low,
-        case when not suppressed then round(i.ci_high, 4) end as ci_high
+        case when not suppressed then e.negative_share end as negative_share,
+        case when not suppressed then i.ci_low end as ci_low,
+        case when not suppressed then i.ci_high end as ci_high
     from estimates as e
     join intervals as i using (cohort)
 )

@@ -55,11 +55,11 @@ final as (
         videos < $min_videos as suppressed,
         case when not suppressed then videos end as videos,
         case when not suppressed then frames end as face_frames,
-        case when not suppressed then round(frames / face_frames, 4) end as share_frames,
+        case when not suppressed then frames / face_frames end as share_frames,
         case
             when not suppressed
-                then round(sum(frames) filter (where negative) over (partition by cohort)
-                    / face_frames, 4)
+                then sum(frames) filter (where negative) over (partition by cohort)
+                    / face_frames
         end as negative_share
     from cells
 )

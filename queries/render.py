@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from affectflow.queries.runner import DEFAULT_MIN_VIDEOS, Report
+from affectflow.queries.runner import Report
 
 FORMATS = ("table", "csv", "json", "html")
 EXTENSIONS = {"table": "txt", "csv": "csv", "json": "json", "html": "html"}
@@ -29,21 +29,11 @@ def _cell(value: Any) -> str:
 
 def footer(report: Report) -> list[str]:
     """Lines under a report: masked rows (small-cell suppression) and the parameters."""
-    lines = []
-    if report.suppressed:
-        lines.append(
-            f"{report.suppressed} row(s) masked: built from fewer than "
-            f"{report.params.get('min_videos', DEFAULT_MIN_VIDEOS)} videos (--min-videos; "
-            "small-cell suppression)"
-        )
-    shown = {k: v for k, v in report.params.items() if v is not None}
-    if shown:
-        lines.append("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    return lines
+    return report.notes
 
 
 def format_table(report: Report) -> str:
-    """A plain-text table for the terminal, with a note on masked rows."""
+    """A plain-text table for the terminal (numbers rounded here only), with its notes."""
     cells = [[_cell(v) for v in row] for row in report.rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(report.columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(report.columns, widths, strict=True))]
@@ -64,7 +54,7 @@ def render_report(con: duckdb.DuckDBPyConnection, report: Report, fmt: str) -> s
         return format_table(report)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(report.columns)
         writer.writerows(report.rows)
         return out.getvalue()

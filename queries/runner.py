@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from affectflow.warehouse.sql import connect as committed_views
+from affectflow.warehouse.sql import setup_sql as committed_setup_sql
 
 DEFAULT_MIN_VIDEOS = 5
 VIEWS = "views"
@@ -77,6 +78,33 @@ class Report:
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines under the report: masked rows (small-cell suppression) and the parameters."""
+        lines = []
+        if self.suppressed:
+            lines.append(
+                f"{self.suppressed} row(s) masked: built from fewer than "
+                f"{self.params.get('min_videos', DEFAULT_MIN_VIDEOS)} videos (--min-videos; "
+                "small-cell suppression)"
+            )
+        shown = {k: v for k, v in self.params.items() if v is not None}
+        if shown:
+            lines.append("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        return lines
+
+    def to_pandas(self) -> Any:
+        """The rows as a pandas DataFrame; `attrs` hold `notes` and `params`."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                'a DataFrame needs pandas: pip install "affectflow[notebook]"'
+            ) from None
+        frame = pd.DataFrame.from_records(self.rows, columns=self.columns)
+        frame.attrs.update(report=self.name, notes=self.notes, params=dict(self.params))
+        return frame
 
 
 def _sql(name: str) -> str:
@@ -160,6 +188,12 @@ def bind_params(info: ReportInfo, params: dict[str, Any] | None) -> dict[str, An
     }
 
 
+def setup_sql(warehouse: str) -> str:
+    """The SQL that loads every view and macro of `warehouse` in any DuckDB client
+    (`affectflow sql --print-setup`): the committed views, then `views.sql`."""
+    return f"{committed_setup_sql(warehouse)}\n{_sql(VIEWS)}"
+
+
 def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the committed views and `views.sql` defined.
 
@@ -169,6 +203,14 @@ def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
     con = committed_views(warehouse)
     con.execute(_sql(VIEWS))
     return con
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> Report | None:
+    """Run an analyst's SQL (several statements: the last one's result); None: no rows."""
+    cursor = con.execute(sql)
+    if cursor.description is None:
+        return None
+    return Report(name="sql", columns=[d[0] for d in cursor.description], rows=cursor.fetchall())
 
 
 def latest_model_id(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -41,7 +41,7 @@ final as (
         case when not suppressed then face_frames end as face_frames,
         case
             when not suppressed and face_frames > 0
-                then round(negative_frames / face_frames, 4)
+                then negative_frames / face_frames
         end as negative_share
     from months
 )

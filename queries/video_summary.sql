@@ -41,16 +41,16 @@ final as (
         v.video_key,
         1 < $min_videos as suppressed,
         case when not suppressed then v.status end as status,
-        case when not suppressed then round(v.duration_s, 2) end as duration_s,
+        case when not suppressed then v.duration_s end as duration_s,
         case when not suppressed then v.upload_date end as upload_date,
         case when not suppressed then v.frames_sampled end as frames_sampled,
         case when not suppressed and v.analysed then coalesce(f.face_frames, 0) end as face_frames,
         case when not suppressed and v.analysed then coalesce(f.persons, 0) end as persons,
         case
             when not suppressed and v.analysed and v.duration_s > 0
-                then round(coalesce(f.face_frames, 0) / (v.duration_s / 60), 2)
+                then coalesce(f.face_frames, 0) / (v.duration_s / 60)
         end as faces_per_minute,
-        case when not suppressed then round(f.negative_share, 4) end as negative_share,
+        case when not suppressed then f.negative_share end as negative_share,
         case when not suppressed then f.top_label end as top_label
     from model_videos as v
     left join face_stats as f using (video_key)

@@ -35,7 +35,7 @@ final as (
         case when not suppressed then frames end as face_frames,
         case
             when not suppressed
-                then round(frames / sum(frames) over (partition by video_key, bin_start_s), 4)
+                then frames / sum(frames) over (partition by video_key, bin_start_s)
         end as share_frames
     from bins
 )

@@ -7,16 +7,29 @@ create or replace temp view label_valence as
 select distinct model_id, entry.key as label, entry.value as valence
 from (select model_id, unnest(map_entries(valence)) as entry from runs);
 
--- videos: one row per video and model: its latest analysed result (ok or no_faces),
--- else its latest failure. Skipped rows only point at an earlier run.
-create or replace temp view videos as
-select *
+-- latest_videos: one row per video and model, its final result: the latest analysed one
+-- (ok or no_faces), else its latest failure. Skipped rows (they only point at an earlier
+-- run) and superseded runs are left out. `video_name` names the video for people: the
+-- list's `note`, else the file name of a local video, else its URL (the key when none).
+create or replace temp view latest_videos as
+select
+    *,
+    coalesce(
+        nullif(trim(attributes['note']), ''),
+        case when video_key like 'local-%' then parse_filename(url) end,
+        url,
+        video_key
+    ) as video_name
 from video_rows
 where status <> 'skipped'
 qualify row_number() over (
     partition by coalesce(video_key, 'row:' || url), model_id
     order by status in ('ok', 'no_faces') desc, run_id desc
 ) = 1;
+
+-- videos: the same rows as latest_videos (the name the reports use).
+create or replace temp view videos as
+select * from latest_videos;
 
 -- faces: one row per face per sampled frame, from the run that `videos` shows.
 create or replace temp view faces as

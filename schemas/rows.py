@@ -55,6 +55,7 @@ def summary_video_row(summary: VideoSummary, run: RunInfo) -> Row:
         "faces_detected": summary.faces_detected,
         "tracks": summary.tracks,
         "seconds": summary.seconds,
+        "error": None,
     }
 
 
@@ -74,7 +75,13 @@ def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
         "row_number": error.row_number,
         "model_id": run.model_id,
         "analysis_id": run.analysis_id,
+        "error": failure_text(error),
     }
+
+
+def failure_text(error: ErrorRecord) -> str:
+    """`stage: message`, as a failed video's row and progress line show its errors row."""
+    return f"{error.stage}: {error.message}"
 
 
 def error_row(error: ErrorRecord, run: RunInfo) -> Row:

@@ -35,6 +35,7 @@ VIDEOS = pa.schema(
         ("model_id", pa.string()),
         ("analysis_id", pa.string()),
         ("seconds", pa.float64()),
+        ("error", pa.string()),  # failed rows: "stage: message" of the errors row
     ]
 )
 

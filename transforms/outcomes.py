@@ -73,7 +73,7 @@ class CountStatusFn(beam.DoFn):
 
     def process(self, row: Row) -> Iterator[Row]:
         self._counters[VideoStatus(row["status"])].inc()
-        detail = ""
+        detail = f": {row['error']}" if row.get("error") else ""
         if row.get("frames_sampled") is not None:
             detail = (
                 f": {row['frames_sampled']} frames, {row['faces_detected']} faces, "

@@ -1,12 +1,13 @@
 """DuckDB over the committed tables of a warehouse (`committed.sql`), for Python and SQL.
 
-`connect` binds each table's file glob and defines the views of `committed.sql`: the
+`connect` runs `setup_sql`: each table's file glob, then the views of `committed.sql`: the
 one definition of a committed run, used by the "already done" checks here and by the
 analysts' views (`queries/views.sql`) built on top of it.
 """
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 
 import duckdb
@@ -34,19 +35,40 @@ def _remote_reader(con: duckdb.DuckDBPyConnection, warehouse: str) -> None:
         ) from error
 
 
-def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the committed views of `warehouse`."""
-    con = duckdb.connect()
-    if layout.is_remote(warehouse):
-        _remote_reader(con, warehouse)
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def setup_sql(warehouse: str) -> str:
+    """The SQL that defines the committed views of `warehouse` in any DuckDB client:
+    each table's file glob (`set variable`, absolute for a local warehouse), then
+    `committed.sql`."""
+    root = (
+        warehouse if layout.is_remote(warehouse) else os.path.abspath(layout.local_path(warehouse))
+    )
+    lines = ["load httpfs;"] if layout.is_remote(warehouse) else []
+    lines += [
+        f"set variable {table}_glob = {_literal(layout.table_glob(root, table))};"
+        for table in TABLE_NAMES
+    ]
+    return "\n".join(lines) + "\n\n" + committed_sql()
+
+
+def check_warehouse(warehouse: str) -> None:
+    """Raise WarehouseError unless `warehouse` holds a warehouse this process can read."""
     try:
         found = layout.is_warehouse(warehouse)
     except ValueError as error:  # a scheme Beam has no filesystem for here
         raise WarehouseError(f"cannot read {warehouse!r}: {error}") from error
     if not found:
         raise WarehouseError(f"{warehouse!r} holds no affectflow warehouse (no runs/ folder)")
-    for table in TABLE_NAMES:
-        glob = layout.table_glob(layout.local_path(warehouse), table)
-        con.execute(f"set variable {table}_glob = $glob", {"glob": glob})
-    con.execute(committed_sql())
+
+
+def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the committed views of `warehouse`."""
+    con = duckdb.connect()
+    if layout.is_remote(warehouse):
+        _remote_reader(con, warehouse)
+    check_warehouse(warehouse)
+    con.execute(setup_sql(warehouse).removeprefix("load httpfs;\n"))
     return con

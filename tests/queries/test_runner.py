@@ -87,9 +87,13 @@ def test_unknown_report_and_missing_warehouse_are_clear_errors(job, tmp_path, ca
 
 def test_list_shows_every_report_with_its_question(capsys) -> None:
     assert main(["report", "--list"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if not line.startswith(" ")]
     assert [line.split(":", 1)[0] for line in lines] == list_reports()
     assert all(line.rstrip().endswith("?") for line in lines)
+    params = [line.split() for line in out if line.startswith(" ")]
+    assert ["n_boot", "bootstrap", "replicates", "(default:", "1000)"] in params
+    assert any(words[0] == "min_videos" and words[-1] == "5)" for words in params)
 
 
 def test_parameters_are_checked_typed_and_bound(cohorts, capsys) -> None:

@@ -58,7 +58,7 @@ REQUEST_COLUMNS = {
     "model_id", "analysis_id",
 }  # fmt: skip
 # what a failed input leaves: no attributes (an ErrorRecord has none), nothing of the file
-FAILED_COLUMNS = REQUEST_COLUMNS - {"attributes"}
+FAILED_COLUMNS = (REQUEST_COLUMNS - {"attributes"}) | {"error"}
 
 
 def round_trip(rows: list[dict], schema: pa.Schema) -> list[dict]:

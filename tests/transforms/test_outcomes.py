@@ -137,9 +137,12 @@ def test_count_status_logs_one_progress_line_per_row(caplog: pytest.LogCaptureFi
         "ok new-1: 12 frames, 3 faces, 1 tracks, 1.5 s",
         "no_faces new-2: 12 frames, 0 faces, 0 tracks, 1.5 s",
         "skipped done-1",
-        "failed broken",
-        "failed row 9: ,b,",  # no video key: the input names it
+        lines[3],
+        lines[4],
     ]
+    # A failed video's line names it and says `stage: message` (the errors row's text).
+    assert lines[3].startswith("failed broken") and "download: HTTP 404" in lines[3]
+    assert "row 9: ,b," in lines[4] and "ingest: no url" in lines[4]  # no key: its input
     assert {r.levelno for r in caplog.records if r.name == "affectflow.progress"} == {logging.INFO}
 
 
