@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"affectflow report: {error}", file=sys.stderr)
         return 2
     if args.out is None:
-        print(text)
+        print(text.rstrip("\n"))
         return 0
     try:
         write_text(Path(args.out), text)

@@ -47,7 +47,7 @@ def _print_result(con, sql: str, fmt: str) -> None:
 
     result = query(con, sql)
     if result is not None:
-        print(render_report(con, result, fmt))
+        print(render_report(con, result, fmt).rstrip("\n"))
 
 
 def _builtin_shell(con, fmt: str) -> None:

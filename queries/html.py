@@ -29,6 +29,43 @@ th{background:#eee}tr.masked td{color:#999;background:#f7f7f7}.note{color:#555}
 figure{margin:1.5em 0}img{max-width:100%}"""
 
 
+# One colour per emotion in every plot, whatever the class set calls it.
+EMOTION_COLOURS = {
+    "neutral": "#9e9e9e",
+    "happy": "#f2b705",
+    "surprise": "#ff7f0e",
+    "anger": "#d62728",
+    "sadness": "#1f77b4",
+    "fear": "#8e44ad",
+    "disgust": "#2ca02c",
+    "contempt": "#8c564b",
+    "repression": "#e377c2",
+    "other": "#c7c7c7",
+    "positive": "#f2b705",
+    "negative": "#d62728",
+}
+SYNONYMS = {
+    "angry": "anger",
+    "happiness": "happy",
+    "sad": "sadness",
+    "surprised": "surprise",
+    "fearful": "fear",
+    "disgusted": "disgust",
+    "others": "other",
+}
+OTHER_COLOURS = ("#17becf", "#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a", "#ff9896")
+COHORT_HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
+
+
+def emotion_colour(label: str) -> str:
+    """The colour of an emotion label in every plot (neutral grey, happy yellow, anger red,
+    sadness blue, ...); labels outside the palette get a fixed colour of their own."""
+    key = SYNONYMS.get(label.lower(), label.lower())
+    if key in EMOTION_COLOURS:
+        return EMOTION_COLOURS[key]
+    return OTHER_COLOURS[sum(key.encode()) % len(OTHER_COLOURS)]
+
+
 def _figure_class() -> type | None:
     try:
         from matplotlib.figure import Figure
@@ -52,25 +89,29 @@ def plot_distribution(report: Report, figure: type) -> Any | None:
     rows = [r for r in _open_rows(report) if r.get("share_frames") is not None]
     if not rows:
         return None
+    from matplotlib.patches import Patch
+
     labels = list(dict.fromkeys(r["label"] for r in rows))
     cohorts = list(dict.fromkeys(r["cohort"] for r in rows))
     negative = {r["label"] for r in rows if r.get("negative")}
     fig = figure(figsize=(max(6, len(labels) * 1.1), 4))
     ax = fig.subplots()
     width = 0.8 / len(cohorts)
+    hatches = {c: COHORT_HATCHES[i % len(COHORT_HATCHES)] for i, c in enumerate(cohorts)}
     for i, cohort in enumerate(cohorts):
         share = {r["label"]: r["share_frames"] for r in rows if r["cohort"] == cohort}
         xs = [j + i * width for j in range(len(labels))]
         heights = [share.get(label, 0.0) for label in labels]
-        hatches = ["//" if label in negative else "" for label in labels]
-        bars = ax.bar(xs, heights, width, label=str(cohort))
-        for bar, hatch in zip(bars, hatches, strict=True):
-            bar.set_hatch(hatch)
+        colours = [emotion_colour(label) for label in labels]
+        ax.bar(xs, heights, width, color=colours, edgecolor="#333", hatch=hatches[cohort])
     ticks = [f"{label}\n(negative)" if label in negative else label for label in labels]
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))], ticks)
     ax.set_ylabel("share of face-frames")
-    ax.set_title("Emotion distribution per cohort" + (" (hatched: negative)" if negative else ""))
-    ax.legend(title="cohort")
+    ax.set_title("Emotion distribution per cohort (bars side by side: cohorts)")
+    handles = [
+        Patch(facecolor="white", edgecolor="#333", hatch=hatches[c], label=str(c)) for c in cohorts
+    ]
+    ax.legend(handles=handles, title="cohort")
     return fig
 
 
@@ -131,10 +172,11 @@ def plot_timeline(report: Report, figure: type) -> Any | None:
 
     rows = [r for r in _open_rows(report) if r.get("share_frames") is not None]
     videos = list(dict.fromkeys((r["cohort"], r["video_key"]) for r in rows))[:MAX_TIMELINES]
+    names = {r["video_key"]: r.get("video_name") or r["video_key"] for r in rows}
     if not videos:
         return None
     labels = sorted({r["label"] for r in rows})
-    colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    colors = {label: emotion_colour(label) for label in labels}
     fig = figure(figsize=(8, 0.6 + 1.6 * len(videos)), layout="constrained")
     axes = fig.subplots(len(videos), 1, squeeze=False)[:, 0]
     width = float(report.params.get("bin_s") or 1.0)
@@ -149,7 +191,7 @@ def plot_timeline(report: Report, figure: type) -> Any | None:
                    color=colors[label])  # fmt: skip
             for b, h in zip(bins, heights, strict=True):
                 bottom[b] += h
-        ax.set_title(f"{cohort} / {key}", fontsize=9)
+        ax.set_title(f"{cohort} / {names[key]}", fontsize=9)
         ax.set_ylabel("share")
     axes[-1].set_xlabel("seconds")
     handles = [Patch(color=colors[label], label=label) for label in labels]
@@ -167,17 +209,17 @@ PLOTS: dict[str, Callable[[Report, type], Any | None]] = {
 }
 
 
-def _figure_html(report: Report, figure: type | None) -> str:
+def _figure_html(report: Report, figure: type | None, main: bool) -> str:
+    """The report's plot, if it has one and something to draw; a note only under the page's
+    own table (no note about a companion plot that is not on the page)."""
     plot = PLOTS.get(report.name)
-    if plot is None:
+    if plot is None or figure is None:
         return ""
-    title = escape(report_info(report.name).title)
-    if figure is None:
-        return f'<p class="note">{title}: {escape(NO_MATPLOTLIB)}</p>'
+    title = escape(report_info(report.name).title.rstrip("."))
     fig = plot(report, figure)
     if fig is None:
-        note = "nothing to plot: every row is masked or empty (small-cell suppression)"
-        return f'<p class="note">{title}: {note}</p>'
+        note = "no plot: every row is masked or empty (small-cell suppression)"
+        return f'<p class="note">{note}</p>' if main else ""
     data = base64.b64encode(_png(fig)).decode("ascii")
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
@@ -209,8 +251,10 @@ def render_html(con: duckdb.DuckDBPyConnection, report: Report) -> str:
     """One self-contained HTML page: the report's table, notes and plots."""
     info = report_info(report.name)
     figure = _figure_class()
-    plots = [_figure_html(r, figure) for r in (report, *_companions(con, report))]
-    missing = "" if figure else f'<p class="note">{escape(NO_MATPLOTLIB)}</p>'
+    plots = [_figure_html(report, figure, main=True)]
+    plots += [_figure_html(r, figure, main=False) for r in _companions(con, report)]
+    wanted = report.name in PLOTS or bool(COMPANIONS.get(report.name))
+    missing = "" if figure or not wanted else f'<p class="note">{escape(NO_MATPLOTLIB)}</p>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>affectflow: {escape(report.name)}</title><style>{STYLE}</style></head><body>"

@@ -1,7 +1,8 @@
 -- Per-video summary.
 -- Question: for each video, what was analysed (status, duration, upload date), how many
 --   faces and persons were seen, how often, and what share of its face-frames is negative?
--- Grain: one row per video, for one model. Every row is built from one video, so all rows
+-- Grain: one row per video, for one model; `video_name` is the list's note, else the file
+--   name of a local video, else its URL. Every row is built from one video, so all rows
 --   are masked unless $min_videos is 1 (small-cell suppression; for analysts' own checks).
 -- Parameters: $model_id (default: the model of the latest run), $min_videos (default 5).
 
@@ -13,6 +14,7 @@ model_videos as (
         cohort,
         status,
         status in ('ok', 'no_faces') as analysed,
+        video_name,
         duration_s,
         upload_date,
         frames_sampled
@@ -40,6 +42,7 @@ final as (
         v.cohort,
         v.video_key,
         1 < $min_videos as suppressed,
+        case when not suppressed then v.video_name end as video_name,
         case when not suppressed then v.status end as status,
         case when not suppressed then v.duration_s end as duration_s,
         case when not suppressed then v.upload_date end as upload_date,

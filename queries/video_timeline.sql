@@ -1,7 +1,8 @@
 -- Per-video emotion timeline.
 -- Question: within each video, how does the mix of emotions on its faces change over
 --   time (share of the face-frames of each time bin per label)?
--- Grain: one row per video, time bin ($bin_s seconds from the start) and label seen, for
+-- Grain: one row per video (named by `video_name`: the list's note, the file name or the
+--   URL), time bin ($bin_s seconds from the start) and label seen, for
 --   one model. Every row is built from one video, so all rows are masked unless
 --   $min_videos is 1 (small-cell suppression). `--format html` draws one panel per video.
 -- Parameters: $model_id (default: the model of the latest run), $bin_s (default 1.0),
@@ -25,19 +26,25 @@ bins as (
     group by cohort, video_key, bin_start_s, label
 ),
 
+names as (
+    select video_key, video_name from videos where model_id = $model_id
+),
+
 final as (
     select
-        cohort,
-        video_key,
-        bin_start_s,
-        label,
+        b.cohort,
+        b.video_key,
+        b.bin_start_s,
+        b.label,
         1 < $min_videos as suppressed,
-        case when not suppressed then frames end as face_frames,
+        case when not suppressed then n.video_name end as video_name,
+        case when not suppressed then b.frames end as face_frames,
         case
             when not suppressed
-                then frames / sum(frames) over (partition by video_key, bin_start_s)
+                then b.frames / sum(b.frames) over (partition by b.video_key, b.bin_start_s)
         end as share_frames
-    from bins
+    from bins as b
+    left join names as n using (video_key)
 )
 
 select * from final order by cohort, video_key, bin_start_s, label
