@@ -244,7 +244,7 @@ def test_cli_exits_0_when_the_job_ran_even_if_every_row_failed(
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
-        (["--model", "no-such-model"], "unknown model 'no-such-model'"),
+        (["--model", "no-such-model"], "invalid choice: 'no-such-model'"),
         (["--missing"], "does not exist"),
     ],
 )

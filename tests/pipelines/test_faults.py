@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from affectflow.pipelines.analyze import run
 from affectflow.warehouse.commit import commit_run, discard_stale_staging
+from affectflow.warehouse.partitions import partition_dir
 
 
 def _list(tmp_path: Path, server, videos_dir: Path) -> Path:
@@ -59,7 +60,7 @@ def test_files_moved_by_a_commit_killed_before_its_runs_row_are_discarded(tmp_pa
         pq.write_table(row, staged / f"run-{run_id}-00000-of-00001.parquet")
     commit_run(str(warehouse), "20261124T160305Z-a1b2c3", _run_row("20261124T160305Z-a1b2c3"))
     # The second run died after moving its files, before writing its runs row.
-    partition = warehouse / "videos" / "run_date=2026-11-24" / "cohort=a"
+    partition = Path(partition_dir(str(warehouse / "videos"), "2026-11-24", "a"))
     orphan = partition / "run-20261124T170000Z-0f0f0f-00000-of-00001.parquet"
     shutil.move(warehouse / "_staging" / "20261124T170000Z-0f0f0f" / "videos" / orphan.name, orphan)
     (partition / f"{orphan.name}.tmp-1234").write_bytes(b"half a file")

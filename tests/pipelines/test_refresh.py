@@ -18,6 +18,7 @@ from affectflow.pipelines.refresh_config import load_config
 from affectflow.queries.render import render_report
 from affectflow.queries.runner import connect, run_report
 from affectflow.warehouse.lock import EX_TEMPFAIL
+from affectflow.warehouse.partitions import COHORT_KEY, partition_dir
 
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>cohort b</title><link>{base}/</link>
@@ -128,11 +129,15 @@ def test_tables_are_partitioned_by_run_date_and_cohort(refreshed: Refreshed) -> 
         str(p.parent.relative_to(refreshed.warehouse))
         for p in refreshed.warehouse.glob("faces/**/*.parquet")
     )
-    assert folders == [f"faces/run_date={run_date}/cohort={c}" for c in ("a", "b")]
+    faces = str(refreshed.warehouse / "faces")
+    assert folders == [
+        str(Path(partition_dir(faces, run_date, c)).relative_to(refreshed.warehouse))
+        for c in ("a", "b")
+    ]
     mixed = duckdb.execute(
         "select count(*) from read_parquet($glob, hive_partitioning = false, filename = true) "
-        "where not contains(filename, 'cohort=' || cohort)",
-        {"glob": str(refreshed.warehouse / "videos" / "**" / "*.parquet")},
+        "where not contains(filename, $key || '=' || cohort)",
+        {"glob": str(refreshed.warehouse / "videos" / "**" / "*.parquet"), "key": COHORT_KEY},
     ).fetchall()
     assert mixed == [(0,)]
 
