@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from affectflow.models.class_sets import ClassSet
+from affectflow.models.class_sets import ClassSet, canonical, custom_class_set
 from affectflow.models.faces import HaarFaceDetector, crop_face, enhance_contrast
 
 LOG = logging.getLogger(__name__)
@@ -84,6 +84,23 @@ def read_image_folder(
         for subject_dir in sorted(p for p in label_dir.iterdir() if p.is_dir()):
             samples += [Sample(str(p), label, subject_dir.name) for p in _images(subject_dir)]
     return _non_empty(samples, root)
+
+
+def folder_class_set(root: str | Path) -> ClassSet:
+    """The class set named by an image folder's label folders (those holding images).
+
+    Labels are the folder names matched case-insensitively with synonyms folded
+    (`canonical`: Happy/happiness -> happiness), in sorted order.
+    """
+    root = Path(root)
+    labels = set()
+    for label_dir in (p for p in root.iterdir() if p.is_dir()):
+        folders = [label_dir, *(p for p in label_dir.iterdir() if p.is_dir())]
+        if any(_images(folder) for folder in folders):
+            labels.add(canonical(label_dir.name))
+    if not labels:
+        raise ValueError(f"{root}: no labelled images found")
+    return custom_class_set(sorted(labels))
 
 
 def _non_empty(samples: list[Sample], root: Path) -> list[Sample]:

@@ -3,8 +3,8 @@
 Metrics (numpy only): accuracy; macro precision / recall / F1 over the classes seen in
 the truth or the predictions; UF1 and UAR (the MEGC measures: mean per-class F1 and
 recall over the classes present in the truth). Protocols: leave-one-subject-out,
-k-fold by subject, held-out subjects; each fold trains a fresh model (with a frozen
-backbone and no augmentation the VGG-16 features are computed once and shared).
+k-fold by subject, held-out subjects; each fold trains a fresh head (with a frozen
+backbone the feature bank, every image and augmented copy, is computed once and shared).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from affectflow.models.datasets import Sample, load_faces
 from affectflow.models.registry import ModelSpec
 from affectflow.models.training import (
     TrainConfig,
-    backbone_features,
     encode_labels,
+    feature_bank,
     fit,
     load_training_faces,
     new_model,
@@ -124,18 +124,17 @@ def cross_validate(
     detect: bool = True,
 ) -> Evaluation:
     """Train a fresh model per fold, test on the fold's held-out subjects."""
-    faces = load_training_faces(samples, detect)
+    faces = load_training_faces(samples, config.backbone, detect)
     targets = encode_labels(samples, class_set)
     splits = folds([s.subject for s in samples], protocol, k, test_subjects, config.seed)
-    features = None
+    bank = None
     if config.caches_features:  # same seed -> same backbone in every fold
-        features = backbone_features(new_model(len(class_set.labels), config), faces, config)
+        bank = feature_bank(new_model(len(class_set.labels), config), faces, config)
     truth, pred, per_fold = [], [], {}
     for name, test in splits:
         model = new_model(len(class_set.labels), config)
-        train_f = None if features is None else features[~test]
-        fit(model, faces[~test], targets[~test], config, train_f)
-        test_f = None if features is None else features[test]
+        fit(model, faces[~test], targets[~test], config, None if bank is None else bank[:, ~test])
+        test_f = None if bank is None else bank[0, test]
         fold_pred = predict(model, faces[test], config, test_f).argmax(axis=1)
         per_fold[name] = metrics(targets[test], fold_pred, class_set.labels)
         truth.append(targets[test])

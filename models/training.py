@@ -1,23 +1,19 @@
-"""Training HybridMicroNet with the paper's recipe, and writing its checkpoint.
+"""Training HybridMicroNet with the paper's recipe (`recipe.TrainConfig`), writing its checkpoint.
 
-Recipe (Sharma et al. 2023; every value a `TrainConfig` field): SGD, momentum 0.5,
-weight decay 0.001, batch 64, 10 epochs, categorical cross-entropy, augmentation by
-rescaling, rotation and horizontal flips. The paper gives no learning rate: 0.01.
-
-Speed: with the backbone frozen (the default) and no augmentation, VGG-16 runs once
-per image (`backbone_features`) and the epochs train the head on those cached feature
-maps (N x 512 x 7 x 7 floats, ~100 kB per image); with augmentation or `fine_tune`
-every epoch runs the whole network.
+Speed: with the backbone frozen (the default) the backbone runs once per image and once
+per augmented copy (`feature_bank`); the epochs train the head on those cached feature
+maps (per image and copy: 128x4x4 floats, 8 kB, for fer-minixception; 512x7x7, 100 kB,
+for vgg16). With `fine_tune` every step runs the whole network on freshly augmented faces.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,85 +21,81 @@ import torch.nn.functional as F
 from affectflow import __version__
 from affectflow.models.class_sets import ClassSet
 from affectflow.models.datasets import Sample, fingerprint, load_faces
+from affectflow.models.feature_bank import (
+    augment,
+    autocast,
+    backbone_features,
+    bank_of,
+    feature_bank,
+    to_input,
+)
 from affectflow.models.hybridmicronet import HybridMicroNet, load_backbone, save_checkpoint
-from affectflow.models.registry import HYBRIDMICRONET
+from affectflow.models.recipe import AUGMENTATIONS, TrainConfig
+from affectflow.models.registry import hybridmicronet_spec
 
+__all__ = [
+    "AUGMENTATIONS",
+    "TrainConfig",
+    "augment",
+    "backbone_features",
+    "feature_bank",
+    "fit",
+    "new_model",
+    "predict",
+    "train_checkpoint",
+]
 LOG = logging.getLogger(__name__)
-AUGMENTATIONS = ("rescale", "rotation", "hflip")
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Training settings; the defaults are the paper's recipe."""
-
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 0.01
-    momentum: float = 0.5
-    weight_decay: float = 0.001
-    augment: tuple[str, ...] = AUGMENTATIONS
-    rotation_deg: float = 10.0
-    rescale: float = 0.1
-    fine_tune: bool = False
-    backbone_weights: str | None = None
-    device: str = "cpu"
-    bf16: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = set(self.augment) - set(AUGMENTATIONS)
-        if unknown:
-            raise ValueError(f"unknown augmentations {sorted(unknown)}; known: {AUGMENTATIONS}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
-
-    @property
-    def caches_features(self) -> bool:
-        """True when VGG-16 runs once per image (frozen backbone, no augmentation)."""
-        return not self.fine_tune and not self.augment
 
 
 def new_model(num_classes: int, config: TrainConfig) -> HybridMicroNet:
-    """A fresh model (seeded), with the ImageNet backbone if `backbone_weights` is given."""
+    """A fresh model (seeded head) with the config's pretrained backbone (vgg16: if given)."""
     torch.manual_seed(config.seed)
-    model = HybridMicroNet(num_classes, freeze_backbone=not config.fine_tune)
-    load_backbone(model, config.backbone_weights)
+    model = HybridMicroNet(num_classes, not config.fine_tune, config.backbone)
+    load_backbone(model, config.backbone_weights, config.cache_dir)
     return model.to(config.device)
 
 
-def to_input(faces: np.ndarray) -> torch.Tensor:
-    """(N, 224, 224) uint8 faces -> the model's normalised (N, 3, 224, 224) input."""
-    return torch.from_numpy(HYBRIDMICRONET.batch_preprocess(faces))
+def class_weights(targets: np.ndarray, num_classes: int, config: TrainConfig) -> torch.Tensor:
+    """Inverse class frequencies (mean 1 over the classes present), or ones."""
+    counts = np.bincount(targets, minlength=num_classes).astype(np.float64)
+    if config.class_weights == "none":
+        return torch.ones(num_classes)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.as_tensor(weights, dtype=torch.float32)
 
 
-def augment(faces: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
-    """Random rescale / rotation about the centre, and horizontal flips, per face."""
-    out = np.empty_like(faces)
-    size = faces.shape[-1]
-    for i, face in enumerate(faces):
-        angle = rng.uniform(-1, 1) * config.rotation_deg if "rotation" in config.augment else 0
-        scale = 1 + rng.uniform(-1, 1) * config.rescale if "rescale" in config.augment else 1
-        matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
-        face = cv2.warpAffine(face, matrix, (size, size), borderMode=cv2.BORDER_REFLECT)
-        out[i] = face[:, ::-1] if "hflip" in config.augment and rng.random() < 0.5 else face
-    return out
+@contextlib.contextmanager
+def one_thread(enabled: bool) -> Iterator[None]:
+    """torch on one CPU thread while inside (when `enabled`), then as it was.
+
+    The head's steps on cached features are tiny: more threads only add synchronisation,
+    which on a busy 2-core machine made them 5-30x slower (measured).
+    """
+    threads = torch.get_num_threads()
+    if enabled:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
-def _autocast(config: TrainConfig) -> torch.autocast:
-    return torch.autocast(config.device, dtype=torch.bfloat16, enabled=config.bf16)
-
-
-def backbone_features(
-    model: HybridMicroNet, faces: np.ndarray, config: TrainConfig
+def _batch_logits(
+    model: HybridMicroNet,
+    idx: np.ndarray,
+    faces: np.ndarray,
+    bank: torch.Tensor | None,
+    config: TrainConfig,
+    rng: np.random.Generator,
 ) -> torch.Tensor:
-    """VGG-16 feature maps (N, 512, 7, 7), float32 on the CPU."""
-    model.eval()
-    out = []
-    with torch.inference_mode(), _autocast(config):
-        for start in range(0, len(faces), config.batch_size):
-            x = to_input(faces[start : start + config.batch_size]).to(config.device)
-            out.append(model.features(x).float().cpu())
-    return torch.cat(out)
+    """Logits of one batch: cached features (a random copy per face) or the whole network."""
+    if bank is not None:
+        copy = rng.integers(1, len(bank), len(idx)) if len(bank) > 1 else np.zeros(len(idx), int)
+        return model.head(bank[copy, idx].to(config.device))
+    x = augment(faces[idx], config, rng) if config.augment else faces[idx]
+    return model.logits(to_input(x, model.backbone).to(config.device))
 
 
 def fit(
@@ -113,40 +105,55 @@ def fit(
     config: TrainConfig,
     features: torch.Tensor | None = None,
 ) -> list[float]:
-    """Train `model` in place; returns the mean loss of each epoch.
+    """Train `model` in place for `config.epochs_for(N)` epochs; returns each epoch's mean loss.
 
-    With `config.caches_features`, the head trains on `features` (computed here if None).
-    The head's BatchNorm statistics are re-estimated at the end (`recalibrate_batchnorm`).
+    With `config.caches_features`, the head trains on `features`: a bank from
+    `feature_bank` or plain (N, C, S, S) features (computed here if None). The head's
+    BatchNorm statistics are re-estimated at the end (`recalibrate_batchnorm`).
     """
-    if config.caches_features and features is None:
-        features = backbone_features(model, faces, config)
+    bank = None
+    if config.caches_features:
+        bank = bank_of(feature_bank(model, faces, config) if features is None else features)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(
         params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     y = torch.as_tensor(targets, dtype=torch.long)
+    weight = class_weights(targets, model.num_classes, config).to(config.device)
     rng = np.random.default_rng(config.seed)
+    with one_thread(bank is not None and config.device == "cpu"):
+        losses = _epochs(model, optimizer, faces, y, bank, weight, config, rng)
+    recalibrate_batchnorm(model, faces, config, None if bank is None else bank[0])
+    return losses
+
+
+def _epochs(
+    model: HybridMicroNet,
+    optimizer: torch.optim.Optimizer,
+    faces: np.ndarray,
+    y: torch.Tensor,
+    bank: torch.Tensor | None,
+    weight: torch.Tensor,
+    config: TrainConfig,
+    rng: np.random.Generator,
+) -> list[float]:
+    """The training loop of `fit`: each epoch's mean loss."""
     losses = []
-    for _ in range(config.epochs):
+    for _ in range(config.epochs_for(len(y))):
         model.train()
         order, total, seen = rng.permutation(len(y)), 0.0, 0
         for start in range(0, len(order), config.batch_size):
             idx = order[start : start + config.batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
-            with _autocast(config):
-                if config.caches_features:
-                    logits = model.head(features[idx].to(config.device))
-                else:
-                    x = to_input(augment(faces[idx], config, rng) if config.augment else faces[idx])
-                    logits = model.logits(x.to(config.device))
-                loss = F.cross_entropy(logits.float(), y[idx].to(config.device))
+            with autocast(config):
+                logits = _batch_logits(model, idx, faces, bank, config, rng)
+                loss = F.cross_entropy(logits.float(), y[idx].to(config.device), weight=weight)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total, seen = total + float(loss.detach()) * len(idx), seen + len(idx)
         losses.append(total / max(seen, 1))
-    recalibrate_batchnorm(model, faces, config, features)
     return losses
 
 
@@ -168,7 +175,7 @@ def recalibrate_batchnorm(
         norm.momentum = None
     model.train()
     count = len(faces) if features is None else len(features)
-    with torch.no_grad(), _autocast(config):
+    with torch.no_grad(), autocast(config):
         for start in range(0, count, config.batch_size):
             stop = start + config.batch_size
             if min(stop, count) - start < 2:
@@ -176,7 +183,7 @@ def recalibrate_batchnorm(
             if features is not None:
                 model.head(features[start:stop].to(config.device))
             else:
-                model.logits(to_input(faces[start:stop]).to(config.device))
+                model.logits(to_input(faces[start:stop], model.backbone).to(config.device))
     for norm in norms:
         norm.momentum = 0.1
     model.eval()
@@ -191,13 +198,13 @@ def predict(
     """(N, num_classes) probabilities, from `features` when given."""
     model.eval()
     out = []
-    with torch.inference_mode(), _autocast(config):
+    with torch.inference_mode(), autocast(config):
         for start in range(0, len(faces) if features is None else len(features), config.batch_size):
             stop = start + config.batch_size
             if features is not None:
                 logits = model.head(features[start:stop].to(config.device))
             else:
-                logits = model.logits(to_input(faces[start:stop]).to(config.device))
+                logits = model.logits(to_input(faces[start:stop], model.backbone).to(config.device))
             out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(out)
 
@@ -208,9 +215,11 @@ def encode_labels(samples: Sequence[Sample], class_set: ClassSet) -> np.ndarray:
     return np.array([index[s.label] for s in samples], dtype=np.int64)
 
 
-def load_training_faces(samples: Sequence[Sample], detect: bool = True) -> np.ndarray:
-    """The samples' faces cropped as the analyze job crops them for hybridmicronet."""
-    spec = HYBRIDMICRONET
+def load_training_faces(
+    samples: Sequence[Sample], backbone: str, detect: bool = True
+) -> np.ndarray:
+    """The samples' faces cropped as the analyze job crops them for this backbone's model."""
+    spec = hybridmicronet_spec(backbone)
     return load_faces(samples, spec.input_size, spec.crop_margin_px, spec.clahe, detect)
 
 
@@ -222,14 +231,16 @@ def train_checkpoint(
     detect: bool = True,
 ) -> dict:
     """Train on all `samples`, write the checkpoint to `out_path`; returns its metadata."""
-    faces = load_training_faces(samples, detect)
+    faces = load_training_faces(samples, config.backbone, detect)
     targets = encode_labels(samples, class_set)
-    model = new_model(class_set_size(class_set), config)
-    features = backbone_features(model, faces, config) if config.caches_features else None
-    losses = fit(model, faces, targets, config, features)
-    train_pred = predict(model, faces, config, features).argmax(axis=1)
-    spec = HYBRIDMICRONET
+    model = new_model(len(class_set.labels), config)
+    bank = feature_bank(model, faces, config) if config.caches_features else None
+    losses = fit(model, faces, targets, config, bank)
+    train_pred = predict(model, faces, config, None if bank is None else bank[0]).argmax(axis=1)
+    spec = hybridmicronet_spec(config.backbone)
+    training = {k: v for k, v in dataclasses.asdict(config).items() if k != "cache_dir"}
     metadata = {
+        "backbone": config.backbone,
         "class_set": class_set.to_json(),
         "input_size": spec.input_size,
         "preprocessing": {
@@ -240,7 +251,7 @@ def train_checkpoint(
             "pixel_std": list(spec.pixel_std),
             "face_detection": "haar, else whole image" if detect else "off",
         },
-        "training": dataclasses.asdict(config),
+        "training": {**training, "epochs_run": len(losses)},
         "data": {
             "fingerprint": fingerprint(samples),
             "samples": len(samples),
@@ -253,7 +264,3 @@ def train_checkpoint(
     }
     save_checkpoint(model.cpu(), out_path, metadata)
     return metadata
-
-
-def class_set_size(class_set: ClassSet) -> int:
-    return len(class_set.labels)

