@@ -27,6 +27,11 @@ EMOTION_VALENCE: dict[str, str] = {
     "positive": "positive",
 }
 
+# Valence-ambiguous emotions: surprise is pleasant or unpleasant by context (and on a
+# face mostly an open mouth), so the second valence map gives it a class of its own.
+AMBIGUOUS_EMOTIONS = frozenset({"surprise"})
+AMBIGUOUS = "ambiguous"
+
 SYNONYMS: dict[str, str] = {
     "happy": "happiness",
     "sad": "sadness",
@@ -43,6 +48,18 @@ def canonical(raw: str) -> str:
     """Lower-cased, trimmed label with synonyms folded onto one spelling."""
     name = raw.strip().lower()
     return SYNONYMS.get(name, name)
+
+
+def with_ambiguous(valence: dict[str, str]) -> dict[str, str]:
+    """The valence map with the valence-ambiguous emotions (surprise) as 'ambiguous'.
+
+    The paper's map counts surprise as negative; this second map sets it apart, so a
+    share of "negative" faces does not rise with every open mouth.
+    """
+    return {
+        label: AMBIGUOUS if canonical(label) in AMBIGUOUS_EMOTIONS else value
+        for label, value in valence.items()
+    }
 
 
 @dataclasses.dataclass(frozen=True)

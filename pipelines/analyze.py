@@ -42,6 +42,7 @@ from affectflow.transforms.ingest import ReadVideoList, check_video_list
 from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
 from affectflow.transforms.outcomes import SplitDone, ToVideoRows
 from affectflow.transforms.sinks import WriteTables
+from affectflow.transforms.smooth import SmoothTracks
 from affectflow.transforms.video_cache import ReleaseVideos
 from affectflow.warehouse.commit import (
     commit_run,
@@ -104,9 +105,10 @@ def build(
     videos, download_failed = todo | "DownloadVideos" >> DownloadVideos(settings.download)
     faces, summaries, detect_failed = videos | "DetectFaces" >> DetectFaces(settings.detect)
     _ = (summaries, detect_failed) | "ReleaseVideos" >> ReleaseVideos(settings.download)
-    face_rows, infer_failed = faces | "ClassifyEmotions" >> ClassifyEmotions(
+    frame_rows, infer_failed = faces | "ClassifyEmotions" >> ClassifyEmotions(
         job.spec, run, settings.classify
     )
+    face_rows = frame_rows | "SmoothTracks" >> SmoothTracks(settings.classify.smooth_s)
     failed = (ingest_failed, download_failed, detect_failed) | "VideoFailures" >> beam.Flatten()
     errors = (failed, infer_failed, source_failed) | "AllFailures" >> beam.Flatten()
     video_rows = (summaries, skipped, failed) | "ToVideoRows" >> ToVideoRows(run)
@@ -226,6 +228,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
             **dataclasses.asdict(run_info),
             **summary.counts(),
             "valence": dict(spec.valence),
+            "valence_ambiguous": spec.valence_ambiguous,
             "started_at": started,
             "finished_at": dt.datetime.now(dt.UTC),
             "config": json.dumps(

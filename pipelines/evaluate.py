@@ -2,7 +2,7 @@
 
 affectflow evaluate DATA [data and recipe options of train] [--protocol loso|kfold|holdout]
 affectflow evaluate DIR --backbone fer-minixception --protocol loso --json
-affectflow evaluate --model fer-minixception --images DIR [--json]
+affectflow evaluate --model fer-minixception --images DIR [--flip-average on|off] [--json]
 
 DIR/<label>/<subject>/*.png: labels are the folder names (case-insensitive, synonyms
 folded); each fold trains a fresh HybridMicroNet on the other subjects.
@@ -32,6 +32,7 @@ from affectflow.pipelines.train import (
     config_from,
     samples_from,
 )
+from affectflow.schemas.settings import ClassifySettings
 
 TRAINABLE = "hybridmicronet"
 
@@ -42,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--images", help="<label>/*.jpg faces for a pretrained model")
     parser.add_argument("--weights", help="weights file (default: the registry's)")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument(
+        "--flip-average",
+        choices=("on", "off"),
+        default="on" if ClassifySettings.flip_average else "off",
+        help="pretrained models: average each image's probabilities with its mirror's "
+        "(default: as analyze, %(default)s)",
+    )
     parser.add_argument("--protocol", choices=PROTOCOLS, default="loso")
     parser.add_argument("--folds", type=int, default=5, help="k of kfold (5)")
     parser.add_argument("--test-subjects", default="", help="comma-separated, for holdout")
@@ -58,7 +66,7 @@ def _pretrained(args: argparse.Namespace) -> Evaluation:
     spec = spec.for_weights(weights.path)
     folders = sorted(p.name for p in Path(args.images).iterdir() if p.is_dir())
     samples = read_image_folder(args.images, custom_class_set(folders))
-    return evaluate_pretrained(spec, weights.path, samples)
+    return evaluate_pretrained(spec, weights.path, samples, flip_average=args.flip_average == "on")
 
 
 def _cross_validated(argv: Sequence[str], base: argparse.Namespace) -> Evaluation:

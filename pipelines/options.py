@@ -115,6 +115,14 @@ DETECTION: Spec = [
     ("clahe", dict(choices=("on", "off"),
                    help="contrast-enhance face crops (default: the model's setting)")),
 ]  # fmt: skip
+LABELS: Spec = [
+    ("flip-average", dict(choices=("on", "off"), default="on" if CLASSIFY.flip_average else "off",
+                          help="average each face's class probabilities with its mirror "
+                          "image's (default: %(default)s)")),
+    ("smooth-s", dict(type=NON_NEGATIVE, default=CLASSIFY.smooth_s, metavar="S",
+                      help="smoothed labels: mean probabilities of a track's face-frames "
+                      "within +-S/2 seconds; 0: off (default: %(default)s)")),
+]  # fmt: skip
 DOWNLOAD_OPTIONS: Spec = [
     ("max-duration", dict(type=POSITIVE, default=DOWNLOAD.max_duration_s, metavar="S",
                           help="longest video in seconds (default: %(default)s)")),
@@ -155,6 +163,7 @@ RUNNER: Spec = [
 GROUPS = (
     ("basics", BASICS),
     ("face detection", DETECTION),
+    ("labels", LABELS),
     ("download and cache", DOWNLOAD_OPTIONS),
     ("privacy", PRIVACY),
     ("runner (Beam's own options, --runner, --project, ..., pass through)", RUNNER),
@@ -366,5 +375,7 @@ def stage_settings(
             device=opts.device,
             torch_threads=one_thread,
             model_copies=opts.model_copies,
+            flip_average=opts.flip_average == "on",
+            smooth_s=opts.smooth_s,
         ),
     )

@@ -1,14 +1,18 @@
 -- Cohort emotion distribution.
 -- Question: which emotions do the faces of each cohort show, counted by face-frames
 --   and by tracked persons (each person counted once, with their most frequent label)?
--- Grain: one row per cohort and label, for one model.
--- Parameters: $model_id (default: the model of the latest run), $min_videos (cells built
+-- Grain: one row per cohort and label, for one analysis (model and settings); labels
+--   smoothed along each track.
+-- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
+--   by default the latest run's model; analyses are never pooled), $min_videos (cells built
 --   from fewer distinct videos are masked: small-cell suppression).
 
 with
 
 face_frames as (
-    select cohort, label, video_key from faces where model_id = $model_id
+    select cohort, smoothed_label as label, video_key
+    from faces
+    where model_id = $model_id and analysis_id = $analysis_id
 ),
 
 cohort_totals as (
@@ -16,7 +20,9 @@ cohort_totals as (
 ),
 
 person_labels as (
-    select cohort, label, video_key from persons where model_id = $model_id
+    select cohort, label, video_key
+    from persons
+    where model_id = $model_id and analysis_id = $analysis_id
 ),
 
 person_totals as (

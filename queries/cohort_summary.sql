@@ -1,8 +1,17 @@
 -- Cohort summary.
 -- Question: per cohort, how many videos were analysed, how many faces and persons were
---   seen, and what share of face-frames shows a negative emotion (the model's valence map)?
--- Grain: one row per cohort, for one model.
--- Parameters: $model_id (default: the model of the latest run), $min_videos (cohorts
+--   seen, and what share of face-frames and of persons shows a negative emotion, under
+--   the paper's valence map (surprise negative) and with surprise apart, by label and by
+--   probability?
+-- Grain: one row per cohort, for one analysis (model and settings).
+-- Measures (labels smoothed along each track): negative_share: face-frames whose label
+--   is negative in the paper's map (anger, disgust, fear, sadness, surprise);
+--   negative_share_excl_surprise: the same with surprise its own 'ambiguous' class;
+--   ambiguous_share: face-frames labelled surprise; p_negative(_excl_surprise): mean
+--   probability of the negative labels (no argmax); person_negative_share(_excl_surprise):
+--   the mean over persons (tracks) of each person's negative share, one vote per person.
+-- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
+--   by default the latest run's model; analyses are never pooled), $min_videos (cohorts
 --   with fewer distinct analysed videos are masked: small-cell suppression).
 
 with
@@ -14,7 +23,7 @@ cohort_videos as (
         count(*) filter (where status = 'no_faces') as videos_no_faces,
         count(*) filter (where status = 'failed') as videos_failed
     from videos
-    where model_id = $model_id and cohort is not null
+    where model_id = $model_id and analysis_id = $analysis_id and cohort is not null
     group by cohort
 ),
 
@@ -22,11 +31,27 @@ cohort_faces as (
     select
         cohort,
         count(*) as face_frames,
-        count(distinct (video_key, track_id)) as persons,
-        avg(case when valence = 'negative' then 1.0 else 0.0 end) as negative_share,
-        mode(label) as top_label
+        avg(case when smoothed_valence = 'negative' then 1.0 else 0.0 end) as negative_share,
+        avg(case when smoothed_valence_ambiguous = 'negative' then 1.0 else 0.0 end)
+            as negative_share_excl_surprise,
+        avg(case when smoothed_valence_ambiguous = 'ambiguous' then 1.0 else 0.0 end)
+            as ambiguous_share,
+        avg(p_negative) as p_negative,
+        avg(p_negative_excl_surprise) as p_negative_excl_surprise,
+        mode(smoothed_label) as top_label
     from faces
-    where model_id = $model_id
+    where model_id = $model_id and analysis_id = $analysis_id
+    group by cohort
+),
+
+cohort_persons as (
+    select
+        cohort,
+        count(*) as persons,
+        avg(negative_share) as person_negative_share,
+        avg(negative_share_excl_surprise) as person_negative_share_excl_surprise
+    from persons
+    where model_id = $model_id and analysis_id = $analysis_id
     group by cohort
 ),
 
@@ -38,11 +63,26 @@ final as (
         case when not suppressed then cv.videos_no_faces end as videos_no_faces,
         case when not suppressed then cv.videos_failed end as videos_failed,
         case when not suppressed then coalesce(cf.face_frames, 0) end as face_frames,
-        case when not suppressed then coalesce(cf.persons, 0) end as persons,
+        case when not suppressed then coalesce(cp.persons, 0) end as persons,
         case when not suppressed then cf.negative_share end as negative_share,
+        case
+            when not suppressed then cf.negative_share_excl_surprise
+        end as negative_share_excl_surprise,
+        case when not suppressed then cf.ambiguous_share end as ambiguous_share,
+        case when not suppressed then cf.p_negative end as p_negative,
+        case
+            when not suppressed then cf.p_negative_excl_surprise
+        end as p_negative_excl_surprise,
+        case
+            when not suppressed then cp.person_negative_share
+        end as person_negative_share,
+        case
+            when not suppressed then cp.person_negative_share_excl_surprise
+        end as person_negative_share_excl_surprise,
         case when not suppressed then cf.top_label end as top_label
     from cohort_videos as cv
     left join cohort_faces as cf using (cohort)
+    left join cohort_persons as cp using (cohort)
 )
 
 select * from final order by cohort

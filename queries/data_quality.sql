@@ -1,9 +1,10 @@
 -- Data quality per cohort.
 -- Question: per cohort, how many videos failed (and at which stage most often), how many
 --   had no face, and how many face-frames per minute of analysed video were found?
--- Grain: one row per cohort, for one model; every input row of the cohort counts (failed
+-- Grain: one row per cohort, for one analysis (model and settings); every input row of the cohort counts (failed
 --   rows too, keyed by their URL when they have no video key).
--- Parameters: $model_id (default: the model of the latest run), $min_videos (cohorts with
+-- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
+--   by default the latest run's model; analyses are never pooled), $min_videos (cohorts with
 --   fewer videos are masked: small-cell suppression).
 
 with
@@ -17,7 +18,7 @@ model_videos as (
         frames_sampled,
         faces_detected
     from videos
-    where model_id = $model_id and cohort is not null
+    where model_id = $model_id and analysis_id = $analysis_id and cohort is not null
 ),
 
 model_errors as (
@@ -27,7 +28,7 @@ model_errors as (
         on e.run_id = v.run_id
         and e.video_key is not distinct from v.video_key
         and e.url is not distinct from v.url
-    where v.model_id = $model_id and v.status = 'failed'
+    where v.model_id = $model_id and v.analysis_id = $analysis_id and v.status = 'failed'
 ),
 
 error_stages as (

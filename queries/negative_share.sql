@@ -1,19 +1,24 @@
 -- Negative-affect share per cohort, with a bootstrap 95% CI clustered by video.
--- Question: what share of each cohort's face-frames shows a negative emotion, and how sure
---   are we, given that frames of one video are not independent?
--- Grain: one row per cohort, for one model.
--- Method: the share is negative face-frames / face-frames over the cohort's videos with
---   faces. The CI is a percentile bootstrap that resamples videos (not frames) with
---   replacement within each cohort, $n_boot times (the `bootstrap_shares` macro of
---   views.sql: draw j of replicate b picks video hash('seed:cohort:b:j') mod n, a string
---   hash, well mixed), so the same seed gives the same interval.
--- Parameters: $model_id (default: the model of the latest run), $n_boot (replicates,
+-- Question: what share of each cohort's face-frames shows a negative emotion (the paper's
+--   valence map, and with surprise apart; by label and by probability), and how sure are
+--   we, given that frames of one video are not independent?
+-- Grain: one row per cohort, for one analysis (model and settings).
+-- Method: negative_share is negative face-frames / face-frames over the cohort's videos
+--   with faces (labels smoothed along each track; the paper's map counts surprise as
+--   negative); negative_share_excl_surprise counts surprise as its own 'ambiguous' class;
+--   p_negative is the mean probability of the negative labels (paper's map). Each CI is a
+--   percentile bootstrap that resamples videos (not frames) with replacement within each
+--   cohort, $n_boot times (the `bootstrap_shares` macro of views.sql: draw j of replicate
+--   b picks video hash('seed:cohort:b:j') mod n, a string hash, well mixed), so the same
+--   seed gives the same intervals.
+-- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
+--   by default the latest run's model; analyses are never pooled), $n_boot (replicates,
 --   default 1000), $seed (default 42), $min_videos (cohorts with fewer videos with faces
 --   are masked: small-cell suppression).
 
 with
 
-video_counts as (select * from videos_with_faces($model_id)),
+video_counts as (select * from videos_with_faces($model_id, $analysis_id)),
 
 estimates as (
     select
@@ -21,7 +26,9 @@ estimates as (
         count(*) as videos,
         sum(face_frames) as face_frames,
         sum(negative_frames) as negative_frames,
-        sum(negative_frames) / sum(face_frames) as negative_share
+        sum(negative_frames) / sum(face_frames) as negative_share,
+        sum(negative_frames_excl_surprise) / sum(face_frames) as negative_share_excl_surprise,
+        sum(p_negative_sum) / sum(face_frames) as p_negative
     from video_counts
     group by cohort
 ),
@@ -30,8 +37,12 @@ intervals as (
     select
         cohort,
         quantile_cont(share, 0.025) as ci_low,
-        quantile_cont(share, 0.975) as ci_high
-    from bootstrap_shares($model_id, $n_boot, $seed)
+        quantile_cont(share, 0.975) as ci_high,
+        quantile_cont(share_excl_surprise, 0.025) as excl_surprise_ci_low,
+        quantile_cont(share_excl_surprise, 0.975) as excl_surprise_ci_high,
+        quantile_cont(p_share, 0.025) as p_ci_low,
+        quantile_cont(p_share, 0.975) as p_ci_high
+    from bootstrap_shares($model_id, $analysis_id, $n_boot, $seed)
     group by cohort
 ),
 
@@ -44,7 +55,17 @@ final as (
         case when not suppressed then e.negative_frames end as negative_frames,
         case when not suppressed then e.negative_share end as negative_share,
         case when not suppressed then i.ci_low end as ci_low,
-        case when not suppressed then i.ci_high end as ci_high
+        case when not suppressed then i.ci_high end as ci_high,
+        case
+            when not suppressed then e.negative_share_excl_surprise
+        end as negative_share_excl_surprise,
+        case when not suppressed then i.excl_surprise_ci_low end as excl_surprise_ci_low,
+        case
+            when not suppressed then i.excl_surprise_ci_high
+        end as excl_surprise_ci_high,
+        case when not suppressed then e.p_negative end as p_negative,
+        case when not suppressed then i.p_ci_low end as p_ci_low,
+        case when not suppressed then i.p_ci_high end as p_ci_high
     from estimates as e
     join intervals as i using (cohort)
 )

@@ -1,23 +1,33 @@
 -- Sharma et al. 2023, Figure 5: "depressed individuals express more negative emotions".
 -- Question: what share of each cohort's face-frames shows each emotion, side by side, with
---   the negative emotions (the model's valence map) marked, and each cohort's total
---   negative share?
+--   the negative emotions (the paper's valence map) marked, and each cohort's total
+--   negative share, also with surprise apart?
 -- Grain: one row per emotion label and cohort (every label of the model, zeros included),
---   ordered negative labels first, for one model. `negative_share` repeats the cohort's
---   total on each of its rows. `--format html` draws the figure: grouped bars per label.
--- Parameters: $model_id (default: the model of the latest run), $min_videos (cells whose
+--   ordered negative labels first, for one analysis (model and settings); labels smoothed
+--   along each track. `valence_ambiguous` is the label's valence with surprise apart.
+--   `negative_share` and `negative_share_excl_surprise` repeat the cohort's totals on
+--   each of its rows. `--format html` draws the figure: grouped bars per label.
+-- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
+--   by default the latest run's model; analyses are never pooled), $min_videos (cells whose
 --   cohort has fewer videos with faces are masked: small-cell suppression).
 
 with
 
 model_faces as (
-    select cohort, video_key, label from faces where model_id = $model_id
+    select cohort, video_key, smoothed_label as label
+    from faces
+    where model_id = $model_id and analysis_id = $analysis_id
 ),
 
 labels as (
-    select label, valence, valence = 'negative' as negative
+    select
+        label,
+        valence,
+        valence_ambiguous,
+        valence = 'negative' as negative,
+        valence_ambiguous = 'negative' as negative_excl_surprise
     from label_valence
-    where model_id = $model_id
+    where model_id = $model_id and analysis_id = $analysis_id
 ),
 
 cohorts as (
@@ -38,7 +48,9 @@ cells as (
         c.cohort,
         l.label,
         l.valence,
+        l.valence_ambiguous,
         l.negative,
+        l.negative_excl_surprise,
         c.videos,
         c.face_frames,
         coalesce(lc.frames, 0) as frames
@@ -51,6 +63,7 @@ final as (
     select
         label,
         negative,
+        valence_ambiguous,
         cohort,
         videos < $min_videos as suppressed,
         case when not suppressed then videos end as videos,
@@ -60,7 +73,12 @@ final as (
             when not suppressed
                 then sum(frames) filter (where negative) over (partition by cohort)
                     / face_frames
-        end as negative_share
+        end as negative_share,
+        case
+            when not suppressed
+                then sum(frames) filter (where negative_excl_surprise)
+                    over (partition by cohort) / face_frames
+        end as negative_share_excl_surprise
     from cells
 )
 

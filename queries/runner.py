@@ -37,6 +37,9 @@ class Param:
 
 PARAMETERS: dict[str, Param] = {
     "model_id": Param(str, None, "model whose results are read (default: the latest run's)"),
+    "analysis_id": Param(
+        str, None, "analysis (model + settings) read (default: the model's latest run's)"
+    ),
     "min_videos": Param(int, DEFAULT_MIN_VIDEOS, "mask rows built from fewer videos", 1),
     "n_boot": Param(int, 1000, "bootstrap replicates", 1),
     "n_perm": Param(int, 1000, "permutations of the cohort labels", 1),
@@ -213,9 +216,31 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> Report | None:
     return Report(name="sql", columns=[d[0] for d in cursor.description], rows=cursor.fetchall())
 
 
-def latest_model_id(con: duckdb.DuckDBPyConnection) -> str | None:
-    rows = con.execute("select model_id from runs order by run_id desc limit 1").fetchall()
-    return rows[0][0] if rows else None
+def resolve_analysis(
+    con: duckdb.DuckDBPyConnection, model_id: str | None, analysis_id: str | None
+) -> tuple[str | None, str | None]:
+    """(model_id, analysis_id) a report reads: one analysis, never a pool of several.
+
+    Given an analysis: its model. Given a model: its latest run's analysis. Neither: the
+    latest run's. An analysis no committed run has, or one of another model, is an error.
+    """
+    rows = con.execute(
+        "select model_id, analysis_id from runs "
+        "where ($model is null or model_id = $model) "
+        "and ($analysis is null or analysis_id = $analysis) "
+        "order by run_id desc limit 1",
+        {"model": model_id, "analysis": analysis_id},
+    ).fetchall()
+    if rows:
+        return rows[0]
+    if analysis_id is not None:
+        known = [r[0] for r in con.execute("select distinct analysis_id from runs").fetchall()]
+        raise ValueError(
+            f"analysis_id: no committed run of {analysis_id!r}"
+            + (f" with model {model_id!r}" if model_id else "")
+            + f" (analyses: {', '.join(sorted(map(str, known))) or 'none'})"
+        )
+    return model_id, None
 
 
 def _check_cohorts(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:
@@ -235,8 +260,10 @@ def run_report(
     """Run one shipped report with bound, type-checked parameters."""
     info = report_info(name)
     values = bind_params(info, params)
-    if "model_id" in values and values["model_id"] is None:
-        values["model_id"] = latest_model_id(con)
+    if "analysis_id" in values:  # every shipped report: it reads one analysis
+        values["model_id"], values["analysis_id"] = resolve_analysis(
+            con, values.get("model_id"), values["analysis_id"]
+        )
     _check_cohorts(con, values)
     cursor = con.execute(_sql(name), values)
     columns = [d[0] for d in cursor.description]

@@ -1,10 +1,13 @@
 -- Per-video summary.
 -- Question: for each video, what was analysed (status, duration, upload date), how many
---   faces and persons were seen, how often, and what share of its face-frames is negative?
--- Grain: one row per video, for one model; `video_name` is the list's note, else the file
---   name of a local video, else its URL. Every row is built from one video, so all rows
---   are masked unless $min_videos is 1 (small-cell suppression; for analysts' own checks).
--- Parameters: $model_id (default: the model of the latest run), $min_videos (default 5).
+--   faces and persons were seen, how often, and what share of its face-frames is negative
+--   (paper's map; with surprise apart; by probability)?
+-- Grain: one row per video, for one analysis (model and settings); labels smoothed along
+--   each track; `video_name` is the list's note, else the file name of a local video,
+--   else its URL. Every row is built from one video, so all rows are masked unless
+--   $min_videos is 1 (small-cell suppression; for analysts' own checks).
+-- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
+--   by default the latest run's model; analyses are never pooled), $min_videos (default 5).
 
 with
 
@@ -19,11 +22,19 @@ model_videos as (
         upload_date,
         frames_sampled
     from videos
-    where model_id = $model_id and video_key is not null
+    where model_id = $model_id and analysis_id = $analysis_id and video_key is not null
 ),
 
 model_faces as (
-    select video_key, label, valence, track_id from faces where model_id = $model_id
+    select
+        video_key,
+        smoothed_label as label,
+        smoothed_valence as valence,
+        smoothed_valence_ambiguous as valence_ambiguous,
+        p_negative,
+        track_id
+    from faces
+    where model_id = $model_id and analysis_id = $analysis_id
 ),
 
 face_stats as (
@@ -32,6 +43,9 @@ face_stats as (
         count(*) as face_frames,
         count(distinct track_id) as persons,
         avg(case when valence = 'negative' then 1.0 else 0.0 end) as negative_share,
+        avg(case when valence_ambiguous = 'negative' then 1.0 else 0.0 end)
+            as negative_share_excl_surprise,
+        avg(p_negative) as p_negative,
         mode(label) as top_label
     from model_faces
     group by video_key
@@ -54,6 +68,10 @@ final as (
                 then coalesce(f.face_frames, 0) / (v.duration_s / 60)
         end as faces_per_minute,
         case when not suppressed then f.negative_share end as negative_share,
+        case
+            when not suppressed then f.negative_share_excl_surprise
+        end as negative_share_excl_surprise,
+        case when not suppressed then f.p_negative end as p_negative,
         case when not suppressed then f.top_label end as top_label
     from model_videos as v
     left join face_stats as f using (video_key)

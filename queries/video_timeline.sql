@@ -2,10 +2,12 @@
 -- Question: within each video, how does the mix of emotions on its faces change over
 --   time (share of the face-frames of each time bin per label)?
 -- Grain: one row per video (named by `video_name`: the list's note, the file name or the
---   URL), time bin ($bin_s seconds from the start) and label seen, for
---   one model. Every row is built from one video, so all rows are masked unless
---   $min_videos is 1 (small-cell suppression). `--format html` draws one panel per video.
--- Parameters: $model_id (default: the model of the latest run), $bin_s (default 1.0),
+--   URL), time bin ($bin_s seconds from the start) and label seen (smoothed along each
+--   track), for one analysis (model and settings). Every row is built from one video, so
+--   all rows are masked unless $min_videos is 1 (small-cell suppression). `--format html`
+--   draws one panel per video.
+-- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
+--   by default the latest run's model; analyses are never pooled), $bin_s (default 1.0),
 --   $video_key (default: every video), $min_videos (default 5).
 
 with
@@ -14,10 +16,13 @@ model_faces as (
     select
         cohort,
         video_key,
-        label,
+        smoothed_label as label,
         floor(timestamp_ms / 1000 / $bin_s::double) * $bin_s::double as bin_start_s
     from faces
-    where model_id = $model_id and ($video_key is null or video_key = $video_key)
+    where
+        model_id = $model_id
+        and analysis_id = $analysis_id
+        and ($video_key is null or video_key = $video_key)
 ),
 
 bins as (
@@ -27,7 +32,9 @@ bins as (
 ),
 
 names as (
-    select video_key, video_name from videos where model_id = $model_id
+    select video_key, video_name
+    from videos
+    where model_id = $model_id and analysis_id = $analysis_id
 ),
 
 final as (

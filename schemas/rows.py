@@ -100,12 +100,17 @@ def error_row(error: ErrorRecord, run: RunInfo) -> Row:
     }
 
 
+def _top(scores: dict[str, float]) -> str:
+    return max(scores, key=scores.__getitem__)
+
+
 def face_row(
     face: FaceCrop, probabilities: Sequence[float], labels: Sequence[str], run: RunInfo
 ) -> Row:
-    """The `faces` row of one classified face."""
+    """The `faces` row of one classified face; its smoothed columns repeat the frame's own
+    until `with_smoothed` sets them from its track."""
     scores = {label: float(p) for label, p in zip(labels, probabilities, strict=True)}
-    top = max(scores, key=scores.__getitem__)
+    top = _top(scores)
     return {
         "video_key": face.video_key,
         "cohort": face.cohort,
@@ -122,4 +127,14 @@ def face_row(
         "model_id": run.model_id,
         "weights_sha256": run.weights_sha256,
         "run_id": run.run_id,
+        "smoothed_label": top,
+        "smoothed_score": scores[top],
+        "smoothed_scores": dict(scores),
     }
+
+
+def with_smoothed(row: Row, probabilities: Sequence[float]) -> Row:
+    """`row` with its smoothed columns set from `probabilities` (in the order of `scores`)."""
+    scores = {label: float(p) for label, p in zip(row["scores"], probabilities, strict=True)}
+    top = _top(scores)
+    return {**row, "smoothed_label": top, "smoothed_score": scores[top], "smoothed_scores": scores}

@@ -97,15 +97,29 @@ class DetectSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ClassifySettings:
-    """Classifying face crops (`transforms.infer`): the model and how it runs."""
+    """Classifying face crops (`transforms.infer`, `transforms.smooth`): the model, how it
+    runs, and what steadies its labels.
+
+    `flip_average`: each crop's class probabilities are the mean over the crop and its
+    mirror image (`models.flip`). `smooth_s`: the smoothed columns of a face are the mean
+    probabilities of its track's face-frames within +-smooth_s/2 of it (a centred window
+    of smooth_s seconds of video time); 0: smoothed = per-frame. Both chosen by
+    benchmarks/stability.py (README, "Labels that hold still").
+    """
 
     model: str = "fer-minixception"
     weights_sha256: str = ""
+    flip_average: bool = True
+    smooth_s: float = 0.5
     weights_path: str = operational("")
     batch_size: int = operational(64)
     device: str = operational("cpu")
     torch_threads: int | None = operational()
     model_copies: int | None = operational()
+
+    def __post_init__(self) -> None:
+        if not self.smooth_s >= 0:
+            raise ValueError(f"smooth_s must be >= 0 seconds, got {self.smooth_s}")
 
 
 @dataclasses.dataclass(frozen=True)

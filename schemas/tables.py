@@ -56,6 +56,9 @@ FACES = pa.schema(
         ("model_id", pa.string()),
         ("weights_sha256", pa.string()),
         ("run_id", pa.string()),
+        ("smoothed_label", pa.string()),
+        ("smoothed_score", pa.float32()),
+        ("smoothed_scores", pa.map_(pa.string(), pa.float32())),
     ]
 )
 
@@ -86,6 +89,7 @@ RUNS = pa.schema(
         ("weights_sha256", pa.string()),
         ("analysis_id", pa.string()),
         ("valence", pa.map_(pa.string(), pa.string())),
+        ("valence_ambiguous", pa.map_(pa.string(), pa.string())),
         ("videos_total", pa.int64()),
         ("videos_ok", pa.int64()),
         ("videos_no_faces", pa.int64()),

@@ -16,6 +16,7 @@ import torch
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerTensor
 
+from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import ModelSpec
 from affectflow.schemas.records import ErrorRecord, FaceCrop, RunInfo, Stage
 from affectflow.schemas.rows import face_row
@@ -85,22 +86,31 @@ def failed_batch_errors(bad: tuple[list, tuple[Any, str, Any]]) -> Iterator[Erro
         yield dead_letter_to_error((face, exc_info), Stage.INFER)
 
 
+def model_builder(spec: ModelSpec, flip_average: bool) -> tuple[type, dict[str, Any]]:
+    """(model_class, model_params) for Beam's handler: the spec's model, flip-averaged or not."""
+    if flip_average:
+        return FlipAveraged, {"model_class": spec.model_class, **spec.model_params}
+    return spec.model_class, dict(spec.model_params)
+
+
 class ClassifyEmotions(beam.PTransform):
     """PCollection[FaceCrop] -> (faces rows, failed ErrorRecords).
 
     Every face of a batch RunInference could not run becomes an `errors` row (stage
-    infer), as does a crop that cannot become a tensor.
+    infer), as does a crop that cannot become a tensor. With `settings.flip_average` each
+    face's probabilities are the mean over its crop and the mirrored crop.
     """
 
     def __init__(self, spec: ModelSpec, run: RunInfo, settings: ClassifySettings) -> None:
         super().__init__()
         self._spec = spec
         self._run = run
+        model_class, model_params = model_builder(spec, settings.flip_average)
         self._handler = KeyedModelHandler(
             ThreadBoundTorchHandler(
                 state_dict_path=settings.weights_path,
-                model_class=spec.model_class,
-                model_params=dict(spec.model_params),
+                model_class=model_class,
+                model_params=model_params,
                 device=check_device(settings.device),
                 min_batch_size=settings.batch_size,
                 max_batch_size=settings.batch_size,

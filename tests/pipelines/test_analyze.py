@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import shutil
 
+import numpy as np
 import pytest
 
+from affectflow.models.registry import FER_LABELS
 from affectflow.pipelines.analyze import JobError, run
+from affectflow.schemas.settings import ClassifySettings
+from affectflow.transforms.smooth import moving_average
 
 
 def status_of(job, url: str) -> str:
@@ -67,6 +72,30 @@ def test_faces_rows_carry_scores_and_the_model(job) -> None:
     for _label, score, own, total, model_id, sha, box_ok in rows:
         assert own == pytest.approx(score) and total == pytest.approx(1.0, abs=1e-4)
         assert model_id == "fer-minixception" and len(sha) == 64 and box_ok
+
+
+def test_smoothed_labels_are_the_tracks_moving_average_and_flip_less(job) -> None:
+    rows = job.query(
+        "select video_key, track_id, timestamp_ms, map_values(scores), map_values(smoothed_scores),"
+        " label, smoothed_label, smoothed_score from faces order by all"
+    )
+    tracks: dict[tuple, list] = {}
+    for key, track, ms, scores, smoothed, label, smoothed_label, score in rows:  # label order
+        tracks.setdefault((key, track), []).append((ms, scores, smoothed, label, smoothed_label))
+        assert smoothed_label == FER_LABELS[int(np.argmax(smoothed))]
+        assert score == pytest.approx(max(smoothed))
+    switches = {"raw": 0, "smoothed": 0}
+    for faces in tracks.values():
+        times = [ms for ms, *_ in faces]
+        expected = moving_average(
+            times, np.array([s for _, s, *_ in faces]), ClassifySettings.smooth_s
+        )
+        np.testing.assert_allclose([s for _, _, s, *_ in faces], expected, atol=1e-6)
+        for kind, column in (("raw", 3), ("smoothed", 4)):
+            labels = [face[column] for face in faces]
+            switches[kind] += sum(a != b for a, b in itertools.pairwise(labels))
+    assert len(rows) > 100 and switches["raw"] > 0
+    assert switches["smoothed"] < switches["raw"]
 
 
 def test_crying_then_laughing_ends_mostly_happy(job) -> None:

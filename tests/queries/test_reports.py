@@ -27,6 +27,7 @@ from affectflow.queries.runner import (
 
 SPEC = get_model_spec("fer-minixception")
 NEGATIVE = SPEC.labels_with_valence("negative")
+NEGATIVE_EXCL_SURPRISE = tuple(k for k, v in SPEC.valence_ambiguous.items() if v == "negative")
 OPEN = {"min_videos": 1}
 
 
@@ -39,7 +40,8 @@ def con(cohorts):
 def per_video(cohorts) -> dict[str, list[tuple[int, int]]]:
     """(negative face-frames, face-frames) of each video with faces, per cohort."""
     rows = cohorts.raw().execute(
-        "select cohort, video_key, count(*) filter (where list_contains($neg, label)), count(*) "
+        "select cohort, video_key, count(*) filter (where list_contains($neg, smoothed_label)), "
+        "count(*) "
         "from faces group by all order by all",
         {"neg": list(NEGATIVE)},
     )
@@ -92,7 +94,8 @@ def test_a_cohort_of_4_videos_is_masked_and_one_of_5_is_not(con, name) -> None:
     report = run_report(con, name, {"min_videos": 5})
     cohort = report.columns.index("cohort")
     masked = {row[cohort] for row in report.rows if row[report.columns.index("suppressed")]}
-    values = [c for c in report.columns if c not in ("cohort", "label", "negative", "suppressed")]
+    keys = ("cohort", "label", "negative", "valence_ambiguous", "suppressed")
+    values = [c for c in report.columns if c not in keys]
     if name == "cohort_emotions":  # per label: masked by the videos showing that label
         assert "control" in masked
     else:
@@ -156,7 +159,7 @@ def test_cohort_comparison_matches_the_exact_permutation_and_bootstrap(con, per_
     assert (swapped["cohort_a"], swapped["cohort_b"]) == ("control", "depressed")
     assert swapped["difference"] == pytest.approx(-row["difference"], abs=1e-4)
     assert run_report(con, "cohort_comparison", {**params, "min_videos": 5}).rows[0][3:] == (
-        (None,) * 8
+        (None,) * 11
     )
 
 
@@ -165,7 +168,7 @@ def test_video_summary_matches_each_video(con, cohorts) -> None:
     rows = by(report, "video_key")
     direct = cohorts.raw().execute(
         "select v.video_key, v.status, count(f.label), count(distinct f.track_id), "
-        "avg(case when list_contains($neg, f.label) then 1.0 else 0.0 end) "
+        "avg(case when list_contains($neg, f.smoothed_label) then 1.0 else 0.0 end) "
         "from videos as v left join faces as f using (video_key) group by all",
         {"neg": list(NEGATIVE)},
     )
@@ -192,7 +195,7 @@ def test_trend_by_month_groups_by_upload_month(con, cohorts) -> None:
     assert {key: row["videos"] for key, row in rows.items()} == expected
     direct = cohorts.raw().execute(
         "select v.cohort, strftime(strptime(v.upload_date, '%Y%m%d'), '%Y-%m'), "
-        "count(*) filter (where list_contains($neg, f.label)) / count(*) "
+        "count(*) filter (where list_contains($neg, f.smoothed_label)) / count(*) "
         "from videos as v join faces as f using (video_key) group by all",
         {"neg": list(NEGATIVE)},
     )
@@ -232,7 +235,7 @@ def test_paper_figure5_puts_every_emotion_of_each_cohort_side_by_side(con, cohor
     direct = dict(
         ((c, label), n)
         for c, label, n in cohorts.raw()
-        .execute("select cohort, label, count(*) from faces group by all")
+        .execute("select cohort, smoothed_label, count(*) from faces group by all")
         .fetchall()
     )
     for cohort in ("control", "depressed"):

@@ -32,7 +32,7 @@ def test_cohort_emotions_match_a_direct_count(job) -> None:
     report = run_report(connect(str(job.warehouse)), "cohort_emotions", {"min_videos": 1})
     rows = {(r[0], r[1]): dict(zip(report.columns, r, strict=True)) for r in report.rows}
     direct = duckdb.execute(
-        "select cohort, label, count(*) from read_parquet($glob) group by 1, 2",
+        "select cohort, smoothed_label, count(*) from read_parquet($glob) group by 1, 2",
         {"glob": str(job.warehouse / "faces" / "**" / "*.parquet")},
     ).fetchall()
     assert {(c, label): n for c, label, n in direct} == {

@@ -24,6 +24,7 @@ from affectflow.schemas.rows import (
     failed_video_row,
     skipped_video_row,
     summary_video_row,
+    with_smoothed,
 )
 from affectflow.schemas.tables import ERRORS, FACES, VIDEOS
 
@@ -234,4 +235,17 @@ def test_faces_rows_round_trip_through_parquet() -> None:
     assert [r["label"] for r in back] == ["happy", "angry"]
     assert back[0]["scores"] == [("angry", 0.25), ("happy", 0.5), ("neutral", 0.25)]
     for row, read in zip(rows, back, strict=True):
-        assert read == {**row, "scores": list(row["scores"].items())}
+        as_pairs = {k: list(row[k].items()) for k in ("scores", "smoothed_scores")}
+        assert read == {**row, **as_pairs}
+
+
+def test_face_row_smoothed_columns_repeat_the_frame_until_smoothed() -> None:
+    row = face_row(FACE, [0.2, 0.5, 0.3], LABELS, RUN)
+    assert (row["smoothed_label"], row["smoothed_score"]) == ("happy", 0.5)
+    assert row["smoothed_scores"] == row["scores"] and row["smoothed_scores"] is not row["scores"]
+    smoothed = with_smoothed(row, [0.6, 0.3, 0.1])
+    assert (smoothed["smoothed_label"], smoothed["smoothed_score"]) == ("angry", 0.6)
+    assert smoothed["smoothed_scores"] == {"angry": 0.6, "happy": 0.3, "neutral": 0.1}
+    assert (smoothed["label"], smoothed["scores"]) == (row["label"], row["scores"])
+    with pytest.raises(ValueError):
+        with_smoothed(row, [0.5, 0.5])

@@ -143,6 +143,8 @@ def test_every_field_follows_its_flag() -> None:
         "--batch-size=8",
         "--device=cuda",
         "--model-copies=2",
+        "--flip-average=off",
+        "--smooth-s=1.5",
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
     spec = get_model_spec("fer-minixception")
@@ -159,3 +161,8 @@ def test_every_field_follows_its_flag() -> None:
         ("detect", "crop_margin_px"),
         ("classify", "model"),
     }
+
+
+def test_a_negative_smoothing_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="smooth_s"):
+        ClassifySettings(smooth_s=-0.5)

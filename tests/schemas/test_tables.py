@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from affectflow.models.class_sets import with_ambiguous
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceBox,
@@ -29,7 +30,13 @@ from affectflow.schemas.records import (
     VideoStatus,
     VideoSummary,
 )
-from affectflow.schemas.rows import error_row, face_row, failed_video_row, summary_video_row
+from affectflow.schemas.rows import (
+    error_row,
+    face_row,
+    failed_video_row,
+    summary_video_row,
+    with_smoothed,
+)
 from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -95,8 +102,8 @@ def test_status_literals_in_the_sql_are_video_statuses() -> None:
 
 RUN = RunInfo("20250102T030405Z-r", "m1", "f" * 64, "a1")
 KILLED = RunInfo("20250103T000000Z-k", "m1", "f" * 64, "a1")  # rows, but no runs row
-LABELS = ("angry", "happy", "neutral")
-VALENCE = {"angry": "negative", "happy": "positive", "neutral": "neutral"}
+LABELS = ("angry", "happy", "neutral", "surprise")
+VALENCE = {"angry": "negative", "happy": "positive", "neutral": "neutral", "surprise": "negative"}
 
 
 def request(key: str, row: int) -> VideoRequest:
@@ -116,10 +123,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = VideoSummary(video, 20, 3, 2, 10.0, 1.0)
     face = FaceCrop("v1", "a", 0, 0, 0, FaceBox(0, 0, 8, 8), crop=None)
     faces = [
-        face_row(face, [0.7, 0.2, 0.1], LABELS, RUN),
-        face_row(dataclasses.replace(face, frame_index=1), [0.1, 0.8, 0.1], LABELS, RUN),
-        face_row(dataclasses.replace(face, frame_index=2), [0.9, 0, 0.1], LABELS, RUN),
-        face_row(dataclasses.replace(face, frame_index=3, track_id=1), [0, 1, 0], LABELS, RUN),
+        face_row(face, [0.6, 0.2, 0.1, 0.1], LABELS, RUN),
+        with_smoothed(  # happy on its own, angry smoothed: the views count the smoothed label
+            face_row(dataclasses.replace(face, frame_index=1), [0.1, 0.7, 0.1, 0.1], LABELS, RUN),
+            [0.5, 0.3, 0.1, 0.1],
+        ),
+        face_row(dataclasses.replace(face, frame_index=2), [0.1, 0, 0.1, 0.8], LABELS, RUN),
+        face_row(dataclasses.replace(face, frame_index=3, track_id=1), [0, 1, 0, 0], LABELS, RUN),
     ]
     error = ErrorRecord.for_request(request("v2", 1), Stage.DOWNLOAD, "HTTP Error 404")
     write(root / "videos" / "cohort=a", [summary_video_row(summary, RUN)], SCHEMAS["videos"])
@@ -133,9 +143,15 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         SCHEMAS["videos"],
     )
     write(root / "faces" / "cohort=a", faces, SCHEMAS["faces"])
-    write(root / "faces" / "killed", [face_row(face, [0, 1, 0], LABELS, KILLED)], SCHEMAS["faces"])
+    killed_face = face_row(face, [0, 1, 0, 0], LABELS, KILLED)
+    write(root / "faces" / "killed", [killed_face], SCHEMAS["faces"])
     write(root / "errors", [error_row(error, RUN), error_row(error, KILLED)], SCHEMAS["errors"])
-    runs_row = {**dataclasses.asdict(RUN), "valence": VALENCE, "videos_total": 2}
+    runs_row = {
+        **dataclasses.asdict(RUN),
+        "valence": VALENCE,
+        "valence_ambiguous": with_ambiguous(VALENCE),
+        "videos_total": 2,
+    }
     (root / "runs").mkdir()
     pq.write_table(pa.Table.from_pylist([runs_row], schema=RUNS), root / "runs" / "run-r.parquet")
     return root
@@ -168,32 +184,45 @@ def test_report_views_run_over_the_schemas(warehouse: Path) -> None:
     con = committed(warehouse)
     con.execute(VIEWS_SQL)  # builds on the committed views
     assert con.execute("select * from label_valence order by label").fetchall() == [
-        ("m1", "angry", "negative"),
-        ("m1", "happy", "positive"),
-        ("m1", "neutral", "neutral"),
+        ("a1", "m1", "angry", "negative", "negative"),
+        ("a1", "m1", "happy", "positive", "positive"),
+        ("a1", "m1", "neutral", "neutral", "neutral"),
+        ("a1", "m1", "surprise", "negative", "ambiguous"),
     ]
     assert con.execute("select video_key, status, cohort from videos order by all").fetchall() == [
         ("v1", "ok", "a"),
         ("v2", "failed", "a"),
     ]
     assert con.execute(
-        "select frame_index, label, valence from faces order by frame_index"
+        "select frame_index, analysis_id, label, valence, smoothed_label, smoothed_valence, "
+        "smoothed_valence_ambiguous, round(p_negative, 4), round(p_negative_excl_surprise, 4) "
+        "from faces order by frame_index"
     ).fetchall() == [
-        (0, "angry", "negative"),
-        (1, "happy", "positive"),
-        (2, "angry", "negative"),
-        (3, "happy", "positive"),
+        (0, "a1", "angry", "negative", "angry", "negative", "negative", 0.7, 0.6),
+        (1, "a1", "happy", "positive", "angry", "negative", "negative", 0.6, 0.5),
+        (2, "a1", "surprise", "negative", "surprise", "negative", "ambiguous", 0.9, 0.1),
+        (3, "a1", "happy", "positive", "happy", "positive", "positive", 0.0, 0.0),
     ]
     assert con.execute(
-        "select track_id, face_frames, label, negative_share from persons order by track_id"
-    ).fetchall() == [(0, 3, "angry", pytest.approx(2 / 3)), (1, 1, "happy", 0.0)]
+        "select track_id, face_frames, label, negative_share, negative_share_excl_surprise "
+        "from persons order by track_id"
+    ).fetchall() == [(0, 3, "angry", 1.0, pytest.approx(2 / 3)), (1, 1, "happy", 0.0, 0.0)]
     assert con.execute(
-        "select video_key, upload_date, face_frames, negative_frames, persons from video_affect"
-    ).fetchall() == [("v1", "20210301", 4, 2, 2)]
-    assert con.execute("select * from videos_with_faces('m1')").fetchall() == [("a", "v1", 4, 2)]
-    shares = con.execute("select cohort, share from bootstrap_shares('m1', 3, 42)").fetchall()
-    assert len(shares) == 3 and {c for c, _ in shares} == {"a"}
-    assert all(share == 0.5 for _, share in shares)
+        "select video_key, analysis_id, upload_date, face_frames, negative_frames, "
+        "negative_frames_excl_surprise, ambiguous_frames, persons from video_affect"
+    ).fetchall() == [("v1", "a1", "20210301", 4, 3, 2, 1, 2)]
+    assert con.execute(
+        "select cohort, video_key, face_frames, negative_frames, negative_frames_excl_surprise, "
+        "round(p_negative_sum, 4), round(p_negative_excl_surprise_sum, 4) "
+        "from videos_with_faces('m1', 'a1')"
+    ).fetchall() == [("a", "v1", 4, 3, 2, 2.2, 1.2)]
+    assert con.execute("select * from videos_with_faces('m1', 'other')").fetchall() == []
+    shares = con.execute(
+        "select cohort, share, share_excl_surprise, p_share "
+        "from bootstrap_shares('m1', 'a1', 3, 42)"
+    ).fetchall()
+    assert len(shares) == 3 and {c for c, *_ in shares} == {"a"}
+    assert all(row[1:] == (0.75, 0.5, pytest.approx(0.55)) for row in shares)
     assert con.execute("select count(*) from errors").fetchone() == (1,)
 
 

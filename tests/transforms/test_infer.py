@@ -206,6 +206,25 @@ def check_rows(rows: list[dict]) -> None:
             raise BeamAssertException(f"stamps {row}")
 
 
+def check_flip_averaged(rows: list[dict], weights: WeightsInfo) -> None:
+    """With flip averaging, a face's scores are the mean of the crop's and its mirror's."""
+    model = FER_MINIXCEPTION.load(weights)
+    with torch.no_grad():
+        plain = model(torch.from_numpy(FER_MINIXCEPTION.batch_preprocess(CROPS))).numpy()
+        mirror = model(torch.from_numpy(FER_MINIXCEPTION.batch_preprocess(CROPS[:, :, ::-1])))
+    expected = (plain + mirror.numpy()) / 2
+    if sorted(r["frame_index"] for r in rows) != list(range(len(CROPS))):
+        raise BeamAssertException(f"frames {sorted(r['frame_index'] for r in rows)}")
+    for row in rows:
+        scores = list(row["scores"].values())
+        if not np.allclose(scores, expected[row["frame_index"]], rtol=0, atol=1e-5):
+            raise BeamAssertException(f"{scores} are not the mean {expected[row['frame_index']]}")
+        if np.allclose(scores, plain[row["frame_index"]], rtol=0, atol=1e-4):
+            raise BeamAssertException(f"{scores} are the plain pass: no mirror averaged in")
+        if row["label"] != FER_LABELS[int(np.argmax(scores))]:
+            raise BeamAssertException(f"label {row['label']} is not the argmax of {scores}")
+
+
 def error_key(error: ErrorRecord) -> tuple:
     return error.video_key, error.stage, error.error_class, error.cohort
 
@@ -224,7 +243,9 @@ def check_messages(errors: list[ErrorRecord], *needles: str) -> None:
 def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
     """One FnApiRunner job: good crops, a crop of the wrong size, and failing batches."""
     weights_run = dataclasses.replace(RUN, weights_sha256=fer_weights.sha256)
-    settings = ClassifySettings(weights_path=fer_weights.path, batch_size=4, torch_threads=1)
+    settings = ClassifySettings(
+        weights_path=fer_weights.path, batch_size=4, torch_threads=1, flip_average=False
+    )
     good = [face("good", i, crop) for i, crop in enumerate(CROPS)]
     bad_tensor = face("bad-tensor", 0, np.zeros((32, 32), np.uint8), cohort="b")
     pipeline = TestPipeline(runner="FnApiRunner")
@@ -241,7 +262,18 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
         | "ClassifyMismatched"
         >> ClassifyEmotions(THREE_CHANNELS, RUN, dataclasses.replace(settings, batch_size=2))
     )
+    flipped_rows, _ = (
+        pipeline
+        | "FlipFaces" >> beam.Create(good)
+        | "ClassifyFlipped"
+        >> ClassifyEmotions(
+            FER_MINIXCEPTION, weights_run, dataclasses.replace(settings, flip_average=True)
+        )
+    )
     assert_that(rows, check_rows, label="CheckRows")
+    assert_that(
+        flipped_rows, lambda rows: check_flip_averaged(rows, fer_weights), label="CheckFlipped"
+    )
     assert_that(
         rows | "Sha" >> beam.Map(lambda r: r["weights_sha256"]),
         equal_to([fer_weights.sha256] * len(CROPS)),
@@ -280,7 +312,7 @@ def counter(result: PipelineResult, name: str) -> int:
 
 def test_pipeline_rows_and_failures(pipeline_result: PipelineResult) -> None:
     # the assert_that checks ran inside the job (run() raises if one fails); then metrics
-    assert counter(pipeline_result, "faces_classified") == len(CROPS)
+    assert counter(pipeline_result, "faces_classified") == 2 * len(CROPS)
 
 
 def test_the_mismatched_spec_really_fails_in_forward(fer_weights: WeightsInfo) -> None:
