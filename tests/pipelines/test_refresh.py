@@ -174,14 +174,21 @@ def test_a_changed_setting_reanalyses_and_keeps_the_earlier_run(
     con = connect(str(folder / "changed"))
     runs = con.execute("select run_id, analysis_id from runs order by run_id").fetchall()
     assert len(runs) == 2 and runs[0][1] != runs[1][1]
-    shown = con.execute("select distinct run_id from videos where status <> 'failed'").fetchall()
-    assert shown == [(runs[1][0],)]
+    shown = con.execute(  # each analysis shows its own run: the views never mix them
+        "select analysis_id, list(distinct run_id) from videos where status <> 'failed' "
+        "group by all order by all"
+    ).fetchall()
+    assert sorted(shown) == sorted([(a, [r]) for r, a in runs])
     kept = con.execute(
         "select count(*) from video_rows where run_id = $r", {"r": runs[0][0]}
     ).fetchall()
     assert kept == [(5,)]
-    latest = con.execute("select count(*) from faces").fetchall()
+    latest = con.execute(
+        "select count(*) from faces where analysis_id = $a", {"a": runs[1][1]}
+    ).fetchall()
     assert latest == [(result.summary.faces_detected,)]
+    report = run_report(con, "cohort_summary", {"min_videos": 1})
+    assert report.params["analysis_id"] == runs[1][1]  # reports read the latest analysis
 
 
 def test_a_killed_refresh_then_a_rerun_equals_one_clean_refresh(
