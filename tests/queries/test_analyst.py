@@ -42,8 +42,8 @@ def test_print_setup_loads_the_same_views_in_a_plain_duckdb(job, capsys, tmp_pat
         assert _count(con, f"select count(*) from {view}") == _count(
             ours, f"select count(*) from {view}"
         )
-    model = _count(con, "select any_value(model_id) from runs")
-    assert _count(con, f"select count(*) from bootstrap_shares('{model}', 3, 1)") > 0
+    model, analysis = con.execute("select model_id, analysis_id from runs limit 1").fetchone()
+    assert _count(con, f"select count(*) from bootstrap_shares('{model}', '{analysis}', 3, 1)") > 0
     assert main(["sql", "--warehouse", str(tmp_path), "--print-setup"]) == 2
     assert "no affectflow warehouse" in capsys.readouterr().err
 

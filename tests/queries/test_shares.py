@@ -104,6 +104,11 @@ def test_negative_share_gives_each_measure_with_its_interval(con, cohorts) -> No
     assert row["difference_excl_surprise"] <= row["excl_surprise_ci_high"]
 
 
+def steady(report) -> list[dict]:
+    """A report's records without `top_label`, whose ties DuckDB's mode() breaks at random."""
+    return [{k: v for k, v in r.items() if k != "top_label"} for r in report.records()]
+
+
 @pytest.fixture(scope="module")
 def two_analyses(cohorts, tmp_path_factory):
     """The warehouse plus a later run of other settings over the same videos, in which
@@ -136,10 +141,11 @@ def test_runs_of_different_analyses_are_never_pooled(con, two_analyses) -> None:
         params = {**OPEN, "n_boot": 50} if name == "negative_share" else OPEN
         alone = run_report(con, name, params)
         chosen = run_report(both, name, {**params, "analysis_id": original})
-        assert chosen.rows == alone.rows, name  # the other analysis adds nothing
+        # the other analysis adds nothing (top_label aside: mode() breaks ties at random)
+        assert steady(chosen) == steady(alone), name
         latest = run_report(both, name, params)  # default: the latest run's analysis
         assert latest.params["analysis_id"] == OTHER
-        assert latest.rows != alone.rows, name
+        assert steady(latest) != steady(alone), name
     summary = run_report(both, "cohort_summary", OPEN).records()
     assert {r["negative_share"] for r in summary} == {0.0}  # every face of it is happy
     assert {r["p_negative"] for r in summary} == {0.0}
