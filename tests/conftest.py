@@ -293,11 +293,19 @@ KEY_COLUMNS = {
 
 
 def read_all_rows(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every row of every Parquet file (not only committed runs), minus run ids."""
+    """Every row of every Parquet file of the tables (not only committed runs), minus run ids.
+
+    `_staging/` is left out: a kill can leave Beam's half-written temporary files there,
+    which no reader sees and the next run deletes.
+    """
     con = duckdb.connect()
     out = {}
     for table, columns in KEY_COLUMNS.items():
-        files = sorted(str(p) for p in warehouse.glob(f"**/{table}/**/*.parquet"))
+        files = sorted(
+            str(p)
+            for p in warehouse.glob(f"**/{table}/**/*.parquet")
+            if "_staging" not in p.relative_to(warehouse).parts
+        )
         out[table] = (
             files
             and con.execute(
