@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 GIB = 1 << 30
+DETECTORS = ("mtcnn", "haar")
 FINGERPRINT = "fingerprint"
 
 
@@ -78,21 +79,29 @@ class DetectSettings:
 
     fps: float = 10.0
     trim_s: float = 0.0
+    detector: str = "mtcnn"
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_face: int = 50
     detect_width: int | None = 480
     detect_every: int = 4
     min_track_frames: int = 3
+    min_face_score: float = 0.9
+    min_face_quality: float = 0.0
+    align: bool = True
     crop_size: int = 64
     crop_margin_px: int = 10
     clahe: bool = False
+    detector_weights_path: str = operational("")
+    device: str = operational("cpu")
     cv2_threads: int | None = operational()
     debug_crops_dir: str | None = operational()
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}: {self.detector!r}")
 
 
 @dataclasses.dataclass(frozen=True)
