@@ -189,9 +189,13 @@ class FaceFinder:
         self.full_searches = 0
         self.rejected = 0
 
-    def find(self, gray: np.ndarray) -> list[FaceCheck]:
-        """The confirmed faces of the next sampled frame, sorted left to right."""
-        boxes = sorted(self._propose(gray), key=lambda box: (box.x, box.y))
+    def find(self, gray: np.ndarray, whole: list[FaceBox] | None = None) -> list[FaceCheck]:
+        """The confirmed faces of the next sampled frame, sorted left to right.
+
+        `whole`: this frame's whole-frame search if already done (in a batch of frames);
+        used only where a whole-frame search is due, so the result is the same.
+        """
+        boxes = sorted(self._propose(gray, whole), key=lambda box: (box.x, box.y))
         if self.checker is None:
             return [FaceCheck(box, 1.0, ()) for box in boxes]
         checks = self.checker.check(gray, boxes)
@@ -199,7 +203,7 @@ class FaceFinder:
         self.rejected += len(checks) - len(faces)
         return faces
 
-    def _propose(self, gray: np.ndarray) -> list[FaceBox]:
+    def _propose(self, gray: np.ndarray, whole: list[FaceBox] | None) -> list[FaceBox]:
         boxes: list[FaceBox] = []
         lost = False
         if self.detect_every > 1:
@@ -210,7 +214,9 @@ class FaceFinder:
                     boxes = _merge(boxes, [found])
         if lost or self.frames % self.detect_every == 0:
             self.full_searches += 1
-            boxes = _merge(boxes, self.detector.detect_scaled(gray, self.detect_width))
+            if whole is None:
+                whole = self.detector.detect_scaled(gray, self.detect_width)
+            boxes = _merge(boxes, whole)
         self.frames += 1
         return boxes
 

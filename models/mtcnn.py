@@ -76,12 +76,18 @@ class MtcnnDetector:
 
     def detect_scaled(self, gray: np.ndarray, width: int | None) -> list[FaceBox]:
         """`detect` on the frame shrunk towards `width` px (never below PNet's 12 px cell)."""
-        scale = search_scale(gray.shape[1], width, self.min_size[0], self.window)
-        if scale >= 1.0:
-            return self.detect(gray)
-        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        found = self.detect_batch([small], self.min_size[0] * scale)[0]
-        return _sorted([scaled_box(c.box, 1 / scale) for c in found])
+        return self.search_batch([gray], width)[0]
+
+    def search_batch(self, grays: list[np.ndarray], width: int | None) -> list[list[FaceBox]]:
+        """`detect_scaled` of frames of one size, as one batch (GPU runners)."""
+        scale = search_scale(grays[0].shape[1], width, self.min_size[0], self.window)
+        if scale < 1.0:
+            grays = [
+                cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                for gray in grays
+            ]
+        found = self.detect_batch(grays, self.min_size[0] * scale)
+        return [_sorted([scaled_box(c.box, 1 / scale) for c in faces]) for faces in found]
 
     def detect_near(self, gray: np.ndarray, box: FaceBox, grow: float = 0.5) -> FaceBox | None:
         """The face of 0.7 to 1.4 times `box`'s side near `box`, or None (follows a track)."""

@@ -15,6 +15,7 @@ buffer every output of the video). Faces rows can therefore carry a video_key wh
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import time
@@ -42,7 +43,14 @@ from affectflow.models.faces import (
 )
 from affectflow.models.mtcnn import FaceCheck, MtcnnDetector
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
-from affectflow.schemas.records import ErrorRecord, FaceCrop, Stage, VideoFile, VideoSummary
+from affectflow.schemas.records import (
+    ErrorRecord,
+    FaceBox,
+    FaceCrop,
+    Stage,
+    VideoFile,
+    VideoSummary,
+)
 from affectflow.schemas.settings import DetectSettings
 from affectflow.transforms.dead_letters import DeadLetterToError
 from affectflow.transforms.metrics import counter
@@ -146,16 +154,17 @@ class DetectFacesFn(beam.DoFn):
     ) -> Iterator[FaceCrop]:
         """Faces of confirmed tracks, in frame order within each track."""
         settings = self._settings
-        for frame in iter_sampled_frames(
+        frames = iter_sampled_frames(
             video.path,
             fps=settings.fps,
             trim_s=settings.trim_s,
             progress=progress,
             threads=settings.cv2_threads,
-        ):
+        )
+        for frame, whole in self._searched(frames):
             counts.frames += 1
             self._frames_sampled.inc()
-            checks = finder.find(frame.gray)
+            checks = finder.find(frame.gray, whole)
             track_ids = finder.tracker.update([check.box for check in checks])
             for check, track_id in zip(checks, track_ids, strict=True):
                 face = self._face(video, frame, check, track_id)
@@ -173,6 +182,26 @@ class DetectFacesFn(beam.DoFn):
         self._faces_unconfirmed.inc(gate.dropped)
         self._faces_rejected.inc(finder.rejected)
         self._full_searches.inc(finder.full_searches)
+
+    def _searched(
+        self, frames: Iterator[SampledFrame]
+    ) -> Iterator[tuple[SampledFrame, list[FaceBox] | None]]:
+        """Frames with their whole-frame MTCNN search done `detect_batch` at a time (GPU).
+
+        (frame, None) one by one when batching is off or the detector is Haar.
+        """
+        size = self._settings.detect_batch
+        if size <= 1 or not isinstance(self._detector, MtcnnDetector):
+            yield from ((frame, None) for frame in frames)
+            return
+        while batch := list(itertools.islice(frames, size)):
+            shape = batch[0].gray.shape
+            if any(frame.gray.shape != shape for frame in batch):  # a size change mid-video
+                yield from ((frame, None) for frame in batch)
+                continue
+            width = self._settings.detect_width
+            found = self._detector.search_batch([frame.gray for frame in batch], width)
+            yield from zip(batch, found, strict=True)
 
     def _face(
         self, video: VideoFile, frame: SampledFrame, check: FaceCheck, track_id: int

@@ -126,16 +126,14 @@ def test_face_finder_follows_faces_between_whole_frame_searches() -> None:
 
 
 def test_default_fast_search_keeps_the_small_faces_of_a_wide_shot() -> None:
-    """Hamilton (640x360, faces of 55-70 px): the defaults keep >= 80% of full-size hits.
+    """Hamilton (640x360, faces of 55-70 px): Haar's fast path keeps >= 80% of full-size hits.
 
     (320 px wide every 2nd frame kept 46 of these 62 hits: small faces fell below the
     cascade's window once shrunk.)
     """
     clip = Path(__file__).resolve().parents[1] / "data" / "videos" / "hamilton_short_clip.mp4"
     detector = HaarFaceDetector()
-    finder = FaceFinder(
-        detector, IoUTracker(), DetectSettings().detect_width, DetectSettings().detect_every
-    )
+    finder = FaceFinder(detector, IoUTracker(), DetectSettings().detect_width, 4)
     hits = total = 0
     for frame in iter_sampled_frames(str(clip), fps=10.0):
         boxes = [face.box for face in finder.find(frame.gray)]
