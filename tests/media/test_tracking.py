@@ -10,7 +10,6 @@ from affectflow.media.frames import iter_sampled_frames
 from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
 from affectflow.models.faces import HaarFaceDetector
 from affectflow.schemas.records import FaceBox
-from affectflow.schemas.settings import DetectSettings
 
 A = FaceBox(0, 0, 100, 100)
 B = FaceBox(300, 0, 100, 100)
@@ -133,7 +132,7 @@ def test_default_fast_search_keeps_the_small_faces_of_a_wide_shot() -> None:
     """
     clip = Path(__file__).resolve().parents[1] / "data" / "videos" / "hamilton_short_clip.mp4"
     detector = HaarFaceDetector()
-    finder = FaceFinder(detector, IoUTracker(), DetectSettings().detect_width, 4)
+    finder = FaceFinder(detector, IoUTracker(), 480, 4)
     hits = total = 0
     for frame in iter_sampled_frames(str(clip), fps=10.0):
         boxes = [face.box for face in finder.find(frame.gray)]
