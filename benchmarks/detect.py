@@ -51,7 +51,7 @@ def search(
         finder = FaceFinder(HaarFaceDetector(), IoUTracker(), width, every)
         boxes[name] = []
         for gray in grays:
-            found = finder.find(gray)
+            found = [face.box for face in finder.find(gray)]
             finder.tracker.update(found)
             boxes[name].append(found)
         whole += finder.full_searches

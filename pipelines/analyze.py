@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
+from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.options import (
     AnalyzeOptions,
@@ -153,8 +154,8 @@ def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, Pip
     return video_list, options
 
 
-def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str]:
-    """Fail fast, before any download: list (and its header), model, weights and device."""
+def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
+    """Fail fast, before any download: list (and its header), model, both weights, device."""
     if video_list is not None and not FileSystems.exists(video_list):
         raise JobError(f"video list {video_list!r} does not exist")
     try:
@@ -164,9 +165,10 @@ def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec,
         check_device(opts.device)
         weights = spec.fetch_weights(opts.cache_dir, source=opts.weights)
         spec = spec.for_weights(weights.path)
+        detector_weights = fetch_mtcnn_weights(opts.cache_dir)
     except (ValueError, RuntimeError, OSError) as error:
         raise JobError(str(error)) from error
-    return spec, weights.path, weights.sha256
+    return spec, weights.path, weights.sha256, str(detector_weights)
 
 
 def prepare(
@@ -177,8 +179,8 @@ def prepare(
     opts = options.view_as(AnalyzeOptions)
     if opts.cache_dir is None:
         opts.cache_dir = str(default_cache_dir())
-    spec, weights_path, weights_sha256 = _preflight(video_list, opts)
-    settings = stage_settings(opts, spec, weights_path, weights_sha256)
+    spec, weights_path, weights_sha256, detector_weights = _preflight(video_list, opts)
+    settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
     return Job(
         videos=video_list if videos is None else videos,
         label=label or str(video_list),

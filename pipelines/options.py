@@ -21,6 +21,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from affectflow.models.registry import MODEL_SPECS, ModelSpec
 from affectflow.schemas.settings import (
+    DETECTORS,
     GIB,
     ClassifySettings,
     DetectSettings,
@@ -97,6 +98,9 @@ BASICS: Spec = [
 DETECTION: Spec = [
     ("trim-s", dict(type=NON_NEGATIVE, default=DETECT.trim_s, metavar="S",
                     help="seconds dropped at the start and the end (default: %(default)s)")),
+    ("detector", dict(default=DETECT.detector, choices=DETECTORS,
+                      help="face detector; every box is then checked by MTCNN's ONet "
+                      "(default: %(default)s)")),
     ("scale-factor", dict(type=number(float, 1, above=True), default=DETECT.scale_factor,
                           metavar="X", help="Haar scaleFactor (default: %(default)s)")),
     ("min-neighbors", dict(type=COUNT, default=DETECT.min_neighbors, metavar="N",
@@ -112,6 +116,18 @@ DETECTION: Spec = [
     ("min-track-frames", dict(type=AT_LEAST_ONE, default=DETECT.min_track_frames, metavar="N",
                               help="sampled frames a face track needs to count "
                               "(default: %(default)s)")),
+    ("min-face-score", dict(type=number(float, 0), default=DETECT.min_face_score, metavar="P",
+                            help="ONet P(face) a box needs to count as a face "
+                            "(default: %(default)s)")),
+    ("min-face-quality", dict(type=number(float, 0), default=DETECT.min_face_quality,
+                              metavar="Q", help="drop faces whose quality (0-1: the weakest "
+                              "of P(face), size, sharpness) is below Q (default: %(default)s)")),
+    ("align", dict(default="on" if DETECT.align else "off", choices=("on", "off"),
+                   help="rotate and scale crops on the face's landmarks, eyes level "
+                   "(default: %(default)s)")),
+    ("detect-batch", dict(type=AT_LEAST_ONE, default=DETECT.detect_batch, metavar="N",
+                          help="frames per batched MTCNN whole-frame search (GPU runners: "
+                          "16-64; default: %(default)s)")),
     ("clahe", dict(choices=("on", "off"),
                    help="contrast-enhance face crops (default: the model's setting)")),
 ]  # fmt: skip
@@ -332,9 +348,13 @@ def resolve_runner_options(options: PipelineOptions) -> None:
 
 
 def stage_settings(
-    opts: AnalyzeOptions, spec: ModelSpec, weights_path: str, weights_sha256: str
+    opts: AnalyzeOptions,
+    spec: ModelSpec,
+    weights_path: str,
+    weights_sha256: str,
+    detector_weights_path: str = "",
 ) -> StageSettings:
-    """Each stage's settings from the options and the model (see `schemas.settings`)."""
+    """Each stage's settings from the options, the model and the face check's weights."""
     one_thread = 1 if opts.workers > 1 else None
     return StageSettings(
         ingest=IngestSettings(default_cohort=opts.cohort, allow_local=opts.allow_local),
@@ -355,15 +375,22 @@ def stage_settings(
         detect=DetectSettings(
             fps=opts.fps,
             trim_s=opts.trim_s,
+            detector=opts.detector,
             scale_factor=opts.scale_factor,
             min_neighbors=opts.min_neighbors,
             min_face=opts.min_face,
             detect_width=opts.detect_width,
             detect_every=opts.detect_every,
             min_track_frames=opts.min_track_frames,
+            min_face_score=opts.min_face_score,
+            min_face_quality=opts.min_face_quality,
+            align=opts.align == "on",
             crop_size=spec.input_size,
             crop_margin_px=spec.crop_margin_px,
             clahe=spec.clahe if opts.clahe is None else opts.clahe == "on",
+            detector_weights_path=detector_weights_path,
+            device=opts.device,
+            detect_batch=opts.detect_batch,
             cv2_threads=one_thread,
             debug_crops_dir=opts.debug_crops,
         ),

@@ -82,7 +82,10 @@ class FaceBox:
 class FaceCrop:
     """One detected face on one sampled frame, ready for the classifier.
 
-    `crop` is a uint8 grayscale numpy array (size set by the model's input size).
+    `crop` is a uint8 grayscale numpy array (size set by the model's input size). The
+    quality fields (`models.faces.face_quality`): `face_px` the side of the frame square
+    the crop covers, `face_score` the ONet check's P(face), `sharpness` the variance of
+    the crop's Laplacian, `quality` the weakest of the three on [0, 1].
     """
 
     video_key: str
@@ -92,6 +95,10 @@ class FaceCrop:
     track_id: int
     box: FaceBox
     crop: Any = dataclasses.field(compare=False, repr=False)
+    face_px: int | None = None
+    face_score: float | None = None
+    sharpness: float | None = None
+    quality: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -130,6 +130,10 @@ def face_row(
         "smoothed_label": top,
         "smoothed_score": scores[top],
         "smoothed_scores": dict(scores),
+        "face_px": face.face_px,
+        "face_score": face.face_score,
+        "sharpness": face.sharpness,
+        "quality": face.quality,
     }
 
 

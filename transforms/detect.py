@@ -15,6 +15,7 @@ buffer every output of the video). Faces rows can therefore carry a video_key wh
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import time
@@ -23,11 +24,33 @@ from typing import Any
 
 import apache_beam as beam
 import cv2
+import numpy as np
 
-from affectflow.media.frames import DecodeProgress, FrameDecodeError, iter_sampled_frames
-from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation
-from affectflow.models.faces import HaarFaceDetector, crop_face
-from affectflow.schemas.records import ErrorRecord, FaceCrop, Stage, VideoFile, VideoSummary
+from affectflow.media.frames import (
+    DecodeProgress,
+    FrameDecodeError,
+    SampledFrame,
+    iter_sampled_frames,
+)
+from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, TrackConfirmation
+from affectflow.models.faces import (
+    HaarFaceDetector,
+    aligned_crop,
+    crop_face,
+    enhance_contrast,
+    face_quality,
+    sharpness,
+)
+from affectflow.models.mtcnn import FaceCheck, MtcnnDetector
+from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
+from affectflow.schemas.records import (
+    ErrorRecord,
+    FaceBox,
+    FaceCrop,
+    Stage,
+    VideoFile,
+    VideoSummary,
+)
 from affectflow.schemas.settings import DetectSettings
 from affectflow.transforms.dead_letters import DeadLetterToError
 from affectflow.transforms.metrics import counter
@@ -58,15 +81,23 @@ class DetectFacesFn(beam.DoFn):
         settings = self._settings
         if settings.cv2_threads is not None:
             cv2.setNumThreads(settings.cv2_threads)
-        self._detector = HaarFaceDetector(
-            settings.scale_factor, settings.min_neighbors, (settings.min_face, settings.min_face)
-        )
-        self._detector.load()
+        min_size = (settings.min_face, settings.min_face)
+        weights = settings.detector_weights_path or str(fetch_mtcnn_weights())
+        self._checker = MtcnnDetector(weights, min_size, settings.device)
+        self._checker.load()
+        self._detector: FaceDetector = self._checker
+        if settings.detector == "haar":
+            self._detector = HaarFaceDetector(
+                settings.scale_factor, settings.min_neighbors, min_size
+            )
+            self._detector.load()
         self._frames_sampled = counter("frames_sampled")
         self._faces_detected = counter("faces_detected")
         self._videos_analyzed = counter("videos_analyzed")
         self._videos_failed = counter("detect_failures")
         self._faces_unconfirmed = counter("faces_unconfirmed")
+        self._faces_rejected = counter("faces_rejected")
+        self._faces_low_quality = counter("faces_low_quality")
         self._full_searches = counter("frames_searched_whole")
 
     def process(self, video: VideoFile) -> Iterator[Any]:
@@ -74,7 +105,14 @@ class DetectFacesFn(beam.DoFn):
         progress, counts = DecodeProgress(), _Counts()
         tracker = IoUTracker()
         settings = self._settings
-        finder = FaceFinder(self._detector, tracker, settings.detect_width, settings.detect_every)
+        finder = FaceFinder(
+            self._detector,
+            tracker,
+            settings.detect_width,
+            settings.detect_every,
+            checker=self._checker,
+            min_score=settings.min_face_score,
+        )
         gate: TrackConfirmation[FaceCrop] = TrackConfirmation(settings.min_track_frames)
         try:
             yield from self._faces(video, progress, counts, finder, gate)
@@ -115,34 +153,24 @@ class DetectFacesFn(beam.DoFn):
         gate: TrackConfirmation[FaceCrop],
     ) -> Iterator[FaceCrop]:
         """Faces of confirmed tracks, in frame order within each track."""
-        request, settings = video.request, self._settings
-        for frame in iter_sampled_frames(
+        settings = self._settings
+        frames = iter_sampled_frames(
             video.path,
             fps=settings.fps,
             trim_s=settings.trim_s,
             progress=progress,
             threads=settings.cv2_threads,
-        ):
+        )
+        for frame, whole in self._searched(frames):
             counts.frames += 1
             self._frames_sampled.inc()
-            boxes = finder.find(frame.gray)
-            for box, track_id in zip(boxes, finder.tracker.update(boxes), strict=True):
-                crop = crop_face(
-                    frame.gray,
-                    box,
-                    settings.crop_size,
-                    settings.crop_margin_px,
-                    clahe=settings.clahe,
-                )
-                face = FaceCrop(
-                    video_key=request.video_key,
-                    cohort=request.cohort,
-                    frame_index=frame.frame_index,
-                    timestamp_ms=frame.timestamp_ms,
-                    track_id=track_id,
-                    box=box,
-                    crop=crop,
-                )
+            checks = finder.find(frame.gray, whole)
+            track_ids = finder.tracker.update([check.box for check in checks])
+            for check, track_id in zip(checks, track_ids, strict=True):
+                face = self._face(video, frame, check, track_id)
+                if face.quality is not None and face.quality < settings.min_face_quality:
+                    self._faces_low_quality.inc()
+                    continue
                 for ready in gate.add(track_id, face):
                     counts.faces += 1
                     self._faces_detected.inc()
@@ -152,7 +180,54 @@ class DetectFacesFn(beam.DoFn):
             gate.expire(finder.tracker.live_ids)
         gate.finish()
         self._faces_unconfirmed.inc(gate.dropped)
+        self._faces_rejected.inc(finder.rejected)
         self._full_searches.inc(finder.full_searches)
+
+    def _searched(
+        self, frames: Iterator[SampledFrame]
+    ) -> Iterator[tuple[SampledFrame, list[FaceBox] | None]]:
+        """Frames with their whole-frame MTCNN search done `detect_batch` at a time (GPU).
+
+        (frame, None) one by one when batching is off or the detector is Haar.
+        """
+        size = self._settings.detect_batch
+        if size <= 1 or not isinstance(self._detector, MtcnnDetector):
+            yield from ((frame, None) for frame in frames)
+            return
+        while batch := list(itertools.islice(frames, size)):
+            shape = batch[0].gray.shape
+            if any(frame.gray.shape != shape for frame in batch):  # a size change mid-video
+                yield from ((frame, None) for frame in batch)
+                continue
+            width = self._settings.detect_width
+            found = self._detector.search_batch([frame.gray for frame in batch], width)
+            yield from zip(batch, found, strict=True)
+
+    def _face(
+        self, video: VideoFile, frame: SampledFrame, check: FaceCheck, track_id: int
+    ) -> FaceCrop:
+        """The model's crop of one confirmed face (aligned on its landmarks), with its quality."""
+        settings = self._settings
+        if settings.align and check.landmarks:
+            crop, face_px = aligned_crop(frame.gray, np.array(check.landmarks), settings.crop_size)
+        else:
+            margin = settings.crop_margin_px
+            crop = crop_face(frame.gray, check.box, settings.crop_size, margin)
+            face_px = max(check.box.w, check.box.h) + 2 * margin
+        sharp = sharpness(crop)
+        return FaceCrop(
+            video_key=video.request.video_key,
+            cohort=video.request.cohort,
+            frame_index=frame.frame_index,
+            timestamp_ms=frame.timestamp_ms,
+            track_id=track_id,
+            box=check.box,
+            crop=enhance_contrast(crop) if settings.clahe else crop,
+            face_px=face_px,
+            face_score=check.score,
+            sharpness=sharp,
+            quality=face_quality(check.score, face_px, sharp, settings.crop_size),
+        )
 
     def _decode_problem(
         self, video: VideoFile, progress: DecodeProgress, decoded_s: float

@@ -10,7 +10,6 @@ from affectflow.media.frames import iter_sampled_frames
 from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation, iou
 from affectflow.models.faces import HaarFaceDetector
 from affectflow.schemas.records import FaceBox
-from affectflow.schemas.settings import DetectSettings
 
 A = FaceBox(0, 0, 100, 100)
 B = FaceBox(300, 0, 100, 100)
@@ -101,7 +100,7 @@ def test_face_finder_every_frame_is_the_plain_detector() -> None:
     detector = HaarFaceDetector()
     finder = FaceFinder(detector, IoUTracker(), detect_width=None, detect_every=1)
     for gray in pexels_frames()[:8]:
-        boxes = finder.find(gray)
+        boxes = [face.box for face in finder.find(gray)]
         finder.tracker.update(boxes)
         assert boxes == detector.detect(gray)
     assert finder.full_searches == finder.frames == 8
@@ -114,7 +113,7 @@ def test_face_finder_follows_faces_between_whole_frame_searches() -> None:
     finder = FaceFinder(detector, IoUTracker(), detect_width=320, detect_every=3)
     hits = total = 0
     for gray in pexels_frames():
-        boxes = finder.find(gray)
+        boxes = [face.box for face in finder.find(gray)]
         finder.tracker.update(boxes)
         for reference in detector.detect(gray):
             total += 1
@@ -126,19 +125,17 @@ def test_face_finder_follows_faces_between_whole_frame_searches() -> None:
 
 
 def test_default_fast_search_keeps_the_small_faces_of_a_wide_shot() -> None:
-    """Hamilton (640x360, faces of 55-70 px): the defaults keep >= 80% of full-size hits.
+    """Hamilton (640x360, faces of 55-70 px): Haar's fast path keeps >= 80% of full-size hits.
 
     (320 px wide every 2nd frame kept 46 of these 62 hits: small faces fell below the
     cascade's window once shrunk.)
     """
     clip = Path(__file__).resolve().parents[1] / "data" / "videos" / "hamilton_short_clip.mp4"
     detector = HaarFaceDetector()
-    finder = FaceFinder(
-        detector, IoUTracker(), DetectSettings().detect_width, DetectSettings().detect_every
-    )
+    finder = FaceFinder(detector, IoUTracker(), 480, 4)
     hits = total = 0
     for frame in iter_sampled_frames(str(clip), fps=10.0):
-        boxes = finder.find(frame.gray)
+        boxes = [face.box for face in finder.find(frame.gray)]
         finder.tracker.update(boxes)
         for reference in detector.detect(frame.gray):
             total += 1

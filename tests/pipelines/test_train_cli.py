@@ -66,11 +66,13 @@ def test_train_reports_unusable_inputs(tmp_path: Path, capsys) -> None:
     assert code == 2 and "--coding-sheet" in capsys.readouterr().err
 
 
-def test_checkpoint_round_trips_through_analyze(checkpoint: Path, tmp_path: Path) -> None:
+def test_checkpoint_round_trips_through_analyze(
+    checkpoint: Path, tmp_path: Path, model_cache_dir: Path, mtcnn_weights: str
+) -> None:
     video_list = tmp_path / "videos.csv"
     video_list.write_text(f"url,cohort\n{DATA / 'videos' / 'pyfeat_single_face.mp4'},c\n")
     warehouse = tmp_path / "out"
-    base = [str(video_list), "--warehouse", str(warehouse), "--cache-dir", str(tmp_path)]
+    base = [str(video_list), "--warehouse", str(warehouse), "--cache-dir", str(model_cache_dir)]
     args = [*base, "--allow-local", "--model", "hybridmicronet", "--fps", "2"]
     summary = run([*args, "--min-track-frames", "1", "--weights", str(checkpoint)])
     assert summary.videos_ok == 1 and summary.faces_detected > 0

@@ -11,6 +11,7 @@ import pytest
 from affectflow.models.registry import get_model_spec
 from affectflow.pipelines.options import AnalyzeOptions, stage_settings
 from affectflow.schemas.settings import (
+    DETECTORS,
     ClassifySettings,
     DetectSettings,
     DownloadSettings,
@@ -40,7 +41,7 @@ OPERATIONAL = {
         "keep_videos",
         "cache_max_bytes",
     },
-    "detect": {"cv2_threads", "debug_crops_dir"},
+    "detect": {"cv2_threads", "debug_crops_dir", "detector_weights_path", "device", "detect_batch"},
     "classify": {"weights_path", "batch_size", "device", "torch_threads", "model_copies"},
 }
 
@@ -50,7 +51,9 @@ def _defaults() -> StageSettings:
 
 
 def _other_value(value: Any) -> Any:
-    """A value of the same kind that differs from `value`."""
+    """A value of the same kind that differs from `value` (a valid one for choices)."""
+    if value in DETECTORS:
+        return next(other for other in DETECTORS if other != value)
     if isinstance(value, bool):
         return not value
     if isinstance(value, int | float):
@@ -96,6 +99,8 @@ def test_settings_are_frozen() -> None:
         DetectSettings().fps = 5.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="detect_every"):
         DetectSettings(detect_every=0)
+    with pytest.raises(ValueError, match="detector must be one of mtcnn, haar"):
+        DetectSettings(detector="dlib")
 
 
 def test_flag_defaults_are_the_settings_defaults() -> None:
@@ -134,9 +139,14 @@ def test_every_field_follows_its_flag() -> None:
         "--scale-factor=1.2",
         "--min-neighbors=6",
         "--min-face=40",
-        "--detect-width=0",
-        "--detect-every=1",
+        "--detect-width=320",
+        "--detect-every=4",
         "--min-track-frames=2",
+        "--detector=haar",
+        "--min-face-score=0.5",
+        "--min-face-quality=0.3",
+        "--align=off",
+        "--detect-batch=8",
         "--clahe=on",
         "--workers=2",
         "--debug-crops=/tmp/crops",
@@ -148,7 +158,7 @@ def test_every_field_follows_its_flag() -> None:
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
     spec = get_model_spec("fer-minixception")
-    built = stage_settings(opts, spec, weights_path="/w.pt", weights_sha256="abc")
+    built = stage_settings(opts, spec, "/w.pt", "abc", detector_weights_path="/m.pt")
     defaults = _defaults()
     unchanged = [
         (stage, name)

@@ -1,0 +1,297 @@
+"""MTCNN face detection and the ONet face check, on grayscale frames, in plain torch.
+
+The cascade of Zhang et al. 2016 as facenet-pytorch runs it (thresholds 0.6/0.7/0.7,
+pyramid factor 0.709, NMS 0.5 and 0.7 per scale and image, "Min" NMS after ONet), with
+two differences: crops that leave the frame are zero-padded (the original MTCNN's rule;
+facenet-pytorch squeezes the part inside the frame instead), and NMS is OpenCV's
+`cv2.dnn.NMSBoxes` (no torchvision). Frames are grayscale: the networks' first
+convolutions are folded to one input channel (exactly what three equal channels give).
+
+`MtcnnDetector` has `HaarFaceDetector`'s interface (`detect`, `detect_scaled`,
+`detect_near`) plus `detect_batch` (frames of one size in one batch: on GPU runners)
+and `check` (ONet's verdict and five landmarks for any box, whoever proposed it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
+from affectflow.models.mtcnn_nets import MtcnnNets
+from affectflow.models.mtcnn_weights import load_mtcnn_nets
+from affectflow.schemas.records import FaceBox
+
+PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
+THRESHOLDS = (0.6, 0.7, 0.7)
+PYRAMID_FACTOR = 0.709
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceCheck:
+    """ONet's verdict on a box: P(face) and five landmarks (x, y) in source px.
+
+    Landmarks: left eye, right eye, nose, left and right mouth corner (left in the image).
+    """
+
+    box: FaceBox
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+
+
+class MtcnnDetector:
+    """MTCNN on grayscale uint8 frames; boxes in source px, faces of `min_size` and up.
+
+    Cheap to construct (weights load on first use or `load()`), so build one per worker.
+    """
+
+    window = PNET_CELL
+
+    def __init__(
+        self,
+        weights_path: str,
+        min_size: tuple[int, int] = (50, 50),
+        device: str = "cpu",
+        thresholds: tuple[float, float, float] = THRESHOLDS,
+    ) -> None:
+        self.weights_path = weights_path
+        self.min_size = tuple(min_size)
+        self.device = device
+        self.thresholds = thresholds
+        self._nets: MtcnnNets | None = None
+
+    def load(self) -> MtcnnNets:
+        """The networks, loaded once, folded to grayscale input."""
+        if self._nets is None:
+            self._nets = _fold_to_gray(load_mtcnn_nets(self.weights_path, self.device))
+        return self._nets
+
+    def detect(self, gray: np.ndarray) -> list[FaceBox]:
+        """Faces in a grayscale frame, sorted left to right."""
+        return _sorted([c.box for c in self.detect_batch([gray])[0]])
+
+    def detect_scaled(self, gray: np.ndarray, width: int | None) -> list[FaceBox]:
+        """`detect` on the frame shrunk towards `width` px (never below PNet's 12 px cell)."""
+        return self.search_batch([gray], width)[0]
+
+    def search_batch(self, grays: list[np.ndarray], width: int | None) -> list[list[FaceBox]]:
+        """`detect_scaled` of frames of one size, as one batch (GPU runners)."""
+        scale = search_scale(grays[0].shape[1], width, self.min_size[0], self.window)
+        if scale < 1.0:
+            grays = [
+                cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                for gray in grays
+            ]
+        found = self.detect_batch(grays, self.min_size[0] * scale)
+        return [_sorted([scaled_box(c.box, 1 / scale) for c in faces]) for faces in found]
+
+    def detect_near(self, gray: np.ndarray, box: FaceBox, grow: float = 0.5) -> FaceBox | None:
+        """The face of 0.7 to 1.4 times `box`'s side near `box`, or None (follows a track)."""
+        region = near_region(gray.shape, box, grow, self.min_size[0])
+        if region is None:
+            return None
+        x1, y1, x2, y2, low = region
+        side = max(box.w, box.h)
+        found = [
+            c.box
+            for c in self.detect_batch([gray[y1:y2, x1:x2]], low)[0]
+            if max(c.box.w, c.box.h) <= side * NEAR_MAX_RATIO * 1.1
+        ]
+        if not found:
+            return None
+        best = max(found, key=lambda face: face.w * face.h)
+        return FaceBox(best.x + x1, best.y + y1, best.w, best.h)
+
+    @torch.inference_mode()
+    def detect_batch(
+        self, grays: list[np.ndarray], min_face: float | None = None
+    ) -> list[list[FaceCheck]]:
+        """Every face of each frame (all of one size), with ONet's score and landmarks."""
+        nets = self.load()
+        min_face = float(min_face or self.min_size[0])
+        boxes = _propose(nets.pnet, grays, min_face, self.thresholds[0], self.device)
+        boxes = _refine(nets.rnet, grays, boxes, self.thresholds[1], self.device)
+        checks, keep = _output(nets.onet, grays, boxes, self.device)
+        per_frame: list[list[FaceCheck]] = [[] for _ in grays]
+        for index, check in zip(boxes[keep, 0].astype(int), checks[keep], strict=True):
+            if check.score >= self.thresholds[2]:
+                per_frame[index].append(check)
+        return per_frame
+
+    @torch.inference_mode()
+    def check(self, gray: np.ndarray, boxes: list[FaceBox]) -> list[FaceCheck]:
+        """ONet's verdict on each of `boxes` (any detector's) in one frame, same order."""
+        if not boxes:
+            return []
+        rows = np.array([[0, b.x, b.y, b.x + b.w, b.y + b.h, 1.0] for b in boxes], np.float32)
+        checks, _ = _output(self.load().onet, [gray], _square(rows), self.device, nms=False)
+        return [dataclasses.replace(c, box=b) for c, b in zip(checks, boxes, strict=True)]
+
+    def __getstate__(self) -> dict:
+        """Pickle the settings only; the networks reload on the other side."""
+        return {**self.__dict__, "_nets": None}
+
+
+def _fold_to_gray(nets: MtcnnNets) -> MtcnnNets:
+    """Sum each first convolution over its 3 input channels: exact for gray = R = G = B."""
+    for net in (nets.pnet, nets.rnet, nets.onet):
+        conv = net.conv1
+        folded = torch.nn.Conv2d(1, conv.out_channels, conv.kernel_size).to(conv.weight.device)
+        folded.weight.data = conv.weight.data.sum(dim=1, keepdim=True)
+        folded.bias.data = conv.bias.data.clone()
+        net.conv1 = folded
+    return nets
+
+
+def _normalise(pixels: torch.Tensor) -> torch.Tensor:
+    return (pixels - 127.5) * 0.0078125
+
+
+def _propose(
+    pnet: torch.nn.Module, grays: list[np.ndarray], min_face: float, threshold: float, device: str
+) -> np.ndarray:
+    """PNet over the pyramid -> rows (frame, x1, y1, x2, y2, score), squared."""
+    frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
+    height, width = grays[0].shape
+    scale, side = PNET_CELL / min_face, min(height, width) * PNET_CELL / min_face
+    found = []
+    while side >= PNET_CELL:
+        size = (int(height * scale + 1), int(width * scale + 1))
+        reg, prob = pnet(_normalise(F.interpolate(frames, size=size, mode="area")))
+        rows = _cells(reg.cpu().numpy(), prob[:, 1].cpu().numpy(), scale, threshold)
+        found.append(rows[_nms(rows, 0.5)])
+        scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
+    rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
+    rows = rows[_nms(rows, 0.7)]
+    w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
+    rows[:, 1:5] += rows[:, 6:10] * np.stack([w, h, w, h], axis=1)
+    return _square(rows[:, :6])
+
+
+def _cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
+    """PNet cells above `threshold` -> rows (frame, x1, y1, x2, y2, score, 4 offsets)."""
+    frame, ys, xs = np.nonzero(prob >= threshold)
+    corner = np.stack([xs, ys], axis=1).astype(np.float32)
+    top_left = np.floor((2 * corner + 1) / scale)
+    bottom_right = np.floor((2 * corner + PNET_CELL) / scale)
+    offsets = reg[frame, :, ys, xs]
+    columns = [frame[:, None], top_left, bottom_right, prob[frame, ys, xs][:, None], offsets]
+    return np.concatenate(columns, axis=1).astype(np.float32)
+
+
+def _refine(
+    rnet: torch.nn.Module, grays: list[np.ndarray], rows: np.ndarray, threshold: float, device: str
+) -> np.ndarray:
+    """RNet on 24 x 24 crops: keep, NMS, regress, square."""
+    if not len(rows):
+        return rows
+    reg, prob = rnet(_crops(grays, rows, 24, device))
+    score, reg = prob[:, 1].cpu().numpy(), reg.cpu().numpy()
+    keep = score > threshold
+    rows, reg = rows[keep], reg[keep]
+    rows[:, 5] = score[keep]
+    pick = _nms(rows, 0.7)
+    return _square(_regress(rows[pick], reg[pick]))
+
+
+def _output(
+    onet: torch.nn.Module,
+    grays: list[np.ndarray],
+    rows: np.ndarray,
+    device: str,
+    nms: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """ONet on 48 x 48 crops -> a FaceCheck per row (regressed box) and the rows NMS keeps."""
+    if not len(rows):
+        return np.array([], dtype=object), np.zeros(0, dtype=int)
+    reg, points, prob = onet(_crops(grays, rows, 48, device))
+    score, reg, points = prob[:, 1].cpu().numpy(), reg.cpu().numpy(), points.cpu().numpy()
+    w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
+    xs = points[:, :5] * w[:, None] + rows[:, 1:2] - 1
+    ys = points[:, 5:] * h[:, None] + rows[:, 2:3] - 1
+    boxes = _regress(rows.copy(), reg)
+    boxes[:, 5] = score
+    checks = np.array(
+        [
+            FaceCheck(_face_box(box), float(s), tuple(zip(x.tolist(), y.tolist(), strict=True)))
+            for box, s, x, y in zip(boxes, score, xs, ys, strict=True)
+        ],
+        dtype=object,
+    )
+    keep = _nms(boxes, 0.7, by_min=True) if nms else np.arange(len(rows))
+    return checks, keep
+
+
+def _regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
+    rows[:, 1:5] += reg[:, :4] * np.stack([w, h, w, h], axis=1)
+    return rows
+
+
+def _square(rows: np.ndarray) -> np.ndarray:
+    """Grow each box's shorter side about its centre (facenet's `rerec`)."""
+    rows = rows.copy()
+    w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
+    side = np.maximum(w, h)
+    rows[:, 1] += w * 0.5 - side * 0.5
+    rows[:, 2] += h * 0.5 - side * 0.5
+    rows[:, 3], rows[:, 4] = rows[:, 1] + side, rows[:, 2] + side
+    return rows
+
+
+def _crops(grays: list[np.ndarray], rows: np.ndarray, size: int, device: str) -> torch.Tensor:
+    """(n, 1, size, size) normalised crops of the rows' boxes, zero outside the frame."""
+    out = np.empty((len(rows), 1, size, size), np.float32)
+    for k, row in enumerate(rows):
+        gray = grays[int(row[0])]
+        x1, y1, x2, y2 = (int(v) for v in np.trunc(row[1:5]))
+        x1, y1 = x1 - 1, y1 - 1  # facenet's 1-based `pad`
+        height, width = gray.shape
+        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+        patch = np.zeros((max(y2 - y1, 1), max(x2 - x1, 1)), np.uint8)
+        if cx2 > cx1 and cy2 > cy1:
+            patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = gray[cy1:cy2, cx1:cx2]
+        out[k, 0] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    return _normalise(torch.from_numpy(out).to(device))
+
+
+def _nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
+    """Indices kept by per-frame NMS (IoU, or intersection over the smaller box)."""
+    kept = []
+    for frame in np.unique(rows[:, 0]):
+        index = np.flatnonzero(rows[:, 0] == frame)
+        picker = _nms_min if by_min else _nms_iou
+        kept.extend(index[picker(rows[index, 1:5], rows[index, 5], threshold)])
+    return np.array(sorted(kept), dtype=int)
+
+
+def _nms_iou(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
+    return np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, threshold), dtype=int)
+
+
+def _nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy NMS where overlap = intersection / the smaller area (MTCNN's "Min")."""
+    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    order, kept = np.argsort(scores)[::-1], []
+    while order.size:
+        best, rest = order[0], order[1:]
+        kept.append(best)
+        lo = np.maximum(boxes[best, :2], boxes[rest, :2])
+        hi = np.minimum(boxes[best, 2:], boxes[rest, 2:])
+        inter = np.prod(np.maximum(0.0, hi - lo + 1), axis=1)
+        order = rest[inter / np.minimum(area[best], area[rest]) <= threshold]
+    return np.array(kept, dtype=int)
+
+
+def _face_box(row: np.ndarray) -> FaceBox:
+    x1, y1, x2, y2 = (round(float(v)) for v in row[1:5])
+    return FaceBox(x1, y1, max(1, x2 - x1), max(1, y2 - y1))
+
+
+def _sorted(boxes: list[FaceBox]) -> list[FaceBox]:
+    return sorted(boxes, key=lambda box: (box.x, box.y))
