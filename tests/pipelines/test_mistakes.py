@@ -87,7 +87,14 @@ def test_options_by_name_become_flags_and_unknown_names_are_refused() -> None:
 def test_help_is_grouped_with_defaults_choices_and_an_example(capsys) -> None:
     assert main(["analyze", "--help"]) == 0
     out = capsys.readouterr().out
-    groups = ["basics:", "face detection:", "labels:", "download and cache:", "privacy:", "runner ("]
+    groups = [
+        "basics:",
+        "face detection:",
+        "labels:",
+        "download and cache:",
+        "privacy:",
+        "runner (",
+    ]
     assert [out.index(g) for g in groups] == sorted(out.index(g) for g in groups)
     basics = out[out.index("basics:") : out.index("face detection:")]
     for flag in ("--warehouse", "--cohort", "--model", "--fps", "--workers"):
