@@ -108,7 +108,7 @@ def _list_source(
         max_entries=source.max_videos,
     )
     urls = list_videos(source.target, options, retries=opts.retries, backoff_s=opts.backoff_s)
-    return list(parse_video_list(urls, "txt", default_cohort=cohort.name))
+    return list(parse_video_list("\n".join(urls), "txt", default_cohort=cohort.name))
 
 
 def gather(config: RefreshConfig, opts: AnalyzeOptions) -> ListedVideos:
