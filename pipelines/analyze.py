@@ -29,6 +29,7 @@ from affectflow.pipelines.options import (
     OptionError,
     add_analyze_arguments,
     parse_analyze_args,
+    recorded_options,
     resolve_runner_options,
     stage_settings,
 )
@@ -55,7 +56,6 @@ from affectflow.warehouse.layout import join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 
 LOG = logging.getLogger(__name__)
-PRIVATE_OPTIONS = ("channel_salt",)
 
 
 class JobError(RuntimeError):
@@ -220,7 +220,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
     summary = summarise(result, seconds=time.monotonic() - clock)
     if left_out := counter_values(result).get("videos_forgotten", 0):
         LOG.warning("%d listed videos were forgotten (affectflow forget): left out", left_out)
-    config = {k: v for k, v in opts.get_all_options().items() if k not in PRIVATE_OPTIONS}
+    config = recorded_options(job.options)
     commit_run(
         opts.warehouse,
         run_info.run_id,

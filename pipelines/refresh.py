@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import hashlib
 import logging
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.schemas.redact import redact_text
 from affectflow.sources.ytdlp_fetch import FetchError
 from affectflow.sources.ytdlp_list import list_videos, listing_options
 from affectflow.transforms.ingest import parse_video_list, read_video_list
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from affectflow.queries.export import WrittenReports
 
 LOG = logging.getLogger(__name__)
-# Channel and playlist identifiers that must not reach the errors table.
-_IDENTIFIERS = re.compile(r"UC[\w-]{22}|@[\w.\-]+|list=[\w-]+|/(?:channel|c|user)/[^/\s?]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +75,7 @@ def source_label(cohort: Cohort, index: int, source: Source) -> str:
 
 
 def _redact(message: str, url: str) -> str:
-    return _IDENTIFIERS.sub("<id>", message.replace(url, "<source>"))
+    return redact_text(message.replace(url, "<source>")) or ""
 
 
 def _source_failure(label: str, cohort: str, error: Exception, url: str) -> ErrorRecord:

@@ -28,6 +28,8 @@ from yt_dlp.networking.exceptions import (
 )
 from yt_dlp.utils import ExtractorError, UnsupportedError, YoutubeDLError
 
+from affectflow.schemas.redact import redact_text
+
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -82,7 +84,7 @@ class QuietLogger:
     info = debug
 
     def warning(self, msg: str) -> None:
-        LOG.info("%s", msg)
+        LOG.info("%s", redact_text(msg))
 
     def error(self, msg: str) -> None:
         LOG.debug("%s", msg)
@@ -314,7 +316,9 @@ def with_retries(
                 error.args = (error.message,)
                 raise
             delay = backoff_s * (2**attempt)
-            LOG.info("retrying %s in %.1f s: %s", what, delay, error.message)
+            LOG.info(
+                "retrying %s in %.1f s: %s", redact_text(what), delay, redact_text(error.message)
+            )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -137,10 +137,10 @@ def failed_for_good(warehouse: str, analysis_id: str) -> frozenset[str]:
 
 
 def recorded_row_errors(warehouse: str) -> frozenset[tuple[str, str | None, str]]:
-    """(stage, cohort, input) of committed errors that name no video (bad rows, sources)."""
+    """(stage, cohort, input) of committed ingest errors (bad list rows, failed sources)."""
     rows = _query(
         warehouse,
-        "select distinct stage, cohort, input from errors where video_key is null",
+        "select distinct stage, cohort, input from errors where stage = 'ingest'",
         {},
     )
     return frozenset(rows)
