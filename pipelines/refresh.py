@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from affectflow.pipelines.analyze import Job, JobError, execute, prepare
+from affectflow.pipelines.failures import job_failure
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary
@@ -255,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_TEMPFAIL
     except (ConfigError, JobError) as error:
         print(f"affectflow refresh: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001: the job failed; say what to fix, no traceback
+        LOG.debug("the refresh failed", exc_info=True)
+        print(f"affectflow refresh: {job_failure(error)}", file=sys.stderr)
         return 2
     print(result.line())
     for line in result.summary.error_lines() if result.summary else []:
