@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 
@@ -24,11 +25,13 @@ from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
+from affectflow.pipelines.failures import job_failure
 from affectflow.pipelines.options import (
     AnalyzeOptions,
     OptionError,
     add_analyze_arguments,
     parse_analyze_args,
+    recorded_options,
     resolve_runner_options,
     stage_settings,
 )
@@ -56,7 +59,7 @@ from affectflow.warehouse.layout import join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 
 LOG = logging.getLogger(__name__)
-PRIVATE_OPTIONS = ("channel_salt",)
+GLOB_CHARS = "[]*?"
 
 
 class JobError(RuntimeError):
@@ -155,9 +158,15 @@ def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, Pip
 
 
 def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
-    """Fail fast, before any download: list (and its header), model, both weights, device."""
+    """Fail fast, before any download: list (and its header), warehouse path, model, both
+    weights, device."""
     if video_list is not None and not FileSystems.exists(video_list):
         raise JobError(f"video list {video_list!r} does not exist")
+    if any(char in opts.warehouse for char in GLOB_CHARS):
+        raise JobError(
+            f"warehouse path {opts.warehouse!r} contains one of {GLOB_CHARS}, which file "
+            "patterns read as wildcards: choose a --warehouse path without them"
+        )
     try:
         if video_list is not None:
             check_video_list(video_list, IngestSettings(opts.cohort, opts.allow_local))
@@ -177,6 +186,7 @@ def prepare(
     """Parse the options and check the job can run; `argv` names a list unless `videos`."""
     video_list, options = _parse(argv, with_list=videos is None)
     opts = options.view_as(AnalyzeOptions)
+    os.umask(opts.umask)  # before anything is created: warehouse and cache owner-only
     if opts.cache_dir is None:
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256, detector_weights = _preflight(video_list, opts)
@@ -222,7 +232,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
     summary = summarise(result, seconds=time.monotonic() - clock)
     if left_out := counter_values(result).get("videos_forgotten", 0):
         LOG.warning("%d listed videos were forgotten (affectflow forget): left out", left_out)
-    config = {k: v for k, v in opts.get_all_options().items() if k not in PRIVATE_OPTIONS}
+    config = recorded_options(job.options)
     commit_run(
         opts.warehouse,
         run_info.run_id,
@@ -290,11 +300,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if argv else 2
     try:
         summary = run(argv)
-    except (JobError, OSError) as error:
+    except JobError as error:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return 2
     except WarehouseBusy as error:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return EX_TEMPFAIL
+    except Exception as error:  # noqa: BLE001: the job failed; say what to fix, no traceback
+        LOG.debug("the job failed", exc_info=True)
+        print(f"affectflow analyze: {job_failure(error)}", file=sys.stderr)
+        return 2
     print("\n".join([summary.line(), *summary.error_lines()]))
     return 0

@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warehouse_lock(args.warehouse, cache_dir, command="forget"):
             removed = forget_video(args.warehouse, key)
         cache = video_cache_dir(cache_dir)
-        deleted = delete_cached_video(cache, key) if cache.is_dir() else []
+        deleted = delete_cached_video(cache, key, partials=True) if cache.is_dir() else []
     except WarehouseBusy as error:
         print(f"affectflow forget: {error}", file=sys.stderr)
         return EX_TEMPFAIL

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import difflib
 import io
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -35,6 +36,11 @@ DETECT = DetectSettings()
 DOWNLOAD = DownloadSettings()
 CLASSIFY = ClassifySettings()
 LOCAL_WORKERS_RUNNER = "affectflow.pipelines.local_workers.LocalWorkersRunner"
+DEFAULT_UMASK = 0o077
+# What `runs.config` records: an allow-list, so that no secret option of Beam or of a
+# runner (--s3_secret_access_key, --azure_connection_string, ...) is ever stored.
+RECORDED_BEAM_OPTIONS = ("runner", "direct_num_workers", "direct_running_mode")
+PRIVATE_OPTIONS = frozenset({"channel_salt"})
 
 
 class OptionError(ValueError):
@@ -51,6 +57,8 @@ def number(kind: type, minimum: float, *, above: bool = False) -> Callable[[str]
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"takes {noun}, not {text!r}") from None
+        if not math.isfinite(value):  # nan passes every comparison; inf is no limit
+            raise argparse.ArgumentTypeError(f"takes a finite number, not {text!r}")
         if value < minimum or (above and value == minimum):
             raise argparse.ArgumentTypeError(f"must be {word} {minimum:g}, not {text}")
         return value
@@ -66,6 +74,17 @@ def folder(text: str) -> str:
         if os.path.exists(local) and not os.path.isdir(local):
             raise argparse.ArgumentTypeError(f"{text!r} is a file: give a folder (new or existing)")
     return text
+
+
+def umask(text: str) -> int:
+    """An argparse `type`: an octal file mode mask such as 077 or 027."""
+    try:
+        value = int(text, 8)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0o777:
+        raise argparse.ArgumentTypeError(f"takes an octal mask like 077, not {text!r}")
+    return value
 
 
 def names(text: str) -> str:
@@ -154,6 +173,17 @@ DOWNLOAD_OPTIONS: Spec = [
                      help="retries of retryable download errors (default: %(default)s)")),
     ("backoff-s", dict(type=NON_NEGATIVE, default=DOWNLOAD.backoff_s, metavar="S",
                        help="first retry delay, doubling (default: %(default)s)")),
+    ("download-timeout", dict(type=POSITIVE, default=DOWNLOAD.download_timeout_s, metavar="S",
+                              help="longest time one video's fetch may take, in seconds "
+                              "(default: %(default)s)")),
+    ("min-rate", dict(type=NON_NEGATIVE, default=DOWNLOAD.min_rate_bytes, metavar="BYTES",
+                      help="slowest download accepted once it has streamed for 30 s, bytes/s; "
+                      "0: any (default: %(default)s)")),
+    ("downloads", dict(type=AT_LEAST_ONE, default=DOWNLOAD.concurrent_downloads, metavar="N",
+                       help="downloads at the same time per worker (default: %(default)s)")),
+    ("allow-private-addresses", dict(action="store_true",
+                                     help="follow redirects and page links to loopback, "
+                                     "private and link-local hosts")),
     ("cache-dir", dict(type=folder, metavar="DIR",
                        help="model and video cache (default: ~/.cache/affectflow)")),
     ("keep-videos", dict(action="store_true", help="keep downloaded videos in the cache")),
@@ -165,6 +195,9 @@ PRIVACY: Spec = [
     ("channel-salt", dict(default=os.environ.get("AFFECTFLOW_CHANNEL_SALT"), metavar="KEY",
                           help="key for hashing channel ids (default: env "
                           "AFFECTFLOW_CHANNEL_SALT; none: channel ids not stored)")),
+    ("umask", dict(type=umask, default=DEFAULT_UMASK, metavar="MASK",
+                   help="octal mask of what the job creates (default: 077, owner only; "
+                   "027: the group may read)")),
     ("debug-crops", dict(type=folder, metavar="DIR",
                          help="write every face crop to DIR (debugging only: personal data)")),
 ]  # fmt: skip
@@ -319,6 +352,14 @@ def parse_analyze_args(
     return known, rest
 
 
+def recorded_options(options: PipelineOptions) -> dict[str, object]:
+    """The options `runs.config` stores: affectflow's own (but private ones) and a few of
+    Beam's (`RECORDED_BEAM_OPTIONS`); nothing else, whatever was passed."""
+    names = [n for n in analyze_option_names() if n not in PRIVATE_OPTIONS]
+    given = options.get_all_options()
+    return {name: given.get(name) for name in (*names, *RECORDED_BEAM_OPTIONS)}
+
+
 class AnalyzeOptions(PipelineOptions):
     """Options of `affectflow analyze` (declared by `add_analyze_arguments`)."""
 
@@ -370,6 +411,10 @@ def stage_settings(
             keep_title=opts.keep_title,
             channel_salt=opts.channel_salt,
             keep_videos=opts.keep_videos,
+            download_timeout_s=opts.download_timeout,
+            min_rate_bytes=opts.min_rate,
+            concurrent_downloads=opts.downloads,
+            allow_private_addresses=opts.allow_private_addresses,
             cache_max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
         ),
         detect=DetectSettings(

@@ -15,17 +15,18 @@ import argparse
 import dataclasses
 import hashlib
 import logging
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from affectflow.pipelines.analyze import Job, JobError, execute, prepare
+from affectflow.pipelines.failures import job_failure
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.schemas.redact import redact_text
 from affectflow.sources.ytdlp_fetch import FetchError
 from affectflow.sources.ytdlp_list import list_videos, listing_options
 from affectflow.transforms.ingest import parse_video_list, read_video_list
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
     from affectflow.queries.export import WrittenReports
 
 LOG = logging.getLogger(__name__)
-# Channel and playlist identifiers that must not reach the errors table.
-_IDENTIFIERS = re.compile(r"UC[\w-]{22}|@[\w.\-]+|list=[\w-]+|/(?:channel|c|user)/[^/\s?]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +76,7 @@ def source_label(cohort: Cohort, index: int, source: Source) -> str:
 
 
 def _redact(message: str, url: str) -> str:
-    return _IDENTIFIERS.sub("<id>", message.replace(url, "<source>"))
+    return redact_text(message.replace(url, "<source>")) or ""
 
 
 def _source_failure(label: str, cohort: str, error: Exception, url: str) -> ErrorRecord:
@@ -108,7 +107,7 @@ def _list_source(
         max_entries=source.max_videos,
     )
     urls = list_videos(source.target, options, retries=opts.retries, backoff_s=opts.backoff_s)
-    return list(parse_video_list(urls, "txt", default_cohort=cohort.name))
+    return list(parse_video_list("\n".join(urls), "txt", default_cohort=cohort.name))
 
 
 def gather(config: RefreshConfig, opts: AnalyzeOptions) -> ListedVideos:
@@ -257,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_TEMPFAIL
     except (ConfigError, JobError) as error:
         print(f"affectflow refresh: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001: the job failed; say what to fix, no traceback
+        LOG.debug("the refresh failed", exc_info=True)
+        print(f"affectflow refresh: {job_failure(error)}", file=sys.stderr)
         return 2
     print(result.line())
     for line in result.summary.error_lines() if result.summary else []:

@@ -84,8 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         write_text(Path(args.out), text)
+    except IsADirectoryError:
+        print(f"affectflow report: --out {args.out} is a folder: give a file name", file=sys.stderr)
+        return 2
     except OSError as error:
-        print(f"affectflow report: cannot write {args.out}: {error.strerror}", file=sys.stderr)
+        print(
+            f"affectflow report: cannot write --out {args.out}: {error.strerror}", file=sys.stderr
+        )
         return 2
     print(f"affectflow report: wrote {args.out}", file=sys.stderr)
     return 0

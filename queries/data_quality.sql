@@ -2,7 +2,7 @@
 -- Question: per cohort, how many videos failed (and at which stage most often), how many
 --   had no face, and how many face-frames per minute of analysed video were found?
 -- Grain: one row per cohort, for one analysis (model and settings); every input row of
---   the cohort counts (failed rows too, keyed by their URL when they have no video key).
+--   the cohort counts (failed rows too, each invalid list row on its own: `input_key`).
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cohorts with
 --   fewer videos are masked: small-cell suppression).
@@ -12,7 +12,7 @@ with
 model_videos as (
     select
         cohort,
-        coalesce(video_key, 'row:' || url) as video,
+        input_key(video_key, cohort, url, row_number) as video,
         status,
         duration_s,
         frames_sampled,
@@ -27,7 +27,7 @@ model_errors as (
     join videos as v
         on e.run_id = v.run_id
         and e.video_key is not distinct from v.video_key
-        and e.url is not distinct from v.url
+        and e.row_number is not distinct from v.row_number
     where v.model_id = $model_id and v.analysis_id = $analysis_id and v.status = 'failed'
 ),
 

@@ -15,8 +15,15 @@ select distinct
 from (select analysis_id, model_id, valence_ambiguous, unnest(map_entries(valence)) as entry
     from runs);
 
--- latest_videos: one row per video and analysis (model and settings: `analysis_id`), its
--- final result: the latest analysed one (ok or no_faces), else its latest failure.
+-- input_key(video_key, cohort, url, row_number): what one input of `videos` is: its
+-- video, or (a row naming no valid video) its list row, so distinct bad rows that share
+-- a URL stay distinct.
+create or replace temp macro input_key(video_key, cohort, url, row_number) as
+coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url));
+
+-- latest_videos: one row per video (or per invalid list row) and analysis (model and
+-- settings: `analysis_id`), its final result: the latest analysed one (ok or no_faces),
+-- else its latest failure.
 -- Skipped rows (they only point at an earlier run) and superseded runs are left out.
 -- Reports read one analysis_id: results of other settings never pool. `video_name` names
 -- the video for people: the list's `note`, else the file name of a local video, else its
@@ -33,7 +40,7 @@ select
 from video_rows
 where status <> 'skipped'
 qualify row_number() over (
-    partition by coalesce(video_key, 'row:' || url), analysis_id
+    partition by input_key(video_key, cohort, url, row_number), analysis_id
     order by status in ('ok', 'no_faces') desc, run_id desc
 ) = 1;
 

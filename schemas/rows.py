@@ -1,4 +1,8 @@
-"""Record -> table row: one function per kind of row, matching `schemas.tables`."""
+"""Record -> table row: one function per kind of row, matching `schemas.tables`.
+
+URLs and messages are stored redacted (`schemas.redact`): no credentials, query
+secrets or channel ids reach a table.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from affectflow.schemas.records import (
     VideoStatus,
     VideoSummary,
 )
+from affectflow.schemas.redact import redact_text, redact_url
 
 Row = dict[str, Any]
 
@@ -21,7 +26,7 @@ Row = dict[str, Any]
 def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -> Row:
     return {
         "video_key": request.video_key,
-        "url": request.url,
+        "url": redact_url(request.url),
         "cohort": request.cohort,
         "status": str(status),
         "run_id": run.run_id,
@@ -68,14 +73,14 @@ def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
     """The `videos` row of an input that failed at some stage (see its `errors` row)."""
     return {
         "video_key": error.video_key,
-        "url": error.url if error.url is not None else error.input,
+        "url": redact_text(error.url if error.url is not None else error.input),
         "cohort": error.cohort,
         "status": str(VideoStatus.FAILED),
         "run_id": run.run_id,
         "row_number": error.row_number,
         "model_id": run.model_id,
         "analysis_id": run.analysis_id,
-        "error": failure_text(error),
+        "error": redact_text(failure_text(error)),
     }
 
 
@@ -88,14 +93,14 @@ def error_row(error: ErrorRecord, run: RunInfo) -> Row:
     """The `errors` row of a dead letter."""
     return {
         "video_key": error.video_key,
-        "url": error.url,
+        "url": redact_text(error.url),
         "cohort": error.cohort,
         "row_number": error.row_number,
         "stage": str(error.stage),
         "error_class": error.error_class,
-        "message": error.message,
+        "message": redact_text(error.message),
         "retryable": error.retryable,
-        "input": error.input,
+        "input": redact_text(error.input),
         "run_id": run.run_id,
     }
 

@@ -63,6 +63,10 @@ class DownloadSettings:
     channel_salt: str | None = operational()
     keep_videos: bool = operational(False)
     cache_max_bytes: int | None = operational()
+    download_timeout_s: float = operational(300.0)
+    min_rate_bytes: float = operational(1024.0)
+    concurrent_downloads: int = operational(4)
+    allow_private_addresses: bool = operational(False)
 
 
 @dataclasses.dataclass(frozen=True)

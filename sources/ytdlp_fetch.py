@@ -24,9 +24,12 @@ from yt_dlp.networking.exceptions import (
     CertificateVerifyError,
     HTTPError,
     NoSupportingHandlers,
+    RequestError,
     TransportError,
 )
-from yt_dlp.utils import ExtractorError, UnsupportedError, YoutubeDLError
+from yt_dlp.utils import DownloadCancelled, ExtractorError, UnsupportedError, YoutubeDLError
+
+from affectflow.schemas.redact import redact_text
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,7 +39,8 @@ RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Messages without a typed cause: cut transfers, rate limiting.
 RETRYABLE_TEXT = re.compile(
     r"giving up after \d+ retries|bytes read, \d+ more expected|timed out|"
-    r"sign in to confirm|captcha|try again later|too many requests|connection (reset|refused)",
+    r"sign in to confirm|captcha|try again later|too many requests|connection (reset|refused)|"
+    r"no space left on device|disk quota exceeded|read-only file system|input/output error",
     re.IGNORECASE,
 )
 NETWORK_SUMMARIES = (
@@ -61,6 +65,31 @@ class FetchError(Exception):
         self.error_class = error_class
 
 
+class Refused(DownloadCancelled):
+    """Raised inside yt-dlp (a hook, a guarded request) to stop a fetch for a stated
+    reason; yt-dlp lets a DownloadCancelled through unwrapped."""
+
+    def __init__(self, message: str, error_class: str) -> None:
+        super().__init__(message)
+        self.msg = message
+        self.error_class = error_class
+
+
+class RefusedConnection(RequestError):
+    """Raised by a connection guard inside yt-dlp's networking: a RequestError is the
+    one kind yt-dlp's request director passes on instead of trying another handler."""
+
+    def __init__(self, message: str, error_class: str) -> None:
+        super().__init__(message)
+        self.msg = message
+        self.error_class = error_class
+
+
+# Failures worth trying again later (another run, `refresh`) but not at once: the
+# attempt already used the whole time budget.
+NOT_AT_ONCE = frozenset({"DownloadTimeout", "DownloadTooSlow"})
+
+
 @dataclasses.dataclass(frozen=True)
 class FetchResult:
     """The file yt-dlp wrote and its JSON-safe metadata."""
@@ -82,7 +111,7 @@ class QuietLogger:
     info = debug
 
     def warning(self, msg: str) -> None:
-        LOG.info("%s", msg)
+        LOG.info("%s", redact_text(msg))
 
     def error(self, msg: str) -> None:
         LOG.debug("%s", msg)
@@ -178,6 +207,8 @@ def classify(error: BaseException, url: str) -> FetchError:
     """Map a yt-dlp exception to a FetchError with a readable message."""
     causes = list(_causes(error))
     for cause in causes:
+        if isinstance(cause, Refused | RefusedConnection):
+            return FetchError(cause.msg, retryable=False, error_class=cause.error_class)
         if isinstance(cause, HTTPError):
             retryable = cause.status in RETRYABLE_HTTP
             return FetchError(
@@ -239,6 +270,8 @@ class _Filter:
             count = info.get("n_entries") or info.get("playlist_count") or "several"
             message = f"the URL holds {count} videos (a playlist or page): list each video's URL"
             return self._reject(message, "PlaylistURL")
+        if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+            return self._reject("a live stream: only finished videos can be analysed", "LiveStream")
         if limit is not None and duration is not None and duration > limit:
             message = f"video is {duration:.1f} s long, over max_duration {limit:g} s"
             return self._reject(message, "MaxDurationExceeded")
@@ -306,7 +339,7 @@ def with_retries(
         try:
             return attempt_once(), attempt + 1
         except FetchError as error:
-            if not error.retryable:
+            if not error.retryable or error.error_class in NOT_AT_ONCE:
                 raise
             if attempt == retries:
                 tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
@@ -314,7 +347,9 @@ def with_retries(
                 error.args = (error.message,)
                 raise
             delay = backoff_s * (2**attempt)
-            LOG.info("retrying %s in %.1f s: %s", what, delay, error.message)
+            LOG.info(
+                "retrying %s in %.1f s: %s", redact_text(what), delay, redact_text(error.message)
+            )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -328,10 +363,12 @@ def fetch(
     max_duration_s: float | None = None,
     extractors: Sequence[Any] = (),
     sleep: Callable[[float], None] = time.sleep,
+    once: Callable[..., FetchResult] = fetch_once,
 ) -> tuple[FetchResult, int]:
-    """`fetch_once` with `with_retries`; returns (result, attempts)."""
+    """`once` (`fetch_once`, or `bounded_fetch.fetch_bounded` with its limits bound)
+    with `with_retries`; returns (result, attempts)."""
     return with_retries(
-        lambda: fetch_once(url, options, max_duration_s=max_duration_s, extractors=extractors),
+        lambda: once(url, options, max_duration_s=max_duration_s, extractors=extractors),
         what=url,
         retries=retries,
         backoff_s=backoff_s,

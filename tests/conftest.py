@@ -46,6 +46,10 @@ class Route:
     """A canned answer.
 
     `declared_length` > len(body) cuts the reply short; `delay_s` waits before answering.
+    Hostile streams (no Content-Length, the connection closed at the end): `repeat_for_s`
+    sends `body` again and again for that long (a body that never ends, an endless
+    page); `byte_every_s` sends `body` one byte at a time at that pace (a drip). Both
+    stop by themselves within `STREAM_LIMIT_S`, or when the client hangs up.
     """
 
     status: int = 200
@@ -54,6 +58,12 @@ class Route:
     headers: tuple[tuple[str, str], ...] = ()
     declared_length: int | None = None
     delay_s: float = 0.0
+    repeat_for_s: float = 0.0
+    byte_every_s: float = 0.0
+
+
+# No hostile route streams longer than this, whatever the client does.
+STREAM_LIMIT_S = 60.0
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -79,6 +89,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if route is None:
             return super().do_HEAD() if head else super().do_GET()
         time.sleep(route.delay_s)
+        if route.repeat_for_s or route.byte_every_s:
+            return self._stream(route, head)
         self.send_response(route.status)
         self.send_header("Content-Type", route.content_type)
         length = route.declared_length if route.declared_length is not None else len(route.body)
@@ -91,6 +103,33 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(route.body)
+
+    def _stream(self, route: Route, head: bool) -> None:
+        """A reply without Content-Length whose body ends only when the time is up."""
+        self.send_response(route.status)
+        self.send_header("Content-Type", route.content_type)
+        for name, value in route.headers:
+            self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if head:
+            return
+        deadline = time.monotonic() + min(route.repeat_for_s or STREAM_LIMIT_S, STREAM_LIMIT_S)
+        pieces = (route.body[i : i + 1] for i in range(len(route.body)))
+        try:
+            while time.monotonic() < deadline:
+                if route.byte_every_s:
+                    piece = next(pieces, b"")
+                    if not piece:
+                        return
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(route.byte_every_s)
+                else:
+                    self.wfile.write(route.body)
+        except OSError:
+            return  # the client hung up: what a bounded client does
 
 
 class _Server(http.server.ThreadingHTTPServer):

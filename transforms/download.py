@@ -10,25 +10,30 @@ validated in place, never copied.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import hmac
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent import futures
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
 from affectflow.media.probe import InvalidVideoError, VideoProbe, validate_video
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
+from affectflow.schemas.redact import redact_url
 from affectflow.schemas.settings import DownloadSettings
+from affectflow.sources.bounded_fetch import FetchLimits, fetch_bounded, warm_up
 from affectflow.sources.ytdlp_fetch import FetchError, fetch, ytdlp_options
-from affectflow.transforms.dead_letters import DeadLetterToError
 from affectflow.transforms.metrics import counter, distribution
+from affectflow.transforms.workdirs import environment_error, sweep_stale_workdirs, workdir
 
 FAILED = "failed"
 LEDGER_VERSION = 1
@@ -51,9 +56,23 @@ def local_path(url: str) -> str:
     return unquote(urlsplit(url).path) if url.lower().startswith("file:") else url
 
 
-class DownloadVideoFn(beam.DoFn):
-    """Fetch, validate and cache one video; failures go to the `failed` output.
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """What one request came to, and what to count for it (counted in the DoFn's thread)."""
 
+    output: VideoFile | ErrorRecord
+    counts: tuple[str, ...] = ()
+    attempts: int = 0
+    downloaded_bytes: int | None = None
+
+
+class DownloadVideoFn(beam.DoFn):
+    """Fetch, validate and cache videos, several at a time; failures go to `failed`.
+
+    Up to `concurrent_downloads` requests of a bundle are fetched at once by a thread
+    pool (fetching is waiting on the network, and each fetch runs in its own bounded
+    child process, `sources.bounded_fetch`), so one slow host does not idle the others.
+    Outputs come out as fetches finish, each in its own element's window.
     `extractors` are extra yt-dlp InfoExtractor classes registered on every fetch
     (a class whose `ie_key()` is an existing one, e.g. "Youtube", replaces it).
     """
@@ -70,19 +89,76 @@ class DownloadVideoFn(beam.DoFn):
         self._tmp = Path(self._cache_dir) / "tmp"
         self._videos.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
-        self._downloaded = counter("videos_downloaded")
-        self._cached = counter("videos_from_cache")
-        self._local = counter("videos_local")
-        self._failed = counter("download_failures")
-        self._attempts = counter("download_attempts")
+        sweep_stale_workdirs(self._tmp)
+        warm_up()
+        self._counters = {
+            name: counter(name)
+            for name in (
+                "videos_downloaded",
+                "videos_from_cache",
+                "videos_local",
+                "download_failures",
+                "download_attempts",
+            )
+        }
         self._bytes = distribution("download_bytes")
+        self._pool = ThreadPoolExecutor(self._settings.concurrent_downloads, "download")
+        self._pending: list[tuple[Future, Any, Any]] = []
 
-    def process(self, request: VideoRequest) -> Iterator[Any]:
+    def teardown(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def process(
+        self,
+        request: VideoRequest,
+        window: Any = beam.DoFn.WindowParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
+    ) -> Iterator[Any]:
+        self._pending.append((self._pool.submit(self._outcome, request), window, timestamp))
+        full = len(self._pending) >= self._settings.concurrent_downloads
+        yield from self._harvest(wait=FIRST_COMPLETED if full else None)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._harvest(wait=ALL_COMPLETED)
+
+    def _harvest(self, wait: str | None) -> Iterator[Any]:
+        """Emit the finished outcomes; first wait for one (FIRST_COMPLETED) or all."""
+        if wait is not None and self._pending:
+            futures.wait([future for future, _, _ in self._pending], return_when=wait)
+        still = []
+        for future, window, timestamp in self._pending:
+            if not future.done():
+                still.append((future, window, timestamp))
+                continue
+            outcome = future.result()
+            for name in outcome.counts:
+                self._counters[name].inc()
+            self._counters["download_attempts"].inc(outcome.attempts)
+            if outcome.downloaded_bytes is not None:
+                self._bytes.update(outcome.downloaded_bytes)
+            value = WindowedValue(outcome.output, timestamp, [window])
+            failed = isinstance(outcome.output, ErrorRecord)
+            yield beam.pvalue.TaggedOutput(FAILED, value) if failed else value
+        self._pending = still
+
+    def _outcome(self, request: VideoRequest) -> _Outcome:
+        """One request's outcome, in a pool thread: never raises."""
         try:
-            yield self._video_for(request)
+            return self._video_for(request)
         except FetchError as error:
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput(FAILED, self._error(request, error))
+            output = self._error(request, error)
+        except Exception as error:  # a bug, or the machine: one row, not a lost bundle
+            fault = environment_error(error, self._cache_dir)
+            if fault is not None:  # the cache's disk is full or read-only: retry later
+                output = self._error(request, fault)
+            else:
+                message = f"unexpected error: {type(error).__name__}: {error}"[:2000]
+                output = ErrorRecord.for_request(
+                    request, Stage.DOWNLOAD, message, error_class=type(error).__name__
+                )
+        return _Outcome(output, ("download_failures",))
 
     def _error(self, request: VideoRequest, error: FetchError) -> ErrorRecord:
         return ErrorRecord.for_request(
@@ -93,18 +169,13 @@ class DownloadVideoFn(beam.DoFn):
             error_class=error.error_class,
         )
 
-    def _video_for(self, request: VideoRequest) -> VideoFile:
+    def _video_for(self, request: VideoRequest) -> _Outcome:
         if request.is_local:
-            video = self._from_local(request)
-            self._local.inc()
-            return video
+            return _Outcome(self._from_local(request), ("videos_local",))
         cached = self._from_cache(request)
         if cached is not None:
-            self._cached.inc()
-            return cached
-        video = self._download(request)
-        self._downloaded.inc()
-        return video
+            return _Outcome(cached, ("videos_from_cache",))
+        return self._download(request)
 
     def _check_duration(self, duration_s: float | None) -> None:
         limit = self._settings.max_duration_s
@@ -160,34 +231,38 @@ class DownloadVideoFn(beam.DoFn):
         }
         return _video_file(request, str(path), probe, meta, from_cache=True)
 
-    def _download(self, request: VideoRequest) -> VideoFile:
-        workdir = Path(tempfile.mkdtemp(prefix=f"{request.video_key}-", dir=self._tmp))
-        try:
+    def _download(self, request: VideoRequest) -> _Outcome:
+        settings = self._settings
+        with workdir(self._tmp, request.video_key) as folder:
             options = ytdlp_options(
-                str(workdir / "media.%(ext)s"),
-                max_height=self._settings.max_height,
-                socket_timeout_s=self._settings.socket_timeout_s,
-                max_filesize_bytes=self._settings.max_filesize_bytes,
-                allowed_extractors=self._settings.allowed_extractors,
+                str(folder / "media.%(ext)s"),
+                max_height=settings.max_height,
+                socket_timeout_s=settings.socket_timeout_s,
+                max_filesize_bytes=settings.max_filesize_bytes,
+                allowed_extractors=settings.allowed_extractors,
+            )
+            limits = FetchLimits(
+                timeout_s=settings.download_timeout_s,
+                min_rate=settings.min_rate_bytes,
+                max_bytes=settings.max_filesize_bytes,
+                allow_private=settings.allow_private_addresses,
             )
             result, attempts = fetch(
                 request.url,
                 options,
-                retries=self._settings.retries,
-                backoff_s=self._settings.backoff_s,
-                max_duration_s=self._settings.max_duration_s,
+                retries=settings.retries,
+                backoff_s=settings.backoff_s,
+                max_duration_s=settings.max_duration_s,
                 extractors=self._extractors,
+                once=functools.partial(fetch_bounded, limits=limits),
             )
-            self._attempts.inc(attempts)
             probe = self._validate(result.path, "the downloaded file", result.info.get("duration"))
             final = self._videos / f"{request.video_key}{result.path.suffix}"
             os.replace(result.path, final)
             meta = self._metadata(result.info)
             self._write_ledger(request, final, probe, meta)
-            self._bytes.update(final.stat().st_size)
-            return _video_file(request, str(final), probe, meta)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            video = _video_file(request, str(final), probe, meta)
+            return _Outcome(video, ("videos_downloaded",), attempts, final.stat().st_size)
 
     def _metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         channel = info.get("channel_id") or info.get("uploader_id")
@@ -206,7 +281,7 @@ class DownloadVideoFn(beam.DoFn):
         ledger = {
             "version": LEDGER_VERSION,
             "video_key": request.video_key,
-            "url": request.url,
+            "url": redact_url(request.url),
             "file": path.name,
             "bytes": path.stat().st_size,
             "duration_s": probe.duration_s,
@@ -254,12 +329,8 @@ class DownloadVideos(beam.PTransform):
         self._fn = DownloadVideoFn(settings, extractors)
 
     def expand(self, requests: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        # Typed tags: Beam warns about undeclared tags under with_exception_handling.
+        # No with_exception_handling: its wrapper hides the window and timestamp parameters
+        # the DoFn needs, and the DoFn turns every failure of a request into its own row.
         download = beam.ParDo(self._fn).with_output_types(VideoFile, failed=ErrorRecord)
-        outputs = (
-            requests
-            | "Download" >> download.with_outputs(FAILED, main="videos").with_exception_handling()
-        )
-        unexpected = outputs["bad"] | "UnexpectedErrors" >> DeadLetterToError(Stage.DOWNLOAD)
-        failed = (outputs[FAILED], unexpected) | "AllFailed" >> beam.Flatten()
-        return outputs["videos"], failed
+        outputs = requests | "Download" >> download.with_outputs(FAILED, main="videos")
+        return outputs["videos"], outputs[FAILED]

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import apache_beam as beam
@@ -36,7 +36,15 @@ LIST_FORMATS = ("csv", "jsonl", "txt")
 
 
 class RowError(ValueError):
-    """A row of a video list that cannot be analysed; the message says why."""
+    """A row of a video list that cannot be analysed; the message says why.
+
+    `video_key` is the key of the video the row names, when its URL is valid (a row
+    without a cohort, a duplicate): `forget` then finds the row by that key.
+    """
+
+    def __init__(self, message: str, video_key: str | None = None) -> None:
+        super().__init__(message)
+        self.video_key = video_key
 
 
 def list_format(path: str) -> str:
@@ -117,8 +125,6 @@ def make_request(
     """Validate one parsed row; raise RowError with a message a person understands."""
     target = _target_of(row)
     cohort = (row.get("cohort") or "").strip() or default_cohort
-    if not cohort:
-        raise RowError("row has no cohort (add a cohort column or pass --cohort)")
     scheme = _scheme_of(target)
     is_local = scheme in ("", "file")
     if scheme and not is_local and scheme not in REMOTE_SCHEMES:
@@ -131,13 +137,16 @@ def make_request(
         target = _resolve_local(target, base_dir)
         if not os.path.isfile(target):
             raise RowError(f"local file {target!r} does not exist")
+    video_key = video_key_for(target, is_local)
+    if not cohort:
+        raise RowError("row has no cohort (add a cohort column or pass --cohort)", video_key)
     attributes = {
         str(k): v if isinstance(v, str) else json.dumps(v)
         for k, v in row.items()
         if k not in RESERVED_COLUMNS and k is not None and v is not None
     }
     return VideoRequest(
-        video_key=video_key_for(target, is_local),
+        video_key=video_key,
         url=target,
         cohort=cohort,
         row_number=row_number,
@@ -146,31 +155,52 @@ def make_request(
     )
 
 
-def _csv_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
-    reader = csv.DictReader(io.StringIO("".join(lines)))
-    header = [h.strip() for h in reader.fieldnames or []]
+def _csv_records(text: str) -> Iterator[list[str] | str]:
+    """Each CSV record as its fields, or a message when the record cannot be parsed."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # a field over the limit, a NUL byte: this record only
+            yield f"cannot parse the CSV record ({error})"
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
+    records = _csv_records(text)
+    first = next(records, [])
+    header = [h.strip() for h in first] if isinstance(first, list) else []
     if "url" not in header and "video_id" not in header:
-        yield 0, f"CSV header {header!r} has no 'url' or 'video_id' column"
+        yield 0, f"CSV header {header[:20]!r} has no 'url' or 'video_id' column"
         return
-    reader.fieldnames = header
-    for number, row in enumerate(reader, start=1):
-        extra = row.pop(None, None)
-        if extra:
-            yield number, f"row has {len(header) + len(extra)} fields, the header has {len(header)}"
-        elif any(value is None for value in row.values()):
+    number = 0
+    for record in records:
+        if record == []:
+            continue  # a blank line, as csv.DictReader skips it
+        number += 1
+        if isinstance(record, str):
+            yield number, record
+        elif len(record) > len(header):
+            yield number, f"row has {len(record)} fields, the header has {len(header)}"
+        elif len(record) < len(header):
             yield number, f"row has fewer fields than the header ({len(header)})"
         else:
-            yield number, {k: v.strip() for k, v in row.items()}
+            yield number, {k: v.strip() for k, v in zip(header, record, strict=True)}
 
 
-def _jsonl_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
-    for number, line in enumerate(lines, start=1):
+def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
+    for number, line in enumerate(_split_lines(text), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             yield number, f"line is not valid JSON ({error.msg})"
+            continue
+        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+            yield number, f"line cannot be read as JSON ({reason[:200]})"
             continue
         if not isinstance(row, dict):
             yield number, "line is not a JSON object"
@@ -184,27 +214,36 @@ def _jsonl_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
         )
 
 
-def _txt_rows(lines: list[str]) -> Iterator[tuple[int, dict | str]]:
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if text and not text.startswith("#"):
-            yield number, {"url": text}
+def _split_lines(text: str) -> list[str]:
+    """Lines split on \n only (not on U+2028 and the other separators `splitlines` knows)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _txt_rows(text: str) -> Iterator[tuple[int, dict | str]]:
+    for number, line in enumerate(_split_lines(text), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            yield number, {"url": stripped}
 
 
 READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "txt": _txt_rows}
 
 
 def parse_video_list(
-    lines: Iterable[str],
+    text: str,
     fmt: str,
     *,
     default_cohort: str | None = None,
     allow_local: bool = False,
     base_dir: str = ".",
 ) -> Iterator[VideoRequest | ErrorRecord]:
-    """Every row of a list as a VideoRequest or an ErrorRecord, in file order."""
+    """Every row of a list's text as a VideoRequest or an ErrorRecord, in file order.
+
+    No row raises: whatever a row holds (a huge field, deep JSON, an odd URL), it ends
+    as an ErrorRecord whose message says why, and the rows after it are read.
+    """
     seen: dict[str, int] = {}
-    for number, row in READERS[fmt](list(lines)):
+    for number, row in READERS[fmt](text):
         raw = json.dumps(row, ensure_ascii=False) if isinstance(row, dict) else f"row {number}"
         try:
             if isinstance(row, str):
@@ -217,12 +256,20 @@ def parse_video_list(
                 base_dir=base_dir,
             )
             if request.video_key in seen:
-                raise RowError(f"duplicate of row {seen[request.video_key]} ({request.video_key})")
-        except RowError as error:
-            yield _row_error(row, number, raw, str(error), default_cohort)
+                message = f"duplicate of row {seen[request.video_key]} ({request.video_key})"
+                raise RowError(message, request.video_key)
+        except (ValueError, TypeError, RecursionError) as error:  # RowError, odd URLs
+            key = error.video_key if isinstance(error, RowError) else None
+            yield _row_error(row, number, raw, _reason(error), default_cohort, key)
             continue
         seen[request.video_key] = number
         yield request
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, RowError):
+        return str(error)
+    return f"cannot read the row ({type(error).__name__}: {str(error)[:200]})"
 
 
 def read_video_list(
@@ -234,7 +281,7 @@ def read_video_list(
     """
     base_dir = os.path.dirname(os.path.abspath(path)) if "://" not in path else "."
     yield from parse_video_list(
-        _lines(path),
+        _text(path),
         list_format(path),
         default_cohort=default_cohort,
         allow_local=allow_local,
@@ -242,9 +289,9 @@ def read_video_list(
     )
 
 
-def _lines(path: str) -> list[str]:
+def _text(path: str) -> str:
     with FileSystems.open(path) as handle:
-        return handle.read().decode("utf-8-sig", errors="replace").splitlines(keepends=True)
+        return handle.read().decode("utf-8-sig", errors="replace")
 
 
 def _has_text(row: dict, column: str) -> bool:
@@ -260,7 +307,7 @@ def check_video_list(path: str, settings: IngestSettings) -> None:
     A single bad row is not an error here: it becomes an `errors` row of the job.
     """
     fmt = list_format(path)
-    parsed = list(READERS[fmt](_lines(path)))
+    parsed = list(READERS[fmt](_text(path)))
     rows = [row for _, row in parsed if isinstance(row, dict)]
     if parsed and parsed[0][0] == 0:  # the CSV header itself
         raise ValueError(f"video list {path!r}: {parsed[0][1]}: add a url (or video_id) column")
@@ -282,7 +329,12 @@ def check_video_list(path: str, settings: IngestSettings) -> None:
 
 
 def _row_error(
-    row: dict | str, number: int, raw: str, message: str, default_cohort: str | None
+    row: dict | str,
+    number: int,
+    raw: str,
+    message: str,
+    default_cohort: str | None,
+    video_key: str | None = None,
 ) -> ErrorRecord:
     fields = row if isinstance(row, dict) else {}
     cohort = fields.get("cohort") if isinstance(fields.get("cohort"), str) else None
@@ -293,6 +345,7 @@ def _row_error(
         message=f"row {number}: {message}",
         retryable=False,
         input=raw[:2000],
+        video_key=video_key,
         url=str(url)[:2000] if url else None,
         cohort=(cohort or default_cohort or None),
         row_number=number,

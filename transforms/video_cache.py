@@ -18,6 +18,7 @@ from affectflow.schemas.records import ErrorRecord, VideoSummary
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.transforms.download import local_path
 from affectflow.transforms.metrics import counter
+from affectflow.transforms.workdirs import delete_partials
 
 VIDEO_KEY = re.compile(r"^(?:youtube|url|local)-[A-Za-z0-9_-]{1,64}$")
 LEDGER_SUFFIX = ".json"
@@ -38,12 +39,15 @@ def cached_files(videos_dir: Path, video_key: str) -> list[Path]:
     return sorted(names, key=lambda p: (p.suffix == LEDGER_SUFFIX, p.name))
 
 
-def delete_cached_video(videos_dir: Path, video_key: str) -> list[Path]:
-    """Delete a video's cached file and ledger; returns what was deleted."""
+def delete_cached_video(videos_dir: Path, video_key: str, *, partials: bool = False) -> list[Path]:
+    """Delete a video's cached file and ledger, and with `partials` its unfinished
+    downloads in `<cache_dir>/tmp/` too (`forget`); returns what was deleted."""
     deleted = []
     for path in cached_files(videos_dir, video_key):
         path.unlink(missing_ok=True)
         deleted.append(path)
+    if partials:
+        deleted += delete_partials(videos_dir.parent / "tmp", video_key)
     return deleted
 
 

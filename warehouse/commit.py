@@ -23,6 +23,7 @@ from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 from affectflow.warehouse import layout
 from affectflow.warehouse.layout import STAGING, all_files, files, staging_dir, table_files
 from affectflow.warehouse.partitions import run_date_of, write_partitioned
+from affectflow.warehouse.quarantine import quarantine_unreadable
 from affectflow.warehouse.sql import connect
 
 LOG = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ def discard_uncommitted_files(warehouse: str) -> list[str]:
 
 
 def discard_stale_staging(warehouse: str, keep: Iterable[str] = ()) -> list[str]:
-    """Delete staging folders of runs that never committed (a killed earlier run)."""
+    """Delete staging folders of runs that never committed (a killed earlier run);
+    first move unreadable table files to `_quarantine/` (they would block every job)."""
+    quarantine_unreadable(warehouse)
     discard_uncommitted_files(warehouse)
     root = layout.join(warehouse, STAGING)
     if not layout.exists(root):
@@ -137,10 +140,10 @@ def failed_for_good(warehouse: str, analysis_id: str) -> frozenset[str]:
 
 
 def recorded_row_errors(warehouse: str) -> frozenset[tuple[str, str | None, str]]:
-    """(stage, cohort, input) of committed errors that name no video (bad rows, sources)."""
+    """(stage, cohort, input) of committed ingest errors (bad list rows, failed sources)."""
     rows = _query(
         warehouse,
-        "select distinct stage, cohort, input from errors where video_key is null",
+        "select distinct stage, cohort, input from errors where stage = 'ingest'",
         {},
     )
     return frozenset(rows)

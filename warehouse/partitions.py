@@ -13,6 +13,7 @@ sees half of one.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from urllib.parse import quote
 
@@ -26,6 +27,8 @@ from affectflow.warehouse import layout
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # Folder keys: never a column of the files (a reader would see the column twice).
 RUN_DATE_KEY, COHORT_KEY = "run_date", "cohort_folder"
+# Longest cohort folder value in bytes: file systems allow 255 per name.
+MAX_FOLDER_VALUE = 120
 _BATCH_ROWS = 65_536
 
 
@@ -34,9 +37,39 @@ def run_date_of(run_id: str) -> str:
     return f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}"
 
 
+def cohort_folder_value(cohort: str | None) -> str:
+    """The `cohort_folder=` value of a folder: percent-encoded, bounded, one per cohort.
+
+    Every character but letters, digits and `_.-` is percent-encoded (`/` and `~` too).
+    A value longer than `MAX_FOLDER_VALUE` bytes (long names, emoji, CJK) keeps a readable
+    prefix and ends `~<sha256 of the name>`: `~` never occurs otherwise, so it cannot
+    collide with another cohort. A cohort literally named like the hive default
+    partition (what a missing cohort maps to) has its underscores encoded.
+    """
+    if cohort is None or cohort == "":
+        return NULL_PARTITION
+    value = _encode(cohort)
+    if value == NULL_PARTITION:
+        return value.replace("_", "%5F")
+    if len(value) <= MAX_FOLDER_VALUE:
+        return value
+    digest = hashlib.sha256(cohort.encode("utf-8")).hexdigest()[:16]
+    prefix = ""
+    for char in cohort:  # whole characters: the prefix still decodes as UTF-8
+        encoded = _encode(char)
+        if len(prefix) + len(encoded) > MAX_FOLDER_VALUE - len(digest) - 1:
+            break
+        prefix += encoded
+    return f"{prefix}~{digest}"
+
+
+def _encode(text: str) -> str:
+    return quote(text, safe="").replace("~", "%7E")
+
+
 def partition_dir(table_dir: str, run_date: str, cohort: str | None) -> str:
-    """The folder of one run date and cohort; the cohort is percent-encoded (`/` too)."""
-    value = quote(cohort, safe="") if cohort else NULL_PARTITION
+    """The folder of one run date and cohort (`cohort_folder_value`)."""
+    value = cohort_folder_value(cohort)
     return layout.join(table_dir, f"{RUN_DATE_KEY}={run_date}", f"{COHORT_KEY}={value}")
 
 

@@ -40,6 +40,10 @@ OPERATIONAL = {
         "channel_salt",
         "keep_videos",
         "cache_max_bytes",
+        "download_timeout_s",
+        "min_rate_bytes",
+        "concurrent_downloads",
+        "allow_private_addresses",
     },
     "detect": {"cv2_threads", "debug_crops_dir", "detector_weights_path", "device", "detect_batch"},
     "classify": {"weights_path", "batch_size", "device", "torch_threads", "model_copies"},
@@ -155,6 +159,10 @@ def test_every_field_follows_its_flag() -> None:
         "--model-copies=2",
         "--flip-average=off",
         "--smooth-s=1.5",
+        "--download-timeout=30",
+        "--min-rate=10",
+        "--downloads=2",
+        "--allow-private-addresses",
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
     spec = get_model_spec("fer-minixception")

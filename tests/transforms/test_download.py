@@ -12,6 +12,9 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 from yt_dlp.extractor.common import InfoExtractor
 from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.utils import DownloadError, ExtractorError
@@ -39,8 +42,10 @@ def _fn(cache: Path, **kwargs: Any) -> DownloadVideoFn:
 
 
 def _run(fn: DownloadVideoFn, request: VideoRequest) -> VideoFile | ErrorRecord:
-    (output,) = list(fn.process(request))
-    return output.value if isinstance(output, beam.pvalue.TaggedOutput) else output
+    """One request through the DoFn as a bundle of one: process, then finish_bundle."""
+    (output,) = [*fn.process(request, GlobalWindow(), MIN_TIMESTAMP), *fn.finish_bundle()]
+    output = output.value if isinstance(output, beam.pvalue.TaggedOutput) else output
+    return output.value if isinstance(output, WindowedValue) else output
 
 
 def _fail(fn: DownloadVideoFn, request: VideoRequest) -> ErrorRecord:
@@ -258,13 +263,17 @@ def youtube(http_server: Any, videos_dir: Path) -> Any:
     return http_server
 
 
+# The stand-in's media live on 127.0.0.1, a page link from a public URL: allowed only so.
+LOCAL_MEDIA = {"allow_private_addresses": True}
+
+
 def _watch(video_id: str) -> VideoRequest:
     url = f"https://www.youtube.com/watch?v={video_id}"
     return VideoRequest(video_key=f"youtube-{video_id}", url=url, cohort="c", row_number=1)
 
 
 def test_youtube_metadata_is_pseudonymised(youtube: Any, tmp_path: Path) -> None:
-    kwargs = {"extractors": (YoutubeStandInIE,), "channel_salt": SALT}
+    kwargs = {"extractors": (YoutubeStandInIE,), "channel_salt": SALT, **LOCAL_MEDIA}
     video = _run(_fn(tmp_path, **kwargs), _watch("aaaaaaaaaaa"))
     assert isinstance(video, VideoFile) and (video.extractor, video.source_id) == (
         "youtube",
@@ -277,17 +286,19 @@ def test_youtube_metadata_is_pseudonymised(youtube: Any, tmp_path: Path) -> None
     assert "UCchannel" not in ledger and "A title" not in ledger
     cached = _run(_fn(tmp_path, **kwargs, keep_title=True), _watch("aaaaaaaaaaa"))
     assert cached.from_cache and cached.channel_hash == expected
-    other_salt = _run(_fn(tmp_path, extractors=(YoutubeStandInIE,)), _watch("aaaaaaaaaaa"))
+    other_salt = _run(
+        _fn(tmp_path, extractors=(YoutubeStandInIE,), **LOCAL_MEDIA), _watch("aaaaaaaaaaa")
+    )
     assert other_salt.from_cache and other_salt.channel_hash is None
 
 
 def test_youtube_title_kept_when_asked(youtube: Any, tmp_path: Path) -> None:
-    fn = _fn(tmp_path, extractors=(YoutubeStandInIE,), keep_title=True)
+    fn = _fn(tmp_path, extractors=(YoutubeStandInIE,), keep_title=True, **LOCAL_MEDIA)
     assert _run(fn, _watch("aaaaaaaaaaa")).title == "A title"
 
 
 def test_youtube_unavailable_and_too_long(youtube: Any, tmp_path: Path) -> None:
-    fn = _fn(tmp_path, extractors=(YoutubeStandInIE,), max_duration_s=15)
+    fn = _fn(tmp_path, extractors=(YoutubeStandInIE,), max_duration_s=15, **LOCAL_MEDIA)
     error = _fail(fn, _watch("bbbbbbbbbbb"))
     assert (error.message, error.retryable, error.error_class) == (
         "Video unavailable",

@@ -18,7 +18,7 @@ from affectflow.transforms.ingest import (
 
 
 def _parse(text: str, fmt: str, **kwargs: object) -> list:
-    return list(parse_video_list(text.splitlines(keepends=True), fmt, **kwargs))
+    return list(parse_video_list(text, fmt, **kwargs))
 
 
 def test_csv_rows_become_requests_with_attributes() -> None:
@@ -137,3 +137,51 @@ def test_read_video_list_in_a_pipeline(tmp_path) -> None:
             equal_to([(2, Stage.INGEST)]),
             label="Failed",
         )
+
+
+def _errors(items: list) -> dict[int, str]:
+    return {e.row_number: e.message for e in items if isinstance(e, ErrorRecord)}
+
+
+def test_hostile_csv_rows_are_row_errors_and_later_rows_are_read() -> None:
+    huge = "x" * 200_000
+    text = (
+        "url,cohort\n"
+        "https://example.org/a.mp4,a\n"
+        f'"{huge}",a\n'
+        "http://[::1/broken.mp4,a\n"
+        "https://example.org/b.mp4,a\n"
+    )
+    items = _parse(text, "csv")
+    assert len(items) == 4
+    errors = _errors(items)
+    assert set(errors) == {2, 3}
+    assert "field larger than field limit" in errors[2] and "Invalid IPv6" in errors[3]
+    assert [i.row_number for i in items if isinstance(i, VideoRequest)] == [1, 4]
+
+
+def test_hostile_jsonl_lines_are_row_errors_and_numbers_stay_true() -> None:
+    lines = [
+        '{"url": "https://example.org/a.mp4", "cohort": "a"}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"url": "https://example.org/b.mp4", "cohort": "a", "n": ' + "9" * 5000 + "}",
+        '{"url": "https://example.org/c.mp4", "cohort": "a", "note": "x\u2028y\u2029z\x85"}',
+        '{"url": "https://example.org/d.mp4", "cohort": "a"}',
+    ]
+    items = _parse("\n".join(lines) + "\n", "jsonl")
+    assert len(items) == 5
+    errors = _errors(items)
+    assert set(errors) == {2, 3}
+    assert "nested too deeply" in errors[2] and "digits" in errors[3]
+    requests = {i.row_number: i for i in items if isinstance(i, VideoRequest)}
+    assert set(requests) == {1, 4, 5}
+    assert requests[4].attributes == {"note": "x\u2028y\u2029z\x85"}
+
+
+def test_rows_naming_a_video_keep_its_key_even_when_invalid() -> None:
+    """A row without a cohort or a duplicate still names the video: forget must find it."""
+    url = "https://example.org/a.mp4"
+    items = _parse(f"url,cohort\n{url},a\n{url},a\n{url},\n", "csv")
+    key = video_key_for(url)
+    assert [i.video_key for i in items] == [key, key, key]
+    assert [type(i) for i in items] == [VideoRequest, ErrorRecord, ErrorRecord]

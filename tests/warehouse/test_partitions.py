@@ -53,3 +53,34 @@ def test_a_staged_file_is_split_by_cohort_keeping_schema_and_rows(tmp_path: Path
     ).fetchall()
     assert back == [(f"k{i}", c, str(i)) for i, c in enumerate(cohorts)]
     assert not list((tmp_path / "videos").rglob("*.tmp-*"))
+
+
+def test_hostile_cohort_names_get_bounded_folders_and_lose_no_rows(tmp_path: Path) -> None:
+    """Long names (emoji, CJK) stay under 255 bytes; the hive default name and a missing
+    cohort, and names sharing a long prefix, each keep their own folder and rows."""
+    long_a, long_b = "😀" * 30 + "a", "😀" * 30 + "b"
+    cohorts = [long_a, long_b, "中文名字" * 7, NULL_PARTITION, None, "x~y", "x%7Ey"]
+    rows = [{"video_key": f"k{i}", "cohort": c} for i, c in enumerate(cohorts)]
+    source = tmp_path / "run-20261124T160305Z-a1b2c3-00000-of-00001.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=VIDEOS), source)
+    written = write_partitioned(str(source), str(tmp_path / "videos"), "2026-11-24")
+    folders = [Path(p).parent.name for p in written]
+    assert len(set(folders)) == len(cohorts)
+    assert all(len(name.encode()) <= 255 for name in folders)
+    assert partition_dir("t", "d", long_a).split("cohort_folder=")[1].startswith("%F0%9F%98%80")
+    for hive in (", hive_partitioning = false", ", hive_partitioning = true", ""):
+        back = duckdb.execute(  # the file's own column, whatever the reader
+            f"select video_key, cohort from read_parquet($files{hive}) order by 1",
+            {"files": written},
+        ).fetchall()
+        assert back == [(f"k{i}", c) for i, c in enumerate(cohorts)]
+    # The folder value decodes to the name when short, to a readable prefix when long.
+    by_folder = dict(
+        duckdb.execute(
+            "select video_key, cohort_folder from read_parquet($files, hive_partitioning = true)",
+            {"files": written},
+        ).fetchall()
+    )
+    assert [by_folder[f"k{i}"] for i in (3, 5, 6)] == [NULL_PARTITION, "x~y", "x%7Ey"]
+    assert by_folder["k4"] is None and by_folder["k2"].startswith("中文名字")
+    assert by_folder["k0"].startswith("😀" * 8) and by_folder["k0"] != by_folder["k1"]

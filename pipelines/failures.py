@@ -1,0 +1,36 @@
+"""What a command prints when a whole job fails: one line saying what to fix.
+
+A failed video is data (a row); a job that cannot go on (a read-only or full disk, a
+bug) exits 2 with this line, never with a traceback (the log keeps it at debug level).
+"""
+
+from __future__ import annotations
+
+import errno
+
+
+def job_failure(error: BaseException) -> str:
+    """One line saying what stopped a job and what to do about it."""
+    cause = next((e for e in _chain(error) if isinstance(e, OSError)), None)
+    if cause is None:
+        text = str(error).strip().splitlines()
+        return f"the job failed: {type(error).__name__}: {text[-1] if text else ''}"[:500]
+    where = f" {cause.filename}" if cause.filename else ""
+    hints = {
+        errno.ENOSPC: "free disk space, or choose another --warehouse / --cache-dir",
+        errno.EDQUOT: "free disk space, or choose another --warehouse / --cache-dir",
+        errno.EROFS: "choose a writable --warehouse / --cache-dir",
+        errno.EACCES: "make it writable, or choose another --warehouse / --cache-dir",
+        errno.EPERM: "make it writable, or choose another --warehouse / --cache-dir",
+    }
+    hint = hints.get(cause.errno or 0, "check the path and try again")
+    return f"cannot write{where}: {cause.strerror or cause}: {hint}"
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
