@@ -101,3 +101,22 @@ def test_the_time_bound_writes_a_unit_per_video_when_it_is_zero(tmp_path: Path) 
     for index, key in enumerate(("x", "y", "z")):
         buf.add(Role.ANALYSED, summary(key, index, faces=0))
     assert len(committed_units(warehouse, RUN.run_id)) == 3
+
+
+def test_a_finished_video_is_smoothed_along_its_track(tmp_path: Path) -> None:
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    buf = UnitBuffer(UnitSettings(warehouse=warehouse, max_videos=1), RUN, smooth_s=1.0)
+    buf.start()
+    probabilities = ([1.0, 0.0], [0.0, 1.0], [1.0, 0.0])
+    for frame in (1, 2, 3):
+        buf.add(Role.FACE_SENT, face("s", frame))
+    buf.add(Role.ANALYSED, summary("s", 0, faces=3))
+    for frame, p in zip((1, 2, 3), probabilities, strict=True):
+        buf.add(Role.FACE, face_row(face("s", frame), p, LABELS, RUN))
+    with connect(warehouse) as con:
+        rows = con.execute(
+            "select frame_index, label, smoothed_label from face_rows order by 1"
+        ).fetchall()
+    # frames 100 ms apart, a 1 s window: each face sees all three (2 happy, 1 sad)
+    assert rows == [(1, "happy", "happy"), (2, "sad", "happy"), (3, "happy", "happy")]
