@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from affectflow.schemas.tables import VIDEOS
-from affectflow.warehouse.resume import settle_unfinished
 from affectflow.warehouse.quarantine import QUARANTINE
+from affectflow.warehouse.resume import settle_unfinished
 
 
 def test_a_corrupt_file_is_quarantined_once_and_named(tmp_path: Path, caplog) -> None:
