@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -30,33 +31,29 @@ from affectflow.pipelines.options import (
     AnalyzeOptions,
     OptionError,
     add_analyze_arguments,
+    is_local_runner,
     parse_analyze_args,
     recorded_options,
     resolve_runner_options,
     stage_settings,
 )
-from affectflow.pipelines.summary import RunSummary, counter_values, summarise, top_errors
+from affectflow.pipelines.progress import Progress, interrupt_on_signals
+from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.schemas.records import RunInfo
-from affectflow.schemas.rows import error_row
 from affectflow.schemas.settings import IngestSettings, StageSettings
 from affectflow.transforms.detect import DetectFaces
 from affectflow.transforms.download import DownloadVideos
 from affectflow.transforms.infer import ClassifyEmotions, check_device
-from affectflow.transforms.ingest import ReadVideoList, check_video_list
+from affectflow.transforms.ingest import ReadVideoList, check_video_list, read_video_list
 from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
-from affectflow.transforms.outcomes import SplitDone, ToVideoRows
-from affectflow.transforms.sinks import WriteTables
-from affectflow.transforms.smooth import SmoothTracks
+from affectflow.transforms.outcomes import DropSettled, ReadSettled, SplitDone
+from affectflow.transforms.units import CommitUnits, Role
 from affectflow.transforms.video_cache import ReleaseVideos
-from affectflow.warehouse.commit import (
-    commit_run,
-    discard_stale_staging,
-    done_video_keys,
-    forgotten_keys,
-    new_run_id,
-)
-from affectflow.warehouse.layout import join, staging_dir
+from affectflow.warehouse.commit import commit_run, new_run_id
+from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
+from affectflow.warehouse.resume import Resumed, read_manifest, settle_unfinished, write_manifest
+from affectflow.warehouse.units import committed_videos
 
 LOG = logging.getLogger(__name__)
 GLOB_CHARS = "[]*?"
@@ -94,36 +91,38 @@ def read_requests(
     return requests, ingest_failed, pipeline | "NoSourceFailures" >> beam.Create([])
 
 
-def build(
-    pipeline: beam.Pipeline,
-    job: Job,
-    done_keys: frozenset[str],
-    forgotten: frozenset[str] = frozenset(),
-) -> None:
-    """Wire the stages; every input row ends as exactly one `videos` row."""
-    settings, run = job.settings, job.run_info
+def build(pipeline: beam.Pipeline, job: Job) -> None:
+    """Wire the stages; every input row ends as exactly one `videos` row, in a unit.
+
+    "Already done?" is a step of the graph (`ReadSettled`, a side input read from the
+    warehouse when the job runs), and the failure routes are not flattened: each ends in
+    `CommitUnits` inside the step that produced it (see `transforms.units`).
+    """
+    settings, run, opts = job.settings, job.run_info, job.opts
     requests, ingest_failed, source_failed = read_requests(pipeline, job.videos, job)
-    todo, skipped = requests | "SplitDone" >> SplitDone(done_keys, forgotten)
-    if job.opts.workers > 1:
+    settled = pipeline | "ReadSettled" >> ReadSettled(opts.warehouse, run, force=opts.force)
+    todo, skipped = requests | "SplitDone" >> SplitDone(settled)
+    if opts.workers > 1:
         todo = todo | "SpreadVideos" >> beam.Reshuffle()
     videos, download_failed = todo | "DownloadVideos" >> DownloadVideos(settings.download)
-    faces, summaries, detect_failed = videos | "DetectFaces" >> DetectFaces(settings.detect)
-    _ = (summaries, detect_failed) | "ReleaseVideos" >> ReleaseVideos(settings.download)
-    frame_rows, infer_failed = faces | "ClassifyEmotions" >> ClassifyEmotions(
-        job.spec, run, settings.classify
+    faces, summaries, detect_failed = videos | "DetectFaces" >> DetectFaces(
+        settings.detect, split_failures=True
     )
-    face_rows = frame_rows | "SmoothTracks" >> SmoothTracks(settings.classify.smooth_s)
-    failed = (ingest_failed, download_failed, detect_failed) | "VideoFailures" >> beam.Flatten()
-    errors = (failed, infer_failed, source_failed) | "AllFailures" >> beam.Flatten()
-    video_rows = (summaries, skipped, failed) | "ToVideoRows" >> ToVideoRows(run)
-    tables = {
-        "videos": video_rows,
-        "faces": face_rows,
-        "errors": errors | "ToErrorRows" >> beam.Map(error_row, run=run),
+    _ = (summaries, *detect_failed) | "ReleaseVideos" >> ReleaseVideos(settings.download)
+    face_rows, infer_failed = faces | "ClassifyEmotions" >> ClassifyEmotions(
+        job.spec, run, settings.classify, split_failures=True
+    )
+    routes = {
+        Role.FACE_SENT: faces,
+        Role.FACE: face_rows,
+        Role.FACE_FAILED: infer_failed,
+        Role.ANALYSED: summaries,
+        Role.VIDEO_FAILED: (download_failed, *detect_failed),
+        Role.SKIPPED: skipped,
+        Role.ROW_FAILED: ingest_failed | "DropSettledRows" >> DropSettled(settled),
+        Role.SOURCE_FAILED: source_failed | "DropSettledSources" >> DropSettled(settled),
     }
-    _ = tables | "WriteTables" >> WriteTables(
-        staging_dir(job.opts.warehouse, run.run_id), run.run_id
-    )
+    _ = routes | "CommitUnits" >> CommitUnits(settings.units, run, settings.classify.smooth_s)
 
 
 @dataclasses.dataclass
@@ -171,7 +170,8 @@ def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec,
         if video_list is not None:
             check_video_list(video_list, IngestSettings(opts.cohort, opts.allow_local))
         spec = get_model_spec(opts.model)
-        check_device(opts.device)
+        if is_local_runner(opts):
+            check_device(opts.device)  # else the workers check it where the model loads
         weights = spec.fetch_weights(opts.cache_dir, source=opts.weights)
         spec = spec.for_weights(weights.path)
         detector_weights = fetch_mtcnn_weights(opts.cache_dir)
@@ -210,48 +210,115 @@ def execute(job: Job, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
         return _execute(job, test_pipeline)
 
 
-def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
-    opts, run_info, spec = job.opts, job.run_info, job.spec
-    discard_stale_staging(opts.warehouse)
+def _identity(job: Job) -> str:
+    """What makes a rerun "the same command": the same rows under the same analysis."""
+    digest = hashlib.sha256()
     if isinstance(job.videos, ListedVideos):
-        write_listed(job.videos, listed_file(opts.warehouse, run_info.run_id))
-    done = frozenset() if opts.force else done_video_keys(opts.warehouse, run_info.analysis_id)
-    started, clock = dt.datetime.now(dt.UTC), time.monotonic()
+        for kind, record in job.videos.records():
+            digest.update(json.dumps([kind, dataclasses.asdict(record)], default=str).encode())
+    else:
+        with FileSystems.open(job.videos) as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    key = [job.run_info.analysis_id, job.opts.force, job.label, digest.hexdigest()]
+    return hashlib.sha256(json.dumps(key).encode()).hexdigest()
+
+
+def _input_rows(job: Job) -> int:
+    """How many input rows the job has (the N of `k/N`): read in the driver, not the graph."""
+    if isinstance(job.videos, ListedVideos):
+        return len(job.videos)
+    ingest = job.settings.ingest
+    rows = read_video_list(
+        job.videos, default_cohort=ingest.default_cohort, allow_local=ingest.allow_local
+    )
+    return sum(1 for _ in rows)
+
+
+def _run_row(job: Job, started: dt.datetime) -> dict:
+    """The run's `runs` row before its counts (written into the manifest at its start)."""
+    config = recorded_options(job.options)
+    return {
+        **dataclasses.asdict(job.run_info),
+        "valence": dict(job.spec.valence),
+        "valence_ambiguous": dict(job.spec.valence_ambiguous),
+        "started_at": started.isoformat(),
+        "config": json.dumps(
+            {"video_list": job.label, **config, "analysis": job.settings.fingerprint()},
+            default=str,
+            sort_keys=True,
+        ),
+        "code_version": __version__,
+        "runner": str(job.options.view_as(StandardOptions).runner),
+    }
+
+
+def _start(job: Job) -> tuple[Job, dict, Resumed | None]:
+    """Resume the run this command started before, or start one; returns (job, manifest, ...)."""
+    opts = job.opts
+    identity = _identity(job)
+    resumed = settle_unfinished(opts.warehouse, identity)
+    if resumed is not None:
+        job = dataclasses.replace(
+            job, run_info=dataclasses.replace(job.run_info, run_id=resumed.run_id)
+        )
+        manifest = read_manifest(opts.warehouse, resumed.run_id) or {}
+    else:
+        manifest = {"identity": identity, "attempts": 1}
+        manifest["run_row"] = _run_row(job, dt.datetime.now(dt.UTC))
+        write_manifest(opts.warehouse, job.run_info.run_id, manifest)
+    warehouse, run_id = opts.warehouse, job.run_info.run_id
+    if isinstance(job.videos, ListedVideos):
+        write_listed(job.videos, listed_file(warehouse, run_id))
+    journal = None
+    if not is_remote(warehouse):
+        attempt = manifest.get("attempts", 1)
+        journal = join(staging_dir(warehouse, run_id), f"progress-{attempt}.jsonl")
+    units = dataclasses.replace(job.settings.units, warehouse=warehouse, journal=journal)
+    settings = dataclasses.replace(job.settings, units=units)
+    return dataclasses.replace(job, settings=settings), manifest, resumed
+
+
+def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
+    clock = time.monotonic()
+    job, manifest, resumed = _start(job)
+    opts, run_info = job.opts, job.run_info
+    total, before = _input_rows(job), resumed.videos_committed if resumed else 0
     LOG.info(
-        "run %s: %s with %s (%d videos already done)",
+        "run %s: %s with %s (%d input rows%s)",
         run_info.run_id,
         job.label,
-        spec.name,
-        len(done),
+        job.spec.name,
+        total,
+        f"; attempt {resumed.attempt}, {before} committed before" if resumed else "",
     )
+
+    def interrupted() -> str:
+        committed = committed_videos(opts.warehouse, run_info.run_id)
+        return (
+            f"interrupted: {committed:,} of {total:,} videos committed; "
+            "run the same command again to continue"
+        )
+
     pipeline = test_pipeline or beam.Pipeline(options=job.options)
-    forgotten = forgotten_keys(opts.warehouse)
-    build(pipeline, job, done, forgotten)
-    result = pipeline.run()
-    result.wait_until_finish()
-    summary = summarise(result, seconds=time.monotonic() - clock)
+    build(pipeline, job)
+    units = job.settings.units
+    progress = Progress(
+        total, journal=units.journal, warehouse=opts.warehouse, run_id=run_info.run_id,
+        done_before=before,
+    )  # fmt: skip
+    with interrupt_on_signals(interrupted), progress:
+        result = pipeline.run()
+        result.wait_until_finish()
     if left_out := counter_values(result).get("videos_forgotten", 0):
         LOG.warning("%d listed videos were forgotten (affectflow forget): left out", left_out)
-    config = recorded_options(job.options)
-    commit_run(
-        opts.warehouse,
-        run_info.run_id,
-        {
-            **dataclasses.asdict(run_info),
-            **summary.counts(),
-            "valence": dict(spec.valence),
-            "valence_ambiguous": spec.valence_ambiguous,
-            "started_at": started,
-            "finished_at": dt.datetime.now(dt.UTC),
-            "config": json.dumps(
-                {"video_list": job.label, **config, "analysis": job.settings.fingerprint()},
-                default=str,
-                sort_keys=True,
-            ),
-            "code_version": __version__,
-            "runner": str(job.options.view_as(StandardOptions).runner),
-        },
-    )
+    seconds = time.monotonic() - clock
+    row = dict(manifest["run_row"])
+    row["started_at"] = dt.datetime.fromisoformat(row["started_at"])
+    row |= {"finished_at": dt.datetime.now(dt.UTC), "seconds": seconds}
+    row |= {"attempts": manifest.get("attempts", 1), "videos_resumed": before}
+    counts = commit_run(opts.warehouse, run_info.run_id, row)
+    summary = RunSummary.from_counts(counts, seconds=seconds, resumed=before)
     return dataclasses.replace(summary, top_errors=top_errors(opts.warehouse, run_info.run_id))
 
 

@@ -49,6 +49,10 @@ class _ProgressHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
         self.setFormatter(logging.Formatter(PROGRESS_FORMAT))
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # the current one (a test's capture, a redirected stderr)
+        super().emit(record)
+
 
 def setup_logging(verbose: bool, progress: bool | None = None) -> None:
     """Configure this process's logging; a second call replaces what the first added.

@@ -29,12 +29,15 @@ from affectflow.schemas.settings import (
     DownloadSettings,
     IngestSettings,
     StageSettings,
+    UnitSettings,
 )
 
 DEFAULT_RUNNER = "FnApiRunner"
 DETECT = DetectSettings()
 DOWNLOAD = DownloadSettings()
 CLASSIFY = ClassifySettings()
+UNITS = UnitSettings()
+LOCAL_RUNNERS = ("fnapirunner", "directrunner", "localworkersrunner", "bundlebasedirectrunner")
 LOCAL_WORKERS_RUNNER = "affectflow.pipelines.local_workers.LocalWorkersRunner"
 DEFAULT_UMASK = 0o077
 # What `runs.config` records: an allow-list, so that no secret option of Beam or of a
@@ -208,6 +211,10 @@ RUNNER: Spec = [
                         help="faces per inference batch (default: %(default)s)")),
     ("model-copies", dict(type=AT_LEAST_ONE, metavar="N",
                           help="model copies per worker machine (default: Beam's)")),
+    ("unit-videos", dict(type=AT_LEAST_ONE, default=UNITS.max_videos, metavar="N",
+                         help="commit finished videos in units of N (default: %(default)s)...")),
+    ("unit-seconds", dict(type=NON_NEGATIVE, default=UNITS.max_seconds, metavar="S",
+                          help="...or once the oldest has waited S s (default: %(default)s)")),
 ]  # fmt: skip
 GROUPS = (
     ("basics", BASICS),
@@ -388,6 +395,13 @@ def resolve_runner_options(options: PipelineOptions) -> None:
         standard.runner = LOCAL_WORKERS_RUNNER
 
 
+def is_local_runner(options: PipelineOptions) -> bool:
+    """Whether the job runs on this machine (so the device is this machine's)."""
+    runner = options.view_as(StandardOptions).runner or DEFAULT_RUNNER
+    name = runner if isinstance(runner, str) else type(runner).__name__
+    return name.rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
+
+
 def stage_settings(
     opts: AnalyzeOptions,
     spec: ModelSpec,
@@ -449,5 +463,8 @@ def stage_settings(
             model_copies=opts.model_copies,
             flip_average=opts.flip_average == "on",
             smooth_s=opts.smooth_s,
+        ),
+        units=UnitSettings(
+            warehouse=opts.warehouse, max_videos=opts.unit_videos, max_seconds=opts.unit_seconds
         ),
     )

@@ -32,12 +32,12 @@ from affectflow.sources.ytdlp_list import list_videos, listing_options
 from affectflow.transforms.ingest import parse_video_list, read_video_list
 from affectflow.transforms.listed import ListedVideos
 from affectflow.warehouse.commit import (
+    committed_runs,
     done_video_keys,
     failed_for_good,
     forgotten_keys,
     recorded_row_errors,
 )
-from affectflow.warehouse.layout import table_files
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ def _write_reports(config: RefreshConfig, job: Job) -> WrittenReports:
     settings = config.reports
     if not settings.names or not settings.formats:
         return WrittenReports()
-    if not table_files(job.opts.warehouse, "runs"):
+    if not committed_runs(job.opts.warehouse):
         LOG.warning("the warehouse holds no run yet: no reports written")
         return WrittenReports()
     written = write_reports(

@@ -1,4 +1,4 @@
-"""The end-of-run summary, read from Beam metrics."""
+"""The end-of-run summary: the counts of the committed run, and Beam's counters."""
 
 from __future__ import annotations
 
@@ -22,19 +22,25 @@ class RunSummary:
     faces_detected: int
     seconds: float
     top_errors: tuple[tuple[str, int], ...] = ()  # ("stage: message", rows), most first
+    videos_resumed: int = 0
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, int], seconds: float, resumed: int = 0) -> RunSummary:
+        """The summary of a committed run from its `runs` counts (every attempt)."""
+        names = [f.name for f in dataclasses.fields(cls)][:6]
+        return cls(**{n: counts.get(n, 0) for n in names}, seconds=seconds, videos_resumed=resumed)
 
     @property
     def videos_total(self) -> int:
         return self.videos_ok + self.videos_no_faces + self.videos_failed + self.videos_skipped
 
-    def counts(self) -> dict[str, float]:
-        counts = {k: v for k, v in dataclasses.asdict(self).items() if k != "top_errors"}
-        return {**counts, "videos_total": self.videos_total}
-
     def line(self) -> str:
+        resumed = f" ({self.videos_resumed} committed by an earlier attempt)" * bool(
+            self.videos_resumed
+        )
         return (
             f"{self.videos_total} videos: {self.videos_ok} ok, {self.videos_no_faces} no faces, "
-            f"{self.videos_failed} failed, {self.videos_skipped} skipped; "
+            f"{self.videos_failed} failed, {self.videos_skipped} skipped{resumed}; "
             f"{self.frames_sampled} frames, {self.faces_detected} faces in {self.seconds:.1f} s"
         )
 
@@ -75,16 +81,3 @@ def counter_values(result: PipelineResult) -> dict[str, int]:
         value = counter.committed if counter.committed is not None else counter.attempted
         values[counter.key.metric.name] = values.get(counter.key.metric.name, 0) + (value or 0)
     return values
-
-
-def summarise(result: PipelineResult, seconds: float) -> RunSummary:
-    values = counter_values(result)
-    return RunSummary(
-        videos_ok=values.get("videos_ok", 0),
-        videos_no_faces=values.get("videos_no_faces", 0),
-        videos_failed=values.get("videos_failed", 0),
-        videos_skipped=values.get("videos_skipped", 0),
-        frames_sampled=values.get("frames_sampled", 0),
-        faces_detected=values.get("faces_detected", 0),
-        seconds=seconds,
-    )

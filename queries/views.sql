@@ -24,7 +24,9 @@ coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url));
 -- latest_videos: one row per video (or per invalid list row) and analysis (model and
 -- settings: `analysis_id`), its final result: the latest analysed one (ok or no_faces),
 -- else its latest failure.
--- Skipped rows (they only point at an earlier run) and superseded runs are left out.
+-- Skipped rows (they only point at an earlier run) and superseded runs are left out; a
+-- video written twice by one run (a retried bundle, before the run's end compacts it)
+-- shows its first unit.
 -- Reports read one analysis_id: results of other settings never pool. `video_name` names
 -- the video for people: the list's `note`, else the file name of a local video, else its
 -- URL (the key when none).
@@ -41,7 +43,7 @@ from video_rows
 where status <> 'skipped'
 qualify row_number() over (
     partition by input_key(video_key, cohort, url, row_number), analysis_id
-    order by status in ('ok', 'no_faces') desc, run_id desc
+    order by status in ('ok', 'no_faces') desc, run_id desc, unit_id
 ) = 1;
 
 -- videos: the same rows as latest_videos (the name the reports use).
@@ -68,6 +70,7 @@ labelled as (
     from face_rows as f
     join videos as v
         on f.video_key = v.video_key and f.run_id = v.run_id and f.model_id = v.model_id
+        and f.unit_id is not distinct from v.unit_id
     join runs as r on f.run_id = r.run_id
     where v.status = 'ok'
 )
@@ -132,6 +135,7 @@ select
 from videos as v
 left join faces as f
     on f.video_key = v.video_key and f.run_id = v.run_id and f.analysis_id = v.analysis_id
+    and f.unit_id is not distinct from v.unit_id
 where v.status in ('ok', 'no_faces')
 group by all;
 

@@ -34,6 +34,7 @@ def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -
         "attributes": dict(request.attributes),
         "model_id": run.model_id,
         "analysis_id": run.analysis_id,
+        "unit_id": None,  # set when the row's unit is written (transforms/units.py)
     }
 
 
@@ -81,6 +82,7 @@ def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
         "model_id": run.model_id,
         "analysis_id": run.analysis_id,
         "error": redact_text(failure_text(error)),
+        "unit_id": None,
     }
 
 
@@ -102,6 +104,7 @@ def error_row(error: ErrorRecord, run: RunInfo) -> Row:
         "retryable": error.retryable,
         "input": redact_text(error.input),
         "run_id": run.run_id,
+        "unit_id": None,
     }
 
 
@@ -139,6 +142,7 @@ def face_row(
         "face_score": face.face_score,
         "sharpness": face.sharpness,
         "quality": face.quality,
+        "unit_id": None,
     }
 
 
@@ -147,3 +151,15 @@ def with_smoothed(row: Row, probabilities: Sequence[float]) -> Row:
     scores = {label: float(p) for label, p in zip(row["scores"], probabilities, strict=True)}
     top = _top(scores)
     return {**row, "smoothed_label": top, "smoothed_score": scores[top], "smoothed_scores": scores}
+
+
+def item_key(record: VideoRequest | ErrorRecord) -> str:
+    """The input row a record stands for: its video key, else `row:<cohort>:<row>:<url>`
+    of its stored (redacted) row, as `input_key` in queries/views.sql and
+    `warehouse.units` compute it from a `videos` or `errors` row: a resumed run
+    recognises the input rows its committed units already hold."""
+    if isinstance(record, VideoRequest) or record.video_key is not None:
+        return record.video_key
+    text = redact_text(record.url if record.url is not None else record.input)
+    parts = ("row", record.cohort, record.row_number, text)
+    return ":".join(str(part) for part in parts if part is not None)

@@ -139,6 +139,21 @@ class ClassifySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class UnitSettings:
+    """Committing finished videos in units as the job goes (`transforms.units`).
+
+    A unit is written once it holds `max_videos` finished videos or its first one
+    finished `max_seconds` ago; `journal` is the local file each finished video is
+    appended to for the driver's progress lines (None: workers log them instead).
+    """
+
+    warehouse: str = operational("")
+    max_videos: int = operational(20)
+    max_seconds: float = operational(120.0)
+    journal: str | None = operational()
+
+
+@dataclasses.dataclass(frozen=True)
 class StageSettings:
     """Every stage's settings for one job."""
 
@@ -146,13 +161,16 @@ class StageSettings:
     download: DownloadSettings
     detect: DetectSettings
     classify: ClassifySettings
+    units: UnitSettings = UnitSettings()
 
     def fingerprint(self) -> dict[str, dict[str, Any]]:
-        """What decides a video's results, per stage (stored in `runs.config`)."""
-        return {
+        """What decides a video's results, per stage (stored in `runs.config`); a stage
+        with only operational fields (`units`) is left out."""
+        stages = {
             field.name: fingerprinted(getattr(self, field.name))
             for field in dataclasses.fields(self)
         }
+        return {name: fields for name, fields in stages.items() if fields}
 
     def analysis_id(self) -> str:
         """16 hex digits of sha256 over `fingerprint()`: equal settings, equal id."""

@@ -1,7 +1,9 @@
 """pyarrow schemas of the warehouse tables.
 
 The warehouse is a folder (or any Beam FileSystems URI) with one sub-folder per table:
-`videos/`, `faces/`, `errors/`, `runs/`, each holding Parquet files. Column names are a
+`videos/`, `faces/`, `errors/`, `runs/`, each holding Parquet files (rows of runs in
+progress wait in `_units/`, see `warehouse/units.py`; `unit_id` names the unit a row
+was committed in). Column names are a
 contract with analysts and later stages: they may grow, never change.
 """
 
@@ -36,6 +38,7 @@ VIDEOS = pa.schema(
         ("analysis_id", pa.string()),
         ("seconds", pa.float64()),
         ("error", pa.string()),  # failed rows: "stage: message" of the errors row
+        ("unit_id", pa.string()),
     ]
 )
 
@@ -63,6 +66,7 @@ FACES = pa.schema(
         ("face_score", pa.float32()),
         ("sharpness", pa.float32()),
         ("quality", pa.float32()),
+        ("unit_id", pa.string()),
     ]
 )
 
@@ -78,6 +82,7 @@ ERRORS = pa.schema(
         ("retryable", pa.bool_()),
         ("input", pa.string()),
         ("run_id", pa.string()),
+        ("unit_id", pa.string()),
     ]
 )
 
@@ -102,6 +107,18 @@ RUNS = pa.schema(
         ("frames_sampled", pa.int64()),
         ("faces_detected", pa.int64()),
         ("seconds", pa.float64()),
+        ("attempts", pa.int64()),
+        ("videos_resumed", pa.int64()),
+    ]
+)
+
+# The commit marker of one unit (`warehouse/units.py`): written after the unit's rows.
+UNITS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("unit_id", pa.string()),
+        ("videos", pa.int64()),
+        ("committed_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 

@@ -61,7 +61,7 @@ SUMMARIES = "summaries"
 MIN_DECODED_FRACTION = 0.9
 DECODED_SLACK_S = 1.0
 
-# Per-video details at DEBUG; the one INFO line per video is `outcomes.CountStatusFn`.
+# Per-video details at DEBUG; the one line per video is printed from `transforms.units`.
 PROGRESS = logging.getLogger("affectflow.progress")
 
 
@@ -289,9 +289,11 @@ class DetectFaces(beam.PTransform):
     path (`tracking.FaceFinder`); `detect_width=None, detect_every=1` is full-size Haar.
     """
 
-    def __init__(self, settings: DetectSettings) -> None:
+    def __init__(self, settings: DetectSettings, *, split_failures: bool = False) -> None:
+        """`split_failures`: `failed` as a tuple of PCollections, not flattened into one."""
         super().__init__()
         self._fn = DetectFacesFn(settings)
+        self._split_failures = split_failures
 
     def expand(
         self, videos: beam.PCollection
@@ -303,5 +305,8 @@ class DetectFaces(beam.PTransform):
             SUMMARIES, FAILED, main="faces"
         ).with_exception_handling(partial=True)
         unexpected = outputs["bad"] | "UnexpectedErrors" >> DeadLetterToError(Stage.FACES)
-        failed = (outputs[FAILED], unexpected) | "AllFailed" >> beam.Flatten()
+        if self._split_failures:  # no Flatten: batch runners run one after its inputs finish
+            failed = (outputs[FAILED], unexpected)
+        else:
+            failed = (outputs[FAILED], unexpected) | "AllFailed" >> beam.Flatten()
         return outputs["faces"], outputs[SUMMARIES], failed

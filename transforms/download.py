@@ -324,9 +324,17 @@ def _video_file(
 class DownloadVideos(beam.PTransform):
     """PCollection[VideoRequest] -> `(videos, failed)`: VideoFile and ErrorRecord."""
 
-    def __init__(self, settings: DownloadSettings, extractors: Sequence[type] = ()) -> None:
+    def __init__(
+        self,
+        settings: DownloadSettings,
+        extractors: Sequence[type] = (),
+        *,
+        split_failures: bool = False,
+    ) -> None:
+        """`split_failures`: `failed` as a tuple of PCollections, not flattened into one."""
         super().__init__()
         self._fn = DownloadVideoFn(settings, extractors)
+        self._split_failures = split_failures
 
     def expand(self, requests: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         # No with_exception_handling: its wrapper hides the window and timestamp parameters

@@ -29,8 +29,7 @@ DEVICES = ("cpu", "cuda")
 
 def check_device(device: str) -> str:
     """Beam's device name for ours; fail loudly instead of silently running on CPU."""
-    if device not in DEVICES:
-        raise ValueError(f"--device must be one of {DEVICES}, not {device!r}")
+    beam_device(device)
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             "--device cuda was asked for but torch sees no CUDA device "
@@ -39,14 +38,28 @@ def check_device(device: str) -> str:
     return "GPU" if device == "cuda" else "CPU"
 
 
+def beam_device(device: str) -> str:
+    """Beam's device name for ours (checked where the model loads: `check_device`)."""
+    if device not in DEVICES:
+        raise ValueError(f"--device must be one of {DEVICES}, not {device!r}")
+    return "GPU" if device == "cuda" else "CPU"
+
+
 class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
-    """PyTorch tensor handler that pins torch to `num_threads` threads per worker."""
+    """PyTorch tensor handler loaded where it runs: on the worker, not the launcher.
+
+    `load_model` checks the device there (Beam's own handler would fall back to the CPU
+    without a word) and reads the weights through Beam FileSystems (a local path, or a
+    gs:// or s3:// URI the workers can read); torch runs on `num_threads` threads.
+    """
 
     def __init__(self, *args: Any, num_threads: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._num_threads = num_threads
+        self._device_name = "cuda" if str(kwargs.get("device", "CPU")).upper() == "GPU" else "cpu"
 
     def load_model(self) -> torch.nn.Module:
+        check_device(self._device_name)
         if self._num_threads:
             torch.set_num_threads(self._num_threads)
         return super().load_model()
@@ -99,10 +112,19 @@ class ClassifyEmotions(beam.PTransform):
     Every face of a batch RunInference could not run becomes an `errors` row (stage
     infer), as does a crop that cannot become a tensor. With `settings.flip_average` each
     face's probabilities are the mean over its crop and the mirrored crop.
+    `split_failures`: the failures as a tuple of PCollections, not flattened into one.
     """
 
-    def __init__(self, spec: ModelSpec, run: RunInfo, settings: ClassifySettings) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        run: RunInfo,
+        settings: ClassifySettings,
+        *,
+        split_failures: bool = False,
+    ) -> None:
         super().__init__()
+        self._split_failures = split_failures
         self._spec = spec
         self._run = run
         model_class, model_params = model_builder(spec, settings.flip_average)
@@ -111,7 +133,7 @@ class ClassifyEmotions(beam.PTransform):
                 state_dict_path=settings.weights_path,
                 model_class=model_class,
                 model_params=model_params,
-                device=check_device(settings.device),
+                device=beam_device(settings.device),
                 min_batch_size=settings.batch_size,
                 max_batch_size=settings.batch_size,
                 load_model_args={"weights_only": True},
@@ -131,5 +153,7 @@ class ClassifyEmotions(beam.PTransform):
         failed = (
             bad_tensors | "TensorErrors" >> DeadLetterToError(Stage.INFER),
             dead.failed_inferences | "InferenceErrors" >> beam.FlatMap(failed_batch_errors),
-        ) | "FlattenFailed" >> beam.Flatten()
-        return rows, failed
+        )
+        if self._split_failures:  # no Flatten: batch runners run one after its inputs finish
+            return rows, failed
+        return rows, failed | "FlattenFailed" >> beam.Flatten()

@@ -1,48 +1,64 @@
-"""Where each input row ends: skipped (already done) or one `videos` row with its status.
+"""The "already done?" step of the graph: which input rows this run still has to do.
 
-`SplitDone` is the "already processed?" step of the graph; `ToVideoRows` turns every
-route (analysed, skipped, failed) into the one `videos` row of that input, counts the
-statuses and logs a progress line per finished video.
+`ReadSettled` reads, at run time on a worker, what the warehouse already holds
+(`warehouse.commit.settled`): videos analysed under the run's `analysis_id`, videos
+forgotten (`affectflow forget`), and the input rows that committed units of this very
+run hold (a resumed run). It is one element, used as a side input: the pipeline graph
+holds only the warehouse's path, whatever the number of videos done.
+`SplitDone` splits the requests into to do and skipped; `DropSettled` drops failures
+of list rows and sources that this run already committed.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import apache_beam as beam
 
-from affectflow.schemas.records import ErrorRecord, RunInfo, VideoRequest, VideoStatus, VideoSummary
-from affectflow.schemas.rows import (
-    Row,
-    failed_video_row,
-    skipped_video_row,
-    summary_video_row,
-)
+from affectflow.schemas.records import ErrorRecord, RunInfo, VideoRequest
+from affectflow.schemas.rows import item_key
 from affectflow.transforms.metrics import counter
+from affectflow.warehouse.commit import Settled, settled
 
-PROGRESS = logging.getLogger("affectflow.progress")
+
+class ReadSettled(beam.PTransform):
+    """PBegin -> one `Settled` of the warehouse (nothing done when `force`)."""
+
+    def __init__(self, warehouse: str, run: RunInfo, force: bool = False) -> None:
+        super().__init__()
+        self._warehouse, self._run, self._force = warehouse, run, force
+
+    def expand(self, begin: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            begin
+            | "Warehouse" >> beam.Create([self._warehouse])
+            | "Read" >> beam.Map(_read, run=self._run, force=self._force)
+        )
+
+
+def _read(warehouse: str, run: RunInfo, force: bool) -> Settled:
+    found = settled(warehouse, run.analysis_id, run.run_id)
+    return Settled(frozenset(), found.forgotten, found.in_run) if force else found
 
 
 class SplitDoneFn(beam.DoFn):
     """Requests to do (main output) and requests already done ("done").
 
-    Forgotten videos (`affectflow forget`) are dropped: no row may name them again.
+    Forgotten videos (`affectflow forget`) and rows this run already committed are dropped.
     """
-
-    def __init__(self, done_keys: frozenset[str], forgotten: frozenset[str] = frozenset()) -> None:
-        self._done_keys = done_keys
-        self._forgotten_keys = forgotten
 
     def setup(self) -> None:
         self._found = counter("videos_already_done")
         self._new = counter("videos_to_do")
         self._forgotten = counter("videos_forgotten")
+        self._resumed = counter("videos_resumed")
 
-    def process(self, request: VideoRequest) -> Iterator:
-        if request.video_key in self._forgotten_keys:
+    def process(self, request: VideoRequest, done: Settled) -> Iterator:
+        if request.video_key in done.in_run:
+            self._resumed.inc()
+        elif request.video_key in done.forgotten:
             self._forgotten.inc()
-        elif request.video_key in self._done_keys:
+        elif request.video_key in done.done:
             self._found.inc()
             yield beam.pvalue.TaggedOutput("done", request)
         else:
@@ -51,65 +67,28 @@ class SplitDoneFn(beam.DoFn):
 
 
 class SplitDone(beam.PTransform):
-    """PCollection[VideoRequest] -> (to do, already done); forgotten videos are dropped."""
+    """PCollection[VideoRequest] -> (to do, already done), given the `Settled` side input."""
 
-    def __init__(self, done_keys: frozenset[str], forgotten: frozenset[str] = frozenset()) -> None:
+    def __init__(self, settled_state: beam.PCollection) -> None:
         super().__init__()
-        self._done_keys = done_keys
-        self._forgotten = forgotten
+        self._settled = settled_state
 
     def expand(self, requests: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        split = requests | beam.ParDo(SplitDoneFn(self._done_keys, self._forgotten)).with_outputs(
-            "done", main="todo"
-        )
+        side = beam.pvalue.AsSingleton(self._settled)
+        split = requests | beam.ParDo(SplitDoneFn(), side).with_outputs("done", main="todo")
         return split.todo, split.done
 
 
-class CountStatusFn(beam.DoFn):
-    """Counts each `videos` row by status and logs one progress line for it."""
-
-    def setup(self) -> None:
-        self._counters = {status: counter(f"videos_{status}") for status in VideoStatus}
-
-    def process(self, row: Row) -> Iterator[Row]:
-        self._counters[VideoStatus(row["status"])].inc()
-        detail = f": {row['error']}" if row.get("error") else ""
-        if row.get("frames_sampled") is not None:
-            detail = (
-                f": {row['frames_sampled']} frames, {row['faces_detected']} faces, "
-                f"{row.get('tracks') or 0} tracks, {row.get('seconds') or 0:.1f} s"
-            )
-        PROGRESS.info("%s %s%s", row["status"], row["video_key"] or row["url"], detail)
-        yield row
+def _not_in_run(error: ErrorRecord, done: Settled) -> bool:
+    return item_key(error) not in done.in_run
 
 
-class ToVideoRows(beam.PTransform):
-    """(summaries, skipped requests, failures) -> one `videos` row per input row."""
+class DropSettled(beam.PTransform):
+    """PCollection[ErrorRecord] -> those whose input row this run has not committed yet."""
 
-    def __init__(self, run: RunInfo) -> None:
+    def __init__(self, settled_state: beam.PCollection) -> None:
         super().__init__()
-        self._run = run
+        self._settled = settled_state
 
-    def expand(self, routes: tuple[beam.PCollection, ...]) -> beam.PCollection:
-        summaries, skipped, failed = routes
-        return (
-            (
-                summaries | "Analysed" >> beam.Map(_summary_row, run=self._run),
-                skipped | "Skipped" >> beam.Map(_skipped_row, run=self._run),
-                failed | "Failed" >> beam.Map(_failed_row, run=self._run),
-            )
-            | "Flatten" >> beam.Flatten()
-            | "CountStatus" >> beam.ParDo(CountStatusFn())
-        )
-
-
-def _summary_row(summary: VideoSummary, run: RunInfo) -> Row:
-    return summary_video_row(summary, run)
-
-
-def _skipped_row(request: VideoRequest, run: RunInfo) -> Row:
-    return skipped_video_row(request, run)
-
-
-def _failed_row(error: ErrorRecord, run: RunInfo) -> Row:
-    return failed_video_row(error, run)
+    def expand(self, failures: beam.PCollection) -> beam.PCollection:
+        return failures | beam.Filter(_not_in_run, beam.pvalue.AsSingleton(self._settled))

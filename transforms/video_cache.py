@@ -116,5 +116,9 @@ class ReleaseVideos(beam.PTransform):
         self._fn = ReleaseVideoFn(settings)
 
     def expand(self, routes: tuple[beam.PCollection, ...]) -> tuple[beam.PCollection]:
-        done = routes | "AnalysedOrFailed" >> beam.Flatten()
-        return (done | "Release" >> beam.ParDo(self._fn),)
+        # One ParDo per route, fused into the step that finishes the video: a video is
+        # released as it finishes (a Flatten first would wait for the whole stage).
+        released = [
+            route | f"Release{index}" >> beam.ParDo(self._fn) for index, route in enumerate(routes)
+        ]
+        return (released | "Released" >> beam.Flatten(),)

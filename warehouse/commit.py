@@ -1,19 +1,20 @@
 """Committing a run, discarding what never committed, and what is already done.
 
-The layout is `layout.py`'s. A run's rows are staged in `_staging/<run_id>/`, split into
-the tables' partitions (`partitions.write_partitioned`), and the run becomes visible when
-its `runs` row is written, last. What "committed" means is `committed.sql`'s, read here
-through `sql.connect` as it is by the analysts' views: rows of a run that died before its
-`runs` row are never reported, and `done_video_keys` ignores them too.
+The layout is `layout.py`'s. A run's rows become durable unit by unit as it goes
+(`units.py`: visible once each unit's marker is written); `commit_run` compacts them
+into the tables' partitions and writes the run's `runs` row, last. What "committed"
+means is `committed.sql`'s, read here through `sql.connect` as it is by the analysts'
+views: committed units, and runs with a `runs` row. Rows of a unit without a marker
+are never reported, and `done_video_keys` ignores them too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
 import secrets
-from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,14 +22,15 @@ import pyarrow.parquet as pq
 
 from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 from affectflow.warehouse import layout
-from affectflow.warehouse.layout import STAGING, all_files, files, staging_dir, table_files
-from affectflow.warehouse.partitions import run_date_of, write_partitioned
-from affectflow.warehouse.quarantine import quarantine_unreadable
+from affectflow.warehouse.layout import UNITS, all_files, files, staging_dir, table_files
+from affectflow.warehouse.partitions import run_date_of, write_table
 from affectflow.warehouse.sql import connect
+from affectflow.warehouse.units import compact_run, delete_units, ensure_unit_files
 
 LOG = logging.getLogger(__name__)
 EMPTY_FILE = "empty.parquet"
 _RUN_FILE = re.compile(r"^run-(\d{8}T\d{6}Z-[0-9a-f]{6})-")
+COUNTS = ("videos_ok", "videos_no_faces", "videos_failed", "videos_skipped")
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -37,42 +39,53 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def _write_table(table: pa.Table, path: str) -> None:
-    """Write a Parquet file atomically: a temporary name, then a rename."""
-    with layout.write_atomically(path) as handle:
-        pq.write_table(table, handle, compression="zstd")
-
-
 def ensure_tables(warehouse: str) -> None:
     """Give every table one file so that queries never find none: an empty file while the
-    table has no other, removed once it has (hive readers want every file in partitions)."""
+    table has no other, removed once it has (hive readers want every file in partitions);
+    and every unit glob of `committed.sql` its empty file."""
     for name in TABLE_NAMES:
         placeholder = layout.join(warehouse, name, EMPTY_FILE)
         others = [p for p in table_files(warehouse, name) if layout.name_of(p) != EMPTY_FILE]
         if not others and not layout.exists(placeholder):
-            _write_table(SCHEMAS[name].empty_table(), placeholder)
+            write_table(SCHEMAS[name].empty_table(), placeholder)
         elif others and layout.exists(placeholder):
             layout.delete([placeholder])
+    ensure_unit_files(warehouse)
 
 
-def commit_run(warehouse: str, run_id: str, run_row: dict) -> None:
-    """Partition a finished run's staged files into the tables, then write its `runs` row."""
-    staged = staging_dir(warehouse, run_id)
-    for name in ("faces", "errors", "videos"):
-        table_dir = layout.join(warehouse, name)
-        for source in files(layout.join(staged, name, "*.parquet")):
-            write_partitioned(source, table_dir, run_date_of(run_id))
-    _write_table(pa.Table.from_pylist([run_row], schema=RUNS), layout.run_record(warehouse, run_id))
-    layout.delete([staged])
+def commit_run(warehouse: str, run_id: str, run_row: dict) -> dict[str, int]:
+    """Compact a run's committed units into the tables, then write its `runs` row.
+
+    The counts of the `runs` row come from the rows compacted (every attempt of the
+    run); returns them. The units and the staging folder are deleted last.
+    """
+    counts = compact_run(warehouse, run_id, run_date_of(run_id))
+    counts = {name: counts.get(name, 0) for name in (*COUNTS, "videos_total")} | {
+        name: counts.get(name, 0) for name in ("frames_sampled", "faces_detected")
+    }
+    row = {**run_row, **counts}
+    write_table(pa.Table.from_pylist([row], schema=RUNS), layout.run_record(warehouse, run_id))
+    delete_units(warehouse, run_id)
+    drop_staging(warehouse, run_id)
     ensure_tables(warehouse)
+    return counts
+
+
+def drop_staging(warehouse: str, run_id: str) -> None:
+    folder = staging_dir(warehouse, run_id)
+    if layout.exists(folder):
+        layout.delete([folder])
+
+
+def committed_runs(warehouse: str) -> set[str]:
+    """Run ids with a `runs` row."""
+    names = [layout.name_of(path) for path in table_files(warehouse, "runs")]
+    return {n[len("run-") : -len(".parquet")] for n in names if n.startswith("run-")}
 
 
 def discard_uncommitted_files(warehouse: str) -> list[str]:
     """Delete table files of runs without a `runs` row (killed during `commit_run`)."""
-    committed = {
-        layout.name_of(path).removeprefix("run-").removesuffix(".parquet")
-        for path in table_files(warehouse, "runs")
-    }
+    committed = committed_runs(warehouse)
     orphans = []
     for name in ("faces", "errors", "videos"):
         for path in all_files(layout.join(warehouse, name)):
@@ -82,28 +95,9 @@ def discard_uncommitted_files(warehouse: str) -> list[str]:
     if orphans:
         LOG.info("discarding %d files of runs that never committed", len(orphans))
         layout.delete(orphans)
+    for run_id in committed:  # killed after the runs row, before its units were deleted
+        delete_units(warehouse, run_id)
     return orphans
-
-
-def discard_stale_staging(warehouse: str, keep: Iterable[str] = ()) -> list[str]:
-    """Delete staging folders of runs that never committed (a killed earlier run);
-    first move unreadable table files to `_quarantine/` (they would block every job)."""
-    quarantine_unreadable(warehouse)
-    discard_uncommitted_files(warehouse)
-    root = layout.join(warehouse, STAGING)
-    if not layout.exists(root):
-        return []
-    stale = sorted(
-        {
-            path.split(f"/{STAGING}/", 1)[1].split("/", 1)[0]
-            for path in files(layout.join(root, "**"))
-        }
-        - set(keep)
-    )
-    for run_id in stale:
-        LOG.info("discarding rows of run %s, which never committed", run_id)
-        layout.delete([staging_dir(warehouse, run_id)])
-    return stale
 
 
 def _query(warehouse: str, sql: str, params: dict) -> list[tuple]:
@@ -123,6 +117,40 @@ def done_video_keys(warehouse: str, analysis_id: str) -> frozenset[str]:
         {"analysis_id": analysis_id},
     )
     return frozenset(key for (key,) in rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settled:
+    """What a run need not do: done under its analysis, forgotten, or committed by itself."""
+
+    done: frozenset[str] = frozenset()
+    forgotten: frozenset[str] = frozenset()
+    in_run: frozenset[str] = frozenset()
+
+
+def rows_of_run(warehouse: str, run_id: str) -> frozenset[str]:
+    """The input rows (`rows.item_key`) that committed units of `run_id` already hold."""
+    rows = _query(
+        warehouse,
+        """
+        select coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url))
+        from video_rows where run_id = $run_id
+        union
+        select concat_ws(':', 'row', cohort, row_number, coalesce(url, input)) from errors
+        where run_id = $run_id and video_key is null
+        """,
+        {"run_id": run_id},
+    )
+    return frozenset(key for (key,) in rows)
+
+
+def settled(warehouse: str, analysis_id: str, run_id: str) -> Settled:
+    """The "already done?" state of a warehouse for one run (read by the graph's first step)."""
+    return Settled(
+        done=done_video_keys(warehouse, analysis_id),
+        forgotten=forgotten_keys(warehouse),
+        in_run=rows_of_run(warehouse, run_id),
+    )
 
 
 def failed_for_good(warehouse: str, analysis_id: str) -> frozenset[str]:
@@ -162,7 +190,7 @@ def _without_key(path: str, video_key: str) -> int:
     kept = table.filter(keep)
     removed = table.num_rows - kept.num_rows
     if removed:
-        _write_table(kept, path)
+        write_table(kept, path)
     return removed
 
 
@@ -194,7 +222,7 @@ def forget_video(warehouse: str, video_key: str) -> dict[str, int]:
     _remember_forgotten(warehouse, video_key)
     removed = dict.fromkeys(KEYED_TABLES, 0)
     for name in KEYED_TABLES:
-        staged = files(layout.join(warehouse, STAGING, "*", name, "*.parquet"))
+        staged = files(layout.join(warehouse, UNITS, "*", name, "*.parquet"))
         for path in table_files(warehouse, name) + staged:
             removed[name] += _without_key(path, video_key)
     return removed

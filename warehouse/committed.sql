@@ -1,9 +1,12 @@
 -- What "committed" means, for Python (`warehouse.sql.connect`) and the analysts' views
--- (`queries/views.sql`) alike: a run is committed once its `runs` row exists; rows of
--- any other run (killed, or still in progress) are invisible.
--- Bound before this file runs: the file globs videos_glob, faces_glob, errors_glob and
--- runs_glob. Every file also holds its cohort column, so the partition folders are not
--- read as columns (hive_partitioning = false).
+-- (`queries/views.sql`) alike: a run is committed once its `runs` row exists, and a
+-- unit of a run still going (or killed) once its marker exists (`warehouse/units.py`);
+-- the end of a run compacts its units into the run's files. Rows of anything else (a
+-- unit killed before its marker, a run killed mid-compaction) are invisible.
+-- Bound before this file runs: the file globs videos_glob, faces_glob, errors_glob,
+-- runs_glob, the unit globs videos_units_glob, faces_units_glob, errors_units_glob and
+-- committed_units_glob (each matches at least an empty file). Every file also holds its
+-- cohort column, so the partition folders are not read as columns (hive_partitioning = false).
 
 -- runs: one row per committed run.
 create or replace temp view runs as
@@ -11,26 +14,51 @@ select * from read_parquet(
     getvariable('runs_glob'), union_by_name = true, hive_partitioning = false
 );
 
--- video_rows: every `videos` row of every committed run (skipped ones included).
+-- units: one row per committed unit of a run without its `runs` row yet.
+create or replace temp view units as
+select * from read_parquet(
+    getvariable('committed_units_glob'), union_by_name = true, hive_partitioning = false
+)
+where run_id not in (select run_id from runs);
+
+-- video_rows: every `videos` row of every committed run and unit (skipped ones included).
 create or replace temp view video_rows as
 select v.*
 from read_parquet(
     getvariable('videos_glob'), union_by_name = true, hive_partitioning = false
 ) as v
-where v.run_id in (select run_id from runs);
+where v.run_id in (select run_id from runs)
+union all by name
+select v.*
+from read_parquet(
+    getvariable('videos_units_glob'), union_by_name = true, hive_partitioning = false
+) as v
+where v.unit_id in (select unit_id from units);
 
--- face_rows: every `faces` row of every committed run.
+-- face_rows: every `faces` row of every committed run and unit.
 create or replace temp view face_rows as
 select f.*
 from read_parquet(
     getvariable('faces_glob'), union_by_name = true, hive_partitioning = false
 ) as f
-where f.run_id in (select run_id from runs);
+where f.run_id in (select run_id from runs)
+union all by name
+select f.*
+from read_parquet(
+    getvariable('faces_units_glob'), union_by_name = true, hive_partitioning = false
+) as f
+where f.unit_id in (select unit_id from units);
 
--- errors: one row per dead letter of a committed run.
+-- errors: one row per dead letter of a committed run or unit.
 create or replace temp view errors as
 select e.*
 from read_parquet(
     getvariable('errors_glob'), union_by_name = true, hive_partitioning = false
 ) as e
-where e.run_id in (select run_id from runs);
+where e.run_id in (select run_id from runs)
+union all by name
+select e.*
+from read_parquet(
+    getvariable('errors_units_glob'), union_by_name = true, hive_partitioning = false
+) as e
+where e.unit_id in (select unit_id from units);

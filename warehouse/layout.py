@@ -5,7 +5,10 @@ underneath), so `out`, `file:///data/out` and `gs://bucket/out` behave alike.
 
     <warehouse>/<table>/run_date=<date>/cohort_folder=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
     <warehouse>/runs/run-<run_id>.parquet        the commit record of each run
-    <warehouse>/_staging/<run_id>/               rows of a run in progress
+    <warehouse>/_staging/<run_id>/               a run in progress: its manifest, inputs, journal
+    <warehouse>/_units/<run_id>/<table>/unit-<unit_id>.parquet   rows of one unit of a run
+    <warehouse>/_units/<run_id>/committed/unit-<unit_id>.parquet the unit's commit marker
+    <warehouse>/_units/empty/<table>/empty.parquet  keeps the unit globs matching a file
     <warehouse>/_forgotten/keys.txt              videos `forget` removed for good
 """
 
@@ -20,6 +23,9 @@ from typing import BinaryIO
 from apache_beam.io.filesystems import FileSystems
 
 STAGING = "_staging"
+UNITS = "_units"
+COMMITTED = "committed"  # the folder of unit markers, next to the unit tables
+UNIT_TABLES = ("videos", "faces", "errors", COMMITTED)
 FORGOTTEN = "_forgotten"
 RUNS = "runs"
 
@@ -56,6 +62,25 @@ def table_glob(warehouse: str, table: str) -> str:
 
 def staging_dir(warehouse: str, run_id: str) -> str:
     return join(warehouse, STAGING, run_id)
+
+
+def units_dir(warehouse: str, run_id: str) -> str:
+    """The units of one run: their table files and their commit markers."""
+    return join(warehouse, UNITS, run_id)
+
+
+def unit_file(warehouse: str, run_id: str, table: str, unit_id: str) -> str:
+    """One table's rows of one unit (`table` "committed": the unit's marker)."""
+    return join(units_dir(warehouse, run_id), table, f"unit-{unit_id}.parquet")
+
+
+def units_glob(warehouse: str, table: str) -> str:
+    """Every unit file of `table` (or every marker), the empty one included (for DuckDB)."""
+    return join(warehouse, UNITS, "**", table, "*.parquet")
+
+
+def empty_unit_file(warehouse: str, table: str) -> str:
+    return join(warehouse, UNITS, "empty", table, "empty.parquet")
 
 
 def run_record(warehouse: str, run_id: str) -> str:

@@ -1,9 +1,8 @@
-"""Hive-style partitions, written after the Beam write: `<table>/run_date=D/cohort_folder=C/`.
+"""Hive-style partitions, written when a run ends: `<table>/run_date=D/cohort_folder=C/`.
 
-Beam's file sinks cannot write nested folders reliably (see DESIGN), so each staged
-file of a run is split by cohort here, batch by batch (memory stays bounded by one
-Parquet row group), into `run_date=<YYYY-MM-DD>/cohort_folder=<name>/` folders of the
-table. The files keep every column, `cohort` included, and no folder key is a column
+The committed units of a run (`units.compact_run`) are split by cohort here, unit by
+unit (memory stays bounded by one unit), into `run_date=<YYYY-MM-DD>/cohort_folder=<name>/`
+folders of the table. The files keep every column, `cohort` included, and no folder key is a column
 name: every reader gets the same `cohort` with or without partition discovery (pandas,
 pyarrow, polars and Spark add `run_date` and `cohort_folder` columns; DuckDB's
 `hive_partitioning` prunes by them), and a folder name need not spell the cohort
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -29,7 +29,6 @@ NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 RUN_DATE_KEY, COHORT_KEY = "run_date", "cohort_folder"
 # Longest cohort folder value in bytes: file systems allow 255 per name.
 MAX_FOLDER_VALUE = 120
-_BATCH_ROWS = 65_536
 
 
 def run_date_of(run_id: str) -> str:
@@ -113,19 +112,18 @@ class _PartitionWriters:
         return finals
 
 
-def write_partitioned(source: str, table_dir: str, run_date: str) -> list[str]:
-    """Split one staged Parquet file by cohort into the partitions of `table_dir`.
+def write_table(table: pa.Table, path: str) -> None:
+    """Write one Parquet file atomically: a temporary name, then a rename."""
+    with layout.write_atomically(path) as handle:
+        pq.write_table(table, handle, compression="zstd")
 
-    The partition files keep the source's file name (`run-<run_id>-NNNNN-of-NNNNN.parquet`),
-    so the run that wrote a file is known from its name alone. Returns the paths written.
-    """
-    with layout.open_read(source) as handle:
-        parquet = pq.ParquetFile(handle)
-        writers = _PartitionWriters(
-            table_dir, run_date, layout.name_of(source), parquet.schema_arrow
-        )
-        for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
-            table = pa.Table.from_batches([batch], schema=parquet.schema_arrow)
-            for cohort in _cohorts(table):
-                writers.write(cohort, _rows_of(table, cohort))
+
+def write_partitioned_tables(
+    tables: Iterable[pa.Table], table_dir: str, run_date: str, name: str, schema: pa.Schema
+) -> list[str]:
+    """Split tables (read one at a time) by cohort into one file `name` per partition."""
+    writers = _PartitionWriters(table_dir, run_date, name, schema)
+    for table in tables:
+        for cohort in _cohorts(table):
+            writers.write(cohort, _rows_of(table, cohort))
     return writers.commit()

@@ -7,10 +7,14 @@ analysts' views (`queries/views.sql`) built on top of it.
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 from importlib import resources
+from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from affectflow.schemas.tables import TABLE_NAMES
 from affectflow.warehouse import layout
@@ -39,10 +43,29 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+@functools.cache
+def _empty_unit_files() -> Path:
+    """A local folder of empty unit tables, for warehouses made before units (read-only)."""
+    from affectflow.warehouse.units import empty_unit_tables
+
+    folder = Path(tempfile.mkdtemp(prefix="affectflow-units-"))
+    for table, empty in empty_unit_tables().items():
+        (folder / table).mkdir()
+        pq.write_table(empty, folder / table / "empty.parquet")
+    return folder
+
+
+def _unit_glob(root: str, table: str) -> str:
+    """The files of one unit table (`layout.units_glob`), or an empty one if it has none."""
+    if layout.exists(layout.empty_unit_file(root, table)):
+        return layout.units_glob(root, table)
+    return str(_empty_unit_files() / table / "empty.parquet")
+
+
 def setup_sql(warehouse: str) -> str:
     """The SQL that defines the committed views of `warehouse` in any DuckDB client:
-    each table's file glob (`set variable`, absolute for a local warehouse), then
-    `committed.sql`."""
+    each table's file glob and each unit glob (`set variable`, absolute for a local
+    warehouse), then `committed.sql`."""
     root = (
         warehouse if layout.is_remote(warehouse) else os.path.abspath(layout.local_path(warehouse))
     )
@@ -50,6 +73,10 @@ def setup_sql(warehouse: str) -> str:
     lines += [
         f"set variable {table}_glob = {_literal(layout.table_glob(root, table))};"
         for table in TABLE_NAMES
+    ]
+    lines += [
+        f"set variable {table}_units_glob = {_literal(_unit_glob(root, table))};"
+        for table in layout.UNIT_TABLES
     ]
     return "\n".join(lines) + "\n\n" + committed_sql()
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from affectflow.pipelines.analyze import run
-from affectflow.warehouse.commit import commit_run, discard_stale_staging
+from affectflow.warehouse.commit import done_video_keys, ensure_tables
+from affectflow.warehouse.layout import unit_file
 from affectflow.warehouse.partitions import partition_dir
+from affectflow.warehouse.resume import Resumed, settle_unfinished, write_manifest
+from affectflow.warehouse.units import committed_units, compact_run, new_unit_id, write_unit
 
 
 def _list(tmp_path: Path, server, videos_dir: Path) -> Path:
@@ -46,29 +48,44 @@ def test_killed_run_then_rerun_equals_one_clean_run(
     # ...and after the rerun it holds exactly what a clean run holds.
     assert all_rows(faulty) == all_rows(clean)
     assert all_rows(clean)["faces"] and len(all_rows(clean)["videos"]) == 3
-    assert not list(faulty.rglob("*.tmp-*")) and not list((faulty / "_staging").rglob("*.parquet"))
+    assert not list(faulty.rglob("*.tmp-*")) and not list((faulty / "_staging").rglob("*"))
 
 
-def test_files_moved_by_a_commit_killed_before_its_runs_row_are_discarded(tmp_path: Path) -> None:
-    warehouse = tmp_path / "out"
-    row = pa.table(
-        {"video_key": ["url-aaaa"], "cohort": ["a"], "run_id": ["20261124T160305Z-a1b2c3"]}
+RUN_ID = "20261124T170000Z-0f0f0f"
+
+
+def _unit_rows(key: str, unit_id: str) -> dict[str, list[dict]]:
+    return {"videos": [{"video_key": key, "cohort": "a", "status": "ok", "run_id": RUN_ID,
+                        "analysis_id": "a1", "unit_id": unit_id}]}  # fmt: skip
+
+
+def test_a_killed_run_is_resumed_by_the_same_command_and_closed_by_another(
+    tmp_path: Path,
+) -> None:
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    write_manifest(warehouse, RUN_ID, {"identity": "same", "run_row": {"run_id": RUN_ID,
+                   "started_at": "2026-11-24T17:00:00+00:00"}})  # fmt: skip
+    unit = new_unit_id(RUN_ID)
+    write_unit(warehouse, RUN_ID, unit, _unit_rows("url-aaaa", unit), 1)
+    # A worker killed while writing a unit (no marker), a commit killed mid-compaction.
+    half = new_unit_id(RUN_ID)
+    pq.write_table(
+        pa.table({"video_key": ["url-bbbb"]}), unit_file(warehouse, RUN_ID, "videos", half)
     )
-    for run_id in ("20261124T160305Z-a1b2c3", "20261124T170000Z-0f0f0f"):
-        staged = warehouse / "_staging" / run_id / "videos"
-        staged.mkdir(parents=True)
-        pq.write_table(row, staged / f"run-{run_id}-00000-of-00001.parquet")
-    commit_run(str(warehouse), "20261124T160305Z-a1b2c3", _run_row("20261124T160305Z-a1b2c3"))
-    # The second run died after moving its files, before writing its runs row.
-    partition = Path(partition_dir(str(warehouse / "videos"), "2026-11-24", "a"))
-    orphan = partition / "run-20261124T170000Z-0f0f0f-00000-of-00001.parquet"
-    shutil.move(warehouse / "_staging" / "20261124T170000Z-0f0f0f" / "videos" / orphan.name, orphan)
-    (partition / f"{orphan.name}.tmp-1234").write_bytes(b"half a file")
-    discard_stale_staging(str(warehouse))
-    names = sorted(p.name for p in (warehouse / "videos").rglob("*") if p.is_file())
-    assert names == ["run-20261124T160305Z-a1b2c3-00000-of-00001.parquet"]
-    assert not list((warehouse / "_staging").rglob("*.parquet"))
+    compact_run(warehouse, RUN_ID, "2026-11-24")
+    partition = Path(partition_dir(str(tmp_path / "out" / "videos"), "2026-11-24", "a"))
+    (partition / f"run-{RUN_ID}-00000-of-00001.parquet.tmp-1234").write_bytes(b"half a file")
+    assert done_video_keys(warehouse, "a1") == {"url-aaaa"}  # the committed unit, once
 
+    resumed = settle_unfinished(warehouse, "same")
+    assert resumed == Resumed(RUN_ID, attempt=2, videos_committed=1)
+    assert not list(partition.glob("*"))  # compacted files of a run without a runs row
+    assert committed_units(warehouse, RUN_ID) == [unit]
+    assert not Path(unit_file(warehouse, RUN_ID, "videos", half)).exists()
 
-def _run_row(run_id: str) -> dict:
-    return {"run_id": run_id}
+    assert settle_unfinished(warehouse, "another command") is None
+    assert [p.name for p in partition.glob("*")] == [f"run-{RUN_ID}-00000-of-00001.parquet"]
+    assert done_video_keys(warehouse, "a1") == {"url-aaaa"}
+    assert not (tmp_path / "out" / "_units" / RUN_ID).exists()
+    assert not (tmp_path / "out" / "_staging" / RUN_ID).exists()

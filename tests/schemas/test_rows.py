@@ -56,7 +56,7 @@ FACE = FaceCrop("url-0a", "depressed", 30, 1001, 1, FaceBox(10, 20, 64, 66), cro
 
 REQUEST_COLUMNS = {
     "video_key", "url", "cohort", "status", "run_id", "row_number", "attributes",
-    "model_id", "analysis_id",
+    "model_id", "analysis_id", "unit_id",
 }  # fmt: skip
 # what a failed input leaves: no attributes (an ErrorRecord has none), nothing of the file
 FAILED_COLUMNS = (REQUEST_COLUMNS - {"attributes"}) | {"error"}
@@ -186,6 +186,7 @@ def test_error_row_values() -> None:
         "retryable": True,
         "input": "https://example.org/v.mp4",
         "run_id": "20250102T030405Z-r",
+        "unit_id": None,
     }
     assert type(row["stage"]) is str
 

@@ -38,6 +38,8 @@ from affectflow.schemas.rows import (
     with_smoothed,
 )
 from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
+from affectflow.warehouse.layout import UNIT_TABLES, units_glob
+from affectflow.warehouse.units import ensure_unit_files
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -163,6 +165,10 @@ def committed(warehouse: Path) -> duckdb.DuckDBPyConnection:
     for table in TABLE_NAMES:
         glob = str(warehouse / table / "**" / "*.parquet")
         con.execute(f"set variable {table}_glob = $glob", {"glob": glob})
+    ensure_unit_files(str(warehouse))
+    for table in UNIT_TABLES:
+        glob = units_glob(str(warehouse), table)
+        con.execute(f"set variable {table}_units_glob = $glob", {"glob": glob})
     con.execute(COMMITTED_SQL)
     return con
 

@@ -13,7 +13,7 @@ from affectflow.warehouse.partitions import (
     NULL_PARTITION,
     partition_dir,
     run_date_of,
-    write_partitioned,
+    write_partitioned_tables,
 )
 
 
@@ -28,22 +28,22 @@ def test_cohort_names_are_encoded_and_null_has_its_own_folder(tmp_path: Path) ->
     )
 
 
-def test_a_staged_file_is_split_by_cohort_keeping_schema_and_rows(tmp_path: Path) -> None:
+def test_tables_are_split_by_cohort_keeping_schema_and_rows(tmp_path: Path) -> None:
     cohorts = ["a/b", None, "c", "a/b", "c", "c"]
     rows = [
         {"video_key": f"k{i}", "cohort": c, "attributes": {"n": str(i)}}
         for i, c in enumerate(cohorts)
     ]
-    source = tmp_path / "staged" / "run-20261124T160305Z-a1b2c3-00000-of-00001.parquet"
-    source.parent.mkdir()
-    pq.write_table(pa.Table.from_pylist(rows, schema=VIDEOS), source, row_group_size=2)
-    written = write_partitioned(str(source), str(tmp_path / "videos"), "2026-11-24")
+    name = "run-20261124T160305Z-a1b2c3-00000-of-00001.parquet"
+    table = pa.Table.from_pylist(rows, schema=VIDEOS)
+    units = [table.slice(0, 2), table.slice(2, 2), table.slice(4)]  # one table per unit
+    written = write_partitioned_tables(units, str(tmp_path / "videos"), "2026-11-24", name, VIDEOS)
     assert sorted(Path(p).parent.name for p in written) == [
         "cohort_folder=__HIVE_DEFAULT_PARTITION__",
         "cohort_folder=a%2Fb",
         "cohort_folder=c",
     ]
-    assert all(Path(p).name == source.name for p in written)
+    assert all(Path(p).name == name for p in written)
     for path in written:
         assert pq.read_schema(path) == VIDEOS
     back = duckdb.execute(
@@ -61,9 +61,11 @@ def test_hostile_cohort_names_get_bounded_folders_and_lose_no_rows(tmp_path: Pat
     long_a, long_b = "😀" * 30 + "a", "😀" * 30 + "b"
     cohorts = [long_a, long_b, "中文名字" * 7, NULL_PARTITION, None, "x~y", "x%7Ey"]
     rows = [{"video_key": f"k{i}", "cohort": c} for i, c in enumerate(cohorts)]
-    source = tmp_path / "run-20261124T160305Z-a1b2c3-00000-of-00001.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=VIDEOS), source)
-    written = write_partitioned(str(source), str(tmp_path / "videos"), "2026-11-24")
+    name = "run-20261124T160305Z-a1b2c3-00000-of-00001.parquet"
+    table = pa.Table.from_pylist(rows, schema=VIDEOS)
+    written = write_partitioned_tables(
+        [table], str(tmp_path / "videos"), "2026-11-24", name, VIDEOS
+    )
     folders = [Path(p).parent.name for p in written]
     assert len(set(folders)) == len(cohorts)
     assert all(len(name.encode()) <= 255 for name in folders)

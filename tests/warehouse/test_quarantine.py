@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from affectflow.schemas.tables import VIDEOS
-from affectflow.warehouse.commit import discard_stale_staging
 from affectflow.warehouse.quarantine import QUARANTINE
+from affectflow.warehouse.resume import settle_unfinished
 
 
 def test_a_corrupt_file_is_quarantined_once_and_named(tmp_path: Path, caplog) -> None:
@@ -21,8 +21,8 @@ def test_a_corrupt_file_is_quarantined_once_and_named(tmp_path: Path, caplog) ->
     bad.write_bytes(b"PAR1" + bytes(100))  # a footer that is not one
     (tmp_path / "out" / "runs").mkdir()
     with caplog.at_level(logging.WARNING):
-        discard_stale_staging(str(tmp_path / "out"))
-        discard_stale_staging(str(tmp_path / "out"))
+        settle_unfinished(str(tmp_path / "out"), identity="any")
+        settle_unfinished(str(tmp_path / "out"), identity="any")
     moved = tmp_path / "out" / QUARANTINE / bad.relative_to(tmp_path / "out")
     assert moved.read_bytes() == b"PAR1" + bytes(100) and not bad.exists() and good.exists()
     warnings = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]

@@ -1,0 +1,122 @@
+"""UnitBuffer: a video is written once every face it sent came back, in units, with marker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from affectflow.schemas.records import (
+    ErrorRecord,
+    FaceBox,
+    FaceCrop,
+    RunInfo,
+    Stage,
+    VideoFile,
+    VideoRequest,
+    VideoSummary,
+)
+from affectflow.schemas.rows import face_row
+from affectflow.schemas.settings import UnitSettings
+from affectflow.transforms.units import Role, UnitBuffer, progress_text
+from affectflow.warehouse.commit import ensure_tables
+from affectflow.warehouse.sql import connect
+from affectflow.warehouse.units import committed_units
+
+RUN = RunInfo("20250102T030405Z-cccccc", "m", "s" * 64, "a")
+LABELS = ("happy", "sad")
+
+
+def request(key: str, row: int) -> VideoRequest:
+    return VideoRequest(key, f"https://example.org/clips/{key}.mp4", "a", row, {})
+
+
+def summary(key: str, row: int, faces: int) -> VideoSummary:
+    video = VideoFile(request(key, row), f"/cache/{key}.mp4", 2.0, 25.0, 640, 360)
+    return VideoSummary(video, 20, faces, 1 if faces else 0, decoded_s=2.0, seconds=0.5)
+
+
+def face(key: str, frame: int) -> FaceCrop:
+    return FaceCrop(key, "a", frame, frame * 100, 0, FaceBox(1, 2, 50, 50), crop=None)
+
+
+def buffer(tmp_path: Path, **settings: object) -> tuple[UnitBuffer, str]:
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    journal = str(tmp_path / "journal.jsonl")
+    buf = UnitBuffer(UnitSettings(warehouse=warehouse, journal=journal, **settings), RUN)
+    buf.start()
+    return buf, warehouse
+
+
+def committed(warehouse: str) -> list[tuple]:
+    with connect(warehouse) as con:
+        return con.execute(
+            "select v.video_key, v.status, count(f.frame_index) from video_rows v "
+            "left join face_rows f using (video_key, unit_id) group by all order by 1"
+        ).fetchall()
+
+
+def test_a_video_waits_for_its_faces_and_an_inference_failure_makes_it_failed(
+    tmp_path: Path,
+) -> None:
+    buf, warehouse = buffer(tmp_path, max_videos=2, max_seconds=3600.0)
+    buf.add(Role.FACE_SENT, face("a", 1))
+    buf.add(Role.FACE_SENT, face("a", 2))
+    buf.add(Role.ANALYSED, summary("a", 0, faces=2))
+    buf.add(Role.FACE, face_row(face("a", 1), [0.9, 0.1], LABELS, RUN))
+    buf.add(Role.ANALYSED, summary("b", 1, faces=0))  # b is finished, a still waits
+    assert committed_units(warehouse, RUN.run_id) == []
+    broken = ErrorRecord.for_request(request("a", 0), Stage.INFER, "CUDA error")
+    buf.add(Role.FACE_FAILED, broken)  # a's last face: a finished, a unit of 2 written
+    assert len(committed_units(warehouse, RUN.run_id)) == 1
+    assert committed(warehouse) == [("a", "failed", 1), ("b", "no_faces", 0)]
+    lines = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    assert [(r["status"], r["name"], r["faces"]) for r in lines] == [
+        ("no_faces", "b.mp4", 0),
+        ("failed", "a.mp4", 2),
+    ]
+    assert progress_text(lines[1]) == (
+        "failed a.mp4 20 frames, 2 faces, 1 tracks, 0.5 s: infer: CUDA error (1 faces)"
+    )
+
+
+def test_instant_rows_and_the_rest_are_written_at_the_end_of_the_bundle(tmp_path: Path) -> None:
+    buf, warehouse = buffer(tmp_path, max_videos=20, max_seconds=3600.0)
+    buf.add(Role.SKIPPED, request("done", 3))
+    bad = ErrorRecord(Stage.INGEST, "BadRow", "no url", False, input="row 9: ,a,", cohort="a")
+    buf.add(Role.ROW_FAILED, bad)
+    buf.add(Role.VIDEO_FAILED, ErrorRecord.for_request(request("gone", 4), Stage.DOWNLOAD, "404"))
+    assert committed_units(warehouse, RUN.run_id) == []
+    buf.finish()
+    assert len(committed_units(warehouse, RUN.run_id)) == 1
+    assert committed(warehouse) == [
+        ("done", "skipped", 0),
+        ("gone", "failed", 0),
+        (None, "failed", 0),
+    ]
+
+
+def test_the_time_bound_writes_a_unit_per_video_when_it_is_zero(tmp_path: Path) -> None:
+    buf, warehouse = buffer(tmp_path, max_videos=20, max_seconds=0.0)
+    for index, key in enumerate(("x", "y", "z")):
+        buf.add(Role.ANALYSED, summary(key, index, faces=0))
+    assert len(committed_units(warehouse, RUN.run_id)) == 3
+
+
+def test_a_finished_video_is_smoothed_along_its_track(tmp_path: Path) -> None:
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    buf = UnitBuffer(UnitSettings(warehouse=warehouse, max_videos=1), RUN, smooth_s=1.0)
+    buf.start()
+    probabilities = ([1.0, 0.0], [0.0, 1.0], [1.0, 0.0])
+    for frame in (1, 2, 3):
+        buf.add(Role.FACE_SENT, face("s", frame))
+    buf.add(Role.ANALYSED, summary("s", 0, faces=3))
+    for frame, p in zip((1, 2, 3), probabilities, strict=True):
+        buf.add(Role.FACE, face_row(face("s", frame), p, LABELS, RUN))
+    with connect(warehouse) as con:
+        rows = con.execute(
+            "select frame_index, label, smoothed_label from face_rows order by 1"
+        ).fetchall()
+    # frames 100 ms apart, a 1 s window: each face sees all three (2 happy, 1 sad)
+    assert rows == [(1, "happy", "happy"), (2, "sad", "happy"), (3, "happy", "happy")]
