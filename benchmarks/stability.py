@@ -42,11 +42,11 @@ from affectflow.media.probe import probe_video
 from affectflow.media.tracking import iou
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import get_model_spec
+from affectflow.models.smoothing import moving_average
 from affectflow.pipelines import evaluate
 from affectflow.schemas.records import FaceCrop, VideoFile, VideoRequest
 from affectflow.schemas.settings import DetectSettings
 from affectflow.transforms.detect import DetectFacesFn
-from affectflow.transforms.smooth import moving_average
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 CLIPS = DATA / "videos"
@@ -101,7 +101,7 @@ def classify(models: dict[str, torch.nn.Module], faces: list[FaceCrop]) -> dict[
 
 
 def smoothed(faces: list[FaceCrop], probs: np.ndarray, window_s: float) -> np.ndarray:
-    """Each face's probabilities averaged along its track (as transforms/smooth.py does)."""
+    """Each face's probabilities averaged along its track (as models/smoothing.py does)."""
     out = np.empty_like(probs)
     for track in {f.track_id for f in faces}:
         index = sorted((i for i, f in enumerate(faces) if f.track_id == track),

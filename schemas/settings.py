@@ -113,7 +113,7 @@ class DetectSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ClassifySettings:
-    """Classifying face crops (`transforms.infer`, `transforms.smooth`): the model, how it
+    """Classifying face crops (`transforms.infer`, `models.smoothing`): the model, how it
     runs, and what steadies its labels.
 
     `flip_average`: each crop's class probabilities are the mean over the crop and its

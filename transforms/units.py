@@ -30,6 +30,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from affectflow.models.smoothing import smooth_track
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceCrop,
@@ -47,7 +48,6 @@ from affectflow.schemas.rows import (
 )
 from affectflow.schemas.settings import UnitSettings
 from affectflow.transforms.metrics import counter
-from affectflow.transforms.smooth import smooth_track
 from affectflow.warehouse.units import new_unit_id, write_unit
 
 PROGRESS = logging.getLogger("affectflow.progress")
@@ -238,7 +238,7 @@ def _key(element: FaceCrop | VideoSummary | ErrorRecord) -> str:
 
 
 def smoothed(rows: list[Row], smooth_s: float) -> list[Row]:
-    """A finished video's faces rows, each track smoothed (`smooth.smooth_track`): the
+    """A finished video's faces rows, each track smoothed (`models.smoothing.smooth_track`): the
     video's rows are all here, so no grouping step is needed (it would wait for the job)."""
     tracks: dict[int, list[Row]] = {}
     for row in rows:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from affectflow.models.registry import FER_LABELS
+from affectflow.models.smoothing import moving_average
 from affectflow.pipelines.analyze import JobError, run
 from affectflow.schemas.settings import ClassifySettings
-from affectflow.transforms.smooth import moving_average
 
 
 def status_of(job, url: str) -> str:

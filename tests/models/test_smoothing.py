@@ -1,18 +1,16 @@
-"""SmoothTracks: the centred moving average on known sequences, and the stage in Beam."""
+"""Smoothing along a track: the centred moving average on known sequences."""
 
 from __future__ import annotations
 
 import random
 
-import apache_beam as beam
 import numpy as np
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
-from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+from apache_beam.testing.util import BeamAssertException
 
+from affectflow.models.smoothing import moving_average, smooth_track
 from affectflow.schemas.records import FaceBox, FaceCrop, RunInfo
 from affectflow.schemas.rows import face_row
-from affectflow.transforms.smooth import SmoothTracks, moving_average, smooth_track
 
 LABELS = ("angry", "happy", "neutral")
 RUN = RunInfo("20250101T000000Z-s", "m", "s" * 64, "a1")
@@ -70,16 +68,3 @@ def check_smoothed(rows: list[dict]) -> None:
     for key, angry in expected.items():
         if abs(by_key[key]["smoothed_scores"]["angry"] - angry) > 1e-6:
             raise BeamAssertException(f"{key}: {by_key[key]['smoothed_scores']} != {angry}")
-
-
-def test_the_stage_smooths_each_track_of_each_video_apart() -> None:
-    rows = [row("v1", 0, ms, [0.8 if ms == 300 else 0.2, 0.7, 0.1]) for ms in range(100, 500, 100)]
-    rows += [row("v1", 1, 300, [0.9, 0.05, 0.05]), row("v2", 0, 300, [0.1, 0.8, 0.1])]
-    with TestPipeline(runner="FnApiRunner") as pipeline:
-        created = pipeline | beam.Create(rows, reshuffle=True)
-        smoothed = created | "Smooth" >> SmoothTracks(0.25)
-        assert_that(smoothed, check_smoothed, label="CheckSmoothed")
-        keys = smoothed | "Keys" >> beam.Map(lambda r: (r["video_key"], r["frame_index"]))
-        assert_that(keys, equal_to([(r["video_key"], r["frame_index"]) for r in rows]))
-        off = created | "Off" >> SmoothTracks(0.0)
-        assert_that(off, equal_to(rows), label="CheckOffPassesThrough")

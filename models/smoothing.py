@@ -1,4 +1,4 @@
-"""Stage 5b, smooth: steady each face's class probabilities along its track.
+"""Smoothing: steady each face's class probabilities along its track.
 
 A per-frame label flips with a few pixels of box (benchmarks/stability.py); a person's
 expression does not change ten times a second. Each `faces` row keeps its own per-frame
@@ -7,21 +7,18 @@ the mean probabilities of its track's face-frames within +-`smooth_s`/2 seconds 
 time of it (a centred moving average; at 10 fps and 0.5 s, up to 5 face-frames). Faces
 with no neighbour in the window (a short track, a gap) keep their own probabilities.
 
-The rows of one track are grouped (key: video and track) to be smoothed together: a
-group holds rows, never crops (about 0.5 KB each: a 20-minute single-face video is 12,000
-rows, 6 MB). Every row that comes in goes out, so a face whose track was cut short by a
-failure keeps its row. `smooth_s` 0 passes the rows through ungrouped.
+The unit writer (`transforms/units.py`) smooths the rows of each track of a video when
+the video has finished: rows, never crops (about 0.5 KB each). Every row that comes in
+goes out, so a face whose track was cut short by a failure keeps its row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
-import apache_beam as beam
 import numpy as np
 
 from affectflow.schemas.rows import Row, with_smoothed
-from affectflow.transforms.metrics import counter
 
 
 def moving_average(timestamps_ms: Sequence[int], values: np.ndarray, window_s: float) -> np.ndarray:
@@ -45,40 +42,3 @@ def smooth_track(rows: Iterable[Row], window_s: float) -> list[Row]:
     times = [row["timestamp_ms"] for row in ordered]
     smoothed = moving_average(times, probabilities, window_s)
     return [with_smoothed(row, p) for row, p in zip(ordered, smoothed, strict=True)]
-
-
-def track_key(row: Row) -> tuple[str, int]:
-    return row["video_key"], row["track_id"]
-
-
-class SmoothTrackFn(beam.DoFn):
-    """((video_key, track_id), rows) -> the rows with their smoothed columns."""
-
-    def __init__(self, window_s: float) -> None:
-        self._window_s = window_s
-
-    def setup(self) -> None:
-        self._tracks = counter("tracks_smoothed")
-
-    def process(self, keyed: tuple[tuple[str, int], Iterable[Row]]) -> Iterator[Row]:
-        _key, rows = keyed
-        self._tracks.inc()
-        yield from smooth_track(rows, self._window_s)
-
-
-class SmoothTracks(beam.PTransform):
-    """PCollection[faces row] -> the same rows, smoothed along their tracks."""
-
-    def __init__(self, window_s: float) -> None:
-        super().__init__()
-        self._window_s = window_s
-
-    def expand(self, rows: beam.PCollection) -> beam.PCollection:
-        if self._window_s <= 0:
-            return rows
-        return (
-            rows
-            | "KeyByTrack" >> beam.WithKeys(track_key)
-            | "GroupTracks" >> beam.GroupByKey()
-            | "Smooth" >> beam.ParDo(SmoothTrackFn(self._window_s))
-        )
