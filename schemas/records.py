@@ -133,6 +133,7 @@ class ErrorRecord:
     url: str | None = None
     cohort: str | None = None
     row_number: int | None = None
+    attributes: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
 
     @classmethod
     def for_request(
@@ -158,6 +159,7 @@ class ErrorRecord:
             url=request.url,
             cohort=request.cohort,
             row_number=request.row_number,
+            attributes=dict(request.attributes),
         )
 
 

@@ -79,6 +79,7 @@ def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
         "status": str(VideoStatus.FAILED),
         "run_id": run.run_id,
         "row_number": error.row_number,
+        "attributes": dict(error.attributes),
         "model_id": run.model_id,
         "analysis_id": run.analysis_id,
         "error": redact_text(failure_text(error)),

@@ -140,19 +140,23 @@ def make_request(
     video_key = video_key_for(target, is_local)
     if not cohort:
         raise RowError("row has no cohort (add a cohort column or pass --cohort)", video_key)
-    attributes = {
-        str(k): v if isinstance(v, str) else json.dumps(v)
-        for k, v in row.items()
-        if k not in RESERVED_COLUMNS and k is not None and v is not None
-    }
     return VideoRequest(
         video_key=video_key,
         url=target,
         cohort=cohort,
         row_number=row_number,
-        attributes=attributes,
+        attributes=row_attributes(row),
         is_local=is_local,
     )
+
+
+def row_attributes(row: dict) -> dict[str, str]:
+    """The free columns of a list row (a note, a participant id), kept as text."""
+    return {
+        str(k): v if isinstance(v, str) else json.dumps(v)[:2000]
+        for k, v in row.items()
+        if k not in RESERVED_COLUMNS and k is not None and v is not None
+    }
 
 
 def _csv_records(text: str) -> Iterator[list[str] | str]:
@@ -349,7 +353,16 @@ def _row_error(
         url=str(url)[:2000] if url else None,
         cohort=(cohort or default_cohort or None),
         row_number=number,
+        attributes=_safe_attributes(fields),
     )
+
+
+def _safe_attributes(fields: dict) -> dict[str, str]:
+    """A broken row's free columns, or none when even they cannot be read as text."""
+    try:
+        return row_attributes(fields)
+    except (TypeError, ValueError, RecursionError):
+        return {}
 
 
 class ParseVideoListFn(beam.DoFn):

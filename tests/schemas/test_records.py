@@ -72,6 +72,7 @@ def test_for_request_from_an_exception() -> None:
         url="https://example.org/v.mp4",
         cohort="a",
         row_number=4,
+        attributes=dict(REQUEST.attributes),
     )
 
 

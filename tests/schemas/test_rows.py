@@ -58,8 +58,9 @@ REQUEST_COLUMNS = {
     "video_key", "url", "cohort", "status", "run_id", "row_number", "attributes",
     "model_id", "analysis_id", "unit_id",
 }  # fmt: skip
-# what a failed input leaves: no attributes (an ErrorRecord has none), nothing of the file
-FAILED_COLUMNS = (REQUEST_COLUMNS - {"attributes"}) | {"error"}
+# what a failed input leaves: the request's columns (its list's attributes too), nothing
+# of the file
+FAILED_COLUMNS = REQUEST_COLUMNS | {"error"}
 
 
 def round_trip(rows: list[dict], schema: pa.Schema) -> list[dict]:
@@ -118,9 +119,11 @@ def test_skipped_row_has_the_request_columns_only() -> None:
     assert row["attributes"] == {"note": "x"} and row["analysis_id"] == "a1"
 
 
-def test_failed_row_has_the_request_columns_but_attributes() -> None:
+def test_failed_row_has_the_request_columns() -> None:
     row = failed_video_row(ERROR, RUN)
     assert set(row) == FAILED_COLUMNS
+    assert row["attributes"] == {"note": "x"}  # reports name a failed video by its note
+    assert failed_video_row(BAD_ROW, RUN)["attributes"] == {}
     assert row["status"] == "failed" and type(row["status"]) is str
     assert (row["video_key"], row["url"], row["cohort"], row["row_number"]) == (
         "url-0a",

@@ -93,6 +93,7 @@ def test_a_dead_letter_with_a_request() -> None:
         url=REQUEST.url,
         cohort="a",
         row_number=3,
+        attributes=dict(REQUEST.attributes),
     )
 
 
