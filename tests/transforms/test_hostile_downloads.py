@@ -71,14 +71,19 @@ EXPECTED = {
 
 
 class _CacheSampler:
-    """Samples the largest file under the cache folder while a job runs."""
+    """Samples, while a job runs, the largest file under the cache folder and the most
+    download work folders (`<cache>/tmp/<video_key>-*`) present at once."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.largest, self._stop = folder, 0, threading.Event()
+        self.most_at_once = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            tmp = self.folder / "tmp"
+            at_once = sum(1 for p in tmp.glob("url-*") if p.is_dir()) if tmp.is_dir() else 0
+            self.most_at_once = max(self.most_at_once, at_once)
             for path in list(self.folder.rglob("*")):
                 try:
                     self.largest = max(self.largest, path.stat().st_size)
@@ -113,13 +118,12 @@ def test_hostile_servers_each_end_as_one_row_and_the_good_clip_finishes(
         download_timeout_s=TIMEOUT_S,
         concurrent_downloads=len(requests),
     )
-    started = time.monotonic()
     with _CacheSampler(tmp_path / "cache") as sampler, TestPipeline(runner="FnApiRunner") as p:
         videos, failed = p | beam.Create(requests) | DownloadVideos(settings)
         assert_that(videos | "Cohort" >> beam.Map(lambda v: v.request.cohort), equal_to(["good"]))
         errors = failed | "Describe" >> beam.Map(lambda e: (e.cohort, e.error_class, e.message))
         assert_that(errors, _matches(EXPECTED), label="Errors")
-    assert time.monotonic() - started < 2 * TIMEOUT_S + 15  # all at once, not one by one
+    assert sampler.most_at_once >= 2  # downloads overlap: one slow host does not idle the job
     assert 0 < sampler.largest <= CAP
 
 
