@@ -27,17 +27,17 @@ from affectflow.models.cache import default_cache_dir
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
-    OptionError,
     add_analyze_arguments,
     is_local_runner,
     parse_analyze_args,
     recorded_options,
     resolve_runner_options,
-    stage_settings,
 )
 from affectflow.pipelines.progress import Progress, interrupt_on_signals
+from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.schemas.records import RunInfo
 from affectflow.schemas.settings import IngestSettings, StageSettings
@@ -373,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WarehouseBusy as error:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return EX_TEMPFAIL
-    except Exception as error:  # noqa: BLE001: the job failed; say what to fix, no traceback
+    except Exception as error:  # the job failed; say what to fix, no traceback
         LOG.debug("the job failed", exc_info=True)
         print(f"affectflow analyze: {job_failure(error)}", file=sys.stderr)
         return 2

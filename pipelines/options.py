@@ -2,9 +2,10 @@
 
 Beam's own options (`--runner`, `--direct_num_workers`, Dataflow's `--project`, ...)
 pass through unchanged; `resolve_runner_options` fills in the local defaults.
-`stage_settings` turns the options into each stage's settings (`schemas.settings`),
+`stage_settings.py` turns the options into each stage's settings (`schemas.settings`),
 whose defaults are the flags' defaults. Each flag checks its own value (range, choice,
-path) when parsed; `check_beam_args` rejects what neither affectflow nor Beam knows.
+path: `option_types.py`) when parsed; `check_beam_args` rejects what neither affectflow
+nor Beam knows.
 """
 
 from __future__ import annotations
@@ -13,22 +14,19 @@ import argparse
 import contextlib
 import difflib
 import io
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from affectflow.models.registry import MODEL_SPECS, ModelSpec
+from affectflow.models.registry import MODEL_SPECS
+from affectflow.pipelines.option_types import OptionError, folder, names, number, umask
 from affectflow.schemas.settings import (
     DETECTORS,
-    GIB,
     ClassifySettings,
     DetectSettings,
     DownloadSettings,
-    IngestSettings,
-    StageSettings,
     UnitSettings,
 )
 
@@ -44,58 +42,6 @@ DEFAULT_UMASK = 0o077
 # runner (--s3_secret_access_key, --azure_connection_string, ...) is ever stored.
 RECORDED_BEAM_OPTIONS = ("runner", "direct_num_workers", "direct_running_mode")
 PRIVATE_OPTIONS = frozenset({"channel_salt"})
-
-
-class OptionError(ValueError):
-    """An option (or its value) that cannot be used; the message says what to change."""
-
-
-def number(kind: type, minimum: float, *, above: bool = False) -> Callable[[str], Any]:
-    """An argparse `type`: an int or float at least `minimum` (more than it if `above`)."""
-    word = "more than" if above else "at least"
-    noun = {int: "a whole number", float: "a number"}[kind]
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"takes {noun}, not {text!r}") from None
-        if not math.isfinite(value):  # nan passes every comparison; inf is no limit
-            raise argparse.ArgumentTypeError(f"takes a finite number, not {text!r}")
-        if value < minimum or (above and value == minimum):
-            raise argparse.ArgumentTypeError(f"must be {word} {minimum:g}, not {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def folder(text: str) -> str:
-    """An argparse `type`: a folder (existing or new) or a URI; never an existing file."""
-    if "://" not in text or text.lower().startswith("file://"):
-        local = text[len("file://") :] if text.lower().startswith("file://") else text
-        if os.path.exists(local) and not os.path.isdir(local):
-            raise argparse.ArgumentTypeError(f"{text!r} is a file: give a folder (new or existing)")
-    return text
-
-
-def umask(text: str) -> int:
-    """An argparse `type`: an octal file mode mask such as 077 or 027."""
-    try:
-        value = int(text, 8)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 0o777:
-        raise argparse.ArgumentTypeError(f"takes an octal mask like 077, not {text!r}")
-    return value
-
-
-def names(text: str) -> str:
-    """An argparse `type`: a comma-separated list of names (`youtube,vimeo`)."""
-    items = [item.strip() for item in text.split(",")]
-    if not all(items):
-        raise argparse.ArgumentTypeError(f"takes comma-separated names, not {text!r}")
-    return ",".join(items)
 
 
 POSITIVE, NON_NEGATIVE = number(float, 0, above=True), number(float, 0)
@@ -400,71 +346,3 @@ def is_local_runner(options: PipelineOptions) -> bool:
     runner = options.view_as(StandardOptions).runner or DEFAULT_RUNNER
     name = runner if isinstance(runner, str) else type(runner).__name__
     return name.rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
-
-
-def stage_settings(
-    opts: AnalyzeOptions,
-    spec: ModelSpec,
-    weights_path: str,
-    weights_sha256: str,
-    detector_weights_path: str = "",
-) -> StageSettings:
-    """Each stage's settings from the options, the model and the face check's weights."""
-    one_thread = 1 if opts.workers > 1 else None
-    return StageSettings(
-        ingest=IngestSettings(default_cohort=opts.cohort, allow_local=opts.allow_local),
-        download=DownloadSettings(
-            cache_dir=opts.cache_dir,
-            max_height=opts.max_height,
-            max_duration_s=opts.max_duration,
-            max_filesize_bytes=opts.max_filesize,
-            allowed_extractors=tuple(opts.sites.split(",")) if opts.sites else None,
-            socket_timeout_s=opts.socket_timeout,
-            retries=opts.retries,
-            backoff_s=opts.backoff_s,
-            keep_title=opts.keep_title,
-            channel_salt=opts.channel_salt,
-            keep_videos=opts.keep_videos,
-            download_timeout_s=opts.download_timeout,
-            min_rate_bytes=opts.min_rate,
-            concurrent_downloads=opts.downloads,
-            allow_private_addresses=opts.allow_private_addresses,
-            cache_max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
-        ),
-        detect=DetectSettings(
-            fps=opts.fps,
-            trim_s=opts.trim_s,
-            detector=opts.detector,
-            scale_factor=opts.scale_factor,
-            min_neighbors=opts.min_neighbors,
-            min_face=opts.min_face,
-            detect_width=opts.detect_width,
-            detect_every=opts.detect_every,
-            min_track_frames=opts.min_track_frames,
-            min_face_score=opts.min_face_score,
-            min_face_quality=opts.min_face_quality,
-            align=opts.align == "on",
-            crop_size=spec.input_size,
-            crop_margin_px=spec.crop_margin_px,
-            clahe=spec.clahe if opts.clahe is None else opts.clahe == "on",
-            detector_weights_path=detector_weights_path,
-            device=opts.device,
-            detect_batch=opts.detect_batch,
-            cv2_threads=one_thread,
-            debug_crops_dir=opts.debug_crops,
-        ),
-        classify=ClassifySettings(
-            model=spec.name,
-            weights_sha256=weights_sha256,
-            weights_path=weights_path,
-            batch_size=opts.batch_size,
-            device=opts.device,
-            torch_threads=one_thread,
-            model_copies=opts.model_copies,
-            flip_average=opts.flip_average == "on",
-            smooth_s=opts.smooth_s,
-        ),
-        units=UnitSettings(
-            warehouse=opts.warehouse, max_videos=opts.unit_videos, max_seconds=opts.unit_seconds
-        ),
-    )

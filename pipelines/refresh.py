@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, JobError) as error:
         print(f"affectflow refresh: {error}", file=sys.stderr)
         return 2
-    except Exception as error:  # noqa: BLE001: the job failed; say what to fix, no traceback
+    except Exception as error:  # the job failed; say what to fix, no traceback
         LOG.debug("the refresh failed", exc_info=True)
         print(f"affectflow refresh: {job_failure(error)}", file=sys.stderr)
         return 2

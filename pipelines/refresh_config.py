@@ -37,7 +37,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from affectflow.pipelines.options import OptionError, option_args, parse_analyze_args
+from affectflow.pipelines.option_types import OptionError
+from affectflow.pipelines.options import option_args, parse_analyze_args
 
 TOP_KEYS = ("warehouse", "analyze", "beam", "cohorts", "reports")
 SOURCE_KEYS = ("url", "path", "max_videos")

@@ -26,7 +26,7 @@ def _readable(path: str) -> bool:
     try:
         with layout.open_read(path) as handle:
             pq.read_metadata(handle)
-    except Exception:  # noqa: BLE001: any failure to read the footer means unreadable
+    except Exception:  # any failure to read the footer means unreadable
         return False
     return True
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from affectflow.pipelines.cli import main
-from affectflow.pipelines.options import OptionError, check_beam_args, option_args
+from affectflow.pipelines.option_types import OptionError
+from affectflow.pipelines.options import check_beam_args, option_args
 
 GOOD = "url,cohort\nhttp://127.0.0.1:9/a.mp4,a\n"
 

@@ -14,7 +14,7 @@ import pytest
 
 import affectflow
 from affectflow.pipelines.cli import main
-from affectflow.pipelines.options import OptionError
+from affectflow.pipelines.option_types import OptionError
 from affectflow.queries.html import emotion_colour
 from affectflow.queries.runner import Report, connect, run_report
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from affectflow.models.registry import get_model_spec
-from affectflow.pipelines.options import AnalyzeOptions, stage_settings
+from affectflow.pipelines.options import AnalyzeOptions
+from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.schemas.settings import (
     DETECTORS,
     ClassifySettings,
