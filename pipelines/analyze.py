@@ -41,10 +41,11 @@ from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.schemas.records import RunInfo
 from affectflow.schemas.settings import IngestSettings, StageSettings
+from affectflow.sources.video_list import check_video_list, read_video_list
 from affectflow.transforms.detect import DetectFaces
 from affectflow.transforms.download import DownloadVideos
 from affectflow.transforms.infer import ClassifyEmotions, check_device
-from affectflow.transforms.ingest import ReadVideoList, check_video_list, read_video_list
+from affectflow.transforms.ingest import ReadVideoList
 from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
 from affectflow.transforms.outcomes import DropSettled, ReadSettled, SplitDone
 from affectflow.transforms.units import CommitUnits, Role

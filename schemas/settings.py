@@ -37,7 +37,7 @@ def fingerprinted(settings: Any) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class IngestSettings:
-    """Reading the video list (`transforms.ingest`)."""
+    """Reading the video list (`transforms.ingest`, `sources.video_list`)."""
 
     default_cohort: str | None = operational()
     allow_local: bool = operational(False)

@@ -8,13 +8,13 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
-from affectflow.transforms.ingest import (
-    ReadVideoList,
+from affectflow.sources.video_list import (
     list_format,
     parse_video_list,
     video_key_for,
     youtube_id,
 )
+from affectflow.transforms.ingest import ReadVideoList
 
 
 def _parse(text: str, fmt: str, **kwargs: object) -> list:
