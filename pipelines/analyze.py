@@ -8,7 +8,6 @@ separately, with the rows it gathered itself.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import hashlib
@@ -26,11 +25,10 @@ from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
-from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.analyze_graph import build, listed_file
 from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
-    add_analyze_arguments,
     is_local_runner,
     parse_analyze_args,
     recorded_options,
@@ -42,14 +40,8 @@ from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.schemas.records import RunInfo
 from affectflow.schemas.settings import IngestSettings, StageSettings
 from affectflow.sources.video_list import check_video_list, read_video_list
-from affectflow.transforms.detect import DetectFaces
-from affectflow.transforms.download import DownloadVideos
-from affectflow.transforms.infer import ClassifyEmotions, check_device
-from affectflow.transforms.ingest import ReadVideoList
-from affectflow.transforms.listed import ListedVideos, ReadListedVideos, write_listed
-from affectflow.transforms.outcomes import DropSettled, ReadSettled, SplitDone
-from affectflow.transforms.units import CommitUnits, Role
-from affectflow.transforms.video_cache import ReleaseVideos
+from affectflow.transforms.infer import check_device
+from affectflow.transforms.listed import ListedVideos, write_listed
 from affectflow.warehouse.commit import commit_run, new_run_id
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
@@ -72,58 +64,6 @@ def make_run_info(settings: StageSettings) -> RunInfo:
         weights_sha256=settings.classify.weights_sha256,
         analysis_id=settings.analysis_id(),
     )
-
-
-def listed_file(warehouse: str, run_id: str) -> str:
-    """Where a run's gathered rows (`ListedVideos`) are written for the pipeline to read."""
-    return join(staging_dir(warehouse, run_id), "input", "listed.jsonl")
-
-
-def read_requests(
-    pipeline: beam.Pipeline, videos: str | ListedVideos, job: Job
-) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
-    """(requests, invalid rows, failed sources) from a list file or rows gathered before."""
-    if isinstance(videos, ListedVideos):
-        listed = listed_file(job.opts.warehouse, job.run_info.run_id)
-        return pipeline | "ListedVideos" >> ReadListedVideos(listed)
-    requests, ingest_failed = pipeline | "ReadVideoList" >> ReadVideoList(
-        videos, job.settings.ingest
-    )
-    return requests, ingest_failed, pipeline | "NoSourceFailures" >> beam.Create([])
-
-
-def build(pipeline: beam.Pipeline, job: Job) -> None:
-    """Wire the stages; every input row ends as exactly one `videos` row, in a unit.
-
-    "Already done?" is a step of the graph (`ReadSettled`, a side input read from the
-    warehouse when the job runs), and the failure routes are not flattened: each ends in
-    `CommitUnits` inside the step that produced it (see `transforms.units`).
-    """
-    settings, run, opts = job.settings, job.run_info, job.opts
-    requests, ingest_failed, source_failed = read_requests(pipeline, job.videos, job)
-    settled = pipeline | "ReadSettled" >> ReadSettled(opts.warehouse, run, force=opts.force)
-    todo, skipped = requests | "SplitDone" >> SplitDone(settled)
-    if opts.workers > 1:
-        todo = todo | "SpreadVideos" >> beam.Reshuffle()
-    videos, download_failed = todo | "DownloadVideos" >> DownloadVideos(settings.download)
-    faces, summaries, detect_failed = videos | "DetectFaces" >> DetectFaces(
-        settings.detect, split_failures=True
-    )
-    _ = (summaries, *detect_failed) | "ReleaseVideos" >> ReleaseVideos(settings.download)
-    face_rows, infer_failed = faces | "ClassifyEmotions" >> ClassifyEmotions(
-        job.spec, run, settings.classify, split_failures=True
-    )
-    routes = {
-        Role.FACE_SENT: faces,
-        Role.FACE: face_rows,
-        Role.FACE_FAILED: infer_failed,
-        Role.ANALYSED: summaries,
-        Role.VIDEO_FAILED: (download_failed, *detect_failed),
-        Role.SKIPPED: skipped,
-        Role.ROW_FAILED: ingest_failed | "DropSettledRows" >> DropSettled(settled),
-        Role.SOURCE_FAILED: source_failed | "DropSettledSources" >> DropSettled(settled),
-    }
-    _ = routes | "CommitUnits" >> CommitUnits(settings.units, run, settings.classify.smooth_s)
 
 
 @dataclasses.dataclass
@@ -328,55 +268,3 @@ def run(
 ) -> RunSummary:
     """Run the analyze job on the list `argv` names and commit its rows; returns its summary."""
     return execute(prepare(argv), test_pipeline)
-
-
-HELP_EPILOG = """\
-The list: CSV or JSONL with a url (or video_id) column and a cohort column (any other
-columns are kept as attributes), or TXT with one URL per line and --cohort NAME.
-Beam's own options (--runner, --project, --region, ...) pass through to Beam.
-
-example:
-  affectflow analyze videos.csv --warehouse out --fps 5 --workers 2
-  affectflow report --warehouse out
-"""
-
-
-def help_parser() -> argparse.ArgumentParser:
-    """The parser `analyze --help` prints: the list, then the options by group."""
-    parser = argparse.ArgumentParser(
-        prog="affectflow analyze",
-        usage="affectflow analyze LIST [--warehouse DIR] [options]",
-        description="Analyse the videos of a list into a warehouse (Parquet tables).",
-        epilog=HELP_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("video_list", metavar="LIST", help="video list: .csv, .jsonl or .txt")
-    add_analyze_arguments(parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`affectflow analyze LIST ...`: exit 0 when the job ran (even if every video failed),
-    2 with a message when it cannot run, 75 when another job holds the warehouse's lock."""
-    import sys
-
-    from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or "-h" in argv or "--help" in argv:
-        help_parser().print_help()
-        return 0 if argv else 2
-    try:
-        summary = run(argv)
-    except JobError as error:
-        print(f"affectflow analyze: {error}", file=sys.stderr)
-        return 2
-    except WarehouseBusy as error:
-        print(f"affectflow analyze: {error}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except Exception as error:  # the job failed; say what to fix, no traceback
-        LOG.debug("the job failed", exc_info=True)
-        print(f"affectflow analyze: {job_failure(error)}", file=sys.stderr)
-        return 2
-    print("\n".join([summary.line(), *summary.error_lines()]))
-    return 0

@@ -23,7 +23,7 @@ EPILOG = """commands:
 
 # Each command is a module with `main(argv) -> int`, imported only when it runs (heavy imports).
 COMMANDS = {
-    "analyze": "affectflow.pipelines.analyze",
+    "analyze": "affectflow.pipelines.analyze_cli",
     "report": "affectflow.pipelines.report",
     "sql": "affectflow.pipelines.sql",
     "models": "affectflow.pipelines.models",

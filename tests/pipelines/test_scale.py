@@ -21,7 +21,8 @@ import apache_beam as beam
 import pyarrow as pa
 import pytest
 
-from affectflow.pipelines.analyze import build, prepare, run
+from affectflow.pipelines.analyze import prepare, run
+from affectflow.pipelines.analyze_graph import build
 from affectflow.warehouse.commit import done_video_keys, ensure_tables
 from affectflow.warehouse.partitions import write_table
 from affectflow.warehouse.sql import connect
