@@ -116,10 +116,7 @@ def _column_key(name: str) -> str:
 def _sheet_rows(sheet: str | Path) -> list[dict[str, str]]:
     with open(sheet, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        names = {
-            f: SHEET_COLUMNS.get("".join(f.lower().split()).replace("_", ""))
-            for f in reader.fieldnames or []
-        }
+        names = {f: SHEET_COLUMNS.get(_column_key(f)) for f in reader.fieldnames or []}
         rows = [
             {names[k]: (v or "").strip() for k, v in row.items() if names.get(k)} for row in reader
         ]

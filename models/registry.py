@@ -221,7 +221,6 @@ HYBRIDMICRONET = ModelSpec(
     specialiser=_checkpoint_spec,
 )
 
-DEFAULT_MODEL = FER_MINIXCEPTION.name
 
 MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (FER_MINIXCEPTION, HYBRIDMICRONET)}
 

@@ -31,7 +31,6 @@ _YOUTUBE_URL = re.compile(
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 REMOTE_SCHEMES = ("http", "https")
 RESERVED_COLUMNS = ("url", "video_id", "cohort")
-LIST_FORMATS = ("csv", "jsonl", "txt")
 
 
 class RowError(ValueError):
