@@ -8,9 +8,10 @@ videos) are served by a local HTTP server, so yt-dlp really downloads each. For 
 a real `affectflow analyze` process runs the list into a fresh warehouse, then the same
 command runs again (everything is already done). Measured per N: wall time and time per
 video (with and without the seconds to the first finished video, which hold the start-up),
-seconds to the first finished video (its progress line), peak RSS of the process group
-(polled from /proc every 0.2 s), the rerun's wall time (the "already done" check and a
-run of skipped rows), and the warehouse's Parquet files after each run.
+seconds to the first finished video (its progress line), peak memory of the process
+group (PSS and the RSS sum, polled from /proc every 0.2 s; see `group_memory_mb`), the
+rerun's wall time (the "already done" check and a run of skipped rows), and the
+warehouse's Parquet files after each run.
 """
 
 from __future__ import annotations
@@ -63,32 +64,43 @@ def write_list(folder: Path, www: Path, base_url: str, clip: Path, videos: int) 
     return video_list
 
 
-def group_rss_mb(pgid: int) -> float:
-    """Resident memory of every process of a process group, in MB."""
-    total = 0
+def group_memory_mb(pgid: int) -> tuple[float, float]:
+    """(RSS, PSS) summed over every process of a process group, in MB.
+
+    RSS counts a page shared by several processes once per process: the download
+    pool's forked children share their parent's pages (copy-on-write), so the RSS sum
+    overstates the group's memory several times over while they run. PSS divides each
+    shared page among its sharers: its sum is the memory the group really holds.
+    """
+    rss_kb = pss_kb = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid:  # field 5 of stat: the process group
-                total += int(fields[21]) * PAGE_KB  # field 24: resident pages
+            if int(fields[2]) != pgid:  # field 5 of stat: the process group
+                continue
+            rss_kb += int(fields[21]) * PAGE_KB  # field 24: resident pages
+            for line in Path(f"/proc/{entry}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss_kb += int(line.split()[1])
         except (OSError, ValueError, IndexError):
             continue
-    return total / 1024
+    return rss_kb / 1024, pss_kb / 1024
 
 
 def run_job(args: list[str], log: Path) -> dict:
     """One `affectflow analyze` process: wall time, first video, peak RSS of its group."""
     command = [sys.executable, "-m", "affectflow.pipelines.cli", "analyze", *args]
-    start, first, peak = time.monotonic(), None, 0.0
+    start, first, peak_rss, peak_pss = time.monotonic(), None, 0.0, 0.0
     with log.open("wb") as err:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=err, start_new_session=True
         )
         while process.poll() is None:
-            peak = max(peak, group_rss_mb(process.pid))
+            rss, pss = group_memory_mb(process.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             if first is None and LINE.search(log.read_bytes()):
                 first = time.monotonic() - start
             time.sleep(0.2)
@@ -99,7 +111,8 @@ def run_job(args: list[str], log: Path) -> dict:
     return {
         "seconds": round(seconds, 2),
         "first_video_s": round(first, 2) if first is not None else None,
-        "peak_rss_mb": round(peak, 1),
+        "peak_pss_mb": round(peak_pss, 1),
+        "peak_rss_sum_mb": round(peak_rss, 1),
         "summary": summary,
     }
 
@@ -165,8 +178,11 @@ def main() -> None:
                     / smallest["seconds_per_video_after_first"],
                     3,
                 ),
-                "peak_rss_ratio_largest_vs_smallest": round(
-                    largest["peak_rss_mb"] / smallest["peak_rss_mb"], 3
+                "peak_pss_ratio_largest_vs_smallest": round(
+                    largest["peak_pss_mb"] / smallest["peak_pss_mb"], 3
+                ),
+                "peak_rss_sum_ratio_largest_vs_smallest": round(
+                    largest["peak_rss_sum_mb"] / smallest["peak_rss_sum_mb"], 3
                 ),
             },
             indent=2,

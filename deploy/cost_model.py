@@ -17,10 +17,12 @@ import argparse
 import json
 
 FRAMES_PER_VIDEO_MINUTE = 600  # 10 fps
-# CPU seconds per video-minute, measured here (see the flags' help for the source).
+# CPU seconds per video-minute, measured here with benchmarks/detect.py (CPU seconds of
+# one process, one OpenCV and one torch thread, 457 sampled frames of the six bundled
+# clips, 2026-12-02) and benchmarks/inference.py.
 MEASURED = {
-    "decode": FRAMES_PER_VIDEO_MINUTE / 479,  # benchmarks/detect.py: decode only, frames/s
-    "detect": FRAMES_PER_VIDEO_MINUTE / 67.7 - FRAMES_PER_VIDEO_MINUTE / 479,  # fast path
+    "decode": FRAMES_PER_VIDEO_MINUTE * 1.37 / 457,  # decode only
+    "detect": FRAMES_PER_VIDEO_MINUTE * 9.53 / 457,  # the default: MTCNN + ONet check
     "infer": FRAMES_PER_VIDEO_MINUTE / 215,  # benchmarks/inference.py, batch 64, 1 face/frame
 }
 # Per video, whatever its length: download (yt-dlp, probe), unit write, the job's own

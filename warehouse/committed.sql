@@ -21,44 +21,25 @@ select * from read_parquet(
 )
 where run_id not in (select run_id from runs);
 
+-- committed_rows: the rows of one table (its run files' glob and its unit files' glob)
+-- that belong to a committed run or unit.
+create or replace temp macro committed_rows(run_files, unit_files) as table
+select t.*
+from read_parquet(run_files, union_by_name = true, hive_partitioning = false) as t
+where t.run_id in (select run_id from runs)
+union all by name
+select t.*
+from read_parquet(unit_files, union_by_name = true, hive_partitioning = false) as t
+where t.unit_id in (select unit_id from units);
+
 -- video_rows: every `videos` row of every committed run and unit (skipped ones included).
 create or replace temp view video_rows as
-select v.*
-from read_parquet(
-    getvariable('videos_glob'), union_by_name = true, hive_partitioning = false
-) as v
-where v.run_id in (select run_id from runs)
-union all by name
-select v.*
-from read_parquet(
-    getvariable('videos_units_glob'), union_by_name = true, hive_partitioning = false
-) as v
-where v.unit_id in (select unit_id from units);
+select * from committed_rows(getvariable('videos_glob'), getvariable('videos_units_glob'));
 
 -- face_rows: every `faces` row of every committed run and unit.
 create or replace temp view face_rows as
-select f.*
-from read_parquet(
-    getvariable('faces_glob'), union_by_name = true, hive_partitioning = false
-) as f
-where f.run_id in (select run_id from runs)
-union all by name
-select f.*
-from read_parquet(
-    getvariable('faces_units_glob'), union_by_name = true, hive_partitioning = false
-) as f
-where f.unit_id in (select unit_id from units);
+select * from committed_rows(getvariable('faces_glob'), getvariable('faces_units_glob'));
 
 -- errors: one row per dead letter of a committed run or unit.
 create or replace temp view errors as
-select e.*
-from read_parquet(
-    getvariable('errors_glob'), union_by_name = true, hive_partitioning = false
-) as e
-where e.run_id in (select run_id from runs)
-union all by name
-select e.*
-from read_parquet(
-    getvariable('errors_units_glob'), union_by_name = true, hive_partitioning = false
-) as e
-where e.unit_id in (select unit_id from units);
+select * from committed_rows(getvariable('errors_glob'), getvariable('errors_units_glob'));
