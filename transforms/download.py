@@ -1,7 +1,8 @@
 """Download stage: VideoRequest -> VideoFile (validated, cached) or ErrorRecord.
 
 yt-dlp writes into a temporary folder inside the cache; the file is validated by
-decoding near its end (`probe.validate_video`), then moved to
+reading its frames' timestamps to the end (`probe.validate_video`: not truncated, and
+not over `max_duration_s` by its header nor by its frames), then moved to
 `<cache_dir>/videos/<video_key>.<ext>`, and only then is the ledger
 `<cache_dir>/videos/<video_key>.json` written. A request whose ledger and file exist
 is served from the cache without any network access. Local files (`is_local`) are
@@ -177,25 +178,31 @@ class DownloadVideoFn(beam.DoFn):
             return _Outcome(cached, ("videos_from_cache",))
         return self._download(request)
 
-    def _check_duration(self, duration_s: float | None) -> None:
+    def _check_duration(self, probe: VideoProbe) -> None:
         limit = self._settings.max_duration_s
-        if limit is not None and duration_s is not None and duration_s > limit:
-            raise FetchError(
-                f"video is {duration_s:.1f} s long, over max_duration {limit:g} s",
-                retryable=False,
-                error_class="MaxDurationExceeded",
+        if limit is None or probe.duration_s <= limit:
+            return
+        header_s = probe.header_duration_s
+        if header_s is not None and header_s <= limit:
+            message = (
+                f"video's frames run past {probe.duration_s:.1f} s although its header says "
+                f"{header_s:.1f} s, over max_duration {limit:g} s"
             )
+        else:
+            message = f"video is {probe.duration_s:.1f} s long, over max_duration {limit:g} s"
+        raise FetchError(message, retryable=False, error_class="MaxDurationExceeded")
 
     def _validate(self, path: Path | str, what: str, expected_s: float | None) -> VideoProbe:
+        limit = self._settings.max_duration_s
         try:
-            probe = validate_video(str(path), expected_duration_s=expected_s)
+            probe = validate_video(str(path), expected_s, max_duration_s=limit)
         except InvalidVideoError as error:
             raise FetchError(
                 f"{what} is not a valid video: {error.reason}",
                 retryable=False,
                 error_class="InvalidVideoError",
             ) from error
-        self._check_duration(probe.duration_s)
+        self._check_duration(probe)
         return probe
 
     def _from_local(self, request: VideoRequest) -> VideoFile:
@@ -221,7 +228,7 @@ class DownloadVideoFn(beam.DoFn):
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None  # no usable ledger or file: fetch again
-        self._check_duration(probe.duration_s)
+        self._check_duration(probe)
         meta = {
             **ledger,
             "title": ledger.get("title") if self._settings.keep_title else None,

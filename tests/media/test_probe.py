@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from affectflow.media.probe import InvalidVideoError, probe_video, validate_video
+from affectflow.media.probe import InvalidVideoError, probe_video, scan_packets, validate_video
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PEXELS = DATA / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
 HAMILTON = DATA / "videos" / "hamilton_short_clip.mp4"
+# tests/data/make_crafted_videos.py: 79 frames, every 33 ms for 2 s, then 200/33 ms gaps
+VFR = sorted((DATA / "crafted").glob("vfr_*"))
+LYING = DATA / "crafted" / "lying_duration.mkv"  # 80 frames at 4 fps (20 s), header: 2 s
 
 
 def _top_level_boxes(path: Path) -> list[str]:
@@ -92,3 +95,41 @@ def test_expected_duration_from_the_source() -> None:
     assert validate_video(str(PEXELS), expected_duration_s=20).frame_count == 472
     with pytest.raises(InvalidVideoError, match=r"source says 30\.00 s"):
         validate_video(str(PEXELS), expected_duration_s=30)
+
+
+def test_the_crafted_files_are_there() -> None:
+    assert [p.name for p in VFR] == ["vfr_h264.mkv", "vfr_h264.mp4", "vfr_vp8.webm", "vfr_vp9.webm"]
+
+
+@pytest.mark.parametrize("path", VFR, ids=lambda p: p.name)
+def test_variable_frame_rate_files_validate(path: Path) -> None:
+    probe = validate_video(str(path))
+    # the frames counted, not the header's guess (duration x nominal rate: 118 in Matroska)
+    assert probe.frame_count == 79
+    assert probe.duration_s == pytest.approx(3.93, abs=0.05)
+
+
+@pytest.mark.parametrize("path", VFR, ids=lambda p: p.name)
+def test_truncated_variable_frame_rate_files_are_caught(path: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidVideoError, match=r"truncated or corrupt|OpenCV can open"):
+        validate_video(str(_cut(path, 0.5, tmp_path)))
+
+
+def test_a_header_that_understates_the_duration_is_seen_through() -> None:
+    assert probe_video(str(LYING)).duration_s == 2.0
+    probe = validate_video(str(LYING))
+    assert (probe.header_duration_s, probe.duration_s, probe.frame_count) == (2.0, 19.75, 80)
+
+
+def test_reading_stops_at_the_first_frame_past_max_duration() -> None:
+    probe = validate_video(str(LYING), max_duration_s=5.0)
+    assert probe.header_duration_s == 2.0
+    # packets come in decoding order (B-frames): the first past 5 s is within a frame or two
+    assert 5.0 < probe.duration_s <= 5.75 and probe.frame_count < 25  # of 80: reading stopped
+    assert scan_packets(str(LYING), stop_after_s=5.0).packets == probe.frame_count
+
+
+def test_a_long_video_is_read_only_up_to_max_duration() -> None:
+    probe = validate_video(str(PEXELS), max_duration_s=10.0)  # 19.69 s: too long
+    assert probe.duration_s == pytest.approx(19.69, abs=0.01) and probe.frame_count < 250
+    assert validate_video(str(PEXELS), max_duration_s=20.0).frame_count == 472

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,8 @@ from affectflow.pipelines.analyze import run
 from affectflow.pipelines.summary import RunSummary
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
+# 20 s of frames (a face in each) in a Matroska file whose header says 2 s
+LYING = FACES.parent / "crafted" / "lying_duration.mkv"
 HEADER = ["url", "video_id", "cohort", "note"]
 MAX_DURATION_S = 8  # hamilton_short_clip (9.2 s) is too long; the others are shorter
 MAX_FILESIZE = 1_000_000  # pyfeat_face_noface.mov (1.3 MB) is too big
@@ -51,6 +54,7 @@ EXPECTED: dict[str, Expected] = {
     "truncated": ("failed", "download", "not a valid video", False),
     "zero_bytes": ("failed", "download", "empty", False),
     "too_long": ("failed", "download", "over max_duration 8 s", False),
+    "lying_header": ("failed", "download", "its header says 2.0 s, over max_duration 8", False),
     "too_big": ("failed", "download", "max-filesize", False),
     "image": ("failed", "download", "a still image, not a video", False),
 }
@@ -117,9 +121,11 @@ def _entries(server, videos: Path, tmp: Path) -> list[tuple[str, str]]:
             declared_length=len(carphone),
         ),
         "garbage": server.add_file("bad/garbage.mp4", bytes(range(256)) * 400),
-        "truncated": server.add_file("bad/truncated.mp4", pexels[: len(pexels) // 2]),
+        # frames to 5.6 s (under the limit) of the 19.7 s its header says
+        "truncated": server.add_file("bad/truncated.mp4", pexels[: len(pexels) * 3 // 10]),
         "zero_bytes": server.add_file("bad/empty.mp4", b""),
         "too_long": server.add_file("bad/long.mp4", videos / "hamilton_short_clip.mp4"),
+        "lying_header": server.add_file("bad/lying.mkv", LYING),
         "too_big": server.add_file("bad/big.mov", videos / "pyfeat_face_noface.mov"),
         "image": server.add_file("bad/face.jpg", FACES / "single_face.jpg"),
     }
@@ -210,6 +216,18 @@ def test_good_clips_and_the_crowd_give_faces(corpus: Corpus) -> None:
     most = dict(per_frame)
     assert most[corpus.rows["crowd"]] >= 20
     assert most[corpus.rows["good_single"]] >= 1 and most[corpus.rows["good_carphone"]] >= 1
+
+
+def test_a_header_that_understates_the_duration_fools_nothing(corpus: Corpus) -> None:
+    number = corpus.rows["lying_header"]
+    ((message,),) = corpus.query("select message from errors where row_number = $n", n=number)
+    # its frames were read up to the first one past 8 s (of 20 s), none decoded for faces
+    assert re.search(r"frames run past [89]\.\d s although its header says 2\.0 s", message)
+    faces = corpus.query(
+        "select count(*) from faces join videos using (video_key) where row_number = $n",
+        n=number,
+    )
+    assert faces == [(0,)]
 
 
 def test_downloads_are_deleted_after_analysis_and_nothing_escapes(corpus: Corpus) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +26,7 @@ from affectflow.sources.ytdlp_fetch import FetchError, classify, fetch, ytdlp_op
 from affectflow.transforms.download import DownloadVideoFn, DownloadVideos
 
 PEXELS = "pyfeat_WolfgangLanger_Pexels.mp4"
+CRAFTED = Path(__file__).resolve().parents[1] / "data" / "crafted"  # make_crafted_videos.py
 SALT = "test-salt"
 
 
@@ -182,6 +184,36 @@ def test_limits_on_duration_and_size(http_server: Any, videos_dir: Path, tmp_pat
     error = _fail(_fn(tmp_path, max_filesize_bytes=100_000), _request(url))
     assert error.error_class == "MaxFilesizeExceeded" and "100000 bytes" in error.message
     assert list((tmp_path / "videos").iterdir()) == []
+
+
+def test_variable_frame_rate_files_pass(http_server: Any, tmp_path: Path) -> None:
+    fn = _fn(tmp_path)
+    url = http_server.add_file("vfr/clip.webm", CRAFTED / "vfr_vp8.webm")
+    paths = [url, *(str(CRAFTED / name) for name in ("vfr_vp9.webm", "vfr_h264.mkv"))]
+    for path in paths:
+        video = _run(fn, _request(path, is_local=path != url))
+        assert isinstance(video, VideoFile), video
+        assert video.duration_s == pytest.approx(3.93, abs=0.05)
+
+
+def test_a_header_that_understates_the_duration_is_seen_through(
+    http_server: Any, tmp_path: Path
+) -> None:
+    # 20 s of frames, a Matroska header that says 2 s
+    url = http_server.add_file("lie.mkv", CRAFTED / "lying_duration.mkv")
+    error = _fail(_fn(tmp_path / "strict", max_duration_s=10), _request(url))
+    assert error.error_class == "MaxDurationExceeded" and not error.retryable
+    # the frames were read up to the first one past the limit (decoding order), no further
+    assert re.fullmatch(
+        r"video's frames run past 1[01]\.\d s although its header says 2\.0 s, "
+        r"over max_duration 10 s",
+        error.message,
+    ), error.message
+    assert list((tmp_path / "strict" / "videos").iterdir()) == []
+    video = _run(_fn(tmp_path / "lax", max_duration_s=30), _request(url))
+    assert isinstance(video, VideoFile) and video.duration_s == 19.75  # not 2.0
+    ledger = json.loads(Path(video.path).with_suffix(".json").read_text())
+    assert (ledger["duration_s"], ledger["frames"]) == (19.75, 80)
 
 
 def test_restricted_extractors_refuse_other_sites(
