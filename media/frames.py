@@ -20,10 +20,17 @@ import numpy as np
 # Timestamps within this many ms before a sampling instant count as "at" it
 # (container clocks in float ms: 29.97 fps gives 99.99999 for the 100 ms frame).
 TIMESTAMP_TOLERANCE_MS = 1e-3
+# Decoding falls short when it stops before this share of the duration, minus a slack.
+MIN_DECODED_FRACTION = 0.9
+DECODED_SLACK_S = 1.0
 
 
 class FrameDecodeError(ValueError):
     """The video cannot be opened or decoded; the message says why."""
+
+
+class DurationExceededError(FrameDecodeError):
+    """Decoding reached a frame past the caller's `max_s` and stopped there."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +55,25 @@ class DecodeProgress:
     last_timestamp_ms: float | None = None
     source_fps: float | None = None
     duration_s: float | None = None
+
+    @property
+    def decoded_s(self) -> float:
+        """The time of the last frame decoded, in seconds (0 before the first)."""
+        return (self.last_timestamp_ms or 0.0) / 1000.0
+
+    def shortfall(self, expected_s: float | None, trim_s: float = 0.0) -> str | None:
+        """Why decoding, finished, did not get through `expected_s` seconds (less the
+        `trim_s` margins), or None when it did: the frames' timestamps decide."""
+        if self.frames_decoded == 0:
+            return "no frame decoded"
+        if self.frames_kept == 0 and trim_s > 0:
+            return f"no frame left after trimming {trim_s:g} s from each end"
+        if not expected_s:
+            return None
+        expected_s -= trim_s
+        if self.decoded_s < MIN_DECODED_FRACTION * expected_s - DECODED_SLACK_S:
+            return f"decoded only {self.decoded_s:.1f} of {expected_s:.1f} s"
+        return None
 
 
 def open_video(path: str, threads: int | None = None) -> cv2.VideoCapture:
@@ -96,14 +122,16 @@ def iter_sampled_frames(
     *,
     progress: DecodeProgress | None = None,
     threads: int | None = None,
+    max_s: float | None = None,
 ) -> Iterator[SampledFrame]:
     """Yield grayscale frames sampled at `fps` by timestamp, decoding forward once.
 
     `trim_s` > 0 drops equal margins: frames before `trim_s` and after
     `duration - trim_s` (the container's duration). A video whose frame rate is below
     `fps` keeps every frame. Pass a `DecodeProgress` to learn how far decoding got,
-    `threads` to bound the decoder's threads. Raises FrameDecodeError when the file
-    cannot be opened or trimmed.
+    `threads` to bound the decoder's threads. Decoding stops with DurationExceededError
+    at the first frame whose timestamp passes `max_s` (a header may lie about the
+    duration). Raises FrameDecodeError when the file cannot be opened or trimmed.
     """
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps}")
@@ -118,7 +146,8 @@ def iter_sampled_frames(
             if progress.duration_s is None:
                 raise FrameDecodeError(f"cannot trim {path}: the container gives no duration")
             start_ms, end_ms = trim_s * 1000.0, (progress.duration_s - trim_s) * 1000.0
-        yield from _sample(capture, fps, start_ms, end_ms, progress)
+        max_ms = math.inf if max_s is None else max_s * 1000.0
+        yield from _sample(capture, fps, start_ms, end_ms, max_ms, progress)
     finally:
         capture.release()
 
@@ -128,6 +157,7 @@ def _sample(
     fps: float,
     start_ms: float,
     end_ms: float,
+    max_ms: float,
     progress: DecodeProgress,
 ) -> Iterator[SampledFrame]:
     """The sampling loop over an opened capture (see `iter_sampled_frames`)."""
@@ -139,6 +169,8 @@ def _sample(
         ts = _timestamp_ms(capture, index, progress.last_timestamp_ms, progress.source_fps)
         progress.frames_decoded += 1
         progress.last_timestamp_ms = ts
+        if ts > max_ms:
+            raise DurationExceededError(f"a frame at {ts / 1000:.1f} s, past {max_ms / 1000:g} s")
         if ts > end_ms:
             break
         if ts < start_ms or ts + TIMESTAMP_TOLERANCE_MS < next_ms:

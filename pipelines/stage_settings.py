@@ -65,6 +65,7 @@ def stage_settings(
             detect_batch=opts.detect_batch,
             cv2_threads=one_thread,
             debug_crops_dir=opts.debug_crops,
+            max_duration_s=opts.max_duration,
         ),
         classify=ClassifySettings(
             model=spec.name,

@@ -53,10 +53,18 @@ def _file_columns(video: VideoFile) -> Row:
 
 
 def summary_video_row(summary: VideoSummary, run: RunInfo) -> Row:
-    """The `videos` row of an analysed video (status ok or no_faces)."""
+    """The `videos` row of an analysed video (status ok or no_faces).
+
+    `duration_s` is the file's (its header's, or its last frame's time when later:
+    `media.probe.validate_video`), or the decoded duration when that is larger still.
+    """
+    duration_s = summary.video.duration_s
+    if duration_s is None or summary.decoded_s > duration_s:
+        duration_s = summary.decoded_s
     return {
         **_request_columns(summary.video.request, summary.status, run),
         **_file_columns(summary.video),
+        "duration_s": duration_s,
         "frames_sampled": summary.frames_sampled,
         "faces_detected": summary.faces_detected,
         "tracks": summary.tracks,

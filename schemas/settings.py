@@ -80,7 +80,8 @@ class DetectSettings:
     search, never below the detector's window for `min_face`
     (`models.faces.search_scale`); it saves MTCNN nothing. Every box is checked by ONet
     (`min_face_score`, MTCNN's own last-stage threshold) and cropped on its landmarks
-    (`align`). The crop fields come from the model.
+    (`align`). The crop fields come from the model. `max_duration_s` is the download
+    stage's limit again: decoding stops past it, whatever the file's header says.
     """
 
     fps: float = 10.0
@@ -103,6 +104,7 @@ class DetectSettings:
     detect_batch: int = operational(1)
     cv2_threads: int | None = operational()
     debug_crops_dir: str | None = operational()
+    max_duration_s: float | None = operational(3600.0)
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:

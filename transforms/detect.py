@@ -4,10 +4,14 @@ Decoding, detection and cropping run inside one DoFn so that frames never become
 elements (they would be materialised at a stage boundary: notes/beam.md). Face crops
 are yielded as they are found, so a long video never accumulates its crops.
 
+Decoding stops at the first frame past `max_duration_s` (+1 s), whatever the header
+says: a `frames` failure. The download stage refuses such files by their timestamps
+already; this bounds the rest (e.g. a file cached before that check).
+
 Because faces stream out, a video that fails after it started giving faces keeps
-them: one whose decode stops well short of its duration (a `frames` failure, known
-only at the end), and one that raises an unexpected exception, caught by
-`with_exception_handling(partial=True)` (partial keeps memory flat; the default would
+them: one whose decode stops well short of its duration or runs past the limit (a
+`frames` failure, known only then), and one that raises an unexpected exception,
+caught by `with_exception_handling(partial=True)` (partial keeps memory flat; the default would
 buffer every output of the video). Faces rows can therefore carry a video_key whose
 `videos` row says failed: readers that want complete videos only join on status.
 """
@@ -28,6 +32,7 @@ import numpy as np
 
 from affectflow.media.frames import (
     DecodeProgress,
+    DurationExceededError,
     FrameDecodeError,
     SampledFrame,
     iter_sampled_frames,
@@ -57,9 +62,8 @@ from affectflow.transforms.metrics import counter
 
 FAILED = "failed"
 SUMMARIES = "summaries"
-# A video fails when decoding stops before this share of its duration, minus a slack.
-MIN_DECODED_FRACTION = 0.9
-DECODED_SLACK_S = 1.0
+# Decoding stops at the first frame this far past max_duration_s (container rounding).
+MAX_DURATION_SLACK_S = 1.0
 
 # Per-video details at DEBUG; the one line per video is printed from `transforms.units`.
 PROGRESS = logging.getLogger("affectflow.progress")
@@ -116,11 +120,14 @@ class DetectFacesFn(beam.DoFn):
         gate: TrackConfirmation[FaceCrop] = TrackConfirmation(settings.min_track_frames)
         try:
             yield from self._faces(video, progress, counts, finder, gate)
+        except DurationExceededError:
+            message = self._too_long(video, progress)
+            yield self._failure(video, Stage.FRAMES, message, start, "MaxDurationExceeded")
+            return
         except FrameDecodeError as error:
             yield self._failure(video, Stage.FRAMES, error, start)
             return
-        decoded_s = (progress.last_timestamp_ms or 0.0) / 1000.0
-        problem = self._decode_problem(video, progress, decoded_s)
+        problem = progress.shortfall(video.duration_s, self._settings.trim_s)
         if problem is not None:
             yield self._failure(video, Stage.FRAMES, problem, start)
             return
@@ -129,7 +136,7 @@ class DetectFacesFn(beam.DoFn):
             frames_sampled=counts.frames,
             faces_detected=counts.faces,
             tracks=len(gate.confirmed),
-            decoded_s=decoded_s,
+            decoded_s=progress.decoded_s,
             seconds=time.perf_counter() - start,
         )
         self._videos_analyzed.inc()
@@ -154,12 +161,14 @@ class DetectFacesFn(beam.DoFn):
     ) -> Iterator[FaceCrop]:
         """Faces of confirmed tracks, in frame order within each track."""
         settings = self._settings
+        limit_s = settings.max_duration_s
         frames = iter_sampled_frames(
             video.path,
             fps=settings.fps,
             trim_s=settings.trim_s,
             progress=progress,
             threads=settings.cv2_threads,
+            max_s=None if limit_s is None else limit_s + MAX_DURATION_SLACK_S,
         )
         for frame, whole in self._searched(frames):
             counts.frames += 1
@@ -229,29 +238,25 @@ class DetectFacesFn(beam.DoFn):
             quality=face_quality(check.score, face_px, sharp, settings.crop_size),
         )
 
-    def _decode_problem(
-        self, video: VideoFile, progress: DecodeProgress, decoded_s: float
-    ) -> str | None:
-        """Why a video that opened did not decode far enough, or None when it did."""
-        if progress.frames_decoded == 0:
-            return "no frame decoded"
-        trim_s = self._settings.trim_s
-        if progress.frames_kept == 0 and trim_s > 0:
-            return f"no frame left after trimming {trim_s:g} s from each end"
-        expected_s = video.duration_s
-        if not expected_s:
-            return None
-        if trim_s > 0:
-            expected_s -= trim_s
-        if decoded_s < MIN_DECODED_FRACTION * expected_s - DECODED_SLACK_S:
-            return f"decoded only {decoded_s:.1f} of {expected_s:.1f} s"
-        return None
+    def _too_long(self, video: VideoFile, progress: DecodeProgress) -> str:
+        """Why decoding stopped: a frame past max_duration_s (the header said less)."""
+        header = "no duration" if video.duration_s is None else f"{video.duration_s:.1f} s"
+        return (
+            f"decodes past {progress.decoded_s:.1f} s although its "
+            f"header says {header}, over max_duration {self._settings.max_duration_s:g} s"
+        )
 
     def _failure(
-        self, video: VideoFile, stage: Stage, error: BaseException | str, start: float
+        self,
+        video: VideoFile,
+        stage: Stage,
+        error: BaseException | str,
+        start: float,
+        error_class: str | None = None,
     ) -> beam.pvalue.TaggedOutput:
         self._videos_failed.inc()
-        record = ErrorRecord.for_request(video.request, stage, error, error_class=_class(error))
+        error_class = error_class or _class(error)
+        record = ErrorRecord.for_request(video.request, stage, error, error_class=error_class)
         PROGRESS.debug(
             "video_key=%s status=failed stage=%s error=%s seconds=%.1f",
             video.request.video_key,

@@ -11,6 +11,7 @@ import pytest
 
 from affectflow.media.frames import (
     DecodeProgress,
+    DurationExceededError,
     FrameDecodeError,
     SampledFrame,
     iter_sampled_frames,
@@ -20,6 +21,9 @@ VIDEOS = Path(__file__).resolve().parents[1] / "data" / "videos"
 PEXELS = VIDEOS / "pyfeat_WolfgangLanger_Pexels.mp4"  # 23.976 fps, 472 frames, 19.69 s
 HAMILTON = VIDEOS / "hamilton_short_clip.mp4"  # 29.97 fps, 275 frames, 9.18 s
 SINGLE = VIDEOS / "pyfeat_single_face.mp4"  # 30 fps, 72 frames, 2.4 s
+CRAFTED = VIDEOS.parent / "crafted"  # tests/data/make_crafted_videos.py
+VFR = sorted(CRAFTED.glob("vfr_*"))  # 79 frames: every 33 ms for 2 s, then 200/33 ms gaps
+LYING = CRAFTED / "lying_duration.mkv"  # 80 frames at 4 fps (20 s), its header says 2 s
 
 
 def sample(path: Path, **kwargs: float) -> tuple[list[SampledFrame], DecodeProgress]:
@@ -108,3 +112,27 @@ def test_rejects_bad_arguments() -> None:
         next(iter_sampled_frames(str(SINGLE), fps=0))
     with pytest.raises(ValueError, match="trim_s"):
         next(iter_sampled_frames(str(SINGLE), trim_s=-1))
+
+
+@pytest.mark.parametrize("path", VFR, ids=lambda p: p.name)
+def test_variable_frame_rate_samples_by_timestamp(path: Path) -> None:
+    every, progress = sample(path, fps=1000.0)  # every frame, with its own timestamp
+    times = [f.timestamp_ms for f in every]
+    assert len(times) == progress.frames_decoded == 79
+    assert set(np.diff(times[:61])) == {33} and set(np.diff(times[61:])) == {33, 200}
+    frames, progress = sample(path, fps=10.0)
+    # each 100 ms instant keeps the first frame at or after it: the 200 ms gaps skip one
+    expected = sorted({next(t for t in times if t >= k * 100) for k in range(40)})
+    assert [f.timestamp_ms for f in frames] == expected
+    assert progress.shortfall(3.93) is None  # the detect stage's check passes
+
+
+def test_decoding_stops_at_the_first_frame_past_max_s() -> None:
+    progress = DecodeProgress()
+    frames = iter_sampled_frames(str(LYING), fps=2.0, progress=progress, max_s=5.0)
+    with pytest.raises(DurationExceededError, match=r"a frame at 5\.2 s, past 5 s"):
+        list(frames)
+    assert progress.frames_decoded == 22  # of 80
+    assert progress.decoded_s == 5.25 and progress.duration_s == 2.0  # what the header says
+    whole, _ = sample(LYING, fps=2.0, max_s=20.0)
+    assert len(whole) == 40 and whole[-1].timestamp_ms == 19500

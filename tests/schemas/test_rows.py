@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pyarrow as pa
@@ -79,6 +80,15 @@ def round_trip(rows: list[dict], schema: pa.Schema) -> list[dict]:
 def test_summary_row_has_every_videos_column() -> None:
     row = summary_video_row(SUMMARY, RUN)
     assert set(row) == set(VIDEOS.names) and len(row) == len(VIDEOS.names)
+
+
+def test_summary_row_duration_is_the_decoded_one_when_larger() -> None:
+    # the file says 12.5 s: its decoded frames, not its header, decide when they run longer
+    longer = dataclasses.replace(SUMMARY, decoded_s=20.0)
+    assert summary_video_row(longer, RUN)["duration_s"] == 20.0
+    assert summary_video_row(SUMMARY, RUN)["duration_s"] == 12.5
+    unknown = dataclasses.replace(SUMMARY, video=dataclasses.replace(VIDEO, duration_s=None))
+    assert summary_video_row(unknown, RUN)["duration_s"] == 12.5
 
 
 def test_summary_row_values() -> None:

@@ -46,7 +46,14 @@ OPERATIONAL = {
         "concurrent_downloads",
         "allow_private_addresses",
     },
-    "detect": {"cv2_threads", "debug_crops_dir", "detector_weights_path", "device", "detect_batch"},
+    "detect": {
+        "cv2_threads",
+        "debug_crops_dir",
+        "detector_weights_path",
+        "device",
+        "detect_batch",
+        "max_duration_s",
+    },
     "classify": {"weights_path", "batch_size", "device", "torch_threads", "model_copies"},
 }
 

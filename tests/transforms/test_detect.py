@@ -33,6 +33,7 @@ from affectflow.transforms.detect import DetectFaces, DetectFacesFn
 VIDEOS = Path(__file__).resolve().parents[1] / "data" / "videos"
 PEXELS = VIDEOS / "pyfeat_WolfgangLanger_Pexels.mp4"
 CARD_MS = 2400  # pyfeat_face_noface.mov: the title card from here on
+CRAFTED = VIDEOS.parent / "crafted"  # tests/data/make_crafted_videos.py
 
 
 def video_file(path: Path, key: str, duration_s: float | None, cohort: str = "a") -> VideoFile:
@@ -153,6 +154,38 @@ def pipeline_result(tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
     faces, summaries, failed = source | "DetectFaces" >> DetectFaces(
         detect_settings(fps=5.0, min_neighbors=7)
     )
+    # A variable frame rate, and a header that says 2 s of a 20 s file (a stale cache entry
+    # or a file without timestamps: the download stage refuses it): decoding stops at 5 s.
+    _, bounded, too_long = (
+        pipeline
+        | "OddVideos"
+        >> beam.Create(
+            [
+                video_file(CRAFTED / "vfr_vp9.webm", "vfr", 3.93),
+                video_file(CRAFTED / "lying_duration.mkv", "lying", 2.0),
+            ]
+        )
+        | "Bounded" >> DetectFaces(detect_settings(fps=2.0, max_duration_s=4.0))
+    )
+    assert_that(
+        bounded | "BoundedKeys" >> beam.Map(lambda s: (s.video.request.video_key, s.decoded_s)),
+        equal_to([("vfr", 3.91)]),
+        label="CheckBounded",
+    )
+    assert_that(
+        too_long | "TooLongKeys" >> beam.Map(error_key),
+        equal_to(
+            [
+                (
+                    "lying",
+                    Stage.FRAMES,
+                    "MaxDurationExceeded",
+                    "decodes past 5.2 s although its header says 2.0 s, over max_duration 4 s",
+                )
+            ]
+        ),
+        label="CheckTooLong",
+    )
     # crop_size=0 makes the aligned crop divide by zero: an unexpected error, a dead letter
     _, _, broken = (
         source
@@ -199,13 +232,14 @@ def counter(result: PipelineResult, name: str) -> int:
 
 def test_pipeline_outputs_and_metrics(pipeline_result: PipelineResult) -> None:
     # the assert_that checks ran inside the job (it fails if they fail); then its counters
-    assert counter(pipeline_result, "videos_analyzed") == 2
-    assert counter(pipeline_result, "detect_failures") == 3
+    assert counter(pipeline_result, "videos_analyzed") == 3
+    assert counter(pipeline_result, "detect_failures") == 4
     faces = counter(pipeline_result, "faces_detected")
     frames = counter(pipeline_result, "frames_sampled")
     assert faces >= 12 + 40 + 12  # single, truncated, too-short; none from BadCrop
-    # single 12 + noface 20 + truncated ~48 + too-short 12 + BadCrop's first frame 1
-    assert 12 + 20 + 45 + 12 + 1 <= frames <= 12 + 20 + 50 + 12 + 1
+    # single 12 + noface 20 + truncated ~48 + too-short 12 + BadCrop's first frame 1, and
+    # vfr 8 + lying 11 (to 5 s of its 20 s: decoding stopped there)
+    assert 12 + 20 + 45 + 12 + 1 + 19 <= frames <= 12 + 20 + 50 + 12 + 1 + 19
 
 
 def test_fast_path_keeps_the_faces_of_full_size_haar() -> None:
