@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from affectflow.pipelines.child_processes import stop_descendants
 from affectflow.transforms.units import progress_text
 from affectflow.warehouse.units import committed_videos
 
@@ -115,17 +116,23 @@ class Progress:
 
 @contextlib.contextmanager
 def interrupt_on_signals(message: Callable[[], str]) -> Iterator[None]:
-    """On SIGINT or SIGTERM: print `message()` on stderr and exit 130 at once.
+    """On SIGINT or SIGTERM: stop the child processes, print `message()` on stderr and
+    exit 130 at once.
 
     The process ends without unwinding Beam's threads (which would print pages of
-    tracebacks); the warehouse lock is a flock, released by the kernel. Only in the
-    main thread (signals cannot be handled elsewhere).
+    tracebacks); the warehouse lock is a flock, released by the kernel. Its workers and
+    downloads get SIGTERM first, so a signal sent to the launcher alone leaves none
+    behind; what the runner's threads then log or raise about them is silenced. Only in
+    the main thread (signals cannot be handled elsewhere).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
+        logging.disable(logging.CRITICAL)
+        threading.excepthook = lambda args: None
+        stop_descendants()
         try:
             text = message()
         except Exception as error:  # the exit must happen whatever the count does
