@@ -23,6 +23,7 @@ from affectflow.schemas.rows import face_row
 from affectflow.schemas.settings import ClassifySettings
 from affectflow.transforms.dead_letters import DeadLetterToError, dead_letter_to_error
 from affectflow.transforms.metrics import counter
+from affectflow.warehouse.layout import NotReadableHere, exists_here
 
 DEVICES = ("cpu", "cuda")
 
@@ -45,6 +46,19 @@ def beam_device(device: str) -> str:
     return "GPU" if device == "cuda" else "CPU"
 
 
+def check_weights(path: str) -> None:
+    """RuntimeError unless this machine can open `path` through Beam FileSystems, as the
+    handler does (a URI's filesystem needs its extra: `apache-beam[gcp]` for gs://)."""
+    try:
+        exists = exists_here(path)
+    except NotReadableHere as error:
+        raise RuntimeError(
+            f"the model's weights {path} cannot be opened where the workers run: {error}"
+        ) from error
+    if not exists:
+        raise RuntimeError(f"the model's weights {path} do not exist where the workers run")
+
+
 class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
     """PyTorch tensor handler loaded where it runs: on the worker, not the launcher.
 
@@ -57,9 +71,12 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
         super().__init__(*args, **kwargs)
         self._num_threads = num_threads
         self._device_name = "cuda" if str(kwargs.get("device", "CPU")).upper() == "GPU" else "cpu"
+        self._weights = kwargs.get("state_dict_path")
 
     def load_model(self) -> torch.nn.Module:
         check_device(self._device_name)
+        if self._weights:
+            check_weights(self._weights)
         if self._num_threads:
             torch.set_num_threads(self._num_threads)
         return super().load_model()
