@@ -1,8 +1,14 @@
 """Stage 5, infer: classify the emotion of each face crop with RunInference.
 
 Face crops become `(face, tensor)` pairs; a keyed PyTorch handler runs the model in
-fixed-size batches and the result becomes a `faces` row with per-class probabilities,
-the top label, the model id and the weights' sha256.
+batches and the result becomes a `faces` row with per-class probabilities, the top
+label, the model id and the weights' sha256.
+
+A batch holds the faces of one video (`BatchPerVideoFn`, up to the batch size): a
+video's last batch goes to the model as soon as the next video's first face arrives,
+so each video finishes right after its detection. Beam's own batching
+(`batch_across_videos`) waits to fill every batch across videos: with short clips
+videos then finish in bursts (64 faces: about a dozen clips at a time).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import apache_beam as beam
 import torch
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerTensor
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import ModelSpec
@@ -93,6 +101,32 @@ class ToTensorFn(beam.DoFn):
         yield dataclasses.replace(face, crop=None), tensor
 
 
+class BatchPerVideoFn(beam.DoFn):
+    """(FaceCrop, tensor) pairs -> lists of them, each of one video and at most
+    `batch_size` long. A video's faces arrive together (one detection call yields them
+    all), so a batch is complete when it is full or the next video's face arrives."""
+
+    def __init__(self, batch_size: int) -> None:
+        self._batch_size = batch_size
+
+    def start_bundle(self) -> None:
+        self._batch: list[tuple[FaceCrop, torch.Tensor]] = []
+
+    def process(self, pair: tuple[FaceCrop, torch.Tensor]) -> Iterator[list]:
+        if self._batch and self._batch[0][0].video_key != pair[0].video_key:
+            yield self._batch
+            self._batch = []
+        self._batch.append(pair)
+        if len(self._batch) >= self._batch_size:
+            yield self._batch
+            self._batch = []
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._batch:
+            yield GlobalWindows.windowed_value_at_end_of_window(self._batch)
+            self._batch = []
+
+
 class ToFaceRowFn(beam.DoFn):
     """(FaceCrop, PredictionResult) -> a `faces` row."""
 
@@ -144,8 +178,10 @@ class ClassifyEmotions(beam.PTransform):
         self._split_failures = split_failures
         self._spec = spec
         self._run = run
+        self._batch_size = settings.batch_size
+        self._per_video = not settings.batch_across_videos
         model_class, model_params = model_builder(spec, settings.flip_average)
-        self._handler = KeyedModelHandler(
+        handler = KeyedModelHandler(
             ThreadBoundTorchHandler(
                 state_dict_path=settings.weights_path,
                 model_class=model_class,
@@ -158,11 +194,14 @@ class ClassifyEmotions(beam.PTransform):
                 model_copies=settings.model_copies,
             )
         )
+        self._handler = handler.with_no_batching() if self._per_video else handler
 
     def expand(self, faces: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         tensors, bad_tensors = (
             faces | "ToTensor" >> beam.ParDo(ToTensorFn(self._spec)).with_exception_handling()
         )
+        if self._per_video:
+            tensors = tensors | "BatchPerVideo" >> beam.ParDo(BatchPerVideoFn(self._batch_size))
         results, dead = (
             tensors | "RunInference" >> RunInference(self._handler).with_exception_handling()
         )

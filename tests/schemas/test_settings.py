@@ -47,7 +47,14 @@ OPERATIONAL = {
         "allow_private_addresses",
     },
     "detect": {"cv2_threads", "debug_crops_dir", "detector_weights_path", "device", "detect_batch"},
-    "classify": {"weights_path", "batch_size", "device", "torch_threads", "model_copies"},
+    "classify": {
+        "weights_path",
+        "batch_size",
+        "batch_across_videos",
+        "device",
+        "torch_threads",
+        "model_copies",
+    },
 }
 
 
@@ -156,6 +163,7 @@ def test_every_field_follows_its_flag() -> None:
         "--workers=2",
         "--debug-crops=/tmp/crops",
         "--batch-size=8",
+        "--batch-across-videos",
         "--device=cuda",
         "--model-copies=2",
         "--flip-average=on",
