@@ -146,17 +146,19 @@ def interrupt_on_signals(message: Callable[[], str]) -> Iterator[None]:
         return
 
     def handler(signum: int, frame: object) -> None:
-        logging.disable(logging.CRITICAL)
-        threading.excepthook = lambda args: None
-        stop_descendants()
-        try:
-            text = message()
-        except Exception as error:  # the exit must happen whatever the count does
-            text = f"interrupted ({error}); run the same command again to continue"
-        newline = "\n" if sys.stderr.isatty() else ""  # below a progress bar
-        sys.stderr.write(f"{newline}affectflow analyze: {text}\n")
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
+        try:  # the exit must happen whatever fails here (a closed stderr: a pipe's reader gone)
+            logging.disable(logging.CRITICAL)
+            threading.excepthook = lambda args: None
+            stop_descendants()
+            try:
+                text = message()
+            except Exception as error:
+                text = f"interrupted ({error}); run the same command again to continue"
+            newline = "\n" if sys.stderr.isatty() else ""  # below a progress bar
+            sys.stderr.write(f"{newline}affectflow analyze: {text}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_INTERRUPTED)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
