@@ -37,6 +37,7 @@ from affectflow.pipelines.options import (
 from affectflow.pipelines.progress import Progress, interrupt_on_signals
 from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
+from affectflow.pipelines.weights import launcher_weights
 from affectflow.schemas.records import RunInfo
 from affectflow.schemas.settings import IngestSettings, StageSettings
 from affectflow.sources.video_list import check_video_list, read_video_list
@@ -113,8 +114,8 @@ def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec,
         spec = get_model_spec(opts.model)
         if is_local_runner(opts):
             check_device(opts.device)  # else the workers check it where the model loads
-        weights = spec.fetch_weights(opts.cache_dir, source=opts.weights)
-        spec = spec.for_weights(weights.path)
+        FileSystems.set_options(opts)  # a remote --weights's filesystem reads Beam's options
+        spec, weights = launcher_weights(spec, opts.cache_dir, opts.weights)
         detector_weights = fetch_mtcnn_weights(opts.cache_dir)
     except (ValueError, RuntimeError, OSError) as error:
         raise JobError(str(error)) from error

@@ -3,8 +3,8 @@
 Warnings and errors go to stderr as `time LEVEL logger: message`; affectflow's own INFO
 lines only with `verbose`; each video's progress line (`affectflow.progress`) as
 `[affectflow] ...` (with `verbose`, or `progress`). Beam's INFO chatter, a few warnings
-that say nothing about the job (`BEAM_NOISE`) and the runner's copies of what worker
-processes log are dropped.
+that say nothing about the job (`BEAM_NOISE`), the runner's copies of what worker
+processes log and the tracebacks of Beam's error lines are dropped.
 """
 
 from __future__ import annotations
@@ -30,10 +30,13 @@ FORWARDED_PREFIX = "Worker: "
 
 
 def shown(record: logging.LogRecord) -> bool:
-    """Whether a record reaches stderr: no Beam noise, no forwarded worker copies."""
+    """Whether a record reaches stderr: no Beam noise, no forwarded worker copies. Beam's
+    errors lose their traceback (a step that failed: the job's last line says what)."""
     message = str(record.msg)
     if record.name == FORWARDED_LOGGER and message.startswith(FORWARDED_PREFIX):
         return False
+    if record.name.startswith("apache_beam") and record.exc_info:
+        record.exc_info, record.exc_text = None, None
     return not message.startswith(BEAM_NOISE)
 
 

@@ -155,6 +155,9 @@ RUNNER: Spec = [
                     help="torch device (default: %(default)s)")),
     ("batch-size", dict(type=AT_LEAST_ONE, default=CLASSIFY.batch_size, metavar="N",
                         help="faces per inference batch (default: %(default)s)")),
+    ("batch-across-videos", dict(action="store_true",
+                                 help="fill inference batches across videos (off: a batch "
+                                 "holds one video's faces, so each video finishes at once)")),
     ("model-copies", dict(type=AT_LEAST_ONE, metavar="N",
                           help="model copies per worker machine (default: Beam's)")),
     ("unit-videos", dict(type=AT_LEAST_ONE, default=UNITS.max_videos, metavar="N",

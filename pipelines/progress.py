@@ -5,7 +5,10 @@ Workers append one JSON line per finished video to the run's journal
 tails it in a thread and prints `[affectflow] 37/5000 ok <name> 312 frames, ...` per
 video and, every `interval_s`, a status line with the counts, videos/min and the ETA.
 Without a journal (a remote warehouse: the workers log their own lines) the status line
-counts the committed units instead. `interrupt_on_signals` turns Ctrl-C and SIGTERM into
+counts the committed units instead. On a terminal (stderr a TTY, the per-video lines on)
+a tqdm bar shows k/N, the rate and the ETA under the lines (printed above it, as every
+log line while it is shown) and replaces the status lines; elsewhere (cron logs, pipes)
+the plain lines only. `interrupt_on_signals` turns Ctrl-C and SIGTERM into
 one line and exit status 130: the committed units stay, the rest is cleaned up by the
 next run of the same command, which continues.
 """
@@ -23,6 +26,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from affectflow.pipelines.child_processes import stop_descendants
 from affectflow.transforms.units import progress_text
 from affectflow.warehouse.units import committed_videos
 
@@ -59,10 +66,17 @@ class Progress:
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="affectflow-progress", daemon=True)
+        self._bar: tqdm | None = None
+        self._shown = contextlib.ExitStack()
 
     def __enter__(self) -> Progress:
         if self._journal and os.path.exists(self._journal):
             self._offset = os.path.getsize(self._journal)  # lines of an earlier attempt
+        if self._journal and sys.stderr.isatty() and PROGRESS.isEnabledFor(logging.INFO):
+            self._bar = self._shown.enter_context(
+                tqdm(total=self._total, initial=self._done, unit="video", file=sys.stderr)
+            )
+            self._shown.enter_context(logging_redirect_tqdm([logging.getLogger(), PROGRESS]))
         self._thread.start()
         return self
 
@@ -70,12 +84,13 @@ class Progress:
         self._stop.set()
         self._thread.join(timeout=5)
         self._read()
+        self._shown.close()
 
     def _loop(self) -> None:
         last_status = time.monotonic()
         while not self._stop.wait(_POLL_S):
             self._read()
-            if time.monotonic() - last_status >= self._interval:
+            if self._bar is None and time.monotonic() - last_status >= self._interval:
                 last_status = time.monotonic()
                 PROGRESS.info("%s", self.status())
 
@@ -93,6 +108,8 @@ class Progress:
     def _line(self, record: dict) -> None:
         self._done += 1
         self._statuses[record["status"]] += 1
+        if self._bar is not None:
+            self._bar.update(1)
         if record["status"] != "skipped":  # a rerun of a long list: one status line, not N
             self._analysed += 1
             PROGRESS.info("%d/%d %s", self._done, self._total, progress_text(record))
@@ -115,24 +132,33 @@ class Progress:
 
 @contextlib.contextmanager
 def interrupt_on_signals(message: Callable[[], str]) -> Iterator[None]:
-    """On SIGINT or SIGTERM: print `message()` on stderr and exit 130 at once.
+    """On SIGINT or SIGTERM: stop the child processes, print `message()` on stderr and
+    exit 130 at once.
 
     The process ends without unwinding Beam's threads (which would print pages of
-    tracebacks); the warehouse lock is a flock, released by the kernel. Only in the
-    main thread (signals cannot be handled elsewhere).
+    tracebacks); the warehouse lock is a flock, released by the kernel. Its workers and
+    downloads get SIGTERM first, so a signal sent to the launcher alone leaves none
+    behind; what the runner's threads then log or raise about them is silenced. Only in
+    the main thread (signals cannot be handled elsewhere).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
-        try:
-            text = message()
-        except Exception as error:  # the exit must happen whatever the count does
-            text = f"interrupted ({error}); run the same command again to continue"
-        sys.stderr.write(f"affectflow analyze: {text}\n")
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
+        try:  # the exit must happen whatever fails here (a closed stderr: a pipe's reader gone)
+            logging.disable(logging.CRITICAL)
+            threading.excepthook = lambda args: None
+            stop_descendants()
+            try:
+                text = message()
+            except Exception as error:
+                text = f"interrupted ({error}); run the same command again to continue"
+            newline = "\n" if sys.stderr.isatty() else ""  # below a progress bar
+            sys.stderr.write(f"{newline}affectflow analyze: {text}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_INTERRUPTED)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

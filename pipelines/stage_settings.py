@@ -72,6 +72,7 @@ def stage_settings(
             weights_sha256=weights_sha256,
             weights_path=weights_path,
             batch_size=opts.batch_size,
+            batch_across_videos=opts.batch_across_videos,
             device=opts.device,
             torch_threads=one_thread,
             model_copies=opts.model_copies,

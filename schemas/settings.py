@@ -122,7 +122,9 @@ class ClassifySettings:
     mirror image (`models.flip`). `smooth_s`: the smoothed columns of a face are the mean
     probabilities of its track's face-frames within +-smooth_s/2 of it (a centred window
     of smooth_s seconds of video time); 0: smoothed = per-frame. Both chosen by
-    benchmarks/stability.py (README, "Labels that hold still").
+    benchmarks/stability.py (README, "Labels that hold still"). `batch_size`: faces per
+    inference batch, each batch from one video unless `batch_across_videos` (fuller
+    batches on short clips, videos finishing in bursts).
     """
 
     model: str = "fer-minixception"
@@ -131,6 +133,7 @@ class ClassifySettings:
     smooth_s: float = 0.5
     weights_path: str = operational("")
     batch_size: int = operational(64)
+    batch_across_videos: bool = operational(False)
     device: str = operational("cpu")
     torch_threads: int | None = operational()
     model_copies: int | None = operational()

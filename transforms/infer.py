@@ -1,8 +1,14 @@
 """Stage 5, infer: classify the emotion of each face crop with RunInference.
 
 Face crops become `(face, tensor)` pairs; a keyed PyTorch handler runs the model in
-fixed-size batches and the result becomes a `faces` row with per-class probabilities,
-the top label, the model id and the weights' sha256.
+batches and the result becomes a `faces` row with per-class probabilities, the top
+label, the model id and the weights' sha256.
+
+A batch holds the faces of one video (`BatchPerVideoFn`, up to the batch size): a
+video's last batch goes to the model as soon as the next video's first face arrives,
+so each video finishes right after its detection. Beam's own batching
+(`batch_across_videos`) waits to fill every batch across videos: with short clips
+videos then finish in bursts (64 faces: about a dozen clips at a time).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import apache_beam as beam
 import torch
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerTensor
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import ModelSpec
@@ -23,6 +31,7 @@ from affectflow.schemas.rows import face_row
 from affectflow.schemas.settings import ClassifySettings
 from affectflow.transforms.dead_letters import DeadLetterToError, dead_letter_to_error
 from affectflow.transforms.metrics import counter
+from affectflow.warehouse.layout import NotReadableHere, exists_here
 
 DEVICES = ("cpu", "cuda")
 
@@ -45,6 +54,19 @@ def beam_device(device: str) -> str:
     return "GPU" if device == "cuda" else "CPU"
 
 
+def check_weights(path: str) -> None:
+    """RuntimeError unless this machine can open `path` through Beam FileSystems, as the
+    handler does (a URI's filesystem needs its extra: `apache-beam[gcp]` for gs://)."""
+    try:
+        exists = exists_here(path)
+    except NotReadableHere as error:
+        raise RuntimeError(
+            f"the model's weights {path} cannot be opened where the workers run: {error}"
+        ) from error
+    if not exists:
+        raise RuntimeError(f"the model's weights {path} do not exist where the workers run")
+
+
 class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
     """PyTorch tensor handler loaded where it runs: on the worker, not the launcher.
 
@@ -57,9 +79,12 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
         super().__init__(*args, **kwargs)
         self._num_threads = num_threads
         self._device_name = "cuda" if str(kwargs.get("device", "CPU")).upper() == "GPU" else "cpu"
+        self._weights = kwargs.get("state_dict_path")
 
     def load_model(self) -> torch.nn.Module:
         check_device(self._device_name)
+        if self._weights:
+            check_weights(self._weights)
         if self._num_threads:
             torch.set_num_threads(self._num_threads)
         return super().load_model()
@@ -74,6 +99,32 @@ class ToTensorFn(beam.DoFn):
     def process(self, face: FaceCrop) -> Iterator[tuple[FaceCrop, torch.Tensor]]:
         tensor = torch.from_numpy(self._spec.preprocess(face.crop))
         yield dataclasses.replace(face, crop=None), tensor
+
+
+class BatchPerVideoFn(beam.DoFn):
+    """(FaceCrop, tensor) pairs -> lists of them, each of one video and at most
+    `batch_size` long. A video's faces arrive together (one detection call yields them
+    all), so a batch is complete when it is full or the next video's face arrives."""
+
+    def __init__(self, batch_size: int) -> None:
+        self._batch_size = batch_size
+
+    def start_bundle(self) -> None:
+        self._batch: list[tuple[FaceCrop, torch.Tensor]] = []
+
+    def process(self, pair: tuple[FaceCrop, torch.Tensor]) -> Iterator[list]:
+        if self._batch and self._batch[0][0].video_key != pair[0].video_key:
+            yield self._batch
+            self._batch = []
+        self._batch.append(pair)
+        if len(self._batch) >= self._batch_size:
+            yield self._batch
+            self._batch = []
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._batch:
+            yield GlobalWindows.windowed_value_at_end_of_window(self._batch)
+            self._batch = []
 
 
 class ToFaceRowFn(beam.DoFn):
@@ -127,8 +178,10 @@ class ClassifyEmotions(beam.PTransform):
         self._split_failures = split_failures
         self._spec = spec
         self._run = run
+        self._batch_size = settings.batch_size
+        self._per_video = not settings.batch_across_videos
         model_class, model_params = model_builder(spec, settings.flip_average)
-        self._handler = KeyedModelHandler(
+        handler = KeyedModelHandler(
             ThreadBoundTorchHandler(
                 state_dict_path=settings.weights_path,
                 model_class=model_class,
@@ -141,11 +194,14 @@ class ClassifyEmotions(beam.PTransform):
                 model_copies=settings.model_copies,
             )
         )
+        self._handler = handler.with_no_batching() if self._per_video else handler
 
     def expand(self, faces: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         tensors, bad_tensors = (
             faces | "ToTensor" >> beam.ParDo(ToTensorFn(self._spec)).with_exception_handling()
         )
+        if self._per_video:
+            tensors = tensors | "BatchPerVideo" >> beam.ParDo(BatchPerVideoFn(self._batch_size))
         results, dead = (
             tensors | "RunInference" >> RunInference(self._handler).with_exception_handling()
         )

@@ -51,6 +51,28 @@ def exists(path: str) -> bool:
     return FileSystems.exists(local_path(path))
 
 
+class NotReadableHere(RuntimeError):
+    """This machine cannot read a URI: no Beam filesystem for its scheme, no client, no
+    credentials (the message says which)."""
+
+
+def exists_here(path: str) -> bool:
+    """`exists`, telling "missing" from "cannot be checked from here" (NotReadableHere)."""
+    path = local_path(path)
+    try:
+        FileSystems.get_filesystem(path)
+    except Exception as error:  # ValueError: no filesystem registered for the scheme
+        scheme = path.split("://", 1)[0]
+        raise NotReadableHere(
+            f"no Beam filesystem for {scheme}:// on this machine (gs:// needs "
+            "apache-beam[gcp], s3:// apache-beam[aws])"
+        ) from error
+    try:
+        return FileSystems.exists(path)
+    except Exception as error:  # the filesystem is there; its client or credentials not
+        raise NotReadableHere(" ".join(str(error).split())[:300]) from error
+
+
 def table_dir(warehouse: str, table: str) -> str:
     return join(warehouse, table)
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
+import re
+import select
+import struct
+import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
 
+from affectflow.pipelines.logs import setup_logging
 from affectflow.pipelines.progress import Progress
 
 
@@ -35,3 +44,36 @@ def test_lines_count_from_the_committed_videos_and_skip_the_skipped(
     status = progress.status()
     assert status.startswith("status: 5/5 videos (1 failed, 1 ok, 1 skipped), ")
     assert "videos/min, ETA 0m00s" in status
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while select.select([fd], [], [], 0.5)[0]:
+        chunks.append(os.read(fd, 65536))
+    return b"".join(chunks).decode()
+
+
+def test_on_a_terminal_a_bar_shows_below_the_same_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stderr a pseudo-terminal: the per-video lines as in a log, above a tqdm bar with
+    k/N, the rate and the ETA."""
+    controller, terminal_fd = os.openpty()
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 cols
+    terminal = os.fdopen(terminal_fd, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    setup_logging(verbose=False, progress=True)  # as the CLI does, on this stderr
+    journal = tmp_path / "progress-1.jsonl"
+    with Progress(3, journal=str(journal), warehouse=str(tmp_path), run_id="r"):
+        _append(journal, status="ok", name="talk.mp4", frames=312, faces=290, tracks=2, seconds=8.1)
+        _append(journal, status="no_faces", name="empty.mp4", frames=20, seconds=0.4)
+        time.sleep(0.5)  # read while the bar is shown
+    terminal.flush()
+    shown = _read_all(controller)
+    terminal.close()
+    os.close(controller)
+    assert "[affectflow] 1/3 ok talk.mp4 312 frames, 290 faces, 2 tracks, 8.1 s" in shown
+    assert "[affectflow] 2/3 no_faces empty.mp4 20 frames, 0 faces, 0 tracks, 0.4 s" in shown
+    bars = re.findall(r"\| (\d)/3 \[\d\d:\d\d<[\d:?]+, +[\d.?]+ ?(?:video/s|s/video)\]", shown)
+    assert bars and bars[-1] == "2", shown
+    assert shown.index("1/3 ok talk.mp4") < shown.rindex("| 2/3 [")  # lines above the bar

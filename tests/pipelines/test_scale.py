@@ -8,6 +8,7 @@ what the last kill lost (the `runs` table says how many videos were committed be
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -23,11 +24,13 @@ import pytest
 
 from affectflow.pipelines.analyze import prepare, run
 from affectflow.pipelines.analyze_graph import build
+from affectflow.pipelines.child_processes import descendants
 from affectflow.warehouse.commit import done_video_keys, ensure_tables
 from affectflow.warehouse.partitions import write_table
 from affectflow.warehouse.sql import connect
 
 VIDEOS = 30
+SHORT = 6  # videos of the SIGTERM test (the first rows of the list)
 UNIT = 4
 LINE = re.compile(rb"\[affectflow\] (\d+)/\d+ ")
 
@@ -59,9 +62,12 @@ def clean(video_list, tmp_path_factory, model_cache_dir, fer_weights, all_rows) 
     return all_rows(warehouse)
 
 
-def _signal_after(args: list[str], log: Path, video: int, sig: int) -> subprocess.Popen:
-    """Run `affectflow analyze ARGS` in its own process group; `sig` it once it reported
-    `video` finished videos (0: once it has started its run, before any video is done)."""
+def _signal_after(
+    args: list[str], log: Path, video: int, sig: int, *, group: bool = True
+) -> tuple[subprocess.Popen, dict[int, bytes]]:
+    """Run `affectflow analyze ARGS` in its own process group; `sig` it (its group, or the
+    launcher alone) once it reported `video` finished videos (0: once it has started its
+    run, before any video is done). Returns it and its child processes then (pid: command)."""
     command = [sys.executable, "-m", "affectflow.pipelines.cli", "analyze", *args]
     with log.open("wb") as err:
         process = subprocess.Popen(
@@ -72,9 +78,10 @@ def _signal_after(args: list[str], log: Path, video: int, sig: int) -> subproces
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.02)
         assert process.poll() is None, f"the job ended before video {video}"
-        os.killpg(process.pid, sig)
+        children = {pid: _cmdline(pid) for pid in descendants(process.pid)}
+        (os.killpg if group else os.kill)(process.pid, sig)
         process.wait(timeout=60)
-    return process
+    return process, children
 
 
 def _reached(log: Path, videos: int, warehouse: Path) -> bool:
@@ -132,7 +139,7 @@ def test_killed_at_five_moments_and_interrupted_then_a_rerun_equals_one_clean_ru
     args = _args(video_list, warehouse, model_cache_dir)
     for moment, (video, sig) in enumerate(MOMENTS):
         log = tmp_path / f"signalled-{moment}.log"
-        process = _signal_after(args, log, video, sig)
+        process, _ = _signal_after(args, log, video, sig)
         committed = _committed(warehouse)
         assert len(committed) == len(set(committed))  # no video twice, whatever the kill hit
         assert _seen(log) - len(committed) <= UNIT, log.read_text()[-2000:]
@@ -151,6 +158,57 @@ def test_killed_at_five_moments_and_interrupted_then_a_rerun_equals_one_clean_ru
     assert not list(warehouse.rglob("*.tmp-*"))
     assert [p.name for p in (warehouse / "_units").iterdir()] == ["empty"]
     assert not list((warehouse / "_staging").iterdir())
+
+
+def _ended(pids: set[int], within_s: float = 5.0) -> bool:
+    """Whether every pid has ended (gone, or a zombie its new parent has not reaped yet)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        states = []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                states.append(stat[stat.rindex(")") + 2])
+        if all(state == "Z" for state in states):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sigterm_to_the_launcher_alone_stops_its_workers_then_a_rerun_completes(
+    video_list, tmp_path, model_cache_dir, clean, all_rows
+) -> None:
+    """`kill PID` of a launcher running two worker processes (not its group): it exits
+    130 with the one line and no traceback, its workers end with it, and a rerun ends
+    with the clean run's rows of its videos."""
+    short = tmp_path / "videos.csv"
+    short.write_text("".join(video_list.read_text().splitlines(keepends=True)[: SHORT + 1]))
+    warehouse = tmp_path / "out"
+    args = [*_args(short, warehouse, model_cache_dir), "--workers", "2"]
+    log = tmp_path / "terminated.log"
+    process, children = _signal_after(args, log, 1, signal.SIGTERM, group=False)
+    text = log.read_text()
+    assert process.returncode == 130 and "Traceback" not in text, text[-2000:]
+    assert re.fullmatch(
+        rf"affectflow analyze: interrupted: \d+ of {SHORT} videos committed; "
+        "run the same command again to continue",
+        text.strip().splitlines()[-1],
+    ), text[-2000:]
+    workers = [pid for pid, command in children.items() if b"pipelines.worker" in command]
+    assert len(workers) >= 2, children
+    assert _ended(set(children)), children
+    run(args)
+    rows = all_rows(warehouse)
+    keys = {row[0] for row in rows["videos"]}
+    assert len(keys) == SHORT
+    assert rows == {table: [r for r in clean[table] if r[0] in keys] for table in clean}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _graph_bytes(video_list: Path, warehouse: Path, cache: Path) -> int:

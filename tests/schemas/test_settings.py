@@ -54,7 +54,14 @@ OPERATIONAL = {
         "detect_batch",
         "max_duration_s",
     },
-    "classify": {"weights_path", "batch_size", "device", "torch_threads", "model_copies"},
+    "classify": {
+        "weights_path",
+        "batch_size",
+        "batch_across_videos",
+        "device",
+        "torch_threads",
+        "model_copies",
+    },
 }
 
 
@@ -163,6 +170,7 @@ def test_every_field_follows_its_flag() -> None:
         "--workers=2",
         "--debug-crops=/tmp/crops",
         "--batch-size=8",
+        "--batch-across-videos",
         "--device=cuda",
         "--model-copies=2",
         "--flip-average=on",

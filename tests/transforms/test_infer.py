@@ -27,6 +27,7 @@ from affectflow.schemas.records import ErrorRecord, FaceBox, FaceCrop, RunInfo, 
 from affectflow.schemas.settings import ClassifySettings
 from affectflow.schemas.tables import FACES
 from affectflow.transforms.infer import (
+    BatchPerVideoFn,
     ClassifyEmotions,
     ThreadBoundTorchHandler,
     ToFaceRowFn,
@@ -266,10 +267,22 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
         pipeline
         | "FlipFaces" >> beam.Create(good)
         | "ClassifyFlipped"
-        >> ClassifyEmotions(
-            FER_MINIXCEPTION, weights_run, dataclasses.replace(settings, flip_average=True)
+        >> ClassifyEmotions(  # Beam's batching across videos, the other path
+            FER_MINIXCEPTION,
+            weights_run,
+            dataclasses.replace(settings, flip_average=True, batch_across_videos=True),
         )
     )
+    # faces of three videos as detection yields them (each video's together), batches of 2
+    keys = ["a"] * 5 + ["b"] + ["c"] * 3
+    batches = (
+        pipeline
+        | "Pairs"
+        >> beam.Create([(face(key, i, None), torch.zeros(1)) for i, key in enumerate(keys)])
+        | "BatchPerVideo" >> beam.ParDo(BatchPerVideoFn(2))
+        | "BatchKeys" >> beam.Map(lambda batch: "".join(face.video_key for face, _ in batch))
+    )
+    assert_that(batches, equal_to(["aa", "aa", "a", "b", "cc", "c"]), label="CheckPerVideoBatches")
     assert_that(rows, check_rows, label="CheckRows")
     assert_that(
         flipped_rows, lambda rows: check_flip_averaged(rows, fer_weights), label="CheckFlipped"
