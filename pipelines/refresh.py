@@ -27,8 +27,8 @@ from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConf
 from affectflow.pipelines.summary import RunSummary
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.redact import redact_text
+from affectflow.sources.fetch_errors import FetchError
 from affectflow.sources.video_list import parse_video_list, read_video_list
-from affectflow.sources.ytdlp_fetch import FetchError
 from affectflow.sources.ytdlp_list import list_videos, listing_options
 from affectflow.transforms.listed import ListedVideos
 from affectflow.warehouse.commit import (

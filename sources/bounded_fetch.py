@@ -33,13 +33,8 @@ from urllib.parse import urlsplit
 
 from yt_dlp.extractor import gen_extractor_classes
 
-from affectflow.sources.ytdlp_fetch import (
-    FetchError,
-    FetchResult,
-    Refused,
-    RefusedConnection,
-    fetch_once,
-)
+from affectflow.sources.fetch_errors import FetchError, Refused, RefusedConnection
+from affectflow.sources.ytdlp_fetch import FetchResult, fetch_once
 
 _POLL_S = 0.2
 # yt-dlp's read size, fixed (`buffersize`, `noresizebuffer`): the byte cap's precision.

@@ -15,7 +15,8 @@ from typing import Any
 import yt_dlp
 from yt_dlp.utils import YoutubeDLError
 
-from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, classify, with_retries
+from affectflow.sources.fetch_errors import classify
+from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, with_retries
 
 _TAB_EXTRACTORS = frozenset({"YoutubeTab"})
 _MAX_DEPTH = 2

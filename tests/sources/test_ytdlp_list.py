@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from affectflow.sources.ytdlp_fetch import FetchError
+from affectflow.sources.fetch_errors import FetchError
 from affectflow.sources.ytdlp_list import list_videos, listing_options
 
 ITEMS = ("a.mp4", "b.mp4", "a.mp4", "c.mp4")

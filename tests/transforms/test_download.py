@@ -21,7 +21,8 @@ from yt_dlp.utils import DownloadError, ExtractorError
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.settings import DownloadSettings
-from affectflow.sources.ytdlp_fetch import FetchError, classify, fetch, ytdlp_options
+from affectflow.sources.fetch_errors import FetchError, classify
+from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.download import DownloadVideoFn, DownloadVideos
 
 PEXELS = "pyfeat_WolfgangLanger_Pexels.mp4"

@@ -143,7 +143,8 @@ def test_a_public_origin_may_not_reach_loopback_unless_allowed(
 ) -> None:
     """A page on a public host linking to 127.0.0.1 is refused; the option allows it."""
     from affectflow.sources.bounded_fetch import FetchLimits, fetch_bounded
-    from affectflow.sources.ytdlp_fetch import FetchError, ytdlp_options
+    from affectflow.sources.fetch_errors import FetchError
+    from affectflow.sources.ytdlp_fetch import ytdlp_options
 
     http_server.add_file("media.mp4", videos_dir / "pyfeat_single_face.mp4")
     origin = "http://localtest.invalid/page"  # never resolved: the guard checks connections
