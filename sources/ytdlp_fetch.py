@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yt_dlp
 from yt_dlp.utils import YoutubeDLError
 
 from affectflow.schemas.redact import redact_text
 from affectflow.sources.fetch_errors import FetchError, classify, clean_message
+from affectflow.sources.page_cap import PageCappedYoutubeDL
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,7 +27,7 @@ T = TypeVar("T")
 FORMAT = "bv[height<=?{h}][ext=mp4]/bv[height<=?{h}]/b[height<=?{h}]/wv/w"
 # Failures worth trying again later (another run, `refresh`) but not at once: the
 # attempt already used the whole time budget.
-NOT_AT_ONCE = frozenset({"DownloadTimeout", "DownloadTooSlow"})
+NOT_AT_ONCE = frozenset({"DownloadTimeout", "ListingTimeout", "DownloadTooSlow"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +155,7 @@ def fetch_once(
     logger, match_filter = QuietLogger(), _Filter(max_duration_s)
     params = {**options, "logger": logger, "match_filter": match_filter}
     try:
-        with yt_dlp.YoutubeDL(params) as ydl:
+        with PageCappedYoutubeDL(params) as ydl:
             for extractor in extractors:
                 # An instance: yt-dlp would build the stock class for a bare class's key.
                 ydl.add_info_extractor(extractor() if isinstance(extractor, type) else extractor)
