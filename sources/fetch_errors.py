@@ -8,6 +8,7 @@ run may not meet. Permanent: 404/410, unsupported or unavailable videos, refusal
 
 from __future__ import annotations
 
+import errno
 import http
 import re
 from collections.abc import Iterator
@@ -37,6 +38,10 @@ NETWORK_SUMMARIES = (
     ("name resolution", "DNS lookup failed"),
     ("nodename nor servname", "DNS lookup failed"),
 )
+# Faults of this machine that yt-dlp reports as text ("unable to write data: [Errno 28]
+# No space left on device"): retryable, their errno's name is the error class.
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
 # "ERROR: [youtube] <id>: " or "[download] " before the message itself.
 _PREFIX = re.compile(r"^(?:ERROR:\s*)?(?:\[[^\]]+\]\s*(?:[\w-]+:\s+(?=[A-Z]))?)?")
 
@@ -162,4 +167,6 @@ def classify(error: BaseException, url: str) -> FetchError:
     elif "Did not get any data blocks" in text:
         text = f"the server sent an empty file (0 bytes): {url}"
     error_class = type(extractor_error or causes[-1]).__name__
+    if (found := _ERRNO.search(text)) and int(found.group(1)) in MACHINE_ERRNOS:
+        error_class, retryable = errno.errorcode[int(found.group(1))], True
     return FetchError(text or type(error).__name__, retryable=retryable, error_class=error_class)

@@ -230,6 +230,13 @@ def test_classify_messages(error: Exception, retryable: bool, message: str) -> N
     assert fetch_error.retryable is retryable and message in fetch_error.message
 
 
+def test_a_full_disk_under_a_download_is_retryable_and_named() -> None:
+    error = DownloadError("ERROR: unable to write data: [Errno 28] No space left on device")
+    fetch_error = classify(error, "https://example.org/v")
+    assert fetch_error.retryable and fetch_error.error_class == "ENOSPC"
+    assert fetch_error.message == "unable to write data: [Errno 28] No space left on device"
+
+
 class YoutubeStandInIE(InfoExtractor):
     """Test-only stand-in for yt-dlp's YouTube extractor: ids -> files on the local server."""
 
