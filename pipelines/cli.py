@@ -17,7 +17,7 @@ EPILOG = """commands:
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
   evaluate DATA | --images DIR [options]   LOSO / k-fold / held-out metrics (evaluate --help)
   refresh --config cohorts.toml            analyse what is new in the cohorts, rebuild reports
-  forget VIDEO_KEY --warehouse DIR         delete a video's rows and cached file
+  forget VIDEO --warehouse DIR             delete a video's rows and cached file (key or URL)
 """
 
 

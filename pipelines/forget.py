@@ -1,9 +1,12 @@
-"""`affectflow forget VIDEO_KEY`: delete one video's rows from the warehouse and its cache.
+"""`affectflow forget VIDEO`: delete one video's rows from the warehouse and its cache.
 
-For a person who asks to be removed, or a video taken down at the source: every
-`videos`, `faces` and `errors` row with that key is removed (each Parquet file that
-holds one is rewritten atomically), and the downloaded file and its ledger are deleted
-from the cache. The `runs` table keeps its counts (they name no video).
+For a person who asks to be removed, or a video taken down at the source. VIDEO is the
+video's key, its URL or its YouTube id. Every `videos`, `faces` and `errors` row with
+that key is removed, and so is every row without a key (a list row refused before it
+got one, e.g. with both a url and a video_id) whose URL names the video; each Parquet
+file that holds one is rewritten atomically. The downloaded file, its ledger and any
+partial download are deleted from the cache. The `runs` table keeps its counts (they
+name no video).
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
+from affectflow.sources.video_list import YOUTUBE_ID, video_key_for
 from affectflow.transforms.download import local_path
-from affectflow.transforms.video_cache import check_video_key, delete_cached_video
-from affectflow.warehouse.commit import forget_video
+from affectflow.transforms.video_cache import VIDEO_KEY, delete_cached_video
+from affectflow.warehouse.commit import forget_video, unkeyed_urls
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 
 
@@ -25,12 +29,40 @@ def video_cache_dir(cache_dir: str) -> Path:
     return Path(local_path(cache_dir)) / "videos"
 
 
+def key_of(video: str) -> str | None:
+    """The key of a video given by its key, an http(s) URL or a YouTube id; else None."""
+    video = video.strip()
+    if VIDEO_KEY.match(video):
+        return video
+    if video.lower().startswith(("http://", "https://")):
+        return video_key_for(video)
+    return f"youtube-{video}" if YOUTUBE_ID.match(video) else None
+
+
+def _checked_key(video: str) -> str:
+    key = key_of(video)
+    if key is None:
+        raise ValueError(
+            f"{video[:80]!r} is not a video key (youtube-<id>, url-<hash> or local-<hash>), "
+            "an http(s) URL or a YouTube id"
+        )
+    return key
+
+
+def _forget(warehouse: str, key: str) -> dict[str, int]:
+    """Remove the rows of `key`, and the rows without a key whose URL has that key."""
+    urls = frozenset(url for url in unkeyed_urls(warehouse) if key_of(url) == key)
+    return forget_video(warehouse, key, urls)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="affectflow forget",
         description="Remove a video's rows from the warehouse and its file from the cache.",
     )
-    parser.add_argument("video_key", help="the video's key (videos.video_key), e.g. youtube-<id>")
+    parser.add_argument(
+        "video", help="the video's key (videos.video_key, e.g. youtube-<id>), URL or YouTube id"
+    )
     parser.add_argument("--warehouse", default="out", help="warehouse folder (default: out)")
     parser.add_argument(
         "--cache-dir", default=None, help="cache of analyze (default ~/.cache/affectflow)"
@@ -43,14 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     75 when another job holds the warehouse's lock."""
     args = _parser().parse_args(argv)
     try:
-        key = check_video_key(args.video_key)
+        key = _checked_key(args.video)
         if not Path(local_path(args.warehouse)).is_dir() and "://" not in args.warehouse:
             raise ValueError(f"warehouse {args.warehouse!r} does not exist")
         cache_dir = args.cache_dir or str(default_cache_dir())
         with warehouse_lock(args.warehouse, cache_dir, command="forget"):
-            removed = forget_video(args.warehouse, key)
-        cache = video_cache_dir(cache_dir)
-        deleted = delete_cached_video(cache, key, partials=True) if cache.is_dir() else []
+            removed = _forget(args.warehouse, key)
+        deleted = delete_cached_video(video_cache_dir(cache_dir), key, partials=True)
     except WarehouseBusy as error:
         print(f"affectflow forget: {error}", file=sys.stderr)
         return EX_TEMPFAIL

@@ -27,9 +27,10 @@ from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConf
 from affectflow.pipelines.summary import RunSummary
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.redact import redact_text
+from affectflow.sources.bounded_child import FetchLimits
+from affectflow.sources.fetch_errors import FetchError
 from affectflow.sources.video_list import parse_video_list, read_video_list
-from affectflow.sources.ytdlp_fetch import FetchError
-from affectflow.sources.ytdlp_list import list_videos, listing_options
+from affectflow.sources.ytdlp_list import list_bounded, listing_options
 from affectflow.transforms.listed import ListedVideos
 from affectflow.warehouse.commit import (
     committed_runs,
@@ -104,9 +105,18 @@ def _list_source(
     options = listing_options(
         socket_timeout_s=opts.socket_timeout,
         allowed_extractors=tuple(opts.sites.split(",")) if opts.sites else None,
-        max_entries=source.max_videos,
     )
-    urls = list_videos(source.target, options, retries=opts.retries, backoff_s=opts.backoff_s)
+    limits = FetchLimits(
+        timeout_s=opts.download_timeout, allow_private=opts.allow_private_addresses
+    )
+    urls = list_bounded(
+        source.target,
+        options,
+        limits=limits,
+        max_entries=source.max_videos,
+        retries=opts.retries,
+        backoff_s=opts.backoff_s,
+    )
     return list(parse_video_list("\n".join(urls), "txt", default_cohort=cohort.name))
 
 

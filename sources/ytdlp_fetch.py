@@ -1,93 +1,33 @@
-"""yt-dlp as a library: options, one fetch with retries, and error classification.
+"""yt-dlp as a library: options and one fetch with retries.
 
 Traps handled here (see the project's yt-dlp notes): a single video-only or muxed
 format (no ffmpeg merge that would leave two files and a missing `filepath`); skips
 by `max_filesize` or the duration filter return normally with no file, which is
-detected and reported; errors are split into retryable (network, HTTP 429/5xx, cut
-transfers) and permanent (404/410, unsupported or unavailable video) with a message
-a person understands.
+detected and reported. Errors are classified by `fetch_errors.classify`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import http
 import logging
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yt_dlp
-from yt_dlp.networking.exceptions import (
-    CertificateVerifyError,
-    HTTPError,
-    NoSupportingHandlers,
-    RequestError,
-    TransportError,
-)
-from yt_dlp.utils import DownloadCancelled, ExtractorError, UnsupportedError, YoutubeDLError
+from yt_dlp.utils import YoutubeDLError
 
 from affectflow.schemas.redact import redact_text
+from affectflow.sources.fetch_errors import FetchError, classify, clean_message
+from affectflow.sources.page_cap import PageCappedYoutubeDL
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FORMAT = "bv[height<=?{h}][ext=mp4]/bv[height<=?{h}]/b[height<=?{h}]/wv/w"
-RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
-# Messages without a typed cause: cut transfers, rate limiting.
-RETRYABLE_TEXT = re.compile(
-    r"giving up after \d+ retries|bytes read, \d+ more expected|timed out|"
-    r"sign in to confirm|captcha|try again later|too many requests|connection (reset|refused)|"
-    r"no space left on device|disk quota exceeded|read-only file system|input/output error",
-    re.IGNORECASE,
-)
-NETWORK_SUMMARIES = (
-    ("refused", "connection refused"),
-    ("reset by peer", "connection reset"),
-    ("timed out", "timed out"),
-    ("name or service not known", "DNS lookup failed"),
-    ("name resolution", "DNS lookup failed"),
-    ("nodename nor servname", "DNS lookup failed"),
-)
-# "ERROR: [youtube] <id>: " or "[download] " before the message itself.
-_PREFIX = re.compile(r"^(?:ERROR:\s*)?(?:\[[^\]]+\]\s*(?:[\w-]+:\s+(?=[A-Z]))?)?")
-
-
-class FetchError(Exception):
-    """A fetch that failed; `retryable` says whether trying again could help."""
-
-    def __init__(self, message: str, *, retryable: bool, error_class: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.error_class = error_class
-
-
-class Refused(DownloadCancelled):
-    """Raised inside yt-dlp (a hook, a guarded request) to stop a fetch for a stated
-    reason; yt-dlp lets a DownloadCancelled through unwrapped."""
-
-    def __init__(self, message: str, error_class: str) -> None:
-        super().__init__(message)
-        self.msg = message
-        self.error_class = error_class
-
-
-class RefusedConnection(RequestError):
-    """Raised by a connection guard inside yt-dlp's networking: a RequestError is the
-    one kind yt-dlp's request director passes on instead of trying another handler."""
-
-    def __init__(self, message: str, error_class: str) -> None:
-        super().__init__(message)
-        self.msg = message
-        self.error_class = error_class
-
-
 # Failures worth trying again later (another run, `refresh`) but not at once: the
 # attempt already used the whole time budget.
-NOT_AT_ONCE = frozenset({"DownloadTimeout", "DownloadTooSlow"})
+NOT_AT_ONCE = frozenset({"DownloadTimeout", "ListingTimeout", "DownloadTooSlow"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,100 +97,6 @@ def ytdlp_options(
     return options
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The error and what caused it, outermost first (yt-dlp nests them several ways)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
-    while todo:
-        current = todo.pop(0)
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        exc_info = getattr(current, "exc_info", None)
-        if isinstance(exc_info, tuple) and len(exc_info) > 1:
-            todo.append(exc_info[1])
-        cause = getattr(current, "cause", None)
-        todo.append(cause if isinstance(cause, BaseException) else None)
-        todo.append(current.__cause__)
-
-
-def _clean(message: str) -> str:
-    """yt-dlp's message without its prefixes, carriage returns and '(caused by ...)'."""
-    message = message.replace("\r", "").strip()
-    message = re.sub(r"\s*\(caused by .*\)\s*$", "", message, flags=re.DOTALL)
-    message = message.split("; please report this issue")[0]
-    message = _PREFIX.sub("", message).strip()
-    if message.startswith("Got error: "):
-        message = "download cut short: " + message.removeprefix("Got error: ")
-    return message
-
-
-def _http_message(error: HTTPError, url: str) -> str:
-    try:
-        phrase = http.HTTPStatus(error.status).phrase
-    except ValueError:
-        phrase = error.reason or ""
-    return f"HTTP {error.status} {phrase}: {getattr(error.response, 'url', None) or url}"
-
-
-def _network_message(error: TransportError, url: str) -> str:
-    text = _clean(str(error))
-    lowered = text.lower()
-    for needle, summary in NETWORK_SUMMARIES:
-        if needle in lowered:
-            return f"{summary}: {url}"
-    return f"network error: {text} ({url})"
-
-
-def classify(error: BaseException, url: str) -> FetchError:
-    """Map a yt-dlp exception to a FetchError with a readable message."""
-    causes = list(_causes(error))
-    for cause in causes:
-        if isinstance(cause, Refused | RefusedConnection):
-            return FetchError(cause.msg, retryable=False, error_class=cause.error_class)
-        if isinstance(cause, HTTPError):
-            retryable = cause.status in RETRYABLE_HTTP
-            return FetchError(
-                _http_message(cause, url), retryable=retryable, error_class="HTTPError"
-            )
-    for cause in causes:
-        if isinstance(cause, CertificateVerifyError):
-            return FetchError(
-                f"TLS certificate rejected: {url}",
-                retryable=False,
-                error_class="CertificateVerifyError",
-            )
-        if isinstance(cause, TransportError):
-            return FetchError(
-                _network_message(cause, url), retryable=True, error_class=type(cause).__name__
-            )
-        if isinstance(cause, NoSupportingHandlers):
-            return FetchError(
-                f"unsupported URL scheme: {url}",
-                retryable=False,
-                error_class="NoSupportingHandlers",
-            )
-        if isinstance(cause, UnsupportedError):
-            return FetchError(
-                f"no video found at {url} (not a page yt-dlp can read)",
-                retryable=False,
-                error_class="UnsupportedError",
-            )
-    text = _clean(str(error))
-    retryable = bool(RETRYABLE_TEXT.search(text))
-    extractor_error = next((c for c in causes if isinstance(c, ExtractorError)), None)
-    if extractor_error is not None:
-        text = _clean(extractor_error.orig_msg)
-        retryable = bool(RETRYABLE_TEXT.search(text))
-    if "No suitable extractor" in text:
-        text = f"no allowed extractor for {url}"
-    elif "Did not get any data blocks" in text:
-        text = f"the server sent an empty file (0 bytes): {url}"
-    error_class = type(extractor_error or causes[-1]).__name__
-    return FetchError(text or type(error).__name__, retryable=retryable, error_class=error_class)
-
-
 def _downloaded_path(info: dict[str, Any] | None) -> Path | None:
     downloads = (info or {}).get("requested_downloads") or []
     path = downloads[0].get("filepath") if downloads else None
@@ -288,7 +134,7 @@ def _skip_error(rejected: list[FetchError], logger: QuietLogger) -> FetchError:
         return rejected[0]
     for message in logger.messages:
         if "max-filesize" in message:
-            text = _clean(message).replace(" Aborting.", "").replace("File is", "file is")
+            text = clean_message(message).replace(" Aborting.", "").replace("File is", "file is")
             return FetchError(text, retryable=False, error_class="MaxFilesizeExceeded")
     return FetchError(
         "yt-dlp finished without writing a file", retryable=False, error_class="NoFileWritten"
@@ -309,7 +155,7 @@ def fetch_once(
     logger, match_filter = QuietLogger(), _Filter(max_duration_s)
     params = {**options, "logger": logger, "match_filter": match_filter}
     try:
-        with yt_dlp.YoutubeDL(params) as ydl:
+        with PageCappedYoutubeDL(params) as ydl:
             for extractor in extractors:
                 # An instance: yt-dlp would build the stock class for a bare class's key.
                 ydl.add_info_extractor(extractor() if isinstance(extractor, type) else extractor)

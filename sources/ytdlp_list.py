@@ -4,6 +4,11 @@ A refresh lists each playlist or channel source this way before the pipeline run
 Flat extraction reads only the listing pages: one request per page of entries, not one
 per video. A URL that is a single video lists as itself. YouTube channel URLs list
 their tabs (Videos, Shorts, Live), which are listed in turn, one level deep.
+
+A hostile listing is bounded like a download (`list_bounded`): it runs in a watched
+child process (wall time, memory; `bounded_child`), its pages are read up to
+`page_cap.PAGE_MAX_BYTES`, its connections are guarded (`bounded_fetch`), and it holds
+at most `max_entries` videos, or fails past `MAX_ENTRIES` when no number was asked for.
 """
 
 from __future__ import annotations
@@ -12,27 +17,26 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import yt_dlp
 from yt_dlp.utils import YoutubeDLError
 
-from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, classify, with_retries
+from affectflow.sources.bounded_child import FetchLimits, run_bounded
+from affectflow.sources.bounded_fetch import guard_connections, warm_up
+from affectflow.sources.fetch_errors import FetchError, classify
+from affectflow.sources.page_cap import PageCappedYoutubeDL
+from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, with_retries
 
 _TAB_EXTRACTORS = frozenset({"YoutubeTab"})
 _MAX_DEPTH = 2
+# The most videos one source may list when its config gives no `max_videos`.
+MAX_ENTRIES = 10_000
 
 
 def listing_options(
-    *,
-    socket_timeout_s: float = 20.0,
-    allowed_extractors: Sequence[str] | None = None,
-    max_entries: int | None = None,
+    *, socket_timeout_s: float = 20.0, allowed_extractors: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """Options for a `yt_dlp.YoutubeDL` that lists entries and downloads nothing."""
     options = base_options(socket_timeout_s=socket_timeout_s, allowed_extractors=allowed_extractors)
-    options |= {"extract_flat": "in_playlist", "skip_download": True}
-    if max_entries is not None:
-        options["playlistend"] = int(max_entries)
-    return options
+    return options | {"extract_flat": "in_playlist", "skip_download": True}
 
 
 def _entry_url(entry: dict[str, Any]) -> str | None:
@@ -65,7 +69,7 @@ def _walk(
 def _extract_once(url: str, options: dict[str, Any], extractors: Sequence[Any]) -> dict:
     params = {**options, "logger": QuietLogger()}
     try:
-        with yt_dlp.YoutubeDL(params) as ydl:
+        with PageCappedYoutubeDL(params) as ydl:
             for extractor in extractors:
                 ydl.add_info_extractor(extractor() if isinstance(extractor, type) else extractor)
             return ydl.sanitize_info(ydl.extract_info(url, download=False)) or {}
@@ -73,20 +77,35 @@ def _extract_once(url: str, options: dict[str, Any], extractors: Sequence[Any]) 
         raise classify(error, url) from error
 
 
+def _first_unique(urls: Iterator[str], limit: int) -> list[str]:
+    """The first `limit` distinct URLs, in order; reads no further (no more tabs listed)."""
+    unique: dict[str, None] = {}
+    for url in urls:
+        unique.setdefault(url)
+        if len(unique) >= limit:
+            break
+    return list(unique)
+
+
 def list_videos(
     url: str,
     options: dict[str, Any],
     *,
+    max_entries: int | None = None,
+    entries_cap: int = MAX_ENTRIES,
     retries: int = 3,
     backoff_s: float = 2.0,
     extractors: Sequence[Any] = (),
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
-    """The video URLs behind `url`, in listing order, without duplicates.
+    """The video URLs behind `url`, in listing order, without duplicates: the first
+    `max_entries`, or all of them up to `entries_cap` when None.
 
     Raises FetchError (classified, retried with back-off when retryable) when the
-    listing cannot be read.
+    listing cannot be read or, without `max_entries`, holds over `entries_cap` videos.
     """
+    limit = entries_cap + 1 if max_entries is None else max_entries
+    options = {**options, "playlistend": limit}  # yt-dlp reads no page past the limit
 
     def extract(target: str) -> dict[str, Any]:
         result, _ = with_retries(
@@ -98,4 +117,25 @@ def list_videos(
         )
         return result
 
-    return list(dict.fromkeys(_walk(extract(url), extract)))
+    urls = _first_unique(_walk(extract(url), extract), limit)
+    if max_entries is None and len(urls) > entries_cap:
+        raise FetchError(
+            f"the source lists over {entries_cap} videos: give it a max_videos",
+            retryable=False,
+            error_class="TooManyEntries",
+        )
+    return urls
+
+
+def list_bounded(
+    url: str, options: dict[str, Any], *, limits: FetchLimits, **kwargs: Any
+) -> list[str]:
+    """`list_videos` (`kwargs` are its own) in a watched child process whose
+    connections are guarded; raises FetchError (see the module doc)."""
+    warm_up()
+
+    def work(_progress: Any) -> list[str]:
+        guard_connections(url, limits.allow_private)
+        return list_videos(url, options, **kwargs)
+
+    return run_bounded(work, limits, what="listing")

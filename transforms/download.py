@@ -31,8 +31,10 @@ from affectflow.media.probe import InvalidVideoError, VideoProbe, validate_video
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.redact import redact_url
 from affectflow.schemas.settings import DownloadSettings
-from affectflow.sources.bounded_fetch import FetchLimits, fetch_bounded, warm_up
-from affectflow.sources.ytdlp_fetch import FetchError, fetch, ytdlp_options
+from affectflow.sources.bounded_child import FetchLimits
+from affectflow.sources.bounded_fetch import fetch_bounded, warm_up
+from affectflow.sources.fetch_errors import FetchError
+from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.metrics import counter, distribution
 from affectflow.transforms.workdirs import environment_error, sweep_stale_workdirs, workdir
 

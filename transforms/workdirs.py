@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from affectflow.sources.ytdlp_fetch import FetchError
+from affectflow.sources.fetch_errors import FetchError
 
 LOG = logging.getLogger(__name__)
 LOCK_NAME = ".lock"

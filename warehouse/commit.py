@@ -180,18 +180,51 @@ def recorded_row_errors(warehouse: str) -> frozenset[tuple[str, str | None, str]
 KEYED_TABLES = ("videos", "faces", "errors")
 
 
-def _without_key(path: str, video_key: str) -> int:
-    """Rewrite one Parquet file without the rows of `video_key`; returns rows removed."""
+def _keyed_files(warehouse: str, name: str) -> list[str]:
+    """The files of table `name`, committed and staged in units."""
+    return table_files(warehouse, name) + files(
+        layout.join(warehouse, UNITS, "*", name, "*.parquet")
+    )
+
+
+def _naming(table: pa.Table, video_key: str, urls: frozenset[str]) -> pa.ChunkedArray:
+    """True for the rows of `video_key`, and for rows without a key whose `url` is one
+    of `urls` (list rows that name the video but were refused before it got a key)."""
+    keyed = pc.fill_null(pc.equal(table["video_key"], video_key), False)
+    if not urls or "url" not in table.column_names:
+        return keyed
+    by_url = pc.and_(
+        pc.is_null(table["video_key"]), pc.is_in(table["url"], pa.array(sorted(urls), pa.string()))
+    )
+    return pc.or_(keyed, pc.fill_null(by_url, False))
+
+
+def _without(path: str, video_key: str, urls: frozenset[str]) -> int:
+    """Rewrite one Parquet file without the rows naming the video; returns rows removed."""
     with layout.open_read(path) as handle:
         table = pq.read_table(handle)
     if "video_key" not in table.column_names:
         return 0
-    keep = pc.fill_null(pc.not_equal(table["video_key"], video_key), True)
-    kept = table.filter(keep)
+    kept = table.filter(pc.invert(_naming(table, video_key, urls)))
     removed = table.num_rows - kept.num_rows
     if removed:
         write_table(kept, path)
     return removed
+
+
+def unkeyed_urls(warehouse: str) -> frozenset[str]:
+    """The URLs of rows without a video key (refused list rows), committed or staged."""
+    found: set[str] = set()
+    for name in KEYED_TABLES:
+        for path in _keyed_files(warehouse, name):
+            with layout.open_read(path) as handle:
+                parquet = pq.ParquetFile(handle)
+                if not {"video_key", "url"} <= set(parquet.schema_arrow.names):
+                    continue
+                table = parquet.read(columns=["video_key", "url"])
+            unkeyed = table.filter(pc.is_null(table["video_key"]))["url"]
+            found.update(url for url in unkeyed.to_pylist() if url)
+    return frozenset(found)
 
 
 def forgotten_keys(warehouse: str) -> frozenset[str]:
@@ -210,8 +243,11 @@ def _remember_forgotten(warehouse: str, video_key: str) -> None:
         handle.write("".join(f"{key}\n" for key in keys).encode())
 
 
-def forget_video(warehouse: str, video_key: str) -> dict[str, int]:
-    """Remove every row of `video_key` from the committed tables and any staged run.
+def forget_video(
+    warehouse: str, video_key: str, urls: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """Remove every row of `video_key`, and every row without a key whose `url` is one
+    of `urls`, from the committed tables and any staged run.
 
     The key is added to the warehouse's forgotten list first, so no later run or refresh
     analyses the video again (delete its line from `_forgotten/keys.txt` to allow it).
@@ -222,7 +258,6 @@ def forget_video(warehouse: str, video_key: str) -> dict[str, int]:
     _remember_forgotten(warehouse, video_key)
     removed = dict.fromkeys(KEYED_TABLES, 0)
     for name in KEYED_TABLES:
-        staged = files(layout.join(warehouse, UNITS, "*", name, "*.parquet"))
-        for path in table_files(warehouse, name) + staged:
-            removed[name] += _without_key(path, video_key)
+        for path in _keyed_files(warehouse, name):
+            removed[name] += _without(path, video_key, urls)
     return removed

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from affectflow.pipelines.analyze import run
-from affectflow.pipelines.forget import main, video_cache_dir
+from affectflow.pipelines.forget import key_of, main, video_cache_dir
 
 
 def _counts(warehouse: Path, key: str) -> dict[str, tuple[int, int]]:
@@ -71,3 +71,48 @@ def test_forget_refuses_what_is_not_a_video_key(tmp_path: Path, capsys) -> None:
     code = main(["../../etc/passwd", "--warehouse", str(tmp_path / "out")])
     assert code == 2 and "is not a video key" in capsys.readouterr().err
     assert main(["url-00", "--warehouse", str(tmp_path / "nowhere")]) == 2
+
+
+def test_a_video_is_named_by_its_key_its_url_or_its_youtube_id() -> None:
+    watch = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert key_of(watch) == key_of("dQw4w9WgXcQ") == key_of("youtube-dQw4w9WgXcQ")
+    assert key_of("https://Example.org/a.mp4#t=1") == key_of("https://example.org/a.mp4")
+    assert key_of("../../etc/passwd") is None
+
+
+def _rows_naming(warehouse: Path, *names: str) -> list[tuple]:
+    """Every row of every table file (committed or not) with one of `names` in any column."""
+    con = duckdb.connect()
+    found = []
+    for table in ("videos", "faces", "errors"):
+        glob = str(warehouse / table / "**" / "*.parquet")
+        rows = con.execute(f"select * from read_parquet('{glob}', union_by_name = true)")
+        found += [row for row in rows.fetchall() if any(n in str(row) for n in names)]
+    return found
+
+
+def test_forget_by_url_removes_duplicate_cohortless_and_keyless_rows(
+    tmp_path: Path, http_server, videos_dir: Path, model_cache_dir: Path, fer_weights
+) -> None:
+    """The list names one video four times: once valid, once again (a duplicate), once
+    without a cohort, once with both a url and a video_id (refused before it has a key)."""
+    url = http_server.add_file("forget/noface.mp4", videos_dir / "pyfeat_no_face.mp4")
+    other = http_server.add_file("forget/single.mp4", videos_dir / "pyfeat_single_face.mp4")
+    (tmp_path / "list.csv").write_text(
+        f"url,cohort,video_id\n{url},a,\n{other},a,\n{url},a,\n{url},,\n{url},a,dQw4w9WgXcQ\n"
+    )
+    warehouse = tmp_path / "out"
+    run([str(tmp_path / "list.csv"), "--warehouse", str(warehouse), "--fps", "2",
+         "--cache-dir", str(model_cache_dir), "--retries", "0"])  # fmt: skip
+    (key,) = {row[0] for row in _rows_naming(warehouse, url) if row[0]}
+    assert len(_rows_naming(warehouse, url, key)) >= 6  # 4 videos rows, 3 errors rows
+    others = _rows_naming(warehouse, other)
+    cache = tmp_path / "cache"
+    (cache / "tmp" / f"{key}-partial").mkdir(parents=True)
+    (cache / "tmp" / f"{key}-partial" / "media.mp4.part").write_bytes(b"\0" * 1000)
+
+    assert main([url, "--warehouse", str(warehouse), "--cache-dir", str(cache)]) == 0
+
+    assert _rows_naming(warehouse, url, key) == []
+    assert _rows_naming(warehouse, other) == others
+    assert not (cache / "tmp" / f"{key}-partial").exists()

@@ -22,7 +22,8 @@ from yt_dlp.utils import DownloadError, ExtractorError
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.settings import DownloadSettings
-from affectflow.sources.ytdlp_fetch import FetchError, classify, fetch, ytdlp_options
+from affectflow.sources.fetch_errors import FetchError, classify
+from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.download import DownloadVideoFn, DownloadVideos
 
 PEXELS = "pyfeat_WolfgangLanger_Pexels.mp4"
@@ -259,6 +260,13 @@ def test_local_files_are_validated_in_place(videos_dir: Path, tmp_path: Path) ->
 def test_classify_messages(error: Exception, retryable: bool, message: str) -> None:
     fetch_error = classify(error, "https://example.org/v")
     assert fetch_error.retryable is retryable and message in fetch_error.message
+
+
+def test_a_full_disk_under_a_download_is_retryable_and_named() -> None:
+    error = DownloadError("ERROR: unable to write data: [Errno 28] No space left on device")
+    fetch_error = classify(error, "https://example.org/v")
+    assert fetch_error.retryable and fetch_error.error_class == "ENOSPC"
+    assert fetch_error.message == "unable to write data: [Errno 28] No space left on device"
 
 
 class YoutubeStandInIE(InfoExtractor):

@@ -1,16 +1,19 @@
 """Hostile servers cannot stop, flood or fool a download job.
 
 One real Beam job over a local server (127.0.0.1) that streams forever, inflates a gzip
-bomb, drips one byte a second, feeds an endless page, redirects to the cloud metadata
-address and serves a live HLS playlist, next to a good clip: each hostile URL ends as
-one failed row with a clear error, the good clip downloads, the job ends within its
-time bound, and no download in the cache ever passes the size cap (sampled).
+bomb, drips one byte a second, feeds an endless page and a 50 MB page, redirects to the
+cloud metadata address and serves a live HLS playlist, next to a good clip: each hostile
+URL ends as one failed row with a clear error, the good clip downloads, the job ends
+within its time bound, and no download in the cache ever passes the size cap (sampled).
+A page is read up to its cap only: the memory a fetch of a 50 MB or an endless page
+allocates (traced) stays within twice the cap.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import tracemalloc
 import zlib
 from pathlib import Path
 from typing import Any
@@ -40,17 +43,26 @@ def _live_playlist() -> bytes:
     return b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n" + segments  # no ENDLIST
 
 
-def _hostile_routes(server: Any, clip: bytes) -> dict[str, str]:
+def _page_routes(server: Any) -> dict[str, str]:
+    """An endless HTML page (no length, 30 s of it) and a 50 MB one (with its length)."""
     page = b"<html><body>" + b"<p>endless</p>" * 5000
+    huge = b"<html><body>" + b"<p>a huge page</p>" * (50_000_000 // 18)
     return {
+        "endless_html": server.route(
+            "h/page.html", body=page, content_type="text/html", repeat_for_s=30
+        ),
+        "huge_html": server.route("h/huge.html", body=huge, content_type="text/html"),
+    }
+
+
+def _hostile_routes(server: Any, clip: bytes) -> dict[str, str]:
+    return {
+        **_page_routes(server),
         "endless": server.route("h/endless.mp4", body=bytes(65536), repeat_for_s=30),
         "gzip_bomb": server.route(
             "h/bomb.mp4", body=_gzip_bomb(64), headers=(("Content-Encoding", "gzip"),)
         ),
         "drip": server.route("h/drip.mp4", body=clip, content_type="video/mp4", byte_every_s=1),
-        "endless_html": server.route(
-            "h/page.html", body=page, content_type="text/html", repeat_for_s=30
-        ),
         "metadata_redirect": server.route(
             "h/redirect.mp4", status=302, headers=(("Location", "http://169.254.169.254/x"),)
         ),
@@ -64,7 +76,8 @@ EXPECTED = {
     "endless": ("MaxFilesizeExceeded", "larger than max-filesize 1000000 bytes"),
     "gzip_bomb": ("MaxFilesizeExceeded", "larger than max-filesize 1000000 bytes"),
     "drip": ("DownloadTimeout", "download took over 10 s (--download-timeout)"),
-    "endless_html": ("MemoryLimitExceeded", "MiB of memory"),
+    "endless_html": ("PageTooLarge", "larger than 8 MiB"),
+    "huge_html": ("PageTooLarge", "larger than 8 MiB"),
     "metadata_redirect": ("PrivateAddressRefused", "refused to connect to 169.254.169.254"),
     "live_hls": ("LiveStream", "a live stream"),
 }
@@ -142,8 +155,10 @@ def test_a_public_origin_may_not_reach_loopback_unless_allowed(
     http_server: Any, videos_dir: Path, allow: bool, tmp_path: Path
 ) -> None:
     """A page on a public host linking to 127.0.0.1 is refused; the option allows it."""
-    from affectflow.sources.bounded_fetch import FetchLimits, fetch_bounded
-    from affectflow.sources.ytdlp_fetch import FetchError, ytdlp_options
+    from affectflow.sources.bounded_child import FetchLimits
+    from affectflow.sources.bounded_fetch import fetch_bounded
+    from affectflow.sources.fetch_errors import FetchError
+    from affectflow.sources.ytdlp_fetch import ytdlp_options
 
     http_server.add_file("media.mp4", videos_dir / "pyfeat_single_face.mp4")
     origin = "http://localtest.invalid/page"  # never resolved: the guard checks connections
@@ -158,3 +173,26 @@ def test_a_public_origin_may_not_reach_loopback_unless_allowed(
         with pytest.raises(FetchError) as error:
             fetch_bounded(origin, options, limits=limits)
         assert error.value.error_class == "PrivateAddressRefused"
+
+
+@pytest.mark.parametrize("page", ["endless_html", "huge_html"])
+def test_a_page_is_read_up_to_its_cap_only(http_server: Any, tmp_path: Path, page: str) -> None:
+    """In this process (as a listing reads pages): the fetch fails once the page passed
+    the cap, and what it allocated at its peak stays within twice the cap (without the
+    cap: over 1 GiB for the 50 MB page, as yt-dlp decodes and searches it whole)."""
+    from affectflow.sources.bounded_fetch import warm_up
+    from affectflow.sources.fetch_errors import FetchError
+    from affectflow.sources.page_cap import PAGE_MAX_BYTES
+    from affectflow.sources.ytdlp_fetch import fetch_once, ytdlp_options
+
+    warm_up()  # the extractors' patterns compiled outside the trace
+    url = _page_routes(http_server)[page]
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError) as error:
+            fetch_once(url, ytdlp_options(str(tmp_path / "m.%(ext)s"), socket_timeout_s=5))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert error.value.error_class == "PageTooLarge" and not error.value.retryable
+    assert peak < 2 * PAGE_MAX_BYTES
