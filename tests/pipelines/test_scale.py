@@ -160,9 +160,12 @@ def test_killed_at_five_moments_and_interrupted_then_a_rerun_equals_one_clean_ru
     assert not list((warehouse / "_staging").iterdir())
 
 
-def _ended(pids: set[int], within_s: float = 5.0) -> bool:
-    """Whether every pid has ended (gone, or a zombie its new parent has not reaped yet)."""
-    deadline = time.monotonic() + within_s
+def _ended(pids: set[int], hang_guard_s: float = 60.0) -> bool:
+    """Whether every pid has ended (gone, or a zombie its new parent has not reaped yet).
+
+    `hang_guard_s` only keeps a broken stop from hanging the test; it is not a speed
+    claim (a worker left to die on its own is caught by the log: see the caller)."""
+    deadline = time.monotonic() + hang_guard_s
     while time.monotonic() < deadline:
         states = []
         for pid in pids:
@@ -197,6 +200,9 @@ def test_sigterm_to_the_launcher_alone_stops_its_workers_then_a_rerun_completes(
     workers = [pid for pid, command in children.items() if b"pipelines.worker" in command]
     assert len(workers) >= 2, children
     assert _ended(set(children)), children
+    # Workers left behind die on their own once the runner is gone, printing gRPC
+    # tracebacks into the same log; stopped by the launcher, they print nothing.
+    assert "Traceback" not in log.read_text(), log.read_text()[-2000:]
     run(args)
     rows = all_rows(warehouse)
     keys = {row[0] for row in rows["videos"]}

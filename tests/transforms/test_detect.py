@@ -10,7 +10,6 @@ import apache_beam as beam
 import cv2
 import numpy as np
 import pytest
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -18,6 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from affectflow.media.frames import iter_sampled_frames
 from affectflow.media.tracking import FaceFinder, IoUTracker
 from affectflow.models.faces import HaarFaceDetector, crop_face
+from affectflow.pipelines.summary import counter_values
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceCrop,
@@ -225,17 +225,12 @@ def pipeline_result(tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
     return result
 
 
-def counter(result: PipelineResult, name: str) -> int:
-    query = result.metrics().query(MetricsFilter().with_namespace("affectflow").with_name(name))
-    return sum(c.committed for c in query["counters"])
-
-
 def test_pipeline_outputs_and_metrics(pipeline_result: PipelineResult) -> None:
     # the assert_that checks ran inside the job (it fails if they fail); then its counters
-    assert counter(pipeline_result, "videos_analyzed") == 3
-    assert counter(pipeline_result, "detect_failures") == 4
-    faces = counter(pipeline_result, "faces_detected")
-    frames = counter(pipeline_result, "frames_sampled")
+    assert counter_values(pipeline_result).get("videos_analyzed", 0) == 3
+    assert counter_values(pipeline_result).get("detect_failures", 0) == 4
+    faces = counter_values(pipeline_result).get("faces_detected", 0)
+    frames = counter_values(pipeline_result).get("frames_sampled", 0)
     assert faces >= 12 + 40 + 12  # single, truncated, too-short; none from BadCrop
     # single 12 + noface 20 + truncated ~48 + too-short 12 + BadCrop's first frame 1, and
     # vfr 8 + lying 11 (to 5 s of its 20 s: decoding stopped there)

@@ -14,7 +14,6 @@ import apache_beam as beam
 import numpy as np
 import pytest
 import torch
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.ml.inference.base import PredictionResult
 from apache_beam.runners.runner import PipelineResult
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -23,6 +22,7 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 from affectflow.models.cache import WeightsInfo
 from affectflow.models.minixception import MiniXception
 from affectflow.models.registry import FER_LABELS, FER_MINIXCEPTION
+from affectflow.pipelines.summary import counter_values
 from affectflow.schemas.records import ErrorRecord, FaceBox, FaceCrop, RunInfo, Stage
 from affectflow.schemas.settings import ClassifySettings
 from affectflow.schemas.tables import FACES
@@ -318,14 +318,9 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
     return result
 
 
-def counter(result: PipelineResult, name: str) -> int:
-    query = result.metrics().query(MetricsFilter().with_namespace("affectflow").with_name(name))
-    return sum(c.committed for c in query["counters"])
-
-
 def test_pipeline_rows_and_failures(pipeline_result: PipelineResult) -> None:
     # the assert_that checks ran inside the job (run() raises if one fails); then metrics
-    assert counter(pipeline_result, "faces_classified") == 2 * len(CROPS)
+    assert counter_values(pipeline_result).get("faces_classified", 0) == 2 * len(CROPS)
 
 
 def test_the_mismatched_spec_really_fails_in_forward(fer_weights: WeightsInfo) -> None:

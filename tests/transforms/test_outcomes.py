@@ -6,11 +6,11 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from affectflow.pipelines.summary import counter_values
 from affectflow.schemas.records import ErrorRecord, RunInfo, Stage, VideoRequest
 from affectflow.schemas.rows import error_row, failed_video_row, skipped_video_row
 from affectflow.transforms.outcomes import DropSettled, ReadSettled, SplitDone
@@ -64,11 +64,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
     return root
 
 
-def counter(result: PipelineResult, name: str) -> int:
-    query = result.metrics().query(MetricsFilter().with_namespace("affectflow").with_name(name))
-    return sum(c.committed for c in query["counters"])
-
-
 def _run(warehouse: str, force: bool) -> PipelineResult:
     pipeline = TestPipeline(runner="FnApiRunner")
     settled = pipeline | ReadSettled(warehouse, RUN, force=force)
@@ -88,13 +83,13 @@ def _run(warehouse: str, force: bool) -> PipelineResult:
 
 def test_split_done_reads_the_warehouse_when_the_job_runs(warehouse: str) -> None:
     result = _run(warehouse, force=False)
-    assert counter(result, "videos_to_do") == 1  # new-1: done only under another analysis
-    assert counter(result, "videos_already_done") == 1  # done-1
-    assert counter(result, "videos_forgotten") == 2  # gone-1, both-1 (forgotten wins)
-    assert counter(result, "videos_resumed") == 1  # resumed-1: this run committed it
+    assert counter_values(result).get("videos_to_do", 0) == 1  # new-1: done in another analysis
+    assert counter_values(result).get("videos_already_done", 0) == 1  # done-1
+    assert counter_values(result).get("videos_forgotten", 0) == 2  # gone-1, both-1 (forgotten wins)
+    assert counter_values(result).get("videos_resumed", 0) == 1  # resumed-1: this run committed it
 
 
 def test_force_does_again_what_was_done_but_not_what_this_run_committed(warehouse: str) -> None:
     result = _run(warehouse, force=True)
-    assert counter(result, "videos_to_do") == 2
-    assert counter(result, "videos_resumed") == 1
+    assert counter_values(result).get("videos_to_do", 0) == 2
+    assert counter_values(result).get("videos_resumed", 0) == 1
