@@ -21,15 +21,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
 import cv2
-import numpy as np
 
+from affectflow.media.face_crops import face_crop, write_debug_crop
 from affectflow.media.frames import (
     DecodeProgress,
     DurationExceededError,
@@ -38,15 +37,8 @@ from affectflow.media.frames import (
     iter_sampled_frames,
 )
 from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, TrackConfirmation
-from affectflow.models.faces import (
-    HaarFaceDetector,
-    aligned_crop,
-    crop_face,
-    enhance_contrast,
-    face_quality,
-    sharpness,
-)
-from affectflow.models.mtcnn import FaceCheck, MtcnnDetector
+from affectflow.models.faces import HaarFaceDetector
+from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.schemas.records import (
     ErrorRecord,
@@ -176,7 +168,7 @@ class DetectFacesFn(beam.DoFn):
             checks = finder.find(frame.gray, whole)
             track_ids = finder.tracker.update([check.box for check in checks])
             for check, track_id in zip(checks, track_ids, strict=True):
-                face = self._face(video, frame, check, track_id)
+                face = face_crop(video.request, frame, check, track_id, settings)
                 if face.quality is not None and face.quality < settings.min_face_quality:
                     self._faces_low_quality.inc()
                     continue
@@ -212,32 +204,6 @@ class DetectFacesFn(beam.DoFn):
             found = self._detector.search_batch([frame.gray for frame in batch], width)
             yield from zip(batch, found, strict=True)
 
-    def _face(
-        self, video: VideoFile, frame: SampledFrame, check: FaceCheck, track_id: int
-    ) -> FaceCrop:
-        """The model's crop of one confirmed face (aligned on its landmarks), with its quality."""
-        settings = self._settings
-        if settings.align and check.landmarks:
-            crop, face_px = aligned_crop(frame.gray, np.array(check.landmarks), settings.crop_size)
-        else:
-            margin = settings.crop_margin_px
-            crop = crop_face(frame.gray, check.box, settings.crop_size, margin)
-            face_px = max(check.box.w, check.box.h) + 2 * margin
-        sharp = sharpness(crop)
-        return FaceCrop(
-            video_key=video.request.video_key,
-            cohort=video.request.cohort,
-            frame_index=frame.frame_index,
-            timestamp_ms=frame.timestamp_ms,
-            track_id=track_id,
-            box=check.box,
-            crop=enhance_contrast(crop) if settings.clahe else crop,
-            face_px=face_px,
-            face_score=check.score,
-            sharpness=sharp,
-            quality=face_quality(check.score, face_px, sharp, settings.crop_size),
-        )
-
     def _too_long(self, video: VideoFile, progress: DecodeProgress) -> str:
         """Why decoding stopped: a frame past max_duration_s (the header said less)."""
         header = "no duration" if video.duration_s is None else f"{video.duration_s:.1f} s"
@@ -265,20 +231,6 @@ class DetectFacesFn(beam.DoFn):
             time.perf_counter() - start,
         )
         return beam.pvalue.TaggedOutput(FAILED, record)
-
-
-def write_debug_crop(root: str, face: FaceCrop) -> str:
-    """Save a face crop as `<root>/<video_key>/<frame>-t<track>.png` (debugging only).
-
-    Face crops are personal data: they are written only when a user asks with
-    `--debug-crops DIR`. `video_key` is path-safe by construction (see ingest).
-    """
-    folder = os.path.join(root, face.video_key)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{face.frame_index:06d}-t{face.track_id}.png")
-    if not cv2.imwrite(path, face.crop):
-        raise OSError(f"could not write debug crop {path}")
-    return path
 
 
 def _class(error: BaseException | str) -> str:

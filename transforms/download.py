@@ -13,50 +13,34 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import hmac
-import json
 import os
 from collections.abc import Iterator, Sequence
 from concurrent import futures
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
 from affectflow.media.probe import InvalidVideoError, VideoProbe, validate_video
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
-from affectflow.schemas.redact import redact_url
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.sources.bounded_child import FetchLimits
 from affectflow.sources.bounded_fetch import fetch_bounded, warm_up
 from affectflow.sources.fetch_errors import FetchError
 from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
+from affectflow.transforms.cache_ledger import (
+    read_ledger,
+    source_metadata,
+    video_file,
+    write_ledger,
+)
 from affectflow.transforms.metrics import counter, distribution
 from affectflow.transforms.workdirs import environment_error, sweep_stale_workdirs, workdir
+from affectflow.warehouse.layout import local_path
 
 FAILED = "failed"
-LEDGER_VERSION = 1
-
-
-def channel_hash(channel_id: str | None, salt: str | None) -> str | None:
-    """HMAC-SHA256 of a channel id keyed by `salt`; None without either (never the raw id)."""
-    if not channel_id or not salt:
-        return None
-    return hmac.new(salt.encode(), channel_id.encode(), hashlib.sha256).hexdigest()
-
-
-def _salt_id(salt: str | None) -> str | None:
-    """Identifies the salt a ledger's hash was made with, without revealing it."""
-    return channel_hash("affectflow-salt-id", salt)
-
-
-def local_path(url: str) -> str:
-    """The filesystem path of a local request (a path or a file:// URL)."""
-    return unquote(urlsplit(url).path) if url.lower().startswith("file:") else url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,35 +194,15 @@ class DownloadVideoFn(beam.DoFn):
     def _from_local(self, request: VideoRequest) -> VideoFile:
         path = local_path(request.url)
         probe = self._validate(path, f"local file {path}", None)
-        return _video_file(request, path, probe, {})
-
-    def _ledger_path(self, request: VideoRequest) -> Path:
-        return self._videos / f"{request.video_key}.json"
+        return video_file(request, path, probe, {})
 
     def _from_cache(self, request: VideoRequest) -> VideoFile | None:
-        try:
-            ledger = json.loads(self._ledger_path(request).read_text())
-            path = self._videos / ledger["file"]
-            probe = VideoProbe(
-                ledger["duration_s"],
-                ledger["fps"],
-                ledger["width"],
-                ledger["height"],
-                ledger["frames"],
-            )
-            if path.stat().st_size != ledger["bytes"]:
-                return None
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # no usable ledger or file: fetch again
+        cached = read_ledger(self._videos, request, self._settings)
+        if cached is None:
+            return None
+        path, probe, meta = cached
         self._check_duration(probe)
-        meta = {
-            **ledger,
-            "title": ledger.get("title") if self._settings.keep_title else None,
-            "channel_hash": ledger.get("channel_hash")
-            if ledger.get("salt_id") == _salt_id(self._settings.channel_salt)
-            else None,
-        }
-        return _video_file(request, str(path), probe, meta, from_cache=True)
+        return video_file(request, str(path), probe, meta, from_cache=True)
 
     def _download(self, request: VideoRequest) -> _Outcome:
         settings = self._settings
@@ -268,66 +232,10 @@ class DownloadVideoFn(beam.DoFn):
             probe = self._validate(result.path, "the downloaded file", result.info.get("duration"))
             final = self._videos / f"{request.video_key}{result.path.suffix}"
             os.replace(result.path, final)
-            meta = self._metadata(result.info)
-            self._write_ledger(request, final, probe, meta)
-            video = _video_file(request, str(final), probe, meta)
+            meta = source_metadata(result.info, settings)
+            write_ledger(self._videos, request, final, probe, meta)
+            video = video_file(request, str(final), probe, meta)
             return _Outcome(video, ("videos_downloaded",), attempts, final.stat().st_size)
-
-    def _metadata(self, info: dict[str, Any]) -> dict[str, Any]:
-        channel = info.get("channel_id") or info.get("uploader_id")
-        return {
-            "extractor": info.get("extractor") or info.get("extractor_key"),
-            "source_id": info.get("id"),
-            "upload_date": info.get("upload_date"),
-            "channel_hash": channel_hash(channel, self._settings.channel_salt),
-            "salt_id": _salt_id(self._settings.channel_salt),
-            "title": info.get("title") if self._settings.keep_title else None,
-        }
-
-    def _write_ledger(
-        self, request: VideoRequest, path: Path, probe: VideoProbe, meta: dict[str, Any]
-    ) -> None:
-        ledger = {
-            "version": LEDGER_VERSION,
-            "video_key": request.video_key,
-            "url": redact_url(request.url),
-            "file": path.name,
-            "bytes": path.stat().st_size,
-            "duration_s": probe.duration_s,
-            "fps": probe.fps,
-            "width": probe.width,
-            "height": probe.height,
-            "frames": probe.frame_count,
-            **meta,
-        }
-        target = self._ledger_path(request)
-        partial = target.with_suffix(".json.partial")
-        partial.write_text(json.dumps(ledger, indent=1, sort_keys=True))
-        os.replace(partial, target)
-
-
-def _video_file(
-    request: VideoRequest,
-    path: str,
-    probe: VideoProbe,
-    meta: dict[str, Any],
-    *,
-    from_cache: bool = False,
-) -> VideoFile:
-    return VideoFile(
-        request=request,
-        path=path,
-        duration_s=probe.duration_s,
-        fps=probe.fps,
-        width=probe.width,
-        height=probe.height,
-        extractor=meta.get("extractor"),
-        source_id=meta.get("source_id"),
-        upload_date=meta.get("upload_date"),
-        channel_hash=meta.get("channel_hash"),
-        title=meta.get("title"),
-        from_cache=from_cache,
-    )
 
 
 class DownloadVideos(beam.PTransform):

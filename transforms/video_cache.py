@@ -16,9 +16,9 @@ import apache_beam as beam
 
 from affectflow.schemas.records import ErrorRecord, VideoSummary
 from affectflow.schemas.settings import DownloadSettings
-from affectflow.transforms.download import local_path
 from affectflow.transforms.metrics import counter
 from affectflow.transforms.workdirs import delete_partials
+from affectflow.warehouse.layout import local_path
 
 VIDEO_KEY = re.compile(r"^(?:youtube|url|local)-[A-Za-z0-9_-]{1,64}$")
 LEDGER_SUFFIX = ".json"

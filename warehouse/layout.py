@@ -19,6 +19,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -36,8 +37,8 @@ def is_remote(path: str) -> bool:
 
 
 def local_path(path: str) -> str:
-    """A local path without its file:// scheme."""
-    return path[len("file://") :] if path.lower().startswith("file://") else path
+    """A local path: a file: URL's path (percent-decoded), anything else as given."""
+    return unquote(urlsplit(path).path) if path.lower().startswith("file:") else path
 
 
 def join(base: str, *parts: str) -> str:
