@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
-from affectflow.sources.video_list import YOUTUBE_ID, video_key_for
+from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
 from affectflow.transforms.video_cache import VIDEO_KEY, delete_cached_video
 from affectflow.warehouse.commit import forget_video, unkeyed_urls
 from affectflow.warehouse.layout import local_path

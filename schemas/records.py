@@ -39,7 +39,7 @@ class VideoRequest:
     """One valid row of a video list.
 
     `video_key` is a stable, path-safe key derived from the URL (see
-    `sources.video_list.video_key_for`); it names the cached file and joins the tables.
+    `sources.video_keys.video_key_for`); it names the cached file and joins the tables.
     """
 
     video_key: str

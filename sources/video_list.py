@@ -4,33 +4,27 @@ stage).
 A list is CSV (header with `url` or `video_id`, `cohort`, any other columns kept as
 attributes), JSONL (one object per line, same fields) or plain text (one URL per line;
 the cohort comes from `default_cohort`). Every row becomes either a `VideoRequest` or an
-`ErrorRecord`: a bad row never stops the job.
+`ErrorRecord`: a bad row never stops the job. Each format's reader is in
+`list_formats.py`, the video key in `video_keys.py`.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 import os
 import re
 from collections.abc import Iterator
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from apache_beam.io.filesystems import FileSystems
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.settings import IngestSettings
+from affectflow.sources.list_formats import READERS, RESERVED_COLUMNS, list_format
+from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
 
-YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
-_YOUTUBE_URL = re.compile(
-    r"^(?:https?://)?(?:www\.|m\.|music\.)?(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)"
-    r"|youtu\.be/)([A-Za-z0-9_-]{11})(?:[?&#/].*)?$"
-)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 REMOTE_SCHEMES = ("http", "https")
-RESERVED_COLUMNS = ("url", "video_id", "cohort")
 
 
 class RowError(ValueError):
@@ -43,43 +37,6 @@ class RowError(ValueError):
     def __init__(self, message: str, video_key: str | None = None) -> None:
         super().__init__(message)
         self.video_key = video_key
-
-
-def list_format(path: str) -> str:
-    """The format of a video list from its file name: csv, jsonl or txt."""
-    suffix = os.path.splitext(path.lower())[1]
-    formats = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
-    if suffix not in formats:
-        raise ValueError(
-            f"cannot tell the format of video list {path!r}: name it .csv, .jsonl or .txt"
-        )
-    return formats[suffix]
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def youtube_id(url: str) -> str | None:
-    """The video id of a YouTube watch/shorts/embed/youtu.be URL, else None."""
-    match = _YOUTUBE_URL.match(url.strip())
-    return match.group(1) if match else None
-
-
-def normalise_url(url: str) -> str:
-    """Lower-case scheme and host, drop the fragment: two spellings, one key."""
-    parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
-
-
-def video_key_for(url: str, is_local: bool = False) -> str:
-    """A stable, path-safe key for a video: `youtube-<id>`, `url-<hash>` or `local-<hash>`."""
-    if is_local:
-        return f"local-{_short_hash(os.path.realpath(url))}"
-    video_id = youtube_id(url)
-    if video_id:
-        return f"youtube-{video_id}"
-    return f"url-{_short_hash(normalise_url(url))}"
 
 
 def _resolve_local(target: str, base_dir: str) -> str:
@@ -155,80 +112,6 @@ def row_attributes(row: dict) -> dict[str, str]:
         for k, v in row.items()
         if k not in RESERVED_COLUMNS and k is not None and v is not None
     }
-
-
-def _csv_records(text: str) -> Iterator[list[str] | str]:
-    """Each CSV record as its fields, or a message when the record cannot be parsed."""
-    reader = csv.reader(io.StringIO(text))
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:  # a field over the limit, a NUL byte: this record only
-            yield f"cannot parse the CSV record ({error})"
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
-    records = _csv_records(text)
-    first = next(records, [])
-    header = [h.strip() for h in first] if isinstance(first, list) else []
-    if "url" not in header and "video_id" not in header:
-        yield 0, f"CSV header {header[:20]!r} has no 'url' or 'video_id' column"
-        return
-    number = 0
-    for record in records:
-        if record == []:
-            continue  # a blank line, as csv.DictReader skips it
-        number += 1
-        if isinstance(record, str):
-            yield number, record
-        elif len(record) > len(header):
-            yield number, f"row has {len(record)} fields, the header has {len(header)}"
-        elif len(record) < len(header):
-            yield number, f"row has fewer fields than the header ({len(header)})"
-        else:
-            yield number, {k: v.strip() for k, v in zip(header, record, strict=True)}
-
-
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
-    for number, line in enumerate(_split_lines(text), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, f"line is not valid JSON ({error.msg})"
-            continue
-        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
-            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-            yield number, f"line cannot be read as JSON ({reason[:200]})"
-            continue
-        if not isinstance(row, dict):
-            yield number, "line is not a JSON object"
-            continue
-        yield (
-            number,
-            {
-                str(k): str(v) if k in RESERVED_COLUMNS and v is not None else v
-                for k, v in row.items()
-            },
-        )
-
-
-def _split_lines(text: str) -> list[str]:
-    """Lines split on \n only (not on U+2028 and the other separators `splitlines` knows)."""
-    return [line.removesuffix("\r") for line in text.split("\n")]
-
-
-def _txt_rows(text: str) -> Iterator[tuple[int, dict | str]]:
-    for number, line in enumerate(_split_lines(text), start=1):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            yield number, {"url": stripped}
-
-
-READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "txt": _txt_rows}
 
 
 def parse_video_list(

@@ -8,12 +8,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
-from affectflow.sources.video_list import (
-    list_format,
-    parse_video_list,
-    video_key_for,
-    youtube_id,
-)
+from affectflow.sources.list_formats import list_format
+from affectflow.sources.video_keys import video_key_for, youtube_id
+from affectflow.sources.video_list import parse_video_list
 from affectflow.transforms.ingest import ReadVideoList
 
 

@@ -1,0 +1,103 @@
+"""The three formats of a video list, each read into numbered rows.
+
+A reader yields `(row number, fields)` per row, or `(row number, reason)` for a row
+that cannot be read (a CSV field over the limit, a NUL byte, a JSONL line that is not
+an object, nested too deep): one bad row never hides the rows after it. Lines are split
+on `\n` only, so a U+2028 inside a JSON string stays inside its row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+
+# The columns with a meaning of their own; every other column is kept as an attribute.
+RESERVED_COLUMNS = ("url", "video_id", "cohort")
+
+
+def list_format(path: str) -> str:
+    """The format of a video list from its file name: csv, jsonl or txt."""
+    suffix = os.path.splitext(path.lower())[1]
+    formats = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+    if suffix not in formats:
+        raise ValueError(
+            f"cannot tell the format of video list {path!r}: name it .csv, .jsonl or .txt"
+        )
+    return formats[suffix]
+
+
+def _csv_records(text: str) -> Iterator[list[str] | str]:
+    """Each CSV record as its fields, or a message when the record cannot be parsed."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # a field over the limit, a NUL byte: this record only
+            yield f"cannot parse the CSV record ({error})"
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
+    records = _csv_records(text)
+    first = next(records, [])
+    header = [h.strip() for h in first] if isinstance(first, list) else []
+    if "url" not in header and "video_id" not in header:
+        yield 0, f"CSV header {header[:20]!r} has no 'url' or 'video_id' column"
+        return
+    number = 0
+    for record in records:
+        if record == []:
+            continue  # a blank line, as csv.DictReader skips it
+        number += 1
+        if isinstance(record, str):
+            yield number, record
+        elif len(record) > len(header):
+            yield number, f"row has {len(record)} fields, the header has {len(header)}"
+        elif len(record) < len(header):
+            yield number, f"row has fewer fields than the header ({len(header)})"
+        else:
+            yield number, {k: v.strip() for k, v in zip(header, record, strict=True)}
+
+
+def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
+    for number, line in enumerate(_split_lines(text), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, f"line is not valid JSON ({error.msg})"
+            continue
+        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+            yield number, f"line cannot be read as JSON ({reason[:200]})"
+            continue
+        if not isinstance(row, dict):
+            yield number, "line is not a JSON object"
+            continue
+        yield (
+            number,
+            {
+                str(k): str(v) if k in RESERVED_COLUMNS and v is not None else v
+                for k, v in row.items()
+            },
+        )
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines split on \n only (not on U+2028 and the other separators `splitlines` knows)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _txt_rows(text: str) -> Iterator[tuple[int, dict | str]]:
+    for number, line in enumerate(_split_lines(text), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            yield number, {"url": stripped}
+
+
+READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "txt": _txt_rows}
