@@ -30,7 +30,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from affectflow.pipelines.child_processes import stop_descendants
-from affectflow.transforms.units import progress_text
+from affectflow.transforms.progress_journal import progress_text
 from affectflow.warehouse.units import committed_videos
 
 PROGRESS = logging.getLogger("affectflow.progress")

@@ -32,6 +32,7 @@ class Stage(StrEnum):
     FRAMES = "frames"
     FACES = "faces"
     INFER = "infer"
+    COMMIT = "commit"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -133,7 +133,11 @@ def rows_of_run(warehouse: str, run_id: str) -> frozenset[str]:
     rows = _query(
         warehouse,
         """
-        select coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url))
+        select case
+            when video_key is null then concat_ws(':', 'row', cohort, row_number, url)
+            when row_number is null then video_key
+            else video_key || '#' || row_number
+        end
         from video_rows where run_id = $run_id
         union
         select concat_ws(':', 'row', cohort, row_number, coalesce(url, input)) from errors
