@@ -43,6 +43,7 @@ from affectflow.schemas.settings import IngestSettings, StageSettings
 from affectflow.sources.video_list import check_video_list, read_video_list
 from affectflow.transforms.infer import check_device
 from affectflow.transforms.listed import ListedVideos, write_listed
+from affectflow.transforms.unit_clock import flush_all
 from affectflow.warehouse.commit import commit_run, new_run_id
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
@@ -236,6 +237,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
     )
 
     def interrupted() -> str:
+        flush_all()  # what is finished is committed (in this process: `--workers 1`)
         committed = committed_videos(opts.warehouse, run_info.run_id)
         return (
             f"interrupted: {committed:,} of {total:,} videos committed; "

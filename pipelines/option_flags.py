@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from affectflow.models.registry import MODEL_SPECS
-from affectflow.pipelines.option_types import folder, names, number, umask
+from affectflow.pipelines.option_types import folder, names, number, pixels, umask
 from affectflow.schemas.settings import (
     DETECTORS,
     ClassifySettings,
@@ -78,6 +78,12 @@ DETECTION: Spec = [
     ("detect-batch", dict(type=AT_LEAST_ONE, default=DETECT.detect_batch, metavar="N",
                           help="frames per batched MTCNN whole-frame search (GPU runners: "
                           "16-64; default: %(default)s)")),
+    ("max-pixels", dict(type=pixels, default=DETECT.max_pixels, metavar="WxH",
+                        help="largest frame decoded, as WIDTHxHEIGHT or pixels; a video "
+                        "with larger frames fails (default: 3840x2160)")),
+    ("process-timeout", dict(type=POSITIVE, default=DETECT.process_timeout_s, metavar="S",
+                             help="longest time one video's decoding, detection and "
+                             "inference may take, in seconds (default: %(default)s)")),
     ("clahe", dict(choices=("on", "off"),
                    help="contrast-enhance face crops (default: the model's setting)")),
 ]  # fmt: skip
@@ -105,11 +111,14 @@ DOWNLOAD_OPTIONS: Spec = [
     ("backoff-s", dict(type=NON_NEGATIVE, default=DOWNLOAD.backoff_s, metavar="S",
                        help="first retry delay, doubling (default: %(default)s)")),
     ("download-timeout", dict(type=POSITIVE, default=DOWNLOAD.download_timeout_s, metavar="S",
-                              help="longest time one video's fetch may take, in seconds "
-                              "(default: %(default)s)")),
+                              help="longest time one attempt to fetch a video may take, in "
+                              "seconds (default: %(default)s)")),
+    ("download-deadline", dict(type=POSITIVE, default=DOWNLOAD.download_deadline_s,
+                               metavar="S", help="longest time all attempts to fetch one "
+                               "video may take together, in seconds (default: %(default)s)")),
     ("min-rate", dict(type=NON_NEGATIVE, default=DOWNLOAD.min_rate_bytes, metavar="BYTES",
-                      help="slowest download accepted once it has streamed for 30 s, bytes/s; "
-                      "0: any (default: %(default)s)")),
+                      help="slowest download accepted, bytes/s received, once 30 s passed "
+                      "since its first byte; 0: any (default: %(default)s)")),
     ("downloads", dict(type=AT_LEAST_ONE, default=DOWNLOAD.concurrent_downloads, metavar="N",
                        help="downloads at the same time per worker (default: %(default)s)")),
     ("allow-private-addresses", dict(action="store_true",

@@ -54,6 +54,18 @@ def umask(text: str) -> int:
     return value
 
 
+def pixels(text: str) -> int:
+    """An argparse `type`: a frame size as `WIDTHxHEIGHT` (3840x2160) or a pixel count."""
+    width, _, height = text.lower().partition("x")
+    try:
+        value = int(width) * int(height) if height else int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"takes WIDTHxHEIGHT or a number of pixels, not {text!r}")
+    return value
+
+
 def names(text: str) -> str:
     """An argparse `type`: a comma-separated list of names (`youtube,vimeo`)."""
     items = [item.strip() for item in text.split(",")]

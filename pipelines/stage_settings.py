@@ -40,6 +40,8 @@ def stage_settings(
             keep_videos=opts.keep_videos,
             download_timeout_s=opts.download_timeout,
             min_rate_bytes=opts.min_rate,
+            download_deadline_s=opts.download_deadline,
+            max_pixels=opts.max_pixels,
             concurrent_downloads=opts.downloads,
             allow_private_addresses=opts.allow_private_addresses,
             cache_max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
@@ -66,6 +68,8 @@ def stage_settings(
             cv2_threads=one_thread,
             debug_crops_dir=opts.debug_crops,
             max_duration_s=opts.max_duration,
+            max_pixels=opts.max_pixels,
+            process_timeout_s=opts.process_timeout,
         ),
         classify=ClassifySettings(
             model=spec.name,

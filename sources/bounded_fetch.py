@@ -17,7 +17,6 @@ import functools
 import ipaddress
 import socket
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,17 +82,13 @@ def guard_connections(origin: str, allow_private: bool) -> None:
 
 
 class _ByteCap:
-    """yt-dlp progress hook: publishes the bytes written and when writing began; stops
-    the download past `max_bytes`."""
+    """yt-dlp progress hook: stops the download past `max_bytes` (bytes written)."""
 
-    def __init__(self, progress: Any, max_bytes: int | None) -> None:
-        self._progress, self._max_bytes = progress, max_bytes
+    def __init__(self, max_bytes: int | None) -> None:
+        self._max_bytes = max_bytes
 
     def __call__(self, status: dict[str, Any]) -> None:
         done = int(status.get("downloaded_bytes") or 0)
-        if not self._progress[1]:
-            self._progress[1] = time.monotonic() - (status.get("elapsed") or 0.0)
-        self._progress[0] = done
         # One block early: the file on disk never grows past the cap.
         if self._max_bytes is not None and done > self._max_bytes - BLOCK_BYTES:
             raise Refused(
@@ -106,11 +101,11 @@ class _ByteCap:
 def _fetch_in_child(
     progress: Any, url: str, options: dict, limits: FetchLimits, kwargs: dict
 ) -> FetchResult:
-    """The child's fetch: hosts guarded, bytes capped and published in `progress`."""
+    """The child's fetch: hosts guarded, bytes capped (`progress` is the watcher's)."""
     guard_connections(url, limits.allow_private)
     options = {
         **options,
-        "progress_hooks": [_ByteCap(progress, limits.max_bytes)],
+        "progress_hooks": [_ByteCap(limits.max_bytes)],
         "buffersize": BLOCK_BYTES,
         "noresizebuffer": True,
     }

@@ -224,6 +224,22 @@ def videos_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pixel_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A decoder bomb made at test time: five 4000x4000 solid-colour MJPEG frames (16 Mpx
+    each, over the default --max-pixels) in about 0.6 MB."""
+    import cv2
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("bomb") / "bomb.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (4000, 4000))
+    frame = np.full((4000, 4000, 3), (40, 120, 200), np.uint8)
+    for _ in range(5):
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
 def refused_url() -> str:
     """A URL on 127.0.0.1 whose connection is refused."""
     return f"http://127.0.0.1:{unused_port()}/clip.mp4"

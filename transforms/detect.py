@@ -33,6 +33,7 @@ from affectflow.media.frames import (
     DecodeProgress,
     DurationExceededError,
     FrameDecodeError,
+    FrameTooLargeError,
     SampledFrame,
     iter_sampled_frames,
 )
@@ -59,6 +60,10 @@ MAX_DURATION_SLACK_S = 1.0
 
 # Per-video details at DEBUG; the one line per video is printed from `transforms.units`.
 PROGRESS = logging.getLogger("affectflow.progress")
+
+
+class ProcessTimeoutError(Exception):
+    """A video's processing after its download ran past `process_timeout_s`."""
 
 
 @dataclasses.dataclass
@@ -110,11 +115,19 @@ class DetectFacesFn(beam.DoFn):
             min_score=settings.min_face_score,
         )
         gate: TrackConfirmation[FaceCrop] = TrackConfirmation(settings.min_track_frames)
+        limit_s = settings.process_timeout_s
+        deadline = None if limit_s is None else start + limit_s
         try:
-            yield from self._faces(video, progress, counts, finder, gate)
+            yield from self._faces(video, progress, counts, finder, gate, deadline)
         except DurationExceededError:
             message = self._too_long(video, progress)
             yield self._failure(video, Stage.FRAMES, message, start, "MaxDurationExceeded")
+            return
+        except FrameTooLargeError as error:
+            yield self._failure(video, Stage.FRAMES, error, start, "MaxPixelsExceeded")
+            return
+        except ProcessTimeoutError as error:
+            yield self._failure(video, Stage.FACES, error, start, "ProcessTimeout")
             return
         except FrameDecodeError as error:
             yield self._failure(video, Stage.FRAMES, error, start)
@@ -150,8 +163,11 @@ class DetectFacesFn(beam.DoFn):
         counts: _Counts,
         finder: FaceFinder,
         gate: TrackConfirmation[FaceCrop],
+        deadline: float | None,
     ) -> Iterator[FaceCrop]:
-        """Faces of confirmed tracks, in frame order within each track."""
+        """Faces of confirmed tracks, in frame order within each track; ProcessTimeoutError
+        once `deadline` (perf_counter) passed: decoding, detection and the inference of
+        the faces yielded (fused into this step) all count."""
         settings = self._settings
         limit_s = settings.max_duration_s
         frames = iter_sampled_frames(
@@ -161,8 +177,14 @@ class DetectFacesFn(beam.DoFn):
             progress=progress,
             threads=settings.cv2_threads,
             max_s=None if limit_s is None else limit_s + MAX_DURATION_SLACK_S,
+            max_pixels=settings.max_pixels,
         )
         for frame, whole in self._searched(frames):
+            if deadline is not None and time.perf_counter() > deadline:
+                raise ProcessTimeoutError(
+                    f"processing took over {settings.process_timeout_s:g} s "
+                    f"(--process-timeout), stopped after {counts.frames} sampled frames"
+                )
             counts.frames += 1
             self._frames_sampled.inc()
             checks = finder.find(frame.gray, whole)

@@ -133,3 +133,17 @@ def test_a_long_video_is_read_only_up_to_max_duration() -> None:
     probe = validate_video(str(PEXELS), max_duration_s=10.0)  # 19.69 s: too long
     assert probe.duration_s == pytest.approx(19.69, abs=0.01) and probe.frame_count < 250
     assert validate_video(str(PEXELS), max_duration_s=20.0).frame_count == 472
+
+
+def test_frames_over_max_pixels_are_refused_by_the_header(pixel_bomb: Path) -> None:
+    """A 0.6 MB MJPEG of 4000x4000 frames: refused before a packet is read or decoded."""
+    from affectflow.media.probe import FrameTooLargeError
+    from affectflow.schemas.settings import MAX_PIXELS
+
+    with pytest.raises(FrameTooLargeError) as error:
+        validate_video(str(pixel_bomb), max_pixels=MAX_PIXELS)
+    assert error.value.reason == (
+        "its stream header says 4000x4000 = 16,000,000 pixels per frame, "
+        "over --max-pixels 8,294,400"
+    )
+    assert validate_video(str(pixel_bomb), max_pixels=16_000_000).width == 4000

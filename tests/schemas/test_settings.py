@@ -45,6 +45,8 @@ OPERATIONAL = {
         "min_rate_bytes",
         "concurrent_downloads",
         "allow_private_addresses",
+        "download_deadline_s",
+        "max_pixels",
     },
     "detect": {
         "cv2_threads",
@@ -53,6 +55,8 @@ OPERATIONAL = {
         "device",
         "detect_batch",
         "max_duration_s",
+        "max_pixels",
+        "process_timeout_s",
     },
     "classify": {
         "weights_path",
@@ -137,6 +141,13 @@ def test_flag_defaults_are_the_settings_defaults() -> None:
     assert built.classify == ClassifySettings(model=spec.name)
 
 
+@pytest.mark.parametrize(
+    ("text", "pixels"), [("3840x2160", 8_294_400), ("640X480", 307_200), ("1000000", 1_000_000)]
+)
+def test_max_pixels_takes_a_size_or_a_number(text: str, pixels: int) -> None:
+    assert AnalyzeOptions([f"--max-pixels={text}"]).view_as(AnalyzeOptions).max_pixels == pixels
+
+
 def test_every_field_follows_its_flag() -> None:
     argv = [
         "--cohort=c",
@@ -176,6 +187,9 @@ def test_every_field_follows_its_flag() -> None:
         "--flip-average=on",
         "--smooth-s=1.5",
         "--download-timeout=30",
+        "--download-deadline=90",
+        "--max-pixels=1920x1080",
+        "--process-timeout=600",
         "--min-rate=10",
         "--downloads=2",
         "--allow-private-addresses",

@@ -316,3 +316,20 @@ def test_batched_whole_frame_search_gives_the_same_faces() -> None:
     assert [(f.frame_index, f.track_id, f.box) for f in batched] == [
         (f.frame_index, f.track_id, f.box) for f in one
     ]
+
+
+def test_processing_past_its_deadline_fails_the_video() -> None:
+    """--process-timeout bounds decoding and detection: a video still running past it
+    fails (stage faces) with what was done."""
+    outputs = run_fn(video_file(PEXELS, "url-slow", None), process_timeout_s=1e-9)
+    failures = [o.value for o in outputs if getattr(o, "tag", None) == "failed"]
+    assert len(failures) == 1 and len(outputs) == 1
+    assert (failures[0].stage, failures[0].error_class) == (Stage.FACES, "ProcessTimeout")
+    assert failures[0].message.startswith("processing took over 1e-09 s (--process-timeout)")
+
+
+def test_a_frame_over_max_pixels_fails_the_video(pixel_bomb: Path) -> None:
+    outputs = run_fn(video_file(pixel_bomb, "url-bomb", 0.5))
+    [failure] = [o.value for o in outputs]
+    assert (failure.stage, failure.error_class) == (Stage.FRAMES, "MaxPixelsExceeded")
+    assert "over --max-pixels 8,294,400" in failure.message
