@@ -49,7 +49,8 @@ class Route:
     Hostile streams (no Content-Length, the connection closed at the end): `repeat_for_s`
     sends `body` again and again for that long (a body that never ends, an endless
     page); `byte_every_s` sends `body` one byte at a time at that pace (a drip). Both
-    stop by themselves within `STREAM_LIMIT_S`, or when the client hangs up.
+    stop by themselves within `STREAM_LIMIT_S`, when the client hangs up, or once `stop`
+    is set (a test ends a stream when what it waits for has happened).
     """
 
     status: int = 200
@@ -60,6 +61,7 @@ class Route:
     delay_s: float = 0.0
     repeat_for_s: float = 0.0
     byte_every_s: float = 0.0
+    stop: threading.Event | None = dataclasses.field(default=None, compare=False)
 
 
 # No hostile route streams longer than this, whatever the client does.
@@ -118,7 +120,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         deadline = time.monotonic() + min(route.repeat_for_s or STREAM_LIMIT_S, STREAM_LIMIT_S)
         pieces = (route.body[i : i + 1] for i in range(len(route.body)))
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (route.stop and route.stop.is_set()):
                 if route.byte_every_s:
                     piece = next(pieces, b"")
                     if not piece:
