@@ -22,7 +22,7 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -117,20 +117,10 @@ class DetectFacesFn(beam.DoFn):
         gate: TrackConfirmation[FaceCrop] = TrackConfirmation(settings.min_track_frames)
         limit_s = settings.process_timeout_s
         deadline = None if limit_s is None else start + limit_s
-        try:
-            yield from self._faces(video, progress, counts, finder, gate, deadline)
-        except DurationExceededError:
-            message = self._too_long(video, progress)
-            yield self._failure(video, Stage.FRAMES, message, start, "MaxDurationExceeded")
-            return
-        except FrameTooLargeError as error:
-            yield self._failure(video, Stage.FRAMES, error, start, "MaxPixelsExceeded")
-            return
-        except ProcessTimeoutError as error:
-            yield self._failure(video, Stage.FACES, error, start, "ProcessTimeout")
-            return
-        except FrameDecodeError as error:
-            yield self._failure(video, Stage.FRAMES, error, start)
+        faces = self._faces(video, progress, counts, finder, gate, deadline)
+        error = yield from _held_back(faces)
+        if error is not None:
+            yield self._stopped(video, progress, error, start)
             return
         problem = progress.shortfall(video.duration_s, self._settings.trim_s)
         if problem is not None:
@@ -226,6 +216,19 @@ class DetectFacesFn(beam.DoFn):
             found = self._detector.search_batch([frame.gray for frame in batch], width)
             yield from zip(batch, found, strict=True)
 
+    def _stopped(
+        self, video: VideoFile, progress: DecodeProgress, error: Exception, start: float
+    ) -> beam.pvalue.TaggedOutput:
+        """The failure of a video whose decoding or processing was stopped by `error`."""
+        if isinstance(error, DurationExceededError):
+            message = self._too_long(video, progress)
+            return self._failure(video, Stage.FRAMES, message, start, "MaxDurationExceeded")
+        if isinstance(error, FrameTooLargeError):
+            return self._failure(video, Stage.FRAMES, error, start, "MaxPixelsExceeded")
+        if isinstance(error, ProcessTimeoutError):
+            return self._failure(video, Stage.FACES, error, start, "ProcessTimeout")
+        return self._failure(video, Stage.FRAMES, error, start)
+
     def _too_long(self, video: VideoFile, progress: DecodeProgress) -> str:
         """Why decoding stopped: a frame past max_duration_s (the header said less)."""
         header = "no duration" if video.duration_s is None else f"{video.duration_s:.1f} s"
@@ -253,6 +256,23 @@ class DetectFacesFn(beam.DoFn):
             time.perf_counter() - start,
         )
         return beam.pvalue.TaggedOutput(FAILED, record)
+
+
+def _held_back(faces: Iterator[FaceCrop]) -> Generator[FaceCrop, None, Exception | None]:
+    """The faces one behind, the video's last marked `last_of_video` (inference then
+    classifies its batch at once, not when the next video's faces come); returns the
+    error that stopped decoding or processing, if one did."""
+    previous, stopped = None, None
+    try:
+        for face in faces:
+            if previous is not None:
+                yield previous
+            previous = face
+    except (FrameDecodeError, ProcessTimeoutError) as error:
+        stopped = error
+    if previous is not None:
+        yield dataclasses.replace(previous, last_of_video=True)
+    return stopped
 
 
 def _class(error: BaseException | str) -> str:

@@ -5,8 +5,8 @@ batches and the result becomes a `faces` row with per-class probabilities, the t
 label, the model id and the weights' sha256.
 
 A batch holds the faces of one video (`BatchPerVideoFn`, up to the batch size): a
-video's last batch goes to the model as soon as the next video's first face arrives,
-so each video finishes right after its detection. Beam's own batching
+video's last batch goes to the model with its last face (marked by detection), so each
+video finishes right after its detection, whatever comes next. Beam's own batching
 (`batch_across_videos`) waits to fill every batch across videos: with short clips
 videos then finish in bursts (64 faces: about a dozen clips at a time).
 """
@@ -104,7 +104,8 @@ class ToTensorFn(beam.DoFn):
 class BatchPerVideoFn(beam.DoFn):
     """(FaceCrop, tensor) pairs -> lists of them, each of one video and at most
     `batch_size` long. A video's faces arrive together (one detection call yields them
-    all), so a batch is complete when it is full or the next video's face arrives."""
+    all), so a batch is complete when it is full, when it holds the video's last face
+    (`FaceCrop.last_of_video`) or when the next video's face arrives."""
 
     def __init__(self, batch_size: int) -> None:
         self._batch_size = batch_size
@@ -117,7 +118,7 @@ class BatchPerVideoFn(beam.DoFn):
             yield self._batch
             self._batch = []
         self._batch.append(pair)
-        if len(self._batch) >= self._batch_size:
+        if len(self._batch) >= self._batch_size or pair[0].last_of_video:
             yield self._batch
             self._batch = []
 
