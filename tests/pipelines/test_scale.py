@@ -148,6 +148,7 @@ def test_killed_at_five_moments_and_interrupted_then_a_rerun_equals_one_clean_ru
             continue
         text = log.read_text()
         assert process.returncode == 130 and "Traceback" not in text, text[-2000:]
+        assert text.count("interrupted:") == 1, text[-2000:]  # not again by a download
         line = INTERRUPTED.fullmatch(text.strip().splitlines()[-1])
         assert line and int(line.group(1)) == len(committed), text[-2000:]
     run(args)
@@ -192,6 +193,7 @@ def test_sigterm_to_the_launcher_alone_stops_its_workers_then_a_rerun_completes(
     process, children = _signal_after(args, log, 1, signal.SIGTERM, group=False)
     text = log.read_text()
     assert process.returncode == 130 and "Traceback" not in text, text[-2000:]
+    assert text.count("interrupted:") == 1, text[-2000:]
     assert re.fullmatch(
         rf"affectflow analyze: interrupted: \d+ of {SHORT} videos committed; "
         "run the same command again to continue",
