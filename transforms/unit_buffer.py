@@ -226,16 +226,24 @@ class UnitBuffer:
         self._weight += 0 if key is None else 1
 
     def _write(self) -> None:
+        """Write the ready videos as one unit. They leave the buffer first: a write cut
+        short by an interrupt (whose handler then flushes) is not written twice."""
         if not self._ready:
             return
+        ready, weight, rows_in = self._ready, self._weight, self._rows
+        self._ready, self._weight, self._rows = [], 0, 0
         unit_id = new_unit_id(self._run.run_id)
         tables: dict[str, list[Row]] = {"videos": [], "faces": [], "errors": []}
-        for video in self._ready:
+        for video in ready:
             for name, rows in video.rows.items():
                 tables[name].extend({**row, "unit_id": unit_id} for row in rows)
-        write_unit(self._settings.warehouse, self._run.run_id, unit_id, tables, len(self._ready))
+        try:
+            write_unit(self._settings.warehouse, self._run.run_id, unit_id, tables, len(ready))
+        except Exception:  # kept for the next try (the bundle's end reports the error)
+            self._ready = ready + self._ready
+            self._weight, self._rows = self._weight + weight, self._rows + rows_in
+            raise
         self._units.inc()
-        self._ready, self._weight, self._rows = [], 0, 0
 
 
 def _key(element: FaceCrop | VideoSummary | ErrorRecord) -> str:

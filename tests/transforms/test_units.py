@@ -186,3 +186,16 @@ def test_a_video_split_across_bundles_is_never_written_partly(tmp_path: Path) ->
         stages = con.execute("select video_key, stage from errors").fetchall()
         faces = con.execute("select video_key, count(*) from face_rows group by 1").fetchall()
     assert stages == [("a", "commit")] and faces == [("b", 1)]
+
+
+def test_the_clock_commits_a_finished_video_while_nothing_else_arrives(tmp_path: Path) -> None:
+    """The unit's age is checked by a clock, not only when the next video finishes (a
+    bundle held by a slow download commits what is finished)."""
+    import time
+
+    buf, warehouse = buffer(tmp_path, max_videos=20, max_seconds=0.2)
+    buf.add(Role.ANALYSED, summary("x", 0, faces=0))
+    guard = time.monotonic() + 60  # only keeps a broken clock from hanging the test
+    while not committed_units(warehouse, RUN.run_id) and time.monotonic() < guard:
+        time.sleep(0.05)
+    assert committed(warehouse) == [("x", "no_faces", 0)]
