@@ -27,7 +27,7 @@ class Ticking(Protocol):
 
 
 _buffers: weakref.WeakSet[Ticking] = weakref.WeakSet()
-_guard = threading.Lock()
+_guard = threading.RLock()  # an interrupt handler may run while its thread holds it
 _thread: threading.Thread | None = None
 
 
