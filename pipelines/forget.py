@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
+from affectflow.schemas.printable import printable
 from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
 from affectflow.transforms.video_cache import VIDEO_KEY, delete_cached_video
 from affectflow.warehouse.commit import forget_video, unkeyed_urls
@@ -83,10 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             removed = _forget(args.warehouse, key)
         deleted = delete_cached_video(video_cache_dir(cache_dir), key, partials=True)
     except WarehouseBusy as error:
-        print(f"affectflow forget: {error}", file=sys.stderr)
+        print(printable(f"affectflow forget: {error}"), file=sys.stderr)
         return EX_TEMPFAIL
     except (ValueError, OSError) as error:
-        print(f"affectflow forget: {error}", file=sys.stderr)
+        print(printable(f"affectflow forget: {error}"), file=sys.stderr)
         return 2
     rows = ", ".join(f"{n} {table}" for table, n in removed.items())
     print(f"{key}: removed rows: {rows}; deleted {len(deleted)} cached file(s)")

@@ -38,16 +38,30 @@ def _parser() -> argparse.ArgumentParser:
         "--print-setup", action="store_true", help="print the SQL that loads the views, and exit"
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="(default: table)")
+    parser.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="CSV cells as they are (default: a cell starting with = + - @, a tab or a "
+        "carriage return gets a leading ', as a spreadsheet would run it)",
+    )
     return parser
 
 
-def _print_result(con, sql: str, fmt: str) -> None:
+def _print_result(con, sql: str, fmt: str, raw_csv: bool = False) -> None:
     from affectflow.queries.render import render_report
     from affectflow.queries.runner import query
+    from affectflow.schemas.printable import to_terminal
 
     result = query(con, sql)
     if result is not None:
-        print(render_report(con, result, fmt).rstrip("\n"))
+        print(to_terminal(render_report(con, result, fmt, raw_csv=raw_csv).rstrip("\n")))
+
+
+def _error(text: str) -> None:
+    """One error line on stderr, made printable (it may quote the SQL or a value)."""
+    from affectflow.schemas.printable import printable
+
+    print(printable(text, newlines=True), file=sys.stderr)
 
 
 def _builtin_shell(con, fmt: str) -> None:
@@ -69,7 +83,7 @@ def _builtin_shell(con, fmt: str) -> None:
             try:
                 _print_result(con, "\n".join(buffer), fmt)
             except duckdb.Error as error:
-                print(f"error: {error}", file=sys.stderr)
+                _error(f"error: {error}")
             buffer = []
 
 
@@ -99,13 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         con = connect(args.warehouse)
         if args.command is not None or args.file is not None:
             sql = args.command if args.command is not None else Path(args.file).read_text()
-            _print_result(con, sql, args.format)
+            _print_result(con, sql, args.format, args.raw_csv)
             return 0
         binary = shutil.which("duckdb")
         if binary and sys.stdin.isatty():
             return _duckdb_cli(binary, setup_sql(args.warehouse))
         _builtin_shell(con, args.format)
     except (WarehouseError, duckdb.Error, OSError) as error:
-        print(f"affectflow sql: {error}", file=sys.stderr)
+        _error(f"affectflow sql: {error}")
         return 2
     return 0
