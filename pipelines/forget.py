@@ -18,9 +18,8 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
@@ -28,7 +27,7 @@ from affectflow.schemas.printable import printable
 from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
 from affectflow.transforms.video_cache import VIDEO_KEY, delete_cached_video
 from affectflow.warehouse.commit import forget_video, unkeyed_urls
-from affectflow.warehouse.layout import local_path
+from affectflow.warehouse.layout import local_path, owner_only
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 from affectflow.warehouse.resume import read_manifest, unfinished_runs
 from affectflow.warehouse.sql import WarehouseError, connect
@@ -109,16 +108,6 @@ def cache_dirs(warehouse: str, given: str | None) -> list[str]:
             warehouse,
         )
     return here or [str(default_cache_dir())]
-
-
-@contextlib.contextmanager
-def owner_only() -> Iterator[None]:
-    """Files and folders created meanwhile are owner-only (umask 077), as analyze's."""
-    previous = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,6 +14,8 @@ import dataclasses
 import io
 import json
 import logging
+import os
+import stat
 from pathlib import Path
 
 import duckdb
@@ -156,3 +158,64 @@ def test_log_lines_are_printable_and_keep_a_traceback_s_lines() -> None:
     line = PrintableFormatter("%(levelname)s %(name)s: %(message)s").format(record)
     _clean(line)
     assert line.startswith("WARNING affectflow.x: got \\x1b]0;owned") and "\nTraceback" in line
+
+
+@pytest.fixture
+def umask_022():
+    """A permissive umask, as a user's shell has (analyze sets 077 in this process)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+REFUSED = [
+    ("copy (select 1 as a) to '{tmp}/out.csv'", "COPY is refused"),
+    ("copy (select 1 as a) to '{warehouse}/videos/x.parquet'", "COPY is refused"),
+    ("export database '{tmp}/dump'", "EXPORT is refused"),
+    ("attach '{tmp}/other.db' as other", "ATTACH is refused"),
+    ("install httpfs", "LOAD is refused"),
+    ("select 1; copy (select 1) to '{tmp}/second.csv'", "COPY is refused"),
+    ("select * from read_csv('/etc/passwd')", "Permission Error"),
+    ("select * from read_text('{warehouse}/../videos.csv')", "Permission Error"),
+    ("set enable_external_access = true", "configuration has been locked"),
+    ("set allowed_directories = ['/']", "configuration has been locked"),
+]
+
+
+@pytest.mark.parametrize(("sql", "message"), REFUSED, ids=[m for _, m in REFUSED])
+def test_sql_is_read_only_and_reads_the_warehouse_only(
+    hostile: Hostile, tmp_path: Path, capsys, sql: str, message: str
+) -> None:
+    statement = sql.format(tmp=tmp_path, warehouse=hostile.warehouse)
+    code, _, err = _run(capsys, "sql", "--warehouse", str(hostile.warehouse), "-c", statement)
+    assert code == 2 and message in err, err
+    assert list(tmp_path.iterdir()) == []
+    assert not (hostile.warehouse / "videos" / "x.parquet").exists()
+
+
+def test_sql_reads_the_views_and_writes_only_when_writable(
+    hostile: Hostile, tmp_path: Path, capsys, umask_022
+) -> None:
+    warehouse = str(hostile.warehouse)
+    sql = "create temp table t as select status from latest_videos; select count(*) from t"
+    code, out, err = _run(capsys, "sql", "--warehouse", warehouse, "--format", "csv", "-c", sql)
+    assert code == 0 and out.splitlines()[1] == "2", err
+    copy = f"copy (select status from videos) to '{tmp_path}/out.csv'"
+    code, _, err = _run(capsys, "sql", "--warehouse", warehouse, "--writable", "-c", copy)
+    assert code == 0, err
+    assert (tmp_path / "out.csv").read_text().splitlines() == ["status", "failed", "failed"]
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o600
+    with pytest.raises(SystemExit):
+        main(["sql", "--help"])
+    assert "Read-only unless --writable" in " ".join(capsys.readouterr().out.split())
+
+
+def test_report_files_are_owner_only(hostile: Hostile, tmp_path: Path, capsys, umask_022) -> None:
+    out = tmp_path / "new" / "errors.csv"
+    code, _, err = _run(
+        capsys, "report", "errors", "--warehouse", str(hostile.warehouse),
+        "--min-videos", "1", "--format", "csv", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
