@@ -55,6 +55,8 @@ def report_list() -> str:
         for param in info.parameters:
             spec = PARAMETERS[param]
             default = "" if spec.default is None else f" (default: {spec.default})"
+            if spec.maximum is not None:
+                default += f" (at most {spec.maximum:,})"
             lines.append(f"    {param:<12} {spec.help}{default}")
     return "\n".join(lines)
 
