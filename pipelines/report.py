@@ -54,9 +54,9 @@ def report_list() -> str:
         lines.append(f"{name}: {info.question}")
         for param in info.parameters:
             spec = PARAMETERS[param]
-            default = "" if spec.default is None else f" (default: {spec.default})"
-            if spec.maximum is not None:
-                default += f" (at most {spec.maximum:,})"
+            bounds = [] if spec.default is None else [f"default: {spec.default}"]
+            bounds += [] if spec.maximum is None else [f"at most {spec.maximum:,}"]
+            default = f" ({', '.join(bounds)})" if bounds else ""
             lines.append(f"    {param:<12} {spec.help}{default}")
     return "\n".join(lines)
 

@@ -94,7 +94,8 @@ def test_list_shows_every_report_with_its_question(capsys) -> None:
     assert [line.split(":", 1)[0] for line in lines] == list_reports()
     assert all(line.rstrip().endswith("?") for line in lines)
     params = [line.split() for line in out if line.startswith(" ")]
-    assert ["n_boot", "bootstrap", "replicates", "(default:", "1000)"] in params
+    n_boot = ["n_boot", "bootstrap", "replicates", "(default:", "1000,", "at", "most", "100,000)"]
+    assert n_boot in params
     assert any(words[0] == "min_videos" and words[-1] == "5)" for words in params)
 
 
@@ -146,7 +147,7 @@ def test_resampling_parameters_have_an_upper_bound(job, capsys, param: str) -> N
     assert main(argv) == 2
     assert f"{param.split('=')[0]} must be at most 100,000" in capsys.readouterr().err
     assert main(["report", "--list"]) == 0
-    assert "(at most 100,000)" in capsys.readouterr().out
+    assert "(default: 1000, at most 100,000)" in capsys.readouterr().out
 
 
 def test_a_report_connection_has_bounded_memory_and_spills_privately(job) -> None:
