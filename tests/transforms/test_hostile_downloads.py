@@ -2,9 +2,10 @@
 
 One real Beam job over a local server (127.0.0.1) that streams forever, inflates a gzip
 bomb, drips one byte a second, feeds an endless page and a 50 MB page, redirects to the
-cloud metadata address and serves a live HLS playlist, next to a good clip: each hostile
-URL ends as one failed row with a clear error, the good clip downloads, the job ends
-within its time bound, and no download in the cache ever passes the size cap (sampled).
+cloud metadata address (plain and IPv4-mapped IPv6) and serves a live HLS playlist, next
+to a good clip: each hostile URL ends as one failed row with a clear error, the good clip
+downloads, the job ends within its time bound, and no download in the cache ever passes
+the size cap (sampled).
 A page is read up to its cap only: the memory a fetch of a 50 MB or an endless page
 allocates (traced) stays within twice the cap.
 """
@@ -66,6 +67,9 @@ def _hostile_routes(server: Any, clip: bytes) -> dict[str, str]:
         "metadata_redirect": server.route(
             "h/redirect.mp4", status=302, headers=(("Location", "http://169.254.169.254/x"),)
         ),
+        "mapped_redirect": server.route(
+            "h/mapped.mp4", status=302, headers=(("Location", "http://[::ffff:a9fe:a9fe]/x"),)
+        ),
         "live_hls": server.route(
             "h/live.m3u8", body=_live_playlist(), content_type="application/vnd.apple.mpegurl"
         ),
@@ -79,6 +83,7 @@ EXPECTED = {
     "endless_html": ("PageTooLarge", "larger than 8 MiB"),
     "huge_html": ("PageTooLarge", "larger than 8 MiB"),
     "metadata_redirect": ("PrivateAddressRefused", "refused to connect to 169.254.169.254"),
+    "mapped_redirect": ("PrivateAddressRefused", "::ffff:169.254.169.254, a link-local address"),
     "live_hls": ("LiveStream", "a live stream"),
 }
 
