@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from affectflow.pipelines.analyze import JobError, run
 from affectflow.pipelines.failures import job_failure
 from affectflow.pipelines.options import add_analyze_arguments
+from affectflow.schemas.printable import printable
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
 
 LOG = logging.getLogger(__name__)
@@ -50,14 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         summary = run(argv)
     except JobError as error:
-        print(f"affectflow analyze: {error}", file=sys.stderr)
+        print(printable(f"affectflow analyze: {error}"), file=sys.stderr)
         return 2
     except WarehouseBusy as error:
-        print(f"affectflow analyze: {error}", file=sys.stderr)
+        print(printable(f"affectflow analyze: {error}"), file=sys.stderr)
         return EX_TEMPFAIL
     except Exception as error:  # the job failed; say what to fix, no traceback
         LOG.debug("the job failed", exc_info=True)
-        print(f"affectflow analyze: {job_failure(error)}", file=sys.stderr)
+        print(printable(f"affectflow analyze: {job_failure(error)}"), file=sys.stderr)
         return 2
     print("\n".join([summary.line(), *summary.error_lines()]))
     return 0

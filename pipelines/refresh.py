@@ -25,6 +25,7 @@ from affectflow.pipelines.failures import job_failure
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary
+from affectflow.schemas.printable import printable
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.redact import redact_text
 from affectflow.sources.bounded_child import FetchLimits
@@ -262,18 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             config, retry_failed=args.retry_failed, wait_s=args.wait, dry_run=args.dry_run
         )
     except WarehouseBusy as error:
-        print(f"affectflow refresh: {error}", file=sys.stderr)
+        print(printable(f"affectflow refresh: {error}"), file=sys.stderr)
         return EX_TEMPFAIL
     except (ConfigError, JobError) as error:
-        print(f"affectflow refresh: {error}", file=sys.stderr)
+        print(printable(f"affectflow refresh: {error}"), file=sys.stderr)
         return 2
     except Exception as error:  # the job failed; say what to fix, no traceback
         LOG.debug("the refresh failed", exc_info=True)
-        print(f"affectflow refresh: {job_failure(error)}", file=sys.stderr)
+        print(printable(f"affectflow refresh: {job_failure(error)}"), file=sys.stderr)
         return 2
-    print(result.line())
+    print(printable(result.line()))
     for line in result.summary.error_lines() if result.summary else []:
         print(line)
     for path in result.reports:
-        print(f"  {path}")
+        print(printable(f"  {path}"))
     return 1 if result.report_failures else 0

@@ -1,4 +1,5 @@
-"""The end-of-run summary: the counts of the committed run, and Beam's counters."""
+"""The end-of-run summary: the counts of the committed run, and Beam's counters (the
+error texts it quotes made `printable`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
+from affectflow.schemas.printable import printable
 from affectflow.transforms.metrics import NAMESPACE
 
 
@@ -49,7 +51,7 @@ class RunSummary:
         if not self.top_errors:
             return []
         head = "top errors (all of them: affectflow report errors):"
-        return [head, *(f"  {count:>5}  {text}" for text, count in self.top_errors)]
+        return [head, *(f"  {count:>5}  {printable(text)}" for text, count in self.top_errors)]
 
 
 TOP_ERRORS_SQL = """

@@ -16,12 +16,19 @@ from affectflow.queries.runner import connect, report_info, run_report
 from affectflow.warehouse.sql import WarehouseError
 
 
+def owner_only_dirs(folder: Path) -> None:
+    """Create `folder` and the parents it lacks, each owner-only (0700)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for parent in reversed(missing):
+        parent.mkdir(mode=0o700, exist_ok=True)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write a file atomically (a reader sees the old report or the new one, never half),
-    with the permissions the user's umask gives a new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owner-only (0600; folders it creates 0700): a report can name videos and cohorts."""
+    owner_only_dirs(path.parent)
     temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
         handle.write(text if text.endswith("\n") else text + "\n")
     os.replace(temporary, path)

@@ -10,7 +10,9 @@ against the shipped list.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import tempfile
 from importlib import resources
 from typing import Any
 
@@ -20,6 +22,12 @@ from affectflow.warehouse.sql import connect as committed_views
 from affectflow.warehouse.sql import setup_sql as committed_setup_sql
 
 DEFAULT_MIN_VIDEOS = 5
+# Most bootstrap replicates or permutations a report runs: memory grows with them
+# (README "Reports"; benchmarks/report_memory.py).
+MAX_RESAMPLES = 100_000
+# DuckDB's memory for one report or `affectflow sql` session: past it, it spills to disk
+# (`spill_dir`), so the permutation test's sort of n_perm x videos rows stays bounded.
+MEMORY_LIMIT = "1GB"
 VIEWS = "views"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _SECTION = re.compile(r"^([A-Z][a-z]+):\s*(.*)$")
@@ -33,6 +41,7 @@ class Param:
     default: Any
     help: str
     minimum: float | None = None
+    maximum: float | None = None
 
 
 PARAMETERS: dict[str, Param] = {
@@ -41,8 +50,8 @@ PARAMETERS: dict[str, Param] = {
         str, None, "analysis (model + settings) read (default: the model's latest run's)"
     ),
     "min_videos": Param(int, DEFAULT_MIN_VIDEOS, "mask rows built from fewer videos", 1),
-    "n_boot": Param(int, 1000, "bootstrap replicates", 1),
-    "n_perm": Param(int, 1000, "permutations of the cohort labels", 1),
+    "n_boot": Param(int, 1000, "bootstrap replicates", 1, MAX_RESAMPLES),
+    "n_perm": Param(int, 1000, "permutations of the cohort labels", 1, MAX_RESAMPLES),
     "seed": Param(int, 42, "seed of the bootstrap and the permutations"),
     "cohort_a": Param(str, None, "first cohort compared (default: first by name)"),
     "cohort_b": Param(str, None, "second cohort compared (default: next by name)"),
@@ -163,7 +172,8 @@ def report_info(name: str) -> ReportInfo:
     return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters)
 
 
-def _convert(name: str, value: Any) -> Any:
+def convert_param(name: str, value: Any) -> Any:
+    """`value` as parameter `name`'s type, in its range; ValueError says what is wrong."""
     spec = PARAMETERS[name]
     if value is None:
         return None
@@ -174,6 +184,8 @@ def _convert(name: str, value: Any) -> Any:
         raise ValueError(f"parameter {name} takes {kind}, not {value!r}") from None
     if spec.minimum is not None and typed < spec.minimum:
         raise ValueError(f"parameter {name} must be at least {spec.minimum}, not {value!r}")
+    if spec.maximum is not None and typed > spec.maximum:
+        raise ValueError(f"parameter {name} must be at most {spec.maximum:,}, not {value!r}")
     return typed
 
 
@@ -186,9 +198,8 @@ def bind_params(info: ReportInfo, params: dict[str, Any] | None) -> dict[str, An
             f"report {info.name!r} takes no parameter {', '.join(unknown)}; "
             f"it takes: {', '.join(info.parameters)}"
         )
-    return {
-        name: _convert(name, given.get(name, PARAMETERS[name].default)) for name in info.parameters
-    }
+    defaults = {name: PARAMETERS[name].default for name in info.parameters}
+    return {name: convert_param(name, given.get(name, defaults[name])) for name in defaults}
 
 
 def setup_sql(warehouse: str) -> str:
@@ -198,14 +209,25 @@ def setup_sql(warehouse: str) -> str:
 
 
 def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the committed views and `views.sql` defined.
+    """An in-memory DuckDB connection with the committed views and `views.sql` defined,
+    its memory bounded (`MEMORY_LIMIT`, spilling to `spill_dir`).
 
     Raises `WarehouseError` (a ValueError) when `warehouse` holds no warehouse or, for a
     remote one, when DuckDB cannot read it.
     """
     con = committed_views(warehouse)
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"set temp_directory = '{spill_dir()}'")
     con.execute(_sql(VIEWS))
     return con
+
+
+def spill_dir() -> str:
+    """Where DuckDB spills what does not fit in `MEMORY_LIMIT`: an owner-only folder of
+    this user's in the system's temp folder (not the current folder)."""
+    folder = os.path.join(tempfile.gettempdir(), f"affectflow-duckdb-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder.replace("'", "''")
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str) -> Report | None:

@@ -179,11 +179,15 @@ class StageSettings:
 
     def fingerprint(self) -> dict[str, dict[str, Any]]:
         """What decides a video's results, per stage (stored in `runs.config`); a stage
-        with only operational fields (`units`) is left out."""
+        with only operational fields (`units`) is left out. The weights are named by
+        their sha256, or by their path or URI when their sha256 is unknown ("")."""
         stages = {
             field.name: fingerprinted(getattr(self, field.name))
             for field in dataclasses.fields(self)
         }
+        if self.classify.weights_path and not self.classify.weights_sha256:
+            # Weights the launcher could not read: their URI is all that tells them apart.
+            stages["classify"]["weights_path"] = self.classify.weights_path
         return {name: fields for name, fields in stages.items() if fields}
 
     def analysis_id(self) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from apache_beam.io.filesystems import FileSystems
 
+from affectflow.schemas.printable import has_non_printing, printable
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.list_formats import READERS, RESERVED_COLUMNS, list_format
@@ -79,6 +80,11 @@ def make_request(
 ) -> VideoRequest:
     """Validate one parsed row; raise RowError with a message a person understands."""
     target = _target_of(row)
+    if has_non_printing(target):
+        raise RowError(
+            f"URL '{printable(target)[:200]}' holds control, bidi or other invisible "
+            "characters (shown escaped): fix the list"
+        )
     cohort = (row.get("cohort") or "").strip() or default_cohort
     scheme = _scheme_of(target)
     is_local = scheme in ("", "file")

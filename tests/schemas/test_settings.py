@@ -70,7 +70,28 @@ OPERATIONAL = {
 
 
 def _defaults() -> StageSettings:
-    return StageSettings(**{name: cls() for name, cls in STAGES.items()})
+    """Every stage's defaults, with weights of known sha256 (their path is operational)."""
+    stages = {name: cls() for name, cls in STAGES.items()}
+    stages["classify"] = ClassifySettings(weights_sha256="0" * 64)
+    return StageSettings(**stages)
+
+
+def test_weights_of_unknown_sha256_are_told_apart_by_their_uri() -> None:
+    """A launcher that cannot read remote weights gets sha256 "": two such runs with other
+    weights have two analysis ids (else the second would skip every video as done)."""
+    base = _defaults()
+
+    def with_weights(path: str, sha256: str) -> StageSettings:
+        classify = ClassifySettings(weights_path=path, weights_sha256=sha256)
+        return dataclasses.replace(base, classify=classify)
+
+    a = with_weights("gs://bucket/a.pt", "")
+    assert a.analysis_id() != with_weights("gs://bucket/b.pt", "").analysis_id()
+    assert a.fingerprint()["classify"]["weights_path"] == "gs://bucket/a.pt"
+    assert a.analysis_id() == with_weights("gs://bucket/a.pt", "").analysis_id()
+    known = with_weights("gs://bucket/a.pt", "f" * 64)
+    assert known.analysis_id() == with_weights("/local/copy.pt", "f" * 64).analysis_id()
+    assert "weights_path" not in known.fingerprint()["classify"]
 
 
 def _other_value(value: Any) -> Any:

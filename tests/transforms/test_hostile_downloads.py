@@ -2,11 +2,11 @@
 
 One real Beam job over a local server (127.0.0.1) that streams forever, inflates a gzip
 bomb, drips one byte a second from the first byte (cut by --min-rate, counted as bytes
-arrive), feeds an endless page and a 50 MB page, redirects to the cloud metadata address,
-serves a live HLS playlist and a decoder bomb (a 0.6 MB file of 4000x4000 frames, refused
-by --max-pixels from its header), next to a good clip: each hostile
-URL ends as one failed row with a clear error, the good clip downloads, the job ends
-within its time bound, and no download in the cache ever passes the size cap (sampled).
+arrive), feeds an endless page and a 50 MB page, redirects to the cloud metadata address
+(plain and IPv4-mapped IPv6), serves a live HLS playlist and a decoder bomb (a 0.6 MB file
+of 4000x4000 frames, refused by --max-pixels from its header), next to a good clip: each
+hostile URL ends as one failed row with a clear error, the good clip downloads, the job
+ends within its time bound, and no download in the cache ever passes the size cap (sampled).
 A page is read up to its cap only: the memory a fetch of a 50 MB or an endless page
 allocates (traced) stays within twice the cap.
 """
@@ -68,6 +68,9 @@ def _hostile_routes(server: Any, clip: bytes, bomb: bytes) -> dict[str, str]:
         "metadata_redirect": server.route(
             "h/redirect.mp4", status=302, headers=(("Location", "http://169.254.169.254/x"),)
         ),
+        "mapped_redirect": server.route(
+            "h/mapped.mp4", status=302, headers=(("Location", "http://[::ffff:a9fe:a9fe]/x"),)
+        ),
         "live_hls": server.route(
             "h/live.m3u8", body=_live_playlist(), content_type="application/vnd.apple.mpegurl"
         ),
@@ -83,6 +86,7 @@ EXPECTED = {
     "endless_html": ("PageTooLarge", "larger than 8 MiB"),
     "huge_html": ("PageTooLarge", "larger than 8 MiB"),
     "metadata_redirect": ("PrivateAddressRefused", "refused to connect to 169.254.169.254"),
+    "mapped_redirect": ("PrivateAddressRefused", "::ffff:169.254.169.254, a link-local address"),
     "live_hls": ("LiveStream", "a live stream"),
 }
 
