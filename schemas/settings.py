@@ -67,6 +67,9 @@ class DownloadSettings:
     min_rate_bytes: float = operational(1024.0)
     concurrent_downloads: int = operational(4)
     allow_private_addresses: bool = operational(False)
+    # A file of one frame (a photo) is a one-frame video at t=0 rather than a failure:
+    # what a video yields does not change, only whether a photo is accepted.
+    still_images: bool = operational(False)
 
 
 @dataclasses.dataclass(frozen=True)

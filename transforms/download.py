@@ -181,7 +181,9 @@ class DownloadVideoFn(beam.DoFn):
     def _validate(self, path: Path | str, what: str, expected_s: float | None) -> VideoProbe:
         limit = self._settings.max_duration_s
         try:
-            probe = validate_video(str(path), expected_s, max_duration_s=limit)
+            probe = validate_video(
+                str(path), expected_s, max_duration_s=limit, still=self._settings.still_images
+            )
         except InvalidVideoError as error:
             raise FetchError(
                 f"{what} is not a valid video: {error.reason}",

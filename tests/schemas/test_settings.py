@@ -45,6 +45,7 @@ OPERATIONAL = {
         "min_rate_bytes",
         "concurrent_downloads",
         "allow_private_addresses",
+        "still_images",
     },
     "detect": {
         "cv2_threads",
@@ -179,6 +180,7 @@ def test_every_field_follows_its_flag() -> None:
         "--min-rate=10",
         "--downloads=2",
         "--allow-private-addresses",
+        "--still-images",
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
     spec = get_model_spec("fer-minixception")
