@@ -107,9 +107,7 @@ def _probe(capture: cv2.VideoCapture, path: str) -> VideoProbe:
     return VideoProbe(frame_count / fps, fps, width, height, frame_count, frame_count / fps)
 
 
-def _with_frames(
-    probe: VideoProbe, path: str, frame_count: int, still: bool = False
-) -> VideoProbe:
+def _with_frames(probe: VideoProbe, path: str, frame_count: int, still: bool = False) -> VideoProbe:
     if frame_count < (1 if still else 2):
         raise InvalidVideoError(path, f"{frame_count} frame(s): a still image, not a video")
     return dataclasses.replace(probe, frame_count=frame_count)
