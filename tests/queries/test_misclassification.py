@@ -61,7 +61,7 @@ def _one_seed(seed: int) -> tuple[bool, bool, bool]:
     return (
         bool(raw_low <= truth <= raw_high),
         bool(low <= truth <= high),
-        bool(np.all((dist_low <= TRUE_SHARES) & (TRUE_SHARES <= dist_high))),
+        bool(np.all((dist_low <= TRUE_SHARES) & (dist_high >= TRUE_SHARES))),
     )
 
 
