@@ -14,6 +14,8 @@ fit: M[i, j] = P(predicted j | true i), a row per true class).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 MISSED = -1
@@ -92,7 +94,8 @@ def figures(counts: np.ndarray, maps: dict[str, np.ndarray]) -> dict[str, np.nda
 
 def percentile_interval(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The 2.5% and 97.5% percentiles over `axis`, NaN replicates left out."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
         low, high = np.nanpercentile(values, [2.5, 97.5], axis=axis)
     return low, high
 
