@@ -47,6 +47,11 @@ def write_validation(warehouse: str, row: dict) -> str:
     return path
 
 
+def validations_table(warehouse: str) -> pa.Table:
+    """Every validation row of a warehouse as one table (none: an empty one)."""
+    return pa.Table.from_pylist(read_validations(warehouse), schema=VALIDATIONS)
+
+
 def read_validations(warehouse: str) -> list[dict]:
     """Every validation row of a warehouse, newest first (none: an empty list)."""
     files = layout.table_files(warehouse, TABLE)
