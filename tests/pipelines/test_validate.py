@@ -109,10 +109,14 @@ def test_a_rerun_reuses_the_analysed_faces_and_adds_a_row(validated, tmp_path) -
     rows = read_validations(str(warehouse))
     assert len(rows) == 2 and rows[0]["confusion"] == rows[1]["confusion"]
     assert rows[0]["set_fingerprint"] == rows[1]["set_fingerprint"] == card["set_fingerprint"]
-    statuses = duckdb.connect().execute(
-        "select status, count(*) from read_parquet($p) group by all",
-        {"p": str(warehouse / "_validation" / "photos" / "videos" / "**" / "*.parquet")},
-    ).fetchall()
+    statuses = (
+        duckdb.connect()
+        .execute(
+            "select status, count(*) from read_parquet($p) group by all",
+            {"p": str(warehouse / "_validation" / "photos" / "videos" / "**" / "*.parquet")},
+        )
+        .fetchall()
+    )
     assert dict(statuses) == {"ok": 8, "skipped": 8}  # the second run analysed nothing
 
 
