@@ -111,6 +111,7 @@ def main() -> None:
     models = args.model or [ClassifySettings().model]
     with tempfile.TemporaryDirectory(prefix="affectflow-validation-") as folder:
         scratch = Path(args.scratch or folder)
+        scratch.mkdir(parents=True, exist_ok=True)
         results = [measure(s, m, args, scratch) for s in args.sets for m in models]
     print(json.dumps({"machine": platform.node(), "results": results}, indent=1))
 
