@@ -23,6 +23,7 @@ MISSED = -1
 # stable correction: the corrected value is left empty with a note.
 MIN_YOUDEN_J = 0.2
 EM_ITERATIONS = 500
+EM_ZERO = 1e-9
 
 
 def cluster_counts(
@@ -129,7 +130,7 @@ def unmix(q: np.ndarray, m: np.ndarray, iterations: int = EM_ITERATIONS) -> np.n
         ratio = np.divide(q, expected, out=np.zeros_like(expected), where=expected > 0)
         p = p * np.einsum("...ij,...j->...i", m, ratio)
         p = p / p.sum(axis=-1, keepdims=True)
-    return p
+    return np.where(p < EM_ZERO, 0.0, p)  # EM only approaches a zero share: call it zero
 
 
 def shares(video_counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
