@@ -4,7 +4,8 @@ negative_share: `negative_share_corrected` and `negative_share_excl_surprise_cor
 with their joint-bootstrap CIs; cohort_summary: the two corrected shares;
 cohort_comparison: the corrected differences A - B with CIs (both cohorts corrected by
 the same validation replicate); cohort_emotions and paper_figure5: each label's
-`share_frames_corrected` (matrix method) with its CI. Masked rows stay empty.
+`share_frames_corrected` (matrix method) with its CI. Masked rows stay empty. A last
+column, `validation`, names the validation (name, n, date) for CSV and JSON readers.
 """
 
 from __future__ import annotations
@@ -181,4 +182,5 @@ def correct(
     seed = DEFAULT_SEED if values.get("seed") is None else values["seed"]
     cohorts = cohort_video_counts(con, model_id, analysis_id, used.labels)
     columns, rows = corrected_rows(name, Corrector(used, cohorts, n_boot, seed), columns, rows)
-    return columns, rows, describe(used, n_boot, seed)
+    named = f"{used.name} (n={used.n}, {used.validated_at:%Y-%m-%d})"  # for CSV and JSON
+    return [*columns, "validation"], [(*r, named) for r in rows], describe(used, n_boot, seed)

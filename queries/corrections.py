@@ -23,6 +23,12 @@ from affectflow.queries import misclassification as mc
 
 CORRECTED = ("negative_share", "cohort_summary", "cohort_comparison", "cohort_emotions",
              "paper_figure5")  # fmt: skip
+# Reports whose shares are never corrected (per video, per month): their notes say so.
+UNCORRECTED = ("video_summary", "video_timeline", "trend_by_month")
+UNCORRECTED_NOTE = (
+    "shares are uncorrected here (per-video and per-month shares are not corrected for the "
+    "instrument's errors; see negative_share, cohort_summary, cohort_emotions)"
+)
 MAPS = {"paper": "valence", "excl_surprise": "valence_ambiguous"}
 MAP_WORDS = {"paper": "paper's map", "excl_surprise": "surprise apart"}
 DEFAULT_N_BOOT, DEFAULT_SEED = 1000, 42

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from affectflow.queries.corrected_columns import correct
-from affectflow.queries.corrections import CORRECTED
+from affectflow.queries.corrections import CORRECTED, UNCORRECTED, UNCORRECTED_NOTE
 from affectflow.warehouse.sql import connect as committed_views
 from affectflow.warehouse.sql import setup_sql as committed_setup_sql
 from affectflow.warehouse.validations import validations_table
@@ -284,4 +284,6 @@ def run_report(
     comments: list[str] = []
     if name in CORRECTED:
         columns, rows, comments = correct(con, name, values, columns, rows)
+    elif name in UNCORRECTED:
+        comments = [UNCORRECTED_NOTE]
     return Report(name, columns, rows, params=values, comments=tuple(comments))

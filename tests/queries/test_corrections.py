@@ -38,6 +38,9 @@ def test_without_a_validation_the_shares_are_said_to_be_uncorrected(cohorts) -> 
         report, _ = _records(cohorts.warehouse, name, min_videos=1)
         assert not any(c.endswith("_corrected") for c in report.columns)
         assert any("uncorrected" in line for line in report.notes)
+        assert "validation" not in report.columns
+    report, _ = _records(cohorts.warehouse, "video_summary", min_videos=1)
+    assert any("shares are uncorrected here" in line for line in report.notes)
 
 
 def test_negative_share_is_corrected_by_rogan_gladen(validated) -> None:
@@ -46,6 +49,9 @@ def test_negative_share_is_corrected_by_rogan_gladen(validated) -> None:
     note = next(line for line in report.notes if "validation 'photos'" in line)
     assert f"n={validation['n']}" in note and f"{validation['validated_at']:%Y-%m-%d}" in note
     assert any(r["suppressed"] for r in rows) and any(not r["suppressed"] for r in rows)
+    assert {r["validation"] for r in rows} == {
+        f"photos (n={validation['n']}, {validation['validated_at']:%Y-%m-%d})"
+    }
     for row in rows:
         for raw, corrected, low, high, figure in (
             ("negative_share", "negative_share_corrected", "corrected_ci_low",
