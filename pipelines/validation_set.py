@@ -99,6 +99,8 @@ def _request(row: dict, base: Path) -> tuple[str, str, bool]:
 
 def _item(row: dict, base: Path) -> LabelledItem:
     """The item of a row, its label as given (see `map_labels`)."""
+    if "label" not in row:
+        raise ValueError("every row needs a label column (and a url or path column)")
     label = str(row.get("label") or "").strip()
     subject = row.get("subject")
     start, end = _number(row, "start_s"), _number(row, "end_s")
