@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from affectflow.models.registry import get_model_spec
 from affectflow.pipelines.analyze import JobError, execute, prepare
 from affectflow.pipelines.failures import job_failure
 from affectflow.pipelines.validation_card import render
@@ -30,6 +31,7 @@ from affectflow.pipelines.validation_set import (
     read_labelled,
     set_fingerprint,
 )
+from affectflow.schemas.settings import ClassifySettings
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
 from affectflow.warehouse.validations import check_name, faces_warehouse, write_validation
 
@@ -65,6 +67,16 @@ def _split_warehouse(rest: Sequence[str]) -> tuple[str, list[str]]:
     return known.warehouse, others
 
 
+def _registry_labels(flags: Sequence[str]) -> tuple[str, ...] | None:
+    """The model's labels when the registry knows them (no `--weights`: a checkpoint
+    declares its own, known only once `prepare` has read it)."""
+    finder = argparse.ArgumentParser(add_help=False)
+    finder.add_argument("--model", default=ClassifySettings().model)
+    finder.add_argument("--weights")
+    known, _ = finder.parse_known_args(list(flags))
+    return None if known.weights else get_model_spec(known.model).labels
+
+
 def _write_list(items: Sequence[LabelledItem], folder: str) -> str:
     """The analyze job's video list: each distinct file or URL once, one cohort."""
     path = str(Path(folder) / "validation.csv")
@@ -85,12 +97,14 @@ def run(argv: Sequence[str]) -> dict:
     warehouse, flags = _split_warehouse(rest)
     name = check_name(own.name or Path(own.labelled.rstrip("/")).stem)
     items = read_labelled(own.labelled)
+    if (labels := _registry_labels(flags)) is not None:
+        items = map_labels(items, labels)  # unknown labels: refused before anything is fetched
     subset = faces_warehouse(warehouse, name)
     with tempfile.TemporaryDirectory(prefix="affectflow-validate-") as folder:
         video_list = _write_list(items, folder)
         argv = [video_list, *flags, "--warehouse", subset, "--allow-local", "--still-images"]
         job = prepare(argv, label=f"validation {name}")
-        items = map_labels(items, job.spec.labels)  # unknown labels: refused before any work
+        items = map_labels(items, job.spec.labels)  # a checkpoint's labels: before any analysis
         fingerprint = set_fingerprint(items)
         execute(job)
     run_info = job.run_info

@@ -147,11 +147,12 @@ def test_unknown_labels_are_refused_before_any_work(tmp_path, layout, capsys) ->
         source = tmp_path / "set.csv"
         shutil.copyfile(DATA / "faces" / "single_face.jpg", tmp_path / "a.jpg")
         source.write_text("path,label\na.jpg,happy\na.jpg,contempt\n")
-    warehouse = tmp_path / "out"
-    assert validate.main([str(source), "--warehouse", str(warehouse)]) == 2
+    warehouse, cache = tmp_path / "out", tmp_path / "cache"
+    argv = [str(source), "--warehouse", str(warehouse), "--cache-dir", str(cache)]
+    assert validate.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "labels the model does not have" in err, err
-    assert not warehouse.exists()
+    assert not warehouse.exists() and not cache.exists()  # nothing fetched, nothing written
 
 
 def test_a_missing_file_is_refused_with_one_line(tmp_path, capsys) -> None:
