@@ -99,8 +99,10 @@ def valence_masks(spec: ModelSpec) -> dict[str, np.ndarray]:
     }
 
 
-def _pseudonym(name: str, cluster: str) -> str:
-    return hashlib.sha256(f"{name}\0{cluster}".encode()).hexdigest()[:16]
+def _pseudonym(salt: bytes, cluster: str) -> str:
+    """A code for a subject (or image): equal within one row, unlinkable to the name (the
+    salt is random and never stored)."""
+    return hashlib.sha256(salt + cluster.encode()).hexdigest()[:16]
 
 
 def _listed(values: np.ndarray) -> list[float | None]:
@@ -131,7 +133,7 @@ def validation_row(
     counts = mc.cluster_counts(truth, said, clusters, len(spec.labels))
     maps = valence_masks(spec)
     point = mc.figures(counts.sum(axis=0), maps)
-    rng = np.random.default_rng(seed)
+    rng, salt = np.random.default_rng(seed), secrets.token_bytes(16)
     boot = mc.figures(mc.replicate(counts, mc.draws(len(counts), n_boot, rng)), maps)
     row: dict = {
         "validation_id": f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}",
@@ -148,7 +150,7 @@ def validation_row(
         "labels": list(spec.labels),
         "confusion": counts.sum(axis=0).astype(int).tolist(),
         "items": [
-            {"cluster": _pseudonym(name, i.cluster), "truth": i.label, "predicted": p}
+            {"cluster": _pseudonym(salt, i.cluster), "truth": i.label, "predicted": p}
             for i, p in kept
         ],
     }

@@ -133,8 +133,8 @@ SCHEMAS: dict[str, pa.Schema] = {
 # one file per row, by `warehouse/validations.py`). Each figure has a bootstrap 95% CI
 # (`_low`, `_high`) over the set's subjects (over images when none is given). Valence
 # maps: `paper` counts surprise negative, `excl_surprise` sets it apart. `items` holds each
-# labelled item (its cluster as a keyed hash, never the subject's name): what the reports'
-# joint bootstrap resamples.
+# labelled item (its cluster as a code hashed with a salt never stored, not the subject's
+# name): what the reports' joint bootstrap resamples.
 VALIDATION_MAPS = ("paper", "excl_surprise")
 _CI = ("", "_low", "_high")
 VALIDATION_FIGURES = (
