@@ -145,7 +145,7 @@ def shares(p: np.ndarray) -> dict[str, float]:
 
 
 def evaluate_accuracy(cache_dir: str | None) -> dict[str, object]:
-    """`affectflow evaluate --images` with --flip-average off and on, on labelled faces."""
+    """`affectflow evaluate --images` (= `validate`) with --flip-average off and on."""
     names = (DATA / "reference" / "fer_crops_names.txt").read_text().split()
     crops = np.load(DATA / "reference" / "fer_crops_64.npy")
     with tempfile.TemporaryDirectory() as folder:
@@ -166,13 +166,14 @@ def evaluate_accuracy(cache_dir: str | None) -> dict[str, object]:
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 evaluate.main(argv)
-            result = json.loads(out.getvalue())
-            correct = round(result["accuracy"] * result["samples"])
+            result = json.loads(out.getvalue())  # the card of `affectflow validate`
+            detected = sum(sum(row[:-1]) for row in result["confusion"])
             accuracy[f"flip_{flip}"] = {
-                "accuracy": round(result["accuracy"], 4),
-                "correct": correct,
+                "accuracy": round(result["accuracy"] or 0.0, 4),
+                "correct": round((result["accuracy"] or 0.0) * detected),
+                "detected": detected,
             }
-        return {"images": result["samples"], **accuracy}
+        return {"images": result["n"], **accuracy}
 
 
 def main() -> None:

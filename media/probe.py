@@ -121,8 +121,8 @@ def _probe(capture: cv2.VideoCapture, path: str) -> VideoProbe:
     return VideoProbe(frame_count / fps, fps, width, height, frame_count, frame_count / fps)
 
 
-def _with_frames(probe: VideoProbe, path: str, frame_count: int) -> VideoProbe:
-    if frame_count < 2:
+def _with_frames(probe: VideoProbe, path: str, frame_count: int, still: bool = False) -> VideoProbe:
+    if frame_count < (1 if still else 2):
         raise InvalidVideoError(path, f"{frame_count} frame(s): a still image, not a video")
     return dataclasses.replace(probe, frame_count=frame_count)
 
@@ -181,6 +181,8 @@ def validate_video(
     expected_duration_s: float | None = None,
     max_duration_s: float | None = None,
     max_pixels: int | None = None,
+    *,
+    still: bool = False,
 ) -> VideoProbe:
     """Probe `path` and check its frames run to (close to) its end; raises InvalidVideoError.
 
@@ -191,6 +193,7 @@ def validate_video(
     without the end check, for the caller to refuse (as one whose header says more).
     Frames over `max_pixels` (by the stream's header, before any packet is read, then by
     the first decoded frame) raise FrameTooLargeError.
+    `still`: a file of one frame (a photo) is accepted as a one-frame video.
     """
     capture = _open(path)
     try:
@@ -199,8 +202,11 @@ def validate_video(
         capture.release()
     check_pixels(path, header.width, header.height, max_pixels, "stream header")
     span = scan_packets(path, stop_after_s=max_duration_s)
-    probe = _with_frames(header, path, span.packets)
+    probe = _with_frames(header, path, span.packets, still)
     probe = dataclasses.replace(probe, duration_s=max(header.duration_s, span.end_s))
+    if probe.frame_count == 1:
+        _first_frame_decodes(path)
+        return probe
     if max_duration_s is not None and span.end_s > max_duration_s:
         return probe
     end_s = header.duration_s

@@ -1,4 +1,5 @@
-"""The `affectflow` command: analyze, refresh, report, models, train, evaluate, forget."""
+"""The `affectflow` command: analyze, refresh, report, models, train, evaluate, validate,
+forget."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ EPILOG = """commands:
   sql --warehouse DIR [-c SQL]             DuckDB with the views loaded (--print-setup)
   models list | models fetch NAME          show or download the emotion models
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
-  evaluate DATA | --images DIR [options]   LOSO / k-fold / held-out metrics (evaluate --help)
+  evaluate DATA [options]                  LOSO / k-fold / held-out metrics (evaluate --help)
+  validate LABELLED --warehouse DIR        the whole instrument on labelled faces (validate --help)
   refresh --config cohorts.toml            analyse what is new in the cohorts, rebuild reports
   forget VIDEO --warehouse DIR             delete a video's rows and cached file (key or URL)
 """
@@ -29,6 +31,7 @@ COMMANDS = {
     "models": "affectflow.pipelines.models",
     "train": "affectflow.pipelines.train",
     "evaluate": "affectflow.pipelines.evaluate",
+    "validate": "affectflow.pipelines.validate",
     "refresh": "affectflow.pipelines.refresh",
     "forget": "affectflow.pipelines.forget",
 }

@@ -121,6 +121,9 @@ DOWNLOAD_OPTIONS: Spec = [
                       "since its first byte; 0: any (default: %(default)s)")),
     ("downloads", dict(type=AT_LEAST_ONE, default=DOWNLOAD.concurrent_downloads, metavar="N",
                        help="downloads at the same time per worker (default: %(default)s)")),
+    ("still-images", dict(action="store_true",
+                          help="accept still images (jpg, png) as one-frame videos at t=0 "
+                          "(affectflow validate sets it)")),
     ("allow-private-addresses", dict(action="store_true",
                                      help="follow redirects and page links to loopback, "
                                      "private and link-local hosts")),

@@ -44,6 +44,7 @@ def stage_settings(
             max_pixels=opts.max_pixels,
             concurrent_downloads=opts.downloads,
             allow_private_addresses=opts.allow_private_addresses,
+            still_images=opts.still_images,
             cache_max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
         ),
         detect=DetectSettings(

@@ -18,8 +18,11 @@ from typing import Any
 
 import duckdb
 
+from affectflow.queries.corrected_columns import correct
+from affectflow.queries.corrections import CORRECTED, UNCORRECTED, UNCORRECTED_NOTE
 from affectflow.warehouse.sql import connect as committed_views
 from affectflow.warehouse.sql import setup_sql as committed_setup_sql
+from affectflow.warehouse.validations import validations_table
 
 DEFAULT_MIN_VIDEOS = 5
 # Most bootstrap replicates or permutations a report runs: memory grows with them
@@ -57,6 +60,12 @@ PARAMETERS: dict[str, Param] = {
     "cohort_b": Param(str, None, "second cohort compared (default: next by name)"),
     "bin_s": Param(float, 1.0, "width of a timeline bin in seconds", 0.001),
     "video_key": Param(str, None, "one video's key (default: every video)"),
+    "validation": Param(
+        str,
+        None,
+        "validation whose misclassification corrects the shares (default: the "
+        "analysis's latest; affectflow validate)",
+    ),
 }
 COHORT_PARAMS = ("cohort_a", "cohort_b")
 
@@ -79,6 +88,7 @@ class Report:
     columns: list[str]
     rows: list[tuple]
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    comments: tuple[str, ...] = ()  # e.g. which validation corrected the shares
 
     @property
     def suppressed(self) -> int:
@@ -101,6 +111,7 @@ class Report:
                 f"{self.params.get('min_videos', DEFAULT_MIN_VIDEOS)} videos (--min-videos; "
                 "small-cell suppression)"
             )
+        lines += self.comments
         shown = {k: v for k, v in self.params.items() if v is not None}
         if shown:
             lines.append("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
@@ -169,6 +180,8 @@ def report_info(name: str) -> ReportInfo:
     sql = _sql(name)
     sections = header_sections(sql)
     parameters = tuple(dict.fromkeys(_PARAM.findall(_body(sql))))
+    if name in CORRECTED:
+        parameters += ("validation",)
     return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters)
 
 
@@ -219,6 +232,7 @@ def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"set temp_directory = '{spill_dir()}'")
     con.execute(_sql(VIEWS))
+    con.register("validations", validations_table(warehouse))
     return con
 
 
@@ -287,6 +301,11 @@ def run_report(
             con, values.get("model_id"), values["analysis_id"]
         )
     _check_cohorts(con, values)
-    cursor = con.execute(_sql(name), values)
-    columns = [d[0] for d in cursor.description]
-    return Report(name=name, columns=columns, rows=cursor.fetchall(), params=values)
+    cursor = con.execute(_sql(name), {k: v for k, v in values.items() if k != "validation"})
+    columns, rows = [d[0] for d in cursor.description], cursor.fetchall()
+    comments: list[str] = []
+    if name in CORRECTED:
+        columns, rows, comments = correct(con, name, values, columns, rows)
+    elif name in UNCORRECTED:
+        comments = [UNCORRECTED_NOTE]
+    return Report(name, columns, rows, params=values, comments=tuple(comments))

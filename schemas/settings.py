@@ -72,6 +72,9 @@ class DownloadSettings:
     allow_private_addresses: bool = operational(False)
     download_deadline_s: float = operational(600.0)
     max_pixels: int | None = operational(MAX_PIXELS)
+    # A file of one frame (a photo) is a one-frame video at t=0 rather than a failure:
+    # what a video yields does not change, only whether a photo is accepted.
+    still_images: bool = operational(False)
 
 
 @dataclasses.dataclass(frozen=True)

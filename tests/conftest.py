@@ -406,3 +406,28 @@ def all_rows() -> Callable[[Path], dict[str, list[tuple]]]:
 def kill_midway() -> Callable[[list[str], Path], None]:
     """`kill_midway(["analyze", ...], log)`: run a command, SIGKILL it after one video."""
     return kill_after_first_video
+
+
+# The bundled posed photos (tests/data/faces) with their labels, spelled as people do.
+LABELLED_PHOTOS = {
+    "0-f15-hao-ph.jpg": "happiness",
+    "0-f1-su-ph.jpg": "surprised",
+    "15-f13-anc-ph.jpg": "angry",
+    "45-m7-di-ph.jpg": "Disgust",
+}
+
+
+@pytest.fixture(scope="session")
+def labelled_faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A labelled set `<label>/<subject>/*.jpg`: each bundled photo and its mirror image,
+    one subject per photo (8 faces, 4 subjects)."""
+    import cv2
+
+    root = tmp_path_factory.mktemp("labelled")
+    for name, label in LABELLED_PHOTOS.items():
+        folder = root / label / name.split("-ph")[0]
+        folder.mkdir(parents=True)
+        image = cv2.imread(str(VIDEOS.parent / "faces" / name))
+        cv2.imwrite(str(folder / name), image)
+        cv2.imwrite(str(folder / f"mirror-{name}"), cv2.flip(image, 1))
+    return root

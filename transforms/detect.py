@@ -184,17 +184,21 @@ class DetectFacesFn(beam.DoFn):
                 if face.quality is not None and face.quality < settings.min_face_quality:
                     self._faces_low_quality.inc()
                     continue
-                for ready in gate.add(track_id, face):
-                    counts.faces += 1
-                    self._faces_detected.inc()
-                    if settings.debug_crops_dir:
-                        write_debug_crop(settings.debug_crops_dir, ready)
-                    yield ready
+                yield from self._confirmed(gate.add(track_id, face), counts)
             gate.expire(finder.tracker.live_ids)
-        gate.finish()
+        yield from self._confirmed(gate.finish(counts.frames), counts)
         self._faces_unconfirmed.inc(gate.dropped)
         self._faces_rejected.inc(finder.rejected)
         self._full_searches.inc(finder.full_searches)
+
+    def _confirmed(self, faces: list[FaceCrop], counts: _Counts) -> Iterator[FaceCrop]:
+        """Faces the track gate let through: counted (and written as debug crops)."""
+        for face in faces:
+            counts.faces += 1
+            self._faces_detected.inc()
+            if self._settings.debug_crops_dir:
+                write_debug_crop(self._settings.debug_crops_dir, face)
+            yield face
 
     def _searched(
         self, frames: Iterator[SampledFrame]

@@ -191,7 +191,11 @@ class DownloadVideoFn(beam.DoFn):
         limit = self._settings.max_duration_s
         try:
             probe = validate_video(
-                str(path), expected_s, max_duration_s=limit, max_pixels=self._settings.max_pixels
+                str(path),
+                expected_s,
+                max_duration_s=limit,
+                max_pixels=self._settings.max_pixels,
+                still=self._settings.still_images,
             )
         except FrameTooLargeError as error:
             raise FetchError(

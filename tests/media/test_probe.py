@@ -85,6 +85,11 @@ def test_non_videos_are_rejected(content: bytes, message: str, tmp_path: Path) -
     assert caught.value.path == str(path) and caught.value.reason
 
 
+def test_a_still_image_is_a_one_frame_video_when_asked() -> None:
+    probe = validate_video(str(DATA / "faces" / "single_face.jpg"), still=True)
+    assert probe.frame_count == 1 and probe.width > 0 and probe.height > 0
+
+
 def test_missing_file_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(InvalidVideoError, match="no such file"):
         probe_video(str(tmp_path / "nope.mp4"))

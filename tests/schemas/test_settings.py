@@ -47,6 +47,7 @@ OPERATIONAL = {
         "allow_private_addresses",
         "download_deadline_s",
         "max_pixels",
+        "still_images",
     },
     "detect": {
         "cv2_threads",
@@ -214,6 +215,7 @@ def test_every_field_follows_its_flag() -> None:
         "--min-rate=10",
         "--downloads=2",
         "--allow-private-addresses",
+        "--still-images",
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
     spec = get_model_spec("fer-minixception")
