@@ -1,4 +1,4 @@
-"""The `affectflow` command: analyze, refresh, report, models, train, evaluate, forget."""
+"""The `affectflow` command: analyze, refresh, report, models, prepare, train, evaluate, forget."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ EPILOG = """commands:
   report [NAME] --warehouse DIR            print a cohort report (report --list)
   sql --warehouse DIR [-c SQL]             DuckDB with the views loaded (--print-setup)
   models list | models fetch NAME          show or download the emotion models
+  prepare SPLIT.csv... --out DIR           crop labelled images as analyze does (cached)
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
   evaluate DATA | --images DIR [options]   LOSO / k-fold / held-out metrics (evaluate --help)
   refresh --config cohorts.toml            analyse what is new in the cohorts, rebuild reports
@@ -27,6 +28,7 @@ COMMANDS = {
     "report": "affectflow.pipelines.report",
     "sql": "affectflow.pipelines.sql",
     "models": "affectflow.pipelines.models",
+    "prepare": "affectflow.pipelines.prepare",
     "train": "affectflow.pipelines.train",
     "evaluate": "affectflow.pipelines.evaluate",
     "refresh": "affectflow.pipelines.refresh",
