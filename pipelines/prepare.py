@@ -20,13 +20,17 @@ from affectflow.media.still_faces import StillFaces
 from affectflow.models.crop_sets import CropSet
 from affectflow.models.data_splits import read_split
 from affectflow.models.datasets import Sample
+from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.schemas.settings import DetectSettings
 
 
-def detect_settings(spec: ModelSpec, align: bool = True) -> DetectSettings:
+def detect_settings(
+    spec: ModelSpec, align: bool = True, cache_dir: str | None = None
+) -> DetectSettings:
     """The analyze job's default face-stage settings with `spec`'s crop (as `analyze` makes)."""
     return DetectSettings(
+        detector_weights_path=str(fetch_mtcnn_weights(cache_dir=cache_dir)),
         align=align,
         crop_size=spec.input_size,
         crop_margin_px=spec.crop_margin_px,
@@ -60,17 +64,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--out", required=True, help="folder for the <split>.npz crop sets")
     parser.add_argument("--model", default="fer-minixception", help="whose crop size/margin")
     parser.add_argument("--align", choices=("on", "off"), default="on")
+    parser.add_argument("--cache-dir", help="model cache root (MTCNN weights)")
     args = parser.parse_args(argv)
     try:
         spec = get_model_spec(args.model)
         splits = {Path(p).stem: read_split(p) for p in args.splits}
-        stage = StillFaces(detect_settings(spec, args.align == "on"))
+        stage = StillFaces(detect_settings(spec, args.align == "on", args.cache_dir))
         summary = {}
         for name, samples in splits.items():
             crops = crop_samples(samples, stage)
             crops.save(Path(args.out) / f"{name}.npz")
             summary[name] = crops.summary()
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, RuntimeError) as error:
         print(f"affectflow prepare: {error}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2))
