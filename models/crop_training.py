@@ -35,13 +35,13 @@ INITS = ("fer", "scratch")
 class CropRecipe:
     """Training settings (see the module docstring)."""
 
-    epochs: int = 3
+    epochs: int = 4
     epoch_size: int = 8960
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
-    balance: float = 0.7
+    balance: float = 1.0
     web_share: float = 0.5
     init: str = "fer"
     shift: float = 0.06

@@ -162,7 +162,7 @@ FER_MINIXCEPTION = ModelSpec(
 
 # The default model's weights ship in the package (models/weights/), verified by sha256.
 PACKAGED_WEIGHTS = Path(__file__).parent / "weights" / "affectflow-minixception.pt"
-PACKAGED_SHA256 = "TBD"
+PACKAGED_SHA256 = "b512052fc90b0024752b1dda236a69cb8c10d9e630877fea19eb945cb7c93a50"
 
 
 def _packaged_weights(cache_dir: PathArg, source: PathArg) -> str:
