@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -116,9 +117,12 @@ def train_on_crops(
     sets: list[tuple[CropSet, float]],
     recipe: CropRecipe,
     init_state: dict[str, torch.Tensor] | None = None,
-    log: callable | None = None,
+    log: Callable[[int, float, MiniXception], None] | None = None,
 ) -> MiniXception:
-    """A mini-Xception trained on `sets` ((crops, share of each epoch) pairs)."""
+    """A mini-Xception trained on `sets` ((crops, share of each epoch) pairs).
+
+    `log(epoch, mean loss, model)` is called after each epoch.
+    """
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
