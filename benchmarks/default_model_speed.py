@@ -46,6 +46,7 @@ def per_face_ms(name: str, faces: int = 640, batch: int = 64) -> float:
 
 
 def job_cpu_s(name: str, clips: list[str], folder: Path) -> float:
+    folder.mkdir(parents=True, exist_ok=True)
     listing = folder / f"{name}.csv"
     with listing.open("w", newline="") as handle:
         writer = csv.writer(handle)
