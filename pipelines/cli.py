@@ -1,5 +1,5 @@
-"""The `affectflow` command: analyze, refresh, report, models, train, evaluate, validate,
-forget."""
+"""The `affectflow` command: analyze, refresh, report, sql, models, prepare, train, evaluate,
+validate, forget."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ EPILOG = """commands:
   report [NAME] --warehouse DIR            print a cohort report (report --list)
   sql --warehouse DIR [-c SQL]             DuckDB with the views loaded (--print-setup)
   models list | models fetch NAME          show or download the emotion models
+  prepare SPLIT.csv... --out DIR           crop labelled images as analyze does (cached)
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
   evaluate DATA [options]                  LOSO / k-fold / held-out metrics (evaluate --help)
   validate LABELLED --warehouse DIR        the whole instrument on labelled faces (validate --help)
@@ -29,6 +30,7 @@ COMMANDS = {
     "report": "affectflow.pipelines.report",
     "sql": "affectflow.pipelines.sql",
     "models": "affectflow.pipelines.models",
+    "prepare": "affectflow.pipelines.prepare",
     "train": "affectflow.pipelines.train",
     "evaluate": "affectflow.pipelines.evaluate",
     "validate": "affectflow.pipelines.validate",

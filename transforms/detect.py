@@ -37,10 +37,9 @@ from affectflow.media.frames import (
     SampledFrame,
     iter_sampled_frames,
 )
-from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, TrackConfirmation
-from affectflow.models.faces import HaarFaceDetector
+from affectflow.media.still_faces import face_detectors
+from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation
 from affectflow.models.mtcnn import MtcnnDetector
-from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceBox,
@@ -82,16 +81,7 @@ class DetectFacesFn(beam.DoFn):
         settings = self._settings
         if settings.cv2_threads is not None:
             cv2.setNumThreads(settings.cv2_threads)
-        min_size = (settings.min_face, settings.min_face)
-        weights = settings.detector_weights_path or str(fetch_mtcnn_weights())
-        self._checker = MtcnnDetector(weights, min_size, settings.device)
-        self._checker.load()
-        self._detector: FaceDetector = self._checker
-        if settings.detector == "haar":
-            self._detector = HaarFaceDetector(
-                settings.scale_factor, settings.min_neighbors, min_size
-            )
-            self._detector.load()
+        self._detector, self._checker = face_detectors(settings)
         self._frames_sampled = counter("frames_sampled")
         self._faces_detected = counter("faces_detected")
         self._videos_analyzed = counter("videos_analyzed")

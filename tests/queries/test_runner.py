@@ -112,7 +112,7 @@ def test_parameters_are_checked_typed_and_bound(cohorts, capsys) -> None:
     assert "no cohort" in capsys.readouterr().err
     con = connect(str(cohorts.warehouse))
     report = run_report(con, "negative_share", {"seed": "7", "n_boot": "50", "min_videos": "1"})
-    assert report.params["seed"] == 7 and report.params["model_id"] == "fer-minixception"
+    assert report.params["seed"] == 7 and report.params["model_id"] == "affectflow-minixception"
 
 
 def test_csv_and_json_keep_the_suppressed_column_and_out_writes_a_file(

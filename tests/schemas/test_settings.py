@@ -218,15 +218,15 @@ def test_every_field_follows_its_flag() -> None:
         "--still-images",
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
-    spec = get_model_spec("fer-minixception")
-    built = stage_settings(opts, spec, "/w.pt", "abc", detector_weights_path="/m.pt")
     defaults = _defaults()
+    spec = get_model_spec(defaults.classify.model)
+    built = stage_settings(opts, spec, "/w.pt", "abc", detector_weights_path="/m.pt")
     unchanged = [
         (stage, name)
         for stage, name in ALL_FIELDS
         if getattr(getattr(built, stage), name) == getattr(getattr(defaults, stage), name)
     ]
-    # The crop geometry comes from the model (equal to the defaults for fer-minixception).
+    # The crop geometry comes from the model (equal to the defaults for the default model).
     assert set(unchanged) == {
         ("detect", "crop_size"),
         ("detect", "crop_margin_px"),
