@@ -10,6 +10,8 @@ convolutions are folded to one input channel (exactly what three equal channels 
 `MtcnnDetector` has `HaarFaceDetector`'s interface (`detect`, `detect_scaled`,
 `detect_near`) plus `detect_batch` (frames of one size in one batch: on GPU runners)
 and `check` (ONet's verdict and five landmarks for any box, whoever proposed it).
+On the CPU the networks run on ONNX Runtime (`models/mtcnn_onnx.py`, same outputs to
+1e-5); on a GPU, or with `backend="torch"`, in torch.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 
 from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
 from affectflow.models.mtcnn_nets import MtcnnNets
+from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.records import FaceBox
 
@@ -57,17 +60,33 @@ class MtcnnDetector:
         min_size: tuple[int, int] = (50, 50),
         device: str = "cpu",
         thresholds: tuple[float, float, float] = THRESHOLDS,
+        backend: str = "auto",
     ) -> None:
+        """`backend`: "onnx" (ONNX Runtime, CPU only), "torch", or "auto" (onnx on the CPU)."""
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"backend must be auto, onnx or torch, got {backend!r}")
         self.weights_path = weights_path
         self.min_size = tuple(min_size)
         self.device = device
         self.thresholds = thresholds
-        self._nets: MtcnnNets | None = None
+        self.backend = backend
+        self._nets: Cascade | None = None
 
-    def load(self) -> MtcnnNets:
-        """The networks, loaded once, folded to grayscale input."""
+    def load(self) -> Cascade:
+        """The networks, loaded once, folded to grayscale input (ONNX sessions on the CPU).
+
+        ONNX Runtime gets torch's intra-op thread count at the time of the first load.
+        """
         if self._nets is None:
-            self._nets = _fold_to_gray(load_mtcnn_nets(self.weights_path, self.device))
+            nets = _fold_to_gray(load_mtcnn_nets(self.weights_path, self.device))
+            onnx = self.backend == "onnx" or (self.backend == "auto" and self.device == "cpu")
+            if onnx:
+                threads = torch.get_num_threads()
+                self._nets = onnx_cascade(nets, self.weights_path, threads)
+            else:
+                for net in (nets.rnet, nets.onet):  # faster pools, same outputs
+                    net.to(memory_format=torch.channels_last)
+                self._nets = Cascade(nets.pnet, nets.rnet, nets.onet)
         return self._nets
 
     def detect(self, gray: np.ndarray) -> list[FaceBox]:
@@ -115,11 +134,11 @@ class MtcnnDetector:
         min_face = float(min_face or self.min_size[0])
         boxes = _propose(nets.pnet, grays, min_face, self.thresholds[0], self.device)
         boxes = _refine(nets.rnet, grays, boxes, self.thresholds[1], self.device)
-        checks, keep = _output(nets.onet, grays, boxes, self.device)
+        output, keep = _output(nets.onet, grays, boxes, self.device)
+        keep = keep[output[1][keep] >= self.thresholds[2]]
         per_frame: list[list[FaceCheck]] = [[] for _ in grays]
-        for index, check in zip(boxes[keep, 0].astype(int), checks[keep], strict=True):
-            if check.score >= self.thresholds[2]:
-                per_frame[index].append(check)
+        for index, check in zip(boxes[keep, 0].astype(int), _checks(output, keep), strict=True):
+            per_frame[index].append(check)
         return per_frame
 
     @torch.inference_mode()
@@ -128,7 +147,8 @@ class MtcnnDetector:
         if not boxes:
             return []
         rows = np.array([[0, b.x, b.y, b.x + b.w, b.y + b.h, 1.0] for b in boxes], np.float32)
-        checks, _ = _output(self.load().onet, [gray], _square(rows), self.device, nms=False)
+        output, keep = _output(self.load().onet, [gray], _square(rows), self.device, nms=False)
+        checks = _checks(output, keep)
         return [dataclasses.replace(c, box=b) for c, b in zip(checks, boxes, strict=True)]
 
     def __getstate__(self) -> dict:
@@ -152,7 +172,7 @@ def _normalise(pixels: torch.Tensor) -> torch.Tensor:
 
 
 def _propose(
-    pnet: torch.nn.Module, grays: list[np.ndarray], min_face: float, threshold: float, device: str
+    pnet: object, grays: list[np.ndarray], min_face: float, threshold: float, device: str
 ) -> np.ndarray:
     """PNet over the pyramid -> rows (frame, x1, y1, x2, y2, score), squared."""
     frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
@@ -184,7 +204,7 @@ def _cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) ->
 
 
 def _refine(
-    rnet: torch.nn.Module, grays: list[np.ndarray], rows: np.ndarray, threshold: float, device: str
+    rnet: object, grays: list[np.ndarray], rows: np.ndarray, threshold: float, device: str
 ) -> np.ndarray:
     """RNet on 24 x 24 crops: keep, NMS, regress, square."""
     if not len(rows):
@@ -198,16 +218,17 @@ def _refine(
     return _square(_regress(rows[pick], reg[pick]))
 
 
+Output = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # boxes, score, xs, ys
+
+
 def _output(
-    onet: torch.nn.Module,
-    grays: list[np.ndarray],
-    rows: np.ndarray,
-    device: str,
-    nms: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """ONet on 48 x 48 crops -> a FaceCheck per row (regressed box) and the rows NMS keeps."""
+    onet: object, grays: list[np.ndarray], rows: np.ndarray, device: str, nms: bool = True
+) -> tuple[Output, np.ndarray]:
+    """ONet on 48 x 48 crops -> (regressed boxes, scores, landmark xs and ys), and the
+    indices NMS keeps (all of them with `nms=False`)."""
     if not len(rows):
-        return np.array([], dtype=object), np.zeros(0, dtype=int)
+        empty = np.zeros((0, 6), np.float32)
+        return (empty, empty[:, 0], empty[:, :5], empty[:, :5]), np.zeros(0, dtype=int)
     reg, points, prob = onet(_crops(grays, rows, 48, device))
     score, reg, points = prob[:, 1].cpu().numpy(), reg.cpu().numpy(), points.cpu().numpy()
     w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
@@ -215,15 +236,21 @@ def _output(
     ys = points[:, 5:] * h[:, None] + rows[:, 2:3] - 1
     boxes = _regress(rows.copy(), reg)
     boxes[:, 5] = score
-    checks = np.array(
-        [
-            FaceCheck(_face_box(box), float(s), tuple(zip(x.tolist(), y.tolist(), strict=True)))
-            for box, s, x, y in zip(boxes, score, xs, ys, strict=True)
-        ],
-        dtype=object,
-    )
     keep = _nms(boxes, 0.7, by_min=True) if nms else np.arange(len(rows))
-    return checks, keep
+    return (boxes, score, xs, ys), keep
+
+
+def _checks(output: Output, index: np.ndarray) -> list[FaceCheck]:
+    """FaceChecks of the ONet rows `index` (built only for the rows asked for)."""
+    boxes, score, xs, ys = output
+    return [
+        FaceCheck(
+            _face_box(boxes[k]),
+            float(score[k]),
+            tuple(zip(xs[k].tolist(), ys[k].tolist(), strict=True)),
+        )
+        for k in index
+    ]
 
 
 def _regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:

@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
-import cv2
 
 from affectflow.media.face_crops import face_crop, write_debug_crop
 from affectflow.media.frames import (
@@ -40,6 +39,7 @@ from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, Trac
 from affectflow.models.faces import HaarFaceDetector
 from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
+from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceBox,
@@ -75,8 +75,8 @@ class DetectFacesFn(beam.DoFn):
 
     def setup(self) -> None:
         settings = self._settings
-        if settings.cv2_threads is not None:
-            cv2.setNumThreads(settings.cv2_threads)
+        self._threads = settings.cv2_threads or available_cores()
+        set_threads(self._threads)  # before MTCNN loads: ONNX Runtime takes torch's count
         min_size = (settings.min_face, settings.min_face)
         weights = settings.detector_weights_path or str(fetch_mtcnn_weights())
         self._checker = MtcnnDetector(weights, min_size, settings.device)
@@ -159,7 +159,7 @@ class DetectFacesFn(beam.DoFn):
             fps=settings.fps,
             trim_s=settings.trim_s,
             progress=progress,
-            threads=settings.cv2_threads,
+            threads=self._threads,
             max_s=None if limit_s is None else limit_s + MAX_DURATION_SLACK_S,
         )
         for frame, whole in self._searched(frames):

