@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
+from affectflow.models.mtcnn_boxes import nms, regress, square
 from affectflow.models.mtcnn_nets import MtcnnNets
 from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
@@ -147,7 +148,7 @@ class MtcnnDetector:
         if not boxes:
             return []
         rows = np.array([[0, b.x, b.y, b.x + b.w, b.y + b.h, 1.0] for b in boxes], np.float32)
-        output, keep = _output(self.load().onet, [gray], _square(rows), self.device, nms=False)
+        output, keep = _output(self.load().onet, [gray], square(rows), self.device, suppress=False)
         checks = _checks(output, keep)
         return [dataclasses.replace(c, box=b) for c, b in zip(checks, boxes, strict=True)]
 
@@ -183,13 +184,13 @@ def _propose(
         size = (int(height * scale + 1), int(width * scale + 1))
         reg, prob = pnet(_normalise(F.interpolate(frames, size=size, mode="area")))
         rows = _cells(reg.cpu().numpy(), prob[:, 1].cpu().numpy(), scale, threshold)
-        found.append(rows[_nms(rows, 0.5)])
+        found.append(rows[nms(rows, 0.5)])
         scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
     rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
-    rows = rows[_nms(rows, 0.7)]
+    rows = rows[nms(rows, 0.7)]
     w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
     rows[:, 1:5] += rows[:, 6:10] * np.stack([w, h, w, h], axis=1)
-    return _square(rows[:, :6])
+    return square(rows[:, :6])
 
 
 def _cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
@@ -214,18 +215,18 @@ def _refine(
     keep = score > threshold
     rows, reg = rows[keep], reg[keep]
     rows[:, 5] = score[keep]
-    pick = _nms(rows, 0.7)
-    return _square(_regress(rows[pick], reg[pick]))
+    pick = nms(rows, 0.7)
+    return square(regress(rows[pick], reg[pick]))
 
 
 Output = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # boxes, score, xs, ys
 
 
 def _output(
-    onet: object, grays: list[np.ndarray], rows: np.ndarray, device: str, nms: bool = True
+    onet: object, grays: list[np.ndarray], rows: np.ndarray, device: str, suppress: bool = True
 ) -> tuple[Output, np.ndarray]:
     """ONet on 48 x 48 crops -> (regressed boxes, scores, landmark xs and ys), and the
-    indices NMS keeps (all of them with `nms=False`)."""
+    indices NMS keeps (all of them with `suppress=False`)."""
     if not len(rows):
         empty = np.zeros((0, 6), np.float32)
         return (empty, empty[:, 0], empty[:, :5], empty[:, :5]), np.zeros(0, dtype=int)
@@ -234,9 +235,9 @@ def _output(
     w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
     xs = points[:, :5] * w[:, None] + rows[:, 1:2] - 1
     ys = points[:, 5:] * h[:, None] + rows[:, 2:3] - 1
-    boxes = _regress(rows.copy(), reg)
+    boxes = regress(rows.copy(), reg)
     boxes[:, 5] = score
-    keep = _nms(boxes, 0.7, by_min=True) if nms else np.arange(len(rows))
+    keep = nms(boxes, 0.7, by_min=True) if suppress else np.arange(len(rows))
     return (boxes, score, xs, ys), keep
 
 
@@ -253,23 +254,6 @@ def _checks(output: Output, index: np.ndarray) -> list[FaceCheck]:
     ]
 
 
-def _regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
-    w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
-    rows[:, 1:5] += reg[:, :4] * np.stack([w, h, w, h], axis=1)
-    return rows
-
-
-def _square(rows: np.ndarray) -> np.ndarray:
-    """Grow each box's shorter side about its centre (facenet's `rerec`)."""
-    rows = rows.copy()
-    w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
-    side = np.maximum(w, h)
-    rows[:, 1] += w * 0.5 - side * 0.5
-    rows[:, 2] += h * 0.5 - side * 0.5
-    rows[:, 3], rows[:, 4] = rows[:, 1] + side, rows[:, 2] + side
-    return rows
-
-
 def _crops(grays: list[np.ndarray], rows: np.ndarray, size: int, device: str) -> torch.Tensor:
     """(n, 1, size, size) normalised crops of the rows' boxes, zero outside the frame."""
     out = np.empty((len(rows), 1, size, size), np.float32)
@@ -284,35 +268,6 @@ def _crops(grays: list[np.ndarray], rows: np.ndarray, size: int, device: str) ->
             patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = gray[cy1:cy2, cx1:cx2]
         out[k, 0] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
     return _normalise(torch.from_numpy(out).to(device))
-
-
-def _nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
-    """Indices kept by per-frame NMS (IoU, or intersection over the smaller box)."""
-    kept = []
-    for frame in np.unique(rows[:, 0]):
-        index = np.flatnonzero(rows[:, 0] == frame)
-        picker = _nms_min if by_min else _nms_iou
-        kept.extend(index[picker(rows[index, 1:5], rows[index, 5], threshold)])
-    return np.array(sorted(kept), dtype=int)
-
-
-def _nms_iou(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
-    return np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, threshold), dtype=int)
-
-
-def _nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Greedy NMS where overlap = intersection / the smaller area (MTCNN's "Min")."""
-    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
-    order, kept = np.argsort(scores)[::-1], []
-    while order.size:
-        best, rest = order[0], order[1:]
-        kept.append(best)
-        lo = np.maximum(boxes[best, :2], boxes[rest, :2])
-        hi = np.minimum(boxes[best, 2:], boxes[rest, 2:])
-        inter = np.prod(np.maximum(0.0, hi - lo + 1), axis=1)
-        order = rest[inter / np.minimum(area[best], area[rest]) <= threshold]
-    return np.array(kept, dtype=int)
 
 
 def _face_box(row: np.ndarray) -> FaceBox:
