@@ -1,10 +1,36 @@
-"""MTCNN's box arithmetic on rows (frame, x1, y1, x2, y2, score, ...): regression,
-squaring and per-frame non-maximum suppression (OpenCV's IoU NMS, MTCNN's "Min" NMS)."""
+"""MTCNN's arithmetic outside the networks: the pyramid's area shrink of whole frames, and
+on rows (frame, x1, y1, x2, y2, score, ...) regression, squaring and per-frame
+non-maximum suppression (OpenCV's IoU NMS, MTCNN's "Min" NMS)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+
+def integrals(grays: list[np.ndarray]) -> np.ndarray:
+    """(n, H + 1, W + 1) exact int32 integral images of uint8 frames of one size."""
+    return np.stack([cv2.integral(gray) for gray in grays])
+
+
+def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(n, h, w) float32 means of the frames over torch's adaptive-pooling windows.
+
+    The same values as `F.interpolate(frames, size, mode="area")` (each output pixel the
+    mean of input rows floor(i H / h) to ceil((i + 1) H / h), columns alike), to float32
+    rounding, read off the integral images `sums` in O(h w) instead of O(H W) per level.
+    """
+    height, width = sums.shape[1] - 1, sums.shape[2] - 1
+    (y0, y1), (x0, x1) = _windows(height, size[0]), _windows(width, size[1])
+    top, bottom = sums[:, y0], sums[:, y1]
+    total = bottom[:, :, x1] - bottom[:, :, x0] - top[:, :, x1] + top[:, :, x0]
+    area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
+    return (total / area).astype(np.float32)
+
+
+def _windows(length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    index = np.arange(out)
+    return (index * length) // out, -((-(index + 1) * length) // out)
 
 
 def regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:

@@ -8,9 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from affectflow.media.frames import iter_sampled_frames
 from affectflow.models.mtcnn import FaceCheck, MtcnnDetector
+from affectflow.models.mtcnn_boxes import area_shrink, integrals
 from affectflow.models.mtcnn_onnx import OnnxNet
 from affectflow.schemas.records import FaceBox
 
@@ -85,3 +88,17 @@ def test_an_export_that_cannot_be_cached_stays_in_memory(weights: str, tmp_path)
 def test_an_unknown_backend_is_refused(weights: str) -> None:
     with pytest.raises(ValueError, match="backend"):
         MtcnnDetector(weights, backend="tflite")
+
+
+LEVELS = [((360, 640), (87, 154)), ((144, 176), (41, 50)), ((37, 53), (50, 61)),
+          ((720, 1280), (16, 28))]  # fmt: skip
+
+
+@pytest.mark.parametrize(("shape", "size"), LEVELS)
+def test_the_pyramid_from_integral_images_is_torchs_area_interpolation(shape, size) -> None:
+    """CPU pyramid levels equal `F.interpolate(mode="area")` (facenet's), shrink or grow."""
+    rng = np.random.default_rng(sum(shape))
+    grays = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2)]
+    frames = torch.as_tensor(np.stack(grays)).float()[:, None]
+    expected = F.interpolate(frames, size=size, mode="area")[:, 0].numpy()
+    assert np.allclose(area_shrink(integrals(grays), size), expected, atol=1e-4)
