@@ -10,6 +10,8 @@ import numpy as np
 
 def integrals(grays: list[np.ndarray]) -> np.ndarray:
     """(n, H + 1, W + 1) exact int32 integral images of uint8 frames of one size."""
+    if len(grays) == 1:
+        return cv2.integral(grays[0])[None]  # a view: no copy of the frame-sized array
     return np.stack([cv2.integral(gray) for gray in grays])
 
 
