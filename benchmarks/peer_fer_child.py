@@ -1,10 +1,11 @@
 """The `fer` side of benchmarks/peer_fer.py; runs inside the peer virtualenv, prints JSON.
 
     python peer_fer_child.py --versions
-    python peer_fer_child.py VIDEO --frequency K --outdir DIR [--cores N] [--keras]
+    python peer_fer_child.py VIDEO --frequency K --outdir DIR [--cores N] [--keras] [--mtcnn]
 
 Runs `fer.classes.Video(VIDEO).analyze(FER(mtcnn=False), frequency=K)` (Haar, every K-th
-frame, nothing saved) and prints its timings, peak RSS and every sampled frame's faces.
+frame, nothing saved; `--mtcnn`: `FER(mtcnn=True)`, facenet-pytorch's MTCNN) and prints
+its timings, peak RSS and every sampled frame's faces.
 Imports nothing from affectflow: the peer venv has only fer and its dependencies.
 """
 
@@ -61,7 +62,7 @@ def _face(face: dict) -> dict:
     }
 
 
-def analyze(video: str, frequency: int, outdir: str, keras: bool) -> dict:
+def analyze(video: str, frequency: int, outdir: str, keras: bool, mtcnn: bool) -> dict:
     """Time fer's own video analysis of `video`; its frames, faces and timings."""
     started = time.perf_counter()
     import cv2
@@ -76,7 +77,11 @@ def analyze(video: str, frequency: int, outdir: str, keras: bool) -> dict:
     from fer.classes import Video
     from fer.fer import FER
 
-    detector = RecordingDetector(FER(mtcnn=False, use_tflite=not keras))
+    if mtcnn:
+        import torch
+
+        torch.set_num_threads(len(os.sched_getaffinity(0)))  # the cores pinned, as ours
+    detector = RecordingDetector(FER(mtcnn=mtcnn, use_tflite=not keras))
     loaded = time.perf_counter()
     Video(video, outdir=outdir).analyze(
         detector,
@@ -91,6 +96,7 @@ def analyze(video: str, frequency: int, outdir: str, keras: bool) -> dict:
     done = time.perf_counter()
     return {
         "model": "keras hdf5" if keras else "quantized TFLite (fer's default)",
+        "detector": "facenet-pytorch MTCNN" if mtcnn else "OpenCV Haar",
         "shims": shims,
         "load_seconds": round(loaded - started, 2),
         "analyze_seconds": round(done - loaded, 2),
@@ -109,12 +115,13 @@ def main() -> None:
     parser.add_argument("--outdir", default=".")
     parser.add_argument("--cores", type=int, default=1)
     parser.add_argument("--keras", action="store_true", help="the hdf5 model, not TFLite")
+    parser.add_argument("--mtcnn", action="store_true", help="FER(mtcnn=True), not Haar")
     args = parser.parse_args()
     if args.versions or not args.video:
         print(json.dumps(versions()))
         return
     cpus = pin_cores(args.cores)
-    result = analyze(args.video, args.frequency, args.outdir, args.keras)
+    result = analyze(args.video, args.frequency, args.outdir, args.keras, args.mtcnn)
     print(json.dumps({"cpus": cpus, **versions(), **result}))
 
 
