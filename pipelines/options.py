@@ -30,8 +30,10 @@ LOCAL_WORKERS_RUNNER = "affectflow.pipelines.local_workers.LocalWorkersRunner"
 # runner (--s3_secret_access_key, --azure_connection_string, ...) is ever stored.
 RECORDED_BEAM_OPTIONS = ("runner", "direct_num_workers", "direct_running_mode")
 PRIVATE_OPTIONS = frozenset({"channel_salt"})
-# `--workers auto` starts a second worker only for lists of at least this many videos each.
-VIDEOS_PER_WORKER = 4
+# `--workers auto` starts a second worker only for lists of at least this many videos each:
+# a worker's start-up (about 6 s: imports, models) costs what about 550 sampled frames do,
+# and 12 short bundled clips ran slower on 2 workers than on 1 (README "Speed").
+VIDEOS_PER_WORKER = 8
 
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
