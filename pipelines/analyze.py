@@ -25,12 +25,11 @@ from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
-from affectflow.models.threads import available_cores
 from affectflow.pipelines.analyze_graph import build, listed_file
+from affectflow.pipelines.auto_workers import resolve_workers
 from affectflow.pipelines.option_types import AUTO_WORKERS, OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
-    auto_workers,
     is_local_runner,
     parse_analyze_args,
     recorded_options,
@@ -132,11 +131,11 @@ def prepare(
     if opts.cache_dir is None:
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256, detector_weights = _preflight(video_list, opts)
-    if opts.workers == AUTO_WORKERS:
-        rows = len(videos) if videos is not None else _list_rows(video_list, opts)
-        opts.workers = auto_workers(rows, available_cores()) if is_local_runner(opts) else 1
-    resolve_runner_options(options)
     settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
+    if opts.workers == AUTO_WORKERS:  # the threads per stage follow the workers
+        opts.workers = resolve_workers(opts, video_list, videos, settings.analysis_id())
+        settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
+    resolve_runner_options(options)
     return Job(
         videos=video_list if videos is None else videos,
         label=label or str(video_list),
@@ -174,12 +173,10 @@ def _input_rows(job: Job) -> int:
     """How many input rows the job has (the N of `k/N`): read in the driver, not the graph."""
     if isinstance(job.videos, ListedVideos):
         return len(job.videos)
-    return _list_rows(job.videos, job.opts)
-
-
-def _list_rows(video_list: str, opts: AnalyzeOptions) -> int:
-    """How many rows the list file has (each one a video, or a failure of its own)."""
-    rows = read_video_list(video_list, default_cohort=opts.cohort, allow_local=opts.allow_local)
+    ingest = job.settings.ingest
+    rows = read_video_list(
+        job.videos, default_cohort=ingest.default_cohort, allow_local=ingest.allow_local
+    )
     return sum(1 for _ in rows)
 
 

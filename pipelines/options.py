@@ -30,10 +30,6 @@ LOCAL_WORKERS_RUNNER = "affectflow.pipelines.local_workers.LocalWorkersRunner"
 # runner (--s3_secret_access_key, --azure_connection_string, ...) is ever stored.
 RECORDED_BEAM_OPTIONS = ("runner", "direct_num_workers", "direct_running_mode")
 PRIVATE_OPTIONS = frozenset({"channel_salt"})
-# `--workers auto` starts a second worker only for lists of at least this many videos each:
-# a worker's start-up (about 6 s: imports, models) costs what about 550 sampled frames do,
-# and 12 short bundled clips ran slower on 2 workers than on 1 (README "Speed").
-VIDEOS_PER_WORKER = 8
 
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,15 +179,6 @@ class AnalyzeOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         add_analyze_arguments(parser)
-
-
-def auto_workers(videos: int, cores: int) -> int:
-    """`--workers auto`: one per core, but each with VIDEOS_PER_WORKER videos or more.
-
-    A worker process costs seconds of start-up (imports, models): a short list runs
-    faster in one process whose stages use every core's threads instead.
-    """
-    return max(1, min(cores, videos // VIDEOS_PER_WORKER))
 
 
 def resolve_runner_options(options: PipelineOptions) -> None:

