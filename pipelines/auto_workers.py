@@ -34,7 +34,12 @@ def resolve_workers(
         return 1
     if videos is not None:
         return auto_workers(len(videos), available_cores())
-    done = frozenset() if opts.force else done_video_keys(opts.warehouse, analysis_id)
+    done: frozenset[str] = frozenset()
+    if not opts.force:
+        try:
+            done = done_video_keys(opts.warehouse, analysis_id)
+        except Exception:  # an estimate only: a warehouse not readable here counts as empty
+            done = frozenset()
     rows = read_video_list(video_list, default_cohort=opts.cohort, allow_local=opts.allow_local)
     todo = sum(1 for row in rows if not isinstance(row, VideoRequest) or row.video_key not in done)
     return auto_workers(todo, available_cores())
