@@ -43,7 +43,7 @@ BASICS: Spec = [
                  help="frames sampled per second (default: %(default)s)")),
     ("workers", dict(type=workers, default="auto", metavar="N|auto",
                      help="local worker processes; auto: one per available core, when the "
-                     "list has 8 videos per worker to repay their start-up (default: auto)")),
+                     "list has 8 videos to do per worker to repay their start-up (default: auto)")),
     ("force", dict(action="store_true", help="re-analyse videos already done")),
 ]  # fmt: skip
 DETECTION: Spec = [

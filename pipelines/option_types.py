@@ -41,6 +41,10 @@ def workers(text: str) -> int:
     """An argparse `type`: `auto` (AUTO_WORKERS) or a whole number at least 1."""
     if text.strip().lower() == "auto":
         return AUTO_WORKERS
+    try:
+        int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number or auto, not {text!r}") from None
     return number(int, 1)(text)
 
 
