@@ -26,7 +26,8 @@ from affectflow.models.cache import default_cache_dir
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.analyze_graph import build, listed_file
-from affectflow.pipelines.option_types import OptionError
+from affectflow.pipelines.auto_workers import resolve_workers
+from affectflow.pipelines.option_types import AUTO_WORKERS, OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
     is_local_runner,
@@ -94,9 +95,7 @@ def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, Pip
     video_list = getattr(known, "video_list", None)
     if video_list is not None:
         flags.remove(video_list)
-    options = PipelineOptions(flags)
-    resolve_runner_options(options)
-    return video_list, options
+    return video_list, PipelineOptions(flags)
 
 
 def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
@@ -134,6 +133,10 @@ def prepare(
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256, detector_weights = _preflight(video_list, opts)
     settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
+    if opts.workers == AUTO_WORKERS:  # the threads per stage follow the workers
+        opts.workers = resolve_workers(opts, video_list, videos, settings.analysis_id())
+        settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
+    resolve_runner_options(options)
     return Job(
         videos=video_list if videos is None else videos,
         label=label or str(video_list),

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from affectflow.models.registry import MODEL_SPECS
-from affectflow.pipelines.option_types import folder, names, number, pixels, umask
+from affectflow.pipelines.option_types import folder, names, number, pixels, umask, workers
 from affectflow.schemas.settings import (
     DETECTORS,
     ClassifySettings,
@@ -41,8 +41,9 @@ BASICS: Spec = [
     ("weights", dict(metavar="FILE", help="weights file, for models that need one")),
     ("fps", dict(type=POSITIVE, default=DETECT.fps, metavar="N",
                  help="frames sampled per second (default: %(default)s)")),
-    ("workers", dict(type=AT_LEAST_ONE, default=1, metavar="N",
-                     help="local worker processes (default: %(default)s)")),
+    ("workers", dict(type=workers, default="auto", metavar="N|auto",
+                     help="local worker processes; auto: one per available core, when the "
+                     "list has 8 videos to do per worker to repay their start-up (default: auto)")),
     ("force", dict(action="store_true", help="re-analyse videos already done")),
 ]  # fmt: skip
 DETECTION: Spec = [

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from affectflow.models.registry import ModelSpec
-from affectflow.pipelines.options import AnalyzeOptions
+from affectflow.models.threads import worker_threads
+from affectflow.pipelines.options import AnalyzeOptions, is_local_runner
 from affectflow.schemas.settings import (
     GIB,
     ClassifySettings,
@@ -23,7 +24,9 @@ def stage_settings(
     detector_weights_path: str = "",
 ) -> StageSettings:
     """Each stage's settings from the options, the model and the face check's weights."""
-    one_thread = 1 if opts.workers > 1 else None
+    # Threads per worker from the cores this process may use; on a remote runner each
+    # worker counts its own (None).
+    threads = worker_threads(opts.workers) if is_local_runner(opts) else None
     return StageSettings(
         ingest=IngestSettings(default_cohort=opts.cohort, allow_local=opts.allow_local),
         download=DownloadSettings(
@@ -66,7 +69,7 @@ def stage_settings(
             detector_weights_path=detector_weights_path,
             device=opts.device,
             detect_batch=opts.detect_batch,
-            cv2_threads=one_thread,
+            cv2_threads=threads,
             debug_crops_dir=opts.debug_crops,
             max_duration_s=opts.max_duration,
             max_pixels=opts.max_pixels,
@@ -79,7 +82,7 @@ def stage_settings(
             batch_size=opts.batch_size,
             batch_across_videos=opts.batch_across_videos,
             device=opts.device,
-            torch_threads=one_thread,
+            torch_threads=threads,
             model_copies=opts.model_copies,
             flip_average=opts.flip_average == "on",
             smooth_s=opts.smooth_s,

@@ -112,6 +112,7 @@ class DetectSettings:
     detector_weights_path: str = operational("")
     device: str = operational("cpu")
     detect_batch: int = operational(1)
+    # threads of the stage (OpenCV, torch, ONNX Runtime, FFmpeg); None: the cores available
     cv2_threads: int | None = operational()
     debug_crops_dir: str | None = operational()
     max_duration_s: float | None = operational(3600.0)
@@ -147,7 +148,7 @@ class ClassifySettings:
     batch_size: int = operational(64)
     batch_across_videos: bool = operational(False)
     device: str = operational("cpu")
-    torch_threads: int | None = operational()
+    torch_threads: int | None = operational()  # None: the cores available to the worker
     model_copies: int | None = operational()
 
     def __post_init__(self) -> None:

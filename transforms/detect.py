@@ -26,7 +26,6 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 import apache_beam as beam
-import cv2
 
 from affectflow.media.face_crops import face_crop, write_debug_crop
 from affectflow.media.frames import (
@@ -40,6 +39,7 @@ from affectflow.media.frames import (
 from affectflow.media.still_faces import face_detectors
 from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation
 from affectflow.models.mtcnn import MtcnnDetector
+from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceBox,
@@ -79,8 +79,8 @@ class DetectFacesFn(beam.DoFn):
 
     def setup(self) -> None:
         settings = self._settings
-        if settings.cv2_threads is not None:
-            cv2.setNumThreads(settings.cv2_threads)
+        self._threads = settings.cv2_threads or available_cores()
+        set_threads(self._threads)  # before MTCNN loads: ONNX Runtime takes torch's count
         self._detector, self._checker = face_detectors(settings)
         self._frames_sampled = counter("frames_sampled")
         self._faces_detected = counter("faces_detected")
@@ -155,7 +155,7 @@ class DetectFacesFn(beam.DoFn):
             fps=settings.fps,
             trim_s=settings.trim_s,
             progress=progress,
-            threads=settings.cv2_threads,
+            threads=self._threads,
             max_s=None if limit_s is None else limit_s + MAX_DURATION_SLACK_S,
             max_pixels=settings.max_pixels,
         )

@@ -26,6 +26,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import ModelSpec
+from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import ErrorRecord, FaceCrop, RunInfo, Stage
 from affectflow.schemas.rows import face_row
 from affectflow.schemas.settings import ClassifySettings
@@ -72,7 +73,8 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
 
     `load_model` checks the device there (Beam's own handler would fall back to the CPU
     without a word) and reads the weights through Beam FileSystems (a local path, or a
-    gs:// or s3:// URI the workers can read); torch runs on `num_threads` threads.
+    gs:// or s3:// URI the workers can read); torch runs on `num_threads` threads
+    (None: the cores available to the process).
     """
 
     def __init__(self, *args: Any, num_threads: int | None = None, **kwargs: Any) -> None:
@@ -85,8 +87,7 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
         check_device(self._device_name)
         if self._weights:
             check_weights(self._weights)
-        if self._num_threads:
-            torch.set_num_threads(self._num_threads)
+        set_threads(self._num_threads or available_cores())
         return super().load_model()
 
 

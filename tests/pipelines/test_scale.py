@@ -52,6 +52,7 @@ def _args(video_list: Path, warehouse: Path, cache: Path) -> list[str]:
         str(video_list), "--warehouse", str(warehouse), "--cache-dir", str(cache),
         "--fps", "2", "--unit-videos", str(UNIT),
         "--batch-size", "4",  # a video's faces come back from inference before the next's
+        "--workers", "1",  # not `auto` (2 workers for 30 videos on 2 cores): one process
     ]  # fmt: skip
 
 

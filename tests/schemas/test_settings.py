@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from affectflow.models.registry import get_model_spec
+from affectflow.models.threads import available_cores
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.schemas.settings import (
@@ -158,9 +159,10 @@ def test_flag_defaults_are_the_settings_defaults() -> None:
         crop_size=spec.input_size,
         crop_margin_px=spec.crop_margin_px,
         clahe=spec.clahe,
+        cv2_threads=available_cores(),  # one worker (a short list): every core's threads
     )
     assert built.download == DownloadSettings()
-    assert built.classify == ClassifySettings(model=spec.name)
+    assert built.classify == ClassifySettings(model=spec.name, torch_threads=available_cores())
 
 
 @pytest.mark.parametrize(

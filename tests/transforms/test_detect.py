@@ -10,6 +10,7 @@ import apache_beam as beam
 import cv2
 import numpy as np
 import pytest
+import torch
 from apache_beam.runners.runner import PipelineResult
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -109,13 +110,19 @@ def test_trim_is_accounted_for_in_the_decode_check(caplog: pytest.LogCaptureFixt
     assert line.startswith(f"video_key=pexels status=ok frames=10 faces={len(faces)} tracks=")
 
 
-def test_cv2_threads_is_set_in_setup() -> None:
-    before = cv2.getNumThreads()
+def test_threads_are_set_in_setup_from_the_cores_allowed(monkeypatch) -> None:
+    """The stage's threads (OpenCV, torch, so ONNX Runtime) are the settings', else the
+    cores of the process's affinity: never the libraries' own count of the machine."""
+    before = cv2.getNumThreads(), torch.get_num_threads()
     try:
         DetectFacesFn(detect_settings(cv2_threads=1)).setup()
-        assert cv2.getNumThreads() == 1
+        assert cv2.getNumThreads() == torch.get_num_threads() == 1
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+        DetectFacesFn(detect_settings()).setup()
+        assert cv2.getNumThreads() == torch.get_num_threads() == 3
     finally:
-        cv2.setNumThreads(before)
+        cv2.setNumThreads(before[0])
+        torch.set_num_threads(before[1])
 
 
 def check_faces(faces: list[tuple[str, tuple[int, int]]]) -> None:
