@@ -6,8 +6,8 @@ therefore runs in a child process (forked: the extractors, options and callables
 the parent need no pickling) that the parent watches and kills:
 
 - wall time: `timeout_s` for the whole work (extraction and download);
-- rate: under `min_rate` bytes/s once `rate_grace_s` has passed since the first byte
-  arrived. The child counts bytes as they arrive, on every read of a socket
+- rate: under `min_rate` bytes/s waited on the socket, once `rate_grace_s` of waiting
+  passed. The child counts bytes as they arrive, on every read of a socket
   (`count_socket_reads`), not as yt-dlp reports written blocks: a server that sends one
   byte a second never completes a block, so it would never be measured;
 - memory: the child's address space may grow by `memory_bytes` only.
@@ -62,18 +62,23 @@ def _limit_memory(extra_bytes: int) -> None:
 
 def count_socket_reads(progress: Any) -> None:
     """In this (child) process, add the bytes of every socket read to `progress[0]`, and
-    note when the first arrived in `progress[1]` (monotonic seconds).
+    the seconds spent waiting in those reads to `progress[1]`.
 
     Every HTTP response (http.client's and urllib3's, TLS included: yt-dlp's handlers)
-    reads its socket through `socket.SocketIO.readinto`, one receive at a time.
+    reads its socket through `socket.SocketIO.readinto`, one receive at a time. The rate
+    is bytes per second *waited on the socket*: a server that drips waits the reader out,
+    while a reader slowed by a busy machine (CPU, not the network) is not held against
+    the server.
     """
     original = socket.SocketIO.readinto
 
     def readinto(self: socket.SocketIO, buffer: Any) -> int | None:
-        count = original(self, buffer)
+        began = time.monotonic()
+        try:
+            count = original(self, buffer)
+        finally:
+            progress[1] += time.monotonic() - began
         if count:
-            if not progress[1]:
-                progress[1] = time.monotonic()
             progress[0] += count
         return count
 
@@ -102,7 +107,7 @@ def run_bounded(work: Callable[[Any], T], limits: FetchLimits, *, what: str = "d
     """`work(progress)` in a watched child process: its value, or the FetchError it
     raised or that the limits raise (`what` names the work in the timeout's message).
 
-    `progress` is a shared array: [bytes received, monotonic time the first arrived].
+    `progress` is a shared array: [bytes received, seconds spent waiting on the socket].
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
@@ -135,9 +140,9 @@ def _watch(
 ) -> tuple | None:
     """Wait for the child's outcome; raise FetchError when time or rate run out.
 
-    The rate counts from the first byte received (connecting and waiting for the
-    first byte are bounded by the wall time and the socket timeout), once
-    `rate_grace_s` (at most a quarter of the time) passed.
+    The rate is the bytes received over the seconds spent waiting for them on the socket
+    (a stall with no byte at all is bounded by the socket timeout and the wall time),
+    checked once `rate_grace_s` (at most a quarter of the time) of waiting passed.
     """
     grace_s = min(limits.rate_grace_s, limits.timeout_s / 4)
     while True:
@@ -153,12 +158,12 @@ def _watch(
                 retryable=True,
                 error_class=f"{what.capitalize()}Timeout",
             )
-        received, began = progress[0], progress[1]
-        if limits.min_rate and began and now - began > grace_s:
-            rate = received / (now - began)
+        received, waited = progress[0], progress[1]
+        if limits.min_rate and received and waited > grace_s:
+            rate = received / waited
             if rate < limits.min_rate:
                 raise FetchError(
-                    f"{what} too slow: {rate:.0f} bytes/s over {now - began:.0f} s, "
+                    f"{what} too slow: {rate:.0f} bytes/s over {waited:.0f} s on the socket, "
                     f"under --min-rate {limits.min_rate:g}",
                     retryable=True,
                     error_class="DownloadTooSlow",

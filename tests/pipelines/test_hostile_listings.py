@@ -45,7 +45,7 @@ def test_each_hostile_listing_fails_alone_and_the_good_feed_is_listed(
     config = tmp_path / "cohorts.toml"
     config.write_text(
         f'warehouse = "wh"\n[analyze]\ncache_dir = "{tmp_path / "cache"}"\n'
-        "retries = 0\nsocket-timeout = 5\ndownload-timeout = 3\n"
+        "retries = 0\nsocket-timeout = 5\ndownload-timeout = 15\n"
         + "".join(f'[cohorts.{name}]\nsources = ["{url}"]\n' for name, url in sources.items())
     )
     loaded = load_config(str(config))
@@ -63,4 +63,4 @@ def test_each_hostile_listing_fails_alone_and_the_good_feed_is_listed(
         assert failures[name][0] == "PageTooLarge"
         assert "could not be listed: the page is larger than 8 MiB" in failures[name][1]
     assert failures["drip"][0] == "ListingTimeout"
-    assert "could not be listed: listing took over 3 s (--download-timeout)" in failures["drip"][1]
+    assert "could not be listed: listing took over 15 s (--download-timeout)" in failures["drip"][1]
