@@ -14,6 +14,7 @@ forever or inflate a gzip bomb. Each fetch runs in a watched child process
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,9 +63,15 @@ def _fetch_in_child(
 @functools.cache
 def warm_up() -> None:
     """Compile every extractor's URL pattern once in this process (about 1 s), so each
-    forked child inherits them instead of compiling them again (seconds of CPU each)."""
+    forked child inherits them instead of compiling them again (seconds of CPU each), and
+    import the modules a fetch loads lazily (the generic extractor and what it imports,
+    the HTTP downloader) before any child is forked: a child that imports a module while
+    another thread of its parent held that module's import lock at the fork waits forever
+    (seen: a download child stuck importing `yt_dlp.extractor.youtube`)."""
     for extractor in gen_extractor_classes():
         extractor.suitable("https://warm-up.invalid/")
+    for module in ("yt_dlp.extractor.generic", "yt_dlp.downloader.http"):
+        importlib.import_module(module)
 
 
 def fetch_bounded(
