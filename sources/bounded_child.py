@@ -2,8 +2,12 @@
 
 yt-dlp checks its socket timeout only per read and keeps a page it reads in memory, so
 a server can drip one byte a second or feed an endless page. A fetch or a listing
-therefore runs in a child process (forked: the extractors, options and callables of
-the parent need no pickling) that the parent watches and kills:
+therefore runs in a child process that the parent watches and kills. Children are
+forked from a fork server (`fork_server_context`), a single-threaded process that
+loaded yt-dlp once, never from the job's process itself: a process forked from one with
+other threads (Beam's, ONNX Runtime's, the unit clock) inherits the locks those threads
+held at the fork, and was seen to wait on one forever. The work and its arguments are
+therefore pickled (module-level functions and plain values):
 
 - wall time: `timeout_s` for the whole work (extraction and download);
 - rate: under `min_rate` bytes/s waited on the socket, once `rate_grace_s` of waiting
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.forkserver
 import os
 import signal
 import socket
@@ -29,6 +35,9 @@ from affectflow.sources.fetch_errors import FetchError
 T = TypeVar("T")
 _POLL_S = 0.2
 _MIB = 1 << 20
+# What the fork server imports before its first fork: the parent's main module (so no
+# child runs it again) and the fetch code with yt-dlp's extractor patterns compiled.
+_PRELOAD = ["__main__", "affectflow.sources.fork_server_preload"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +94,15 @@ def count_socket_reads(progress: Any) -> None:
     socket.SocketIO.readinto = readinto  # type: ignore[method-assign]
 
 
+def fork_server_context() -> multiprocessing.context.ForkServerContext:
+    """The multiprocessing context of the fork server every bounded child comes from;
+    starts the server (in the background: it loads yt-dlp while the caller goes on)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
 def _child(sender: Any, progress: Any, work: Callable[[Any], Any], limits: FetchLimits) -> None:
     """The child's whole life: the work, its outcome sent to the parent."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # not the launcher's interrupt handler
@@ -107,9 +125,11 @@ def run_bounded(work: Callable[[Any], T], limits: FetchLimits, *, what: str = "d
     """`work(progress)` in a watched child process: its value, or the FetchError it
     raised or that the limits raise (`what` names the work in the timeout's message).
 
-    `progress` is a shared array: [bytes received, seconds spent waiting on the socket].
+    `work` must pickle (a module-level function, or a `functools.partial` of one with
+    plain arguments). `progress` is a shared array: [bytes received, seconds spent
+    waiting on the socket].
     """
-    context = multiprocessing.get_context("fork")
+    context = fork_server_context()
     receiver, sender = context.Pipe(duplex=False)
     progress = context.RawArray("d", 2)
     child = context.Process(target=_child, args=(sender, progress, work, limits), daemon=True)

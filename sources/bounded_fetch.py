@@ -62,12 +62,10 @@ def _fetch_in_child(
 
 @functools.cache
 def warm_up() -> None:
-    """Compile every extractor's URL pattern once in this process (about 1 s), so each
-    forked child inherits them instead of compiling them again (seconds of CPU each), and
-    import the modules a fetch loads lazily (the generic extractor and what it imports,
-    the HTTP downloader) before any child is forked: a child that imports a module while
-    another thread of its parent held that module's import lock at the fork waits forever
-    (seen: a download child stuck importing `yt_dlp.extractor.youtube`)."""
+    """Compile every extractor's URL pattern once in this process (about 1 s) and import
+    the modules a fetch loads lazily (the generic extractor, the HTTP downloader): the
+    fork server does it once (`fork_server_preload`), so that each child it forks
+    inherits them instead of paying seconds of CPU for them."""
     for extractor in gen_extractor_classes():
         extractor.suitable("https://warm-up.invalid/")
     for module in ("yt_dlp.extractor.generic", "yt_dlp.downloader.http"):
@@ -83,7 +81,6 @@ def fetch_bounded(
     extractors: Sequence[Any] = (),
 ) -> FetchResult:
     """`fetch_once` in a watched child process; raises FetchError (see the module doc)."""
-    warm_up()
     kwargs = {"max_duration_s": max_duration_s, "extractors": tuple(extractors)}
     return run_bounded(
         functools.partial(_fetch_in_child, url=url, options=options, limits=limits, kwargs=kwargs),

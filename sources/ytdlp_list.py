@@ -13,6 +13,7 @@ at most `max_entries` videos, or fails past `MAX_ENTRIES` when no number was ask
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -21,7 +22,6 @@ from yt_dlp.utils import YoutubeDLError
 
 from affectflow.sources.address_guard import guard_connections
 from affectflow.sources.bounded_child import FetchLimits, run_bounded
-from affectflow.sources.bounded_fetch import warm_up
 from affectflow.sources.fetch_errors import FetchError, classify
 from affectflow.sources.page_cap import PageCappedYoutubeDL
 from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, with_retries
@@ -133,10 +133,13 @@ def list_bounded(
 ) -> list[str]:
     """`list_videos` (`kwargs` are its own) in a watched child process whose
     connections are guarded; raises FetchError (see the module doc)."""
-    warm_up()
-
-    def work(_progress: Any) -> list[str]:
-        guard_connections(url, limits.allow_private)
-        return list_videos(url, options, **kwargs)
-
+    work = functools.partial(_list_in_child, url=url, options=options, limits=limits, kwargs=kwargs)
     return run_bounded(work, limits, what="listing")
+
+
+def _list_in_child(
+    _progress: Any, url: str, options: dict[str, Any], limits: FetchLimits, kwargs: dict
+) -> list[str]:
+    """The child's listing, its connections guarded."""
+    guard_connections(url, limits.allow_private)
+    return list_videos(url, options, **kwargs)

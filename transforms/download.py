@@ -32,7 +32,7 @@ from affectflow.media.probe import (
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.sources.bounded_child import FetchLimits
-from affectflow.sources.bounded_fetch import fetch_bounded, warm_up
+from affectflow.sources.bounded_fetch import fetch_bounded
 from affectflow.sources.fetch_errors import FetchError
 from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.cache_ledger import (
@@ -85,7 +85,6 @@ class DownloadVideoFn(beam.DoFn):
         self._videos.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         sweep_stale_workdirs(self._tmp)
-        warm_up()
         self._counters = {
             name: counter(name)
             for name in (

@@ -7,7 +7,7 @@ import hmac
 import json
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import apache_beam as beam
 import pytest
@@ -270,11 +270,16 @@ def test_a_full_disk_under_a_download_is_retryable_and_named() -> None:
 
 
 class YoutubeStandInIE(InfoExtractor):
-    """Test-only stand-in for yt-dlp's YouTube extractor: ids -> files on the local server."""
+    """Test-only stand-in for yt-dlp's YouTube extractor: ids -> files on the local server.
+
+    An instance (its catalog of videos travels with it to the download child)."""
 
     IE_NAME = "youtube"
     _VALID_URL = r"https?://(?:www\.)?youtube\.com/watch\?v=(?P<id>[\w-]{11})"
-    videos: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(self, videos: dict[str, dict[str, Any]]) -> None:
+        super().__init__()
+        self.videos = videos
 
     @classmethod
     def ie_key(cls) -> str:
@@ -297,10 +302,10 @@ class YoutubeStandInIE(InfoExtractor):
 
 
 @pytest.fixture
-def youtube(http_server: Any, videos_dir: Path) -> Any:
+def youtube(http_server: Any, videos_dir: Path) -> YoutubeStandInIE:
+    """The stand-in, its one video served by `http_server`."""
     url = http_server.add_file("yt/media.mp4", videos_dir / PEXELS)
-    YoutubeStandInIE.videos = {"aaaaaaaaaaa": {"url": url, "duration": 20}}
-    return http_server
+    return YoutubeStandInIE({"aaaaaaaaaaa": {"url": url, "duration": 20}})
 
 
 # The stand-in's media live on 127.0.0.1, a page link from a public URL: allowed only so.
@@ -313,7 +318,7 @@ def _watch(video_id: str) -> VideoRequest:
 
 
 def test_youtube_metadata_is_pseudonymised(youtube: Any, tmp_path: Path) -> None:
-    kwargs = {"extractors": (YoutubeStandInIE,), "channel_salt": SALT, **LOCAL_MEDIA}
+    kwargs = {"extractors": (youtube,), "channel_salt": SALT, **LOCAL_MEDIA}
     video = _run(_fn(tmp_path, **kwargs), _watch("aaaaaaaaaaa"))
     assert isinstance(video, VideoFile) and (video.extractor, video.source_id) == (
         "youtube",
@@ -326,19 +331,17 @@ def test_youtube_metadata_is_pseudonymised(youtube: Any, tmp_path: Path) -> None
     assert "UCchannel" not in ledger and "A title" not in ledger
     cached = _run(_fn(tmp_path, **kwargs, keep_title=True), _watch("aaaaaaaaaaa"))
     assert cached.from_cache and cached.channel_hash == expected
-    other_salt = _run(
-        _fn(tmp_path, extractors=(YoutubeStandInIE,), **LOCAL_MEDIA), _watch("aaaaaaaaaaa")
-    )
+    other_salt = _run(_fn(tmp_path, extractors=(youtube,), **LOCAL_MEDIA), _watch("aaaaaaaaaaa"))
     assert other_salt.from_cache and other_salt.channel_hash is None
 
 
 def test_youtube_title_kept_when_asked(youtube: Any, tmp_path: Path) -> None:
-    fn = _fn(tmp_path, extractors=(YoutubeStandInIE,), keep_title=True, **LOCAL_MEDIA)
+    fn = _fn(tmp_path, extractors=(youtube,), keep_title=True, **LOCAL_MEDIA)
     assert _run(fn, _watch("aaaaaaaaaaa")).title == "A title"
 
 
-def test_youtube_unavailable_and_too_long(youtube: Any, tmp_path: Path) -> None:
-    fn = _fn(tmp_path, extractors=(YoutubeStandInIE,), max_duration_s=15, **LOCAL_MEDIA)
+def test_youtube_unavailable_and_too_long(youtube: Any, http_server: Any, tmp_path: Path) -> None:
+    fn = _fn(tmp_path, extractors=(youtube,), max_duration_s=15, **LOCAL_MEDIA)
     error = _fail(fn, _watch("bbbbbbbbbbb"))
     assert (error.message, error.retryable, error.error_class) == (
         "Video unavailable",
@@ -347,7 +350,7 @@ def test_youtube_unavailable_and_too_long(youtube: Any, tmp_path: Path) -> None:
     )
     error = _fail(fn, _watch("aaaaaaaaaaa"))
     assert error.message == "video is 20.0 s long, over max_duration 15 s"
-    assert youtube.requests("yt/media.mp4") == 0  # skipped before any media byte
+    assert http_server.requests("yt/media.mp4") == 0  # skipped before any media byte
 
 
 def test_pipeline_keeps_good_videos_and_routes_failures(
