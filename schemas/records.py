@@ -21,7 +21,12 @@ class VideoStatus(StrEnum):
     OK = "ok"
     NO_FACES = "no_faces"
     SKIPPED = "skipped"
+    DUPLICATE = "duplicate"  # a list row naming a video an earlier row of the list names
     FAILED = "failed"
+
+
+# The `errors.error_class` of a duplicate list row (its `videos` row: status duplicate).
+DUPLICATE_ROW = "DuplicateRow"
 
 
 class Stage(StrEnum):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from affectflow.schemas.records import (
+    DUPLICATE_ROW,
     ErrorRecord,
     FaceCrop,
     RunInfo,
@@ -79,12 +80,14 @@ def skipped_video_row(request: VideoRequest, run: RunInfo) -> Row:
 
 
 def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
-    """The `videos` row of an input that failed at some stage (see its `errors` row)."""
+    """The `videos` row of an input that failed at some stage (see its `errors` row); a
+    duplicate list row's has status `duplicate`."""
+    duplicate = error.error_class == DUPLICATE_ROW
     return {
         "video_key": error.video_key,
         "url": redact_text(error.url if error.url is not None else error.input),
         "cohort": error.cohort,
-        "status": str(VideoStatus.FAILED),
+        "status": str(VideoStatus.DUPLICATE if duplicate else VideoStatus.FAILED),
         "run_id": run.run_id,
         "row_number": error.row_number,
         "attributes": dict(error.attributes),

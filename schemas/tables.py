@@ -104,6 +104,7 @@ RUNS = pa.schema(
         ("videos_no_faces", pa.int64()),
         ("videos_failed", pa.int64()),
         ("videos_skipped", pa.int64()),
+        ("videos_duplicate", pa.int64()),
         ("frames_sampled", pa.int64()),
         ("faces_detected", pa.int64()),
         ("seconds", pa.float64()),

@@ -30,7 +30,7 @@ from affectflow.warehouse.units import compact_run, delete_units, ensure_unit_fi
 LOG = logging.getLogger(__name__)
 EMPTY_FILE = "empty.parquet"
 _RUN_FILE = re.compile(r"^run-(\d{8}T\d{6}Z-[0-9a-f]{6})-")
-COUNTS = ("videos_ok", "videos_no_faces", "videos_failed", "videos_skipped")
+COUNTS = ("videos_ok", "videos_no_faces", "videos_failed", "videos_skipped", "videos_duplicate")
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
