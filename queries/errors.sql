@@ -3,6 +3,8 @@
 --   of those inputs still have no analysed result?
 -- Grain: one row per stage, cohort and error message (row numbers left out, so the same
 --   mistake on many rows of a list is one row), over every committed run.
+-- Keys: stage, cohort (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $min_videos (rows about fewer distinct inputs are masked: small-cell
 --   suppression; a message can name a video).
 
@@ -45,12 +47,12 @@ final as (
         stage,
         cohort,
         inputs < $min_videos as suppressed,
-        case when not suppressed then error_class end as error_class,
-        case when not suppressed then message end as message,
-        case when not suppressed then inputs end as inputs,
-        case when not suppressed then errors end as errors,
-        case when not suppressed then still_failing end as still_failing,
-        case when not suppressed then last_run_id end as last_run_id
+        error_class,
+        message,
+        inputs,
+        errors,
+        still_failing,
+        last_run_id
     from grouped
 )
 

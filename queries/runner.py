@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from affectflow.queries.frames import typed_frame
+from affectflow.queries.suppression import check_keys, declared_keys, mask_rows
 from affectflow.warehouse.sql import connect as committed_views
 from affectflow.warehouse.sql import setup_sql as committed_setup_sql
 
@@ -60,6 +62,7 @@ class ReportInfo:
     title: str
     question: str
     parameters: tuple[str, ...]
+    keys: tuple[str, ...] = ()  # the columns a masked row keeps (`-- Keys:`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Report:
     columns: list[str]
     rows: list[tuple]
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    types: tuple[str, ...] = ()  # each column's DuckDB type (`BIGINT`, `DOUBLE`, ...)
 
     @property
     def suppressed(self) -> int:
@@ -98,14 +102,15 @@ class Report:
         return lines
 
     def to_pandas(self) -> Any:
-        """The rows as a pandas DataFrame; `attrs` hold `notes` and `params`."""
+        """The rows as a pandas DataFrame, one dtype per SQL type whatever is masked
+        (`queries.frames`); `attrs` hold `notes` and `params`."""
         try:
-            import pandas as pd
+            import pandas  # noqa: F401
         except ImportError:
             raise ImportError(
                 'a DataFrame needs pandas: pip install "affectflow[notebook]"'
             ) from None
-        frame = pd.DataFrame.from_records(self.rows, columns=self.columns)
+        frame = typed_frame(self.columns, self.types, self.rows)
         frame.attrs.update(report=self.name, notes=self.notes, params=dict(self.params))
         return frame
 
@@ -160,7 +165,8 @@ def report_info(name: str) -> ReportInfo:
     sql = _sql(name)
     sections = header_sections(sql)
     parameters = tuple(dict.fromkeys(_PARAM.findall(_body(sql))))
-    return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters)
+    keys = declared_keys(sections.get("Keys", ""))
+    return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters, keys)
 
 
 def _convert(name: str, value: Any) -> Any:
@@ -213,7 +219,13 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> Report | None:
     cursor = con.execute(sql)
     if cursor.description is None:
         return None
-    return Report(name="sql", columns=[d[0] for d in cursor.description], rows=cursor.fetchall())
+    columns, types = _described(cursor)
+    return Report(name="sql", columns=columns, rows=cursor.fetchall(), types=types)
+
+
+def _described(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], tuple[str, ...]]:
+    """The column names and DuckDB types of a result."""
+    return [d[0] for d in cursor.description], tuple(str(d[1]) for d in cursor.description)
 
 
 def resolve_analysis(
@@ -257,7 +269,8 @@ def _check_cohorts(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> No
 def run_report(
     con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
 ) -> Report:
-    """Run one shipped report with bound, type-checked parameters."""
+    """Run one shipped report with bound, type-checked parameters; rows built from fewer
+    than `min_videos` videos keep only their key columns (`queries.suppression`)."""
     info = report_info(name)
     values = bind_params(info, params)
     if "analysis_id" in values:  # every shipped report: it reads one analysis
@@ -266,5 +279,7 @@ def run_report(
         )
     _check_cohorts(con, values)
     cursor = con.execute(_sql(name), values)
-    columns = [d[0] for d in cursor.description]
-    return Report(name=name, columns=columns, rows=cursor.fetchall(), params=values)
+    columns, types = _described(cursor)
+    check_keys(name, info.keys, columns)
+    rows = mask_rows(columns, cursor.fetchall(), info.keys)
+    return Report(name=name, columns=columns, rows=rows, params=values, types=types)
