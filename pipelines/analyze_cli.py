@@ -7,10 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from affectflow.pipelines.analyze import JobError, run
-from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import add_analyze_arguments
-from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
+from affectflow.pipelines.preflight import JobError, preflight
 
 LOG = logging.getLogger(__name__)
 
@@ -40,6 +39,13 @@ def help_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(argv: list[str]):
+    phase("checked the options and the list; loading Beam, the model and its weights")
+    from affectflow.pipelines.analyze import run
+
+    return run(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`affectflow analyze LIST ...`: exit 0 when the job ran (even if every video failed),
     2 with a message when it cannot run, 75 when another job holds the warehouse's lock."""
@@ -48,14 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help_parser().print_help()
         return 0 if argv else 2
     try:
-        summary = run(argv)
+        preflight(argv)  # options, list, warehouse: a mistake is told before Beam loads
+        summary = _run(argv)
     except JobError as error:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return 2
-    except WarehouseBusy as error:
-        print(f"affectflow analyze: {error}", file=sys.stderr)
-        return EX_TEMPFAIL
     except Exception as error:  # the job failed; say what to fix, no traceback
+        from affectflow.pipelines.failures import job_failure
+        from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
+
+        if isinstance(error, WarehouseBusy):
+            print(f"affectflow analyze: {error}", file=sys.stderr)
+            return EX_TEMPFAIL
         LOG.debug("the job failed", exc_info=True)
         print(f"affectflow analyze: {job_failure(error)}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ COMMANDS = {
     "models": "affectflow.pipelines.models",
     "train": "affectflow.pipelines.train",
     "evaluate": "affectflow.pipelines.evaluate",
-    "refresh": "affectflow.pipelines.refresh",
+    "refresh": "affectflow.pipelines.refresh_cli",
     "forget": "affectflow.pipelines.forget",
 }
 

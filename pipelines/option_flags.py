@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from affectflow.models.registry import MODEL_SPECS
+from affectflow.models.model_names import MODEL_NAMES
 from affectflow.pipelines.option_types import folder, names, number, umask
 from affectflow.schemas.settings import (
     DETECTORS,
@@ -36,7 +36,7 @@ BASICS: Spec = [
                        help="warehouse folder or URI, new or existing (default: %(default)s)")),
     ("cohort", dict(metavar="NAME", help="cohort of the rows that name none (.txt lists)")),
     ("allow-local", dict(action="store_true", help="accept local paths and file:// URLs")),
-    ("model", dict(default=CLASSIFY.model, choices=tuple(MODEL_SPECS),
+    ("model", dict(default=CLASSIFY.model, choices=MODEL_NAMES,
                    help="emotion model (default: %(default)s)")),
     ("weights", dict(metavar="FILE", help="weights file, for models that need one")),
     ("fps", dict(type=POSITIVE, default=DETECT.fps, metavar="N",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.runners.runner import PipelineResult
-
-from affectflow.transforms.metrics import NAMESPACE
+if TYPE_CHECKING:
+    from apache_beam.runners.runner import PipelineResult
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
@@ -89,6 +88,10 @@ def top_errors(warehouse: str, run_id: str, limit: int = 5) -> tuple[tuple[str, 
 
 def counter_values(result: PipelineResult) -> dict[str, int]:
     """Committed (else attempted) value of every affectflow counter, summed over steps."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from affectflow.transforms.metrics import NAMESPACE
+
     values: dict[str, int] = {}
     query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
     for counter in query["counters"]:

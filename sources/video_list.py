@@ -16,8 +16,6 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from apache_beam.io.filesystems import FileSystems
-
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.list_formats import READERS, RESERVED_COLUMNS, list_format
@@ -175,7 +173,15 @@ def read_video_list(
 
 
 def _text(path: str) -> str:
-    with FileSystems.open(path) as handle:
+    """A list file's text: a local path (or file: URL) directly, a URI through Beam's
+    FileSystems (imported only then: checking a local list needs no Beam)."""
+    if "://" in path and not path.lower().startswith("file://"):
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path) as handle:
+            return handle.read().decode("utf-8-sig", errors="replace")
+    local = unquote(urlsplit(path).path) if path.lower().startswith("file:") else path
+    with open(local, "rb") as handle:
         return handle.read().decode("utf-8-sig", errors="replace")
 
 

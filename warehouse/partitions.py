@@ -20,7 +20,6 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
 from affectflow.warehouse import layout
 
@@ -95,7 +94,7 @@ class _PartitionWriters:
             folder = partition_dir(self._table_dir, self._run_date, cohort)
             final = layout.join(folder, self._name)
             temporary = f"{final}.tmp-{secrets.token_hex(4)}"
-            handle = FileSystems.create(temporary)
+            handle = layout.create(temporary)
             writer = pq.ParquetWriter(handle, self._schema, compression="zstd")
             self._open[cohort] = (writer, handle, temporary, final)
         self._open[cohort][0].write_table(rows)
@@ -108,7 +107,7 @@ class _PartitionWriters:
         temporaries = [entry[2] for entry in self._open.values()]
         finals = [entry[3] for entry in self._open.values()]
         if temporaries:
-            FileSystems.rename(temporaries, finals)
+            layout.rename(temporaries, finals)
         return finals
 
 

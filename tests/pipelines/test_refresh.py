@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from affectflow.pipelines.forget import main as forget_main
-from affectflow.pipelines.refresh import RefreshResult, main, refresh
+from affectflow.pipelines.refresh import RefreshResult, refresh
+from affectflow.pipelines.refresh_cli import main
 from affectflow.pipelines.refresh_config import load_config
 from affectflow.queries.render import render_report
 from affectflow.queries.runner import connect, run_report
@@ -228,7 +229,9 @@ def test_a_second_refresh_while_one_holds_the_lock_exits_75(
 
 def test_dry_run_counts_without_running(refreshed: Refreshed, capsys) -> None:
     assert main(["--config", str(refreshed.config), "--dry-run"]) == 0
-    assert "4 videos listed, 0 new, 0 new listing errors; nothing new" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("refresh --dry-run: 4 videos listed, 0 new, 0 new listing errors; ")
+    assert "a refresh would analyse 0 videos; nothing run" in out
 
 
 def test_a_forgotten_video_is_not_analysed_again(refreshed: Refreshed) -> None:
