@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import add_analyze_arguments
 from affectflow.pipelines.preflight import JobError, preflight
-
-LOG = logging.getLogger(__name__)
-
 
 HELP_EPILOG = """\
 The list: CSV or JSONL with a url (or video_id) column and a cohort column (any other
@@ -60,14 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"affectflow analyze: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # the job failed; say what to fix, no traceback
-        from affectflow.pipelines.failures import job_failure
-        from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
+        from affectflow.pipelines.failures import failed_exit
 
-        if isinstance(error, WarehouseBusy):
-            print(f"affectflow analyze: {error}", file=sys.stderr)
-            return EX_TEMPFAIL
-        LOG.debug("the job failed", exc_info=True)
-        print(f"affectflow analyze: {job_failure(error)}", file=sys.stderr)
-        return 2
+        return failed_exit("analyze", error)
     print("\n".join([summary.line(), *summary.error_lines()]))
     return 0

@@ -7,13 +7,11 @@ answer at once).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from affectflow.pipelines.logs import phase
 
-LOG = logging.getLogger("affectflow.pipelines.refresh")
 HELP_EPILOG = """\
 The config (TOML) names the warehouse, the analyze options, the cohorts and their sources
 (list files, playlist or channel URLs) and the reports to rewrite; its format, with every
@@ -66,15 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"affectflow refresh: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # the job failed; say what to fix, no traceback
-        from affectflow.pipelines.failures import job_failure
-        from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
+        from affectflow.pipelines.failures import failed_exit
 
-        if isinstance(error, WarehouseBusy):
-            print(f"affectflow refresh: {error}", file=sys.stderr)
-            return EX_TEMPFAIL
-        LOG.debug("the refresh failed", exc_info=True)
-        print(f"affectflow refresh: {job_failure(error)}", file=sys.stderr)
-        return 2
+        return failed_exit("refresh", error)
     print(result.line())
     for line in result.summary.error_lines() if result.summary else []:
         print(line)

@@ -1,7 +1,7 @@
 """`affectflow sql`: DuckDB over a warehouse with every view and macro of the reports.
 
 `affectflow sql --warehouse out` opens a shell (the `duckdb` CLI when it is installed,
-else a small one here); `-c SQL` or a file runs SQL and prints its last result;
+else a small one here); `-c SQL` or a file runs SQL and prints the result of each query in it;
 `--print-setup` prints the SQL that loads the same views in any DuckDB client.
 """
 
@@ -45,9 +45,9 @@ def _print_result(con, sql: str, fmt: str) -> None:
     from affectflow.queries.render import render_report
     from affectflow.queries.runner import query
 
-    result = query(con, sql)
-    if result is not None:
-        print(render_report(con, result, fmt).rstrip("\n"))
+    results = query(con, sql)
+    for index, result in enumerate(results):
+        print(("\n" * bool(index)) + render_report(con, result, fmt).rstrip("\n"))
 
 
 def _builtin_shell(con, fmt: str) -> None:

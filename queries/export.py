@@ -11,20 +11,27 @@ from typing import Any
 
 import duckdb
 
-from affectflow.queries.render import EXTENSIONS, render_report
-from affectflow.queries.runner import connect, report_info, run_report
+from affectflow.queries.render import EXTENSIONS, parquet_bytes, render_report
+from affectflow.queries.runner import Report, connect, report_info, run_report
 from affectflow.warehouse.sql import WarehouseError
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str | bytes) -> None:
     """Write a file atomically (a reader sees the old report or the new one, never half),
-    with the permissions the user's umask gives a new file."""
+    with the permissions the user's umask gives a new file; text ends with a newline."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text if text.endswith("\n") else text + "\n")
+    if isinstance(text, str):
+        text = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(text)
     os.replace(temporary, path)
+
+
+def rendered(con: duckdb.DuckDBPyConnection, report: Report, fmt: str) -> str | bytes:
+    """The report in one format: text, or Parquet's bytes."""
+    return parquet_bytes(report) if fmt == "parquet" else render_report(con, report, fmt)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +68,7 @@ def write_reports(
             values["min_videos"] = min_videos
         try:
             report = run_report(con, name, values)
-            texts = {fmt: render_report(con, report, fmt) for fmt in formats}
+            texts = {fmt: rendered(con, report, fmt) for fmt in formats}
         except (ValueError, duckdb.Error) as error:
             failures.append(f"{name}: {error}")
             continue

@@ -55,3 +55,36 @@ def typed_frame(columns: Sequence[str], types: Sequence[str], rows: Sequence[tup
     frame = pd.DataFrame(data, columns=list(data))
     frame.columns = list(columns)  # by position: an analyst's SQL may repeat a name
     return frame
+
+
+def _arrow_type(sql_type: str) -> Any:
+    import pyarrow as pa
+
+    kinds = {
+        "Int64": pa.int64(),
+        "float64": pa.float64(),
+        "boolean": pa.bool_(),
+        "str": pa.string(),
+    }
+    dtype = pandas_dtype(sql_type)
+    if sql_type.upper() == "DATE":
+        return pa.date32()
+    if dtype.startswith("datetime64"):
+        return pa.timestamp("us", tz="UTC" if "UTC" in dtype else None)
+    return kinds.get(dtype)  # None: Arrow infers it (maps, lists)
+
+
+def arrow_table(columns: Sequence[str], types: Sequence[str], rows: Sequence[tuple]) -> Any:
+    """A pyarrow Table of `rows`, one Arrow type per column from its SQL type."""
+    import pyarrow as pa
+
+    arrays = []
+    for i, kind in enumerate(types or ["?"] * len(columns)):
+        values = [row[i] for row in rows]
+        target = _arrow_type(kind) if types else None
+        if target is not None and pa.types.is_integer(target):
+            values = [None if v is None else int(v) for v in values]
+        elif target is not None and pa.types.is_floating(target):
+            values = [None if v is None else float(v) for v in values]
+        arrays.append(pa.array(values, type=target))
+    return pa.Table.from_arrays(arrays, names=list(columns))

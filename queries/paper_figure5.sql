@@ -1,4 +1,4 @@
--- Sharma et al. 2023, Figure 5: "depressed individuals express more negative emotions".
+-- Do the cohorts differ in the emotions their faces show? (after Sharma et al. 2023, Figure 5)
 -- Question: what share of each cohort's face-frames shows each emotion, side by side, with
 --   the negative emotions (the paper's valence map) marked, and each cohort's total
 --   negative share, also with surprise apart?

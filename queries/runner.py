@@ -74,6 +74,7 @@ class Report:
     rows: list[tuple]
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     types: tuple[str, ...] = ()  # each column's DuckDB type (`BIGINT`, `DOUBLE`, ...)
+    keys: tuple[str, ...] = ()  # what a row is about (the report's `-- Keys:`)
 
     @property
     def suppressed(self) -> int:
@@ -214,13 +215,23 @@ def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str) -> Report | None:
-    """Run an analyst's SQL (several statements: the last one's result); None: no rows."""
-    cursor = con.execute(sql)
-    if cursor.description is None:
-        return None
-    columns, types = _described(cursor)
-    return Report(name="sql", columns=columns, rows=cursor.fetchall(), types=types)
+# Statements whose result is worth printing (a CREATE, INSERT or SET returns a count only).
+RESULT_STATEMENTS = ("SELECT", "PRAGMA", "EXPLAIN", "CALL")
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[Report]:
+    """Run an analyst's SQL, statement by statement; the result of each query (and of the
+    last statement, whatever it is), in order."""
+    statements = con.extract_statements(sql)
+    results = []
+    for index, statement in enumerate(statements):
+        cursor = con.execute(statement)
+        last = index == len(statements) - 1
+        if cursor.description is None or not (last or statement.type.name in RESULT_STATEMENTS):
+            continue
+        columns, types = _described(cursor)
+        results.append(Report(name="sql", columns=columns, rows=cursor.fetchall(), types=types))
+    return results
 
 
 def _described(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], tuple[str, ...]]:
@@ -282,4 +293,4 @@ def run_report(
     columns, types = _described(cursor)
     check_keys(name, info.keys, columns)
     rows = mask_rows(columns, cursor.fetchall(), info.keys)
-    return Report(name=name, columns=columns, rows=rows, params=values, types=types)
+    return Report(name, columns, rows, params=values, types=types, keys=info.keys)

@@ -274,7 +274,7 @@ def test_a_failing_report_is_named_and_the_others_are_written(refreshed: Refresh
     assert result.summary is None and result.reports == (out_dir / "cohort_summary.csv",)
     (failure,) = result.report_failures
     assert failure.startswith("cohort_comparison: cohort_a: no cohort 'nope'")
-    assert "(1 reports failed)" in result.line()
+    assert "(1 report failed)" in result.line()
 
 
 def test_a_refresh_that_finds_no_videos_writes_no_run_and_no_report(
