@@ -93,7 +93,8 @@ DOWNLOAD_OPTIONS: Spec = [
     ("max-duration", dict(type=POSITIVE, default=DOWNLOAD.max_duration_s, metavar="S",
                           help="longest video in seconds (default: %(default)s)")),
     ("max-filesize", dict(type=AT_LEAST_ONE, default=DOWNLOAD.max_filesize_bytes,
-                          metavar="BYTES", help="largest download (default: %(default)s)")),
+                          metavar="BYTES", help="largest download in bytes (default: "
+                          f"{DOWNLOAD.max_filesize_bytes / 2**30:g} GiB)")),
     ("max-height", dict(type=AT_LEAST_ONE, default=DOWNLOAD.max_height, metavar="PX",
                         help="highest video format downloaded (default: %(default)s)")),
     ("sites", dict(type=names, metavar="NAMES",

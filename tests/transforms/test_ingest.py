@@ -195,3 +195,20 @@ def test_refused_rows_never_carry_the_key_of_the_video_they_name() -> None:
     assert [type(i) for i in items] == [VideoRequest, ErrorRecord, ErrorRecord]
     assert [i.url for i in items[1:]] == [url, url]
     assert [i.error_class for i in items[1:]] == [DUPLICATE_ROW, "InvalidRow"]
+
+
+def test_a_spreadsheets_export_reads_as_written() -> None:
+    """`URL`/`Cohort` in any case, and a `;`- or tab-separated export (a comma locale)."""
+    for text in (
+        "URL;Cohort;Note\nhttps://example.org/a.mp4;a;x, y\n",
+        "Url\tCOHORT\tNote\nhttps://example.org/a.mp4\ta\tx, y\n",
+        'URL,Cohort,Note\nhttps://example.org/a.mp4,a,"x, y"\n',
+    ):
+        (request,) = _parse(text, "csv")
+        assert isinstance(request, VideoRequest), text
+        assert (request.url, request.cohort) == ("https://example.org/a.mp4", "a")
+        assert request.attributes == {"Note": "x, y"}
+    (jsonl,) = _parse('{"URL": "https://example.org/a.mp4", "Cohort": "b"}\n', "jsonl")
+    assert isinstance(jsonl, VideoRequest) and jsonl.cohort == "b"
+    (error,) = _parse("link;group\nhttps://example.org/a.mp4;a\n", "csv")
+    assert "has no 'url' or 'video_id' column" in error.message
