@@ -27,7 +27,7 @@ Row = dict[str, Any]
 def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -> Row:
     return {
         "video_key": request.video_key,
-        "url": redact_url(request.url),
+        "url": redact_url(request.url_stored),
         "cohort": request.cohort,
         "status": str(status),
         "run_id": run.run_id,

@@ -92,6 +92,7 @@ def make_request(
         if not os.path.isfile(target):
             raise RowError(f"local file {target!r} does not exist")
     video_key = video_key_for(target, is_local)
+    stored = _stored_path(target, base_dir) if is_local else None
     if not cohort:
         raise RowError("row has no cohort (add a cohort column or pass --cohort)")
     return VideoRequest(
@@ -101,7 +102,15 @@ def make_request(
         row_number=row_number,
         attributes=row_attributes(row),
         is_local=is_local,
+        stored_url=stored,
     )
+
+
+def _stored_path(path: str, base_dir: str) -> str:
+    """How the tables name a local file: its path under the list's folder, else its file
+    name, never an absolute path (it names the analyst's folders)."""
+    relative = os.path.relpath(path, os.path.abspath(base_dir))
+    return os.path.basename(path) if relative.startswith(os.pardir) else relative
 
 
 def row_attributes(row: dict) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import re
 import secrets
 
@@ -68,6 +69,7 @@ def commit_run(warehouse: str, run_id: str, run_row: dict) -> dict[str, int]:
     delete_units(warehouse, run_id)
     drop_staging(warehouse, run_id)
     ensure_tables(warehouse)
+    drop_stubs(warehouse)
     return counts
 
 
@@ -75,6 +77,19 @@ def drop_staging(warehouse: str, run_id: str) -> None:
     folder = staging_dir(warehouse, run_id)
     if layout.exists(folder):
         layout.delete([folder])
+
+
+def drop_stubs(warehouse: str) -> None:
+    """Leave no stub in a finished warehouse: `_units/` when it holds only its empty
+    tables (readers then use empty tables of their own: `warehouse.sql`), and an empty
+    `_staging/`. A run still to resume keeps both."""
+    units = layout.join(warehouse, UNITS)
+    empty = layout.join(units, "empty")
+    if all(path.startswith(empty) for path in all_files(units)) and layout.exists(units):
+        layout.delete([units])
+    staging = layout.join(warehouse, layout.STAGING)
+    if not layout.is_remote(warehouse) and os.path.isdir(staging) and not os.listdir(staging):
+        os.rmdir(staging)
 
 
 def committed_runs(warehouse: str) -> set[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from affectflow.pipelines.logs import setup_logging
-from affectflow.pipelines.progress import Progress
+from affectflow.pipelines.progress import WAITING, Progress
 
 
 def _append(journal: Path, **record: object) -> None:
@@ -77,3 +77,6 @@ def test_on_a_terminal_a_bar_shows_below_the_same_lines(
     bars = re.findall(r"\| (\d)/3 \[\d\d:\d\d<[\d:?]+, +[\d.?]+ ?(?:video/s|s/video)\]", shown)
     assert bars and bars[-1] == "2", shown
     assert shown.index("1/3 ok talk.mp4") < shown.rindex("| 2/3 [")  # lines above the bar
+    # until the first video is done, the line and the bar say what the job is doing
+    assert f"[affectflow] {WAITING} ..." in shown and f"{WAITING}:" in shown
+    assert shown.index(WAITING) < shown.index("1/3 ok talk.mp4")

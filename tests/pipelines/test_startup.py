@@ -124,3 +124,14 @@ def test_the_error_types_are_importable_from_affectflow(tmp_path) -> None:
         affectflow.analyze(str(tmp_path / "nope.csv"), keep_video=True)
     with pytest.raises(AttributeError):
         affectflow.NoSuchError  # noqa: B018
+
+
+def test_a_finished_warehouse_holds_no_stub(job) -> None:
+    """No empty lock file, staging folder or empty unit tables once the job is done; the
+    views still read it (with empty unit tables of their own)."""
+    import affectflow
+
+    names = sorted(p.name for p in job.warehouse.iterdir())
+    assert names == ["errors", "faces", "runs", "videos"], names
+    con = affectflow.open(str(job.warehouse))
+    assert con.execute("select count(*) from latest_videos").fetchone()[0] == len(job.urls)

@@ -212,3 +212,19 @@ def test_a_spreadsheets_export_reads_as_written() -> None:
     assert isinstance(jsonl, VideoRequest) and jsonl.cohort == "b"
     (error,) = _parse("link;group\nhttps://example.org/a.mp4;a\n", "csv")
     assert "has no 'url' or 'video_id' column" in error.message
+
+
+def test_local_files_are_stored_by_their_path_under_the_list_or_their_name(tmp_path) -> None:
+    """The tables never hold the analyst's absolute paths; the file is still read by its
+    real path, and its key is its real path's."""
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"x")
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.mp4"
+    outside.write_bytes(b"y")
+    text = f"url,cohort\nclips/a.mp4,a\n{outside},a\n"
+    inside, other = _parse(text, "csv", allow_local=True, base_dir=str(tmp_path))
+    assert (inside.url_stored, other.url_stored) == ("clips/a.mp4", outside.name)
+    assert inside.url == str(tmp_path / "clips" / "a.mp4") and other.url == str(outside)
+    assert inside.video_key == video_key_for(str(tmp_path / "clips" / "a.mp4"), True)
+    remote = _parse("url,cohort\nhttps://example.org/a.mp4,a\n", "csv")[0]
+    assert remote.url_stored == remote.url
