@@ -26,8 +26,10 @@ from affectflow.models.cache import default_cache_dir
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.analyze_graph import build, listed_file
+from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
+    check_beam_args,
     is_local_runner,
     recorded_options,
     resolve_runner_options,
@@ -79,7 +81,12 @@ class Job:
 
 
 def _options(checked: Checked) -> PipelineOptions:
-    """Beam's PipelineOptions of a checked job, runner defaults filled in."""
+    """Beam's PipelineOptions of a checked job (Beam's own parser reads Beam's flags),
+    runner defaults filled in."""
+    try:
+        check_beam_args(checked.beam_args)
+    except OptionError as error:
+        raise JobError(str(error)) from None
     options = PipelineOptions(checked.flags)
     resolve_runner_options(options)
     return options

@@ -65,8 +65,10 @@ def beam_option_names() -> set[str]:
     return set(PipelineOptions([]).get_all_options()) - set(analyze_option_names())
 
 
-def _suggest(flag: str) -> str:
-    known = [*analyze_option_names().values(), *(f"--{n}" for n in beam_option_names())]
+def suggest(flag: str, beam_flags: Mapping[str, str] | None = None) -> str:
+    """` (did you mean --x?)` for the known flag closest to `flag`, or nothing."""
+    beam = list(beam_flags) if beam_flags is not None else [f"--{n}" for n in beam_option_names()]
+    known = [*analyze_option_names().values(), *beam]
     close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
 
@@ -84,11 +86,11 @@ def check_beam_args(args: Sequence[str]) -> None:
     for arg in _beam_leftover(args):
         if arg.startswith("-"):
             name = arg.split("=", 1)[0]
-            raise OptionError(f"unknown option {name}{_suggest(name)}")
+            raise OptionError(f"unknown option {name}{suggest(name)}")
         raise OptionError(f"unexpected argument {arg!r}")
 
 
-def _beam_parser() -> argparse.ArgumentParser:
+def beam_parser() -> argparse.ArgumentParser:
     """Beam's own argument parser, with every PipelineOptions subclass's flags (through
     `get_all_options`'s public `add_extra_args_fn` hook)."""
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -103,7 +105,7 @@ def _beam_leftover(args: Sequence[str]) -> list[str]:
     printed = io.StringIO()
     try:
         with contextlib.redirect_stderr(printed):
-            _, leftover = _beam_parser().parse_known_args(list(args))
+            _, leftover = beam_parser().parse_known_args(list(args))
     except SystemExit:
         message = printed.getvalue().strip().splitlines()[-1:] or ["invalid Beam option"]
         raise OptionError(message[0].split("error: ", 1)[-1]) from None

@@ -10,8 +10,9 @@ import dataclasses
 import os
 from collections.abc import Sequence
 
+from affectflow.pipelines.beam_flags import precheck_beam_args
 from affectflow.pipelines.option_types import OptionError
-from affectflow.pipelines.options import check_beam_args, parse_analyze_args
+from affectflow.pipelines.options import parse_analyze_args
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.video_list import check_video_list
 
@@ -25,11 +26,13 @@ class JobError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class Checked:
     """What passed the preflight: the list (None when the caller brings its rows), the
-    analyze options, and every flag but the list (for Beam's PipelineOptions)."""
+    analyze options, every flag but the list (for Beam's PipelineOptions) and those left
+    for Beam (checked against Beam's list of flags; Beam's parser reads them later)."""
 
     video_list: str | None
     known: argparse.Namespace
     flags: list[str]
+    beam_args: list[str]
 
 
 def _list_exists(path: str) -> bool:
@@ -43,7 +46,8 @@ def _list_exists(path: str) -> bool:
 def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
     """Check the options, the list and the warehouse path; JobError says what is wrong.
 
-    Beam is imported only when flags are left for Beam to check (`--runner`, ...).
+    Beam is not imported: flags left for Beam (`--runner`, ...) are checked against the
+    list of Beam's flags (`beam_flags.py`).
     """
     flags = list(argv or [])
     try:
@@ -67,7 +71,7 @@ def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
     try:
         if video_list is not None:
             check_video_list(video_list, IngestSettings(known.cohort, known.allow_local))
-        check_beam_args(rest)
+        precheck_beam_args(rest)
     except (OptionError, ValueError, OSError) as error:
         raise JobError(str(error)) from None
-    return Checked(video_list, known, flags)
+    return Checked(video_list, known, flags, rest)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from affectflow.pipelines.beam_flags import beam_flag_kinds, listed_beam_flags, precheck_beam_args
 from affectflow.pipelines.cli import main
 from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import check_beam_args, option_args
@@ -88,6 +89,18 @@ def test_beam_options_pass_and_unknown_ones_do_not() -> None:
             check_beam_args(valueless)
     with pytest.raises(OptionError, match="did you mean --project"):
         check_beam_args(["--projcet", "p"])
+
+
+def test_the_list_of_beams_flags_is_beams_parsers() -> None:
+    """The job checks Beam's flags against `beam_flags.txt` before importing Beam: it must be
+    the pinned Beam's (after an upgrade: `python -m affectflow.pipelines.beam_flags`)."""
+    assert listed_beam_flags() == beam_flag_kinds()
+    for good in (["--runner", "X", "--streaming"], ["--update_compatibility_version", "--x=1"]):
+        with pytest.raises(OptionError, match="unknown option --x"):
+            precheck_beam_args([*good, "--x"] if "--x=1" not in good else good)
+    precheck_beam_args(["--project", "p", "--no_pipeline_type_check", "--region=r"])
+    with pytest.raises(OptionError, match="unexpected argument 'extra'"):
+        precheck_beam_args(["--streaming", "extra"])
 
 
 def test_options_by_name_become_flags_and_unknown_names_are_refused() -> None:
