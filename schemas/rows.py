@@ -36,6 +36,7 @@ def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -
         "model_id": run.model_id,
         "analysis_id": run.analysis_id,
         "unit_id": None,  # set when the row's unit is written (transforms/units.py)
+        "run_date": None,  # set when the run's rows are partitioned (warehouse/partitions.py)
     }
 
 
@@ -95,6 +96,7 @@ def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
         "analysis_id": run.analysis_id,
         "error": redact_text(failure_text(error)),
         "unit_id": None,
+        "run_date": None,
     }
 
 
@@ -117,6 +119,7 @@ def error_row(error: ErrorRecord, run: RunInfo) -> Row:
         "input": redact_text(error.input),
         "run_id": run.run_id,
         "unit_id": None,
+        "run_date": None,
     }
 
 
@@ -155,6 +158,7 @@ def face_row(
         "sharpness": face.sharpness,
         "quality": face.quality,
         "unit_id": None,
+        "run_date": None,
     }
 
 

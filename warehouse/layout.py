@@ -4,7 +4,7 @@ Every module that names a warehouse path goes through these helpers (local paths
 `local_files`, URIs through Beam's FileSystems, imported only then), so `out`,
 `file:///data/out` and `gs://bucket/out` behave alike.
 
-    <warehouse>/<table>/run_date=<date>/cohort_folder=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
+    <warehouse>/<table>/run_date_folder=<date>/cohort_folder=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
     <warehouse>/runs/run-<run_id>.parquet        the commit record of each run
     <warehouse>/_staging/<run_id>/               a run in progress: its manifest, inputs, journal
     <warehouse>/_units/<run_id>/<table>/unit-<unit_id>.parquet   rows of one unit of a run

@@ -1,17 +1,19 @@
-"""Hive-style partitions, written when a run ends: `<table>/run_date=D/cohort_folder=C/`.
+"""Hive-style partitions, written when a run ends: `<table>/run_date_folder=D/cohort_folder=C/`.
 
 The committed units of a run (`units.compact_run`) are split by cohort here, unit by
-unit (memory stays bounded by one unit), into `run_date=<YYYY-MM-DD>/cohort_folder=<name>/`
-folders of the table. The files keep every column, `cohort` included, and no folder key is a column
-name: every reader gets the same `cohort` with or without partition discovery (pandas,
-pyarrow, polars and Spark add `run_date` and `cohort_folder` columns; DuckDB's
-`hive_partitioning` prunes by them), and a folder name need not spell the cohort
-exactly. Each file is written under a temporary name and renamed, so a reader never
-sees half of one.
+unit (memory stays bounded by one unit), into
+`run_date_folder=<YYYY-MM-DD>/cohort_folder=<name>/` folders of the table. The files keep
+every column, `cohort` and `run_date` (a date, set here) included, and no folder key is a
+column name: every reader gets the same `cohort` and the same `run_date` type with or
+without partition discovery (pandas, pyarrow, polars and Spark add `run_date_folder` and
+`cohort_folder` columns; DuckDB's `hive_partitioning` prunes by them), and a folder name
+need not spell the cohort exactly. Each file is written under a temporary name and
+renamed, so a reader never sees half of one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -25,7 +27,8 @@ from affectflow.warehouse import layout
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # Folder keys: never a column of the files (a reader would see the column twice).
-RUN_DATE_KEY, COHORT_KEY = "run_date", "cohort_folder"
+RUN_DATE_KEY, COHORT_KEY = "run_date_folder", "cohort_folder"
+RUN_DATE = "run_date"  # the column: the run's start date (UTC), a date in every reader
 # Longest cohort folder value in bytes: file systems allow 255 per name.
 MAX_FOLDER_VALUE = 120
 
@@ -69,6 +72,21 @@ def partition_dir(table_dir: str, run_date: str, cohort: str | None) -> str:
     """The folder of one run date and cohort (`cohort_folder_value`)."""
     value = cohort_folder_value(cohort)
     return layout.join(table_dir, f"{RUN_DATE_KEY}={run_date}", f"{COHORT_KEY}={value}")
+
+
+def with_run_date(table: pa.Table, run_date: str, schema: pa.Schema) -> pa.Table:
+    """`table` in `schema`'s column order, its `run_date` column (if `schema` has one) set
+    to the run's date (units written before the column existed get it too)."""
+    if RUN_DATE not in schema.names:
+        return table
+    dates = pa.array([dt.date.fromisoformat(run_date)] * table.num_rows, pa.date32())
+    index = table.schema.get_field_index(RUN_DATE)
+    table = (
+        table.append_column(RUN_DATE, dates)
+        if index < 0
+        else table.set_column(index, RUN_DATE, dates)
+    )
+    return table.select(schema.names)
 
 
 def _cohorts(table: pa.Table) -> list[str | None]:
@@ -123,6 +141,7 @@ def write_partitioned_tables(
     """Split tables (read one at a time) by cohort into one file `name` per partition."""
     writers = _PartitionWriters(table_dir, run_date, name, schema)
     for table in tables:
+        table = with_run_date(table, run_date, schema)
         for cohort in _cohorts(table):
             writers.write(cohort, _rows_of(table, cohort))
     return writers.commit()
