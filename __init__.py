@@ -94,9 +94,13 @@ def analyze(video_list: str, warehouse: str = "out", **options: Any) -> RunSumma
     Beam's (`runner="DirectRunner"`). Raises OptionError (a ValueError) for an unknown
     option or a bad value, JobError when the job cannot run (the message says why).
     """
-    from affectflow.pipelines.analyze import run
     from affectflow.pipelines.logs import setup_logging
     from affectflow.pipelines.options import option_args
+    from affectflow.pipelines.preflight import preflight
 
     setup_logging(verbose=False)
-    return run([str(video_list), *option_args({"warehouse": str(warehouse), **options})])
+    argv = [str(video_list), *option_args({"warehouse": str(warehouse), **options})]
+    preflight(argv)  # a mistake is raised before Beam and torch load
+    from affectflow.pipelines.analyze import run
+
+    return run(argv)
