@@ -127,7 +127,7 @@ def done_video_keys(warehouse: str, analysis_id: str) -> frozenset[str]:
     """Videos already analysed (ok or no_faces) under `analysis_id` by a committed run."""
     rows = _query(
         warehouse,
-        "select distinct video_key from video_rows where analysis_id = $analysis_id "
+        "select distinct video_key from internal.video_rows where analysis_id = $analysis_id "
         "and status in ('ok', 'no_faces')",
         {"analysis_id": analysis_id},
     )
@@ -149,7 +149,7 @@ def rows_of_run(warehouse: str, run_id: str) -> frozenset[str]:
         warehouse,
         """
         select coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url))
-        from video_rows where run_id = $run_id
+        from internal.video_rows where run_id = $run_id
         union
         select concat_ws(':', 'row', cohort, row_number, coalesce(url, input)) from errors
         where run_id = $run_id and video_key is null
@@ -173,7 +173,7 @@ def failed_for_good(warehouse: str, analysis_id: str) -> frozenset[str]:
     rows = _query(
         warehouse,
         """
-        select distinct v.video_key from video_rows as v
+        select distinct v.video_key from internal.video_rows as v
         join errors as e on e.run_id = v.run_id and e.video_key = v.video_key
         where v.analysis_id = $analysis_id and v.status = 'failed' and not e.retryable
         """,

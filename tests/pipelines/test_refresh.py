@@ -181,7 +181,7 @@ def test_a_changed_setting_reanalyses_and_keeps_the_earlier_run(
     ).fetchall()
     assert sorted(shown) == sorted([(a, [r]) for r, a in runs])
     kept = con.execute(
-        "select count(*) from video_rows where run_id = $r", {"r": runs[0][0]}
+        "select count(*) from internal.video_rows where run_id = $r", {"r": runs[0][0]}
     ).fetchall()
     assert kept == [(5,)]
     latest = con.execute(
@@ -255,7 +255,7 @@ def test_a_forgotten_video_is_not_analysed_again(refreshed: Refreshed) -> None:
     assert (result.videos_listed, result.videos_new, result.summary) == (4, 0, None)
     assert (
         not connect(str(copy))
-        .execute("select * from video_rows where video_key = $k", {"k": key})
+        .execute("select * from internal.video_rows where video_key = $k", {"k": key})
         .fetchall()
     )
 

@@ -101,7 +101,8 @@ def _committed(warehouse: Path) -> list[str]:
         return []
     with connect(str(warehouse)) as con:
         rows = con.execute(
-            "select video_key from video_rows where unit_id in (select unit_id from units)"
+            "select video_key from internal.video_rows "
+            "where unit_id in (select unit_id from internal.units)"
         )
         return [key for (key,) in rows.fetchall()]
 

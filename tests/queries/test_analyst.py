@@ -149,3 +149,13 @@ def test_one_emotion_palette_whatever_the_class_set_calls_a_label() -> None:
     assert emotion_colour("sad") == emotion_colour("Sadness") == "#1f77b4"
     assert emotion_colour("happy") == emotion_colour("happiness")
     assert emotion_colour("boredom") == emotion_colour("boredom")  # stable for others
+
+
+def test_show_tables_lists_what_analysts_query_and_every_result_is_printed(job, capsys) -> None:
+    argv = ["sql", "--warehouse", str(job.warehouse), "--format", "csv"]
+    assert main([*argv, "-c", "show tables"]) == 0
+    tables = set(capsys.readouterr().out.split()[1:])
+    assert {"videos", "latest_videos", "faces", "errors", "runs", "persons"} <= tables
+    assert not tables & {"video_rows", "face_rows", "units"}  # internal: `internal.*`
+    assert main([*argv, "-c", "select 1 as a; create temp table t as select 2 as b; from t"]) == 0
+    assert capsys.readouterr().out.split() == ["a", "1", "b", "2"]

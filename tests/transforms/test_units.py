@@ -51,8 +51,8 @@ def buffer(tmp_path: Path, **settings: object) -> tuple[UnitBuffer, str]:
 def committed(warehouse: str) -> list[tuple]:
     with connect(warehouse) as con:
         return con.execute(
-            "select v.video_key, v.status, count(f.frame_index) from video_rows v "
-            "left join face_rows f using (video_key, unit_id) group by all order by 1"
+            "select v.video_key, v.status, count(f.frame_index) from internal.video_rows v "
+            "left join internal.face_rows f using (video_key, unit_id) group by all order by 1"
         ).fetchall()
 
 
@@ -116,7 +116,7 @@ def test_a_finished_video_is_smoothed_along_its_track(tmp_path: Path) -> None:
         buf.add(Role.FACE, face_row(face("s", frame), p, LABELS, RUN))
     with connect(warehouse) as con:
         rows = con.execute(
-            "select frame_index, label, smoothed_label from face_rows order by 1"
+            "select frame_index, label, smoothed_label from internal.face_rows order by 1"
         ).fetchall()
     # frames 100 ms apart, a 1 s window: each face sees all three (2 happy, 1 sad)
     assert rows == [(1, "happy", "happy"), (2, "sad", "happy"), (3, "happy", "happy")]
