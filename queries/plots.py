@@ -64,6 +64,14 @@ def _open_rows(report: Report) -> list[dict[str, Any]]:
     return [row for row in report.records() if not row.get("suppressed")]
 
 
+def _cohort_rows(ax: Any, ticks: list, names: list[str], xlabel: str, title: str) -> None:
+    """Label a plot of one row per tick (cohort, error), with its legend."""
+    ax.set_yticks(ticks, names)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+
+
 def plot_distribution(report: Report, figure: type) -> Any | None:
     """Grouped bars: share of face-frames per label, one bar per cohort; negatives marked."""
     rows = [r for r in _open_rows(report) if r.get("share_frames") is not None]
@@ -108,10 +116,9 @@ def plot_negative_share(report: Report, figure: type) -> Any | None:
     high = [r["ci_high"] - s for s, r in zip(shares, rows, strict=True)]
     ax.errorbar(shares, ys, xerr=[low, high], fmt="o", capsize=4,
                 label="negative share (paper's map), bar: 95% CI")  # fmt: skip
-    ax.set_yticks(ys, [str(r["cohort"]) for r in rows])
-    ax.set_xlabel("negative share of face-frames (95% CI, videos resampled)")
-    ax.set_title("What share of each cohort's face-frames is negative?")
-    ax.legend(loc="best", fontsize=8)
+    xlabel = "negative share of face-frames (95% CI, videos resampled)"
+    title = "What share of each cohort's face-frames is negative?"
+    _cohort_rows(ax, ys, [str(r["cohort"]) for r in rows], xlabel, title)
     return fig
 
 
@@ -201,10 +208,8 @@ def plot_data_quality(report: Report, figure: type) -> Any | None:
         counts = [int(r.get(column) or 0) for r in rows]
         ax.barh(ys, counts, left=left, color=colour, label=name)
         left = [a + b for a, b in zip(left, counts, strict=True)]
-    ax.set_yticks(ys, [str(r["cohort"]) for r in rows])
-    ax.set_xlabel("input rows of the list")
-    ax.set_title("How many of each cohort's videos were analysed, had no face, or failed?")
-    ax.legend(loc="best", fontsize=8)
+    title = "How many of each cohort's videos were analysed, had no face, or failed?"
+    _cohort_rows(ax, ys, [str(r["cohort"]) for r in rows], "input rows of the list", title)
     return fig
 
 
@@ -224,10 +229,8 @@ def plot_errors(report: Report, figure: type) -> Any | None:
         ax.barh([y for y, _ in mine], [int(r["inputs"]) for _, r in mine],
                 color=colours[stage], label=stage)  # fmt: skip
     names = [f"{r['cohort']}: {str(r['message'])[:60]}" for r in rows]
-    ax.set_yticks(ys, names, fontsize=8)
-    ax.set_xlabel("inputs (videos or list rows)")
-    ax.set_title("What went wrong, and how often?")
-    ax.legend(title="stage", loc="best", fontsize=8)
+    _cohort_rows(ax, ys, names, "inputs (videos or list rows)", "What went wrong, and how often?")
+    ax.tick_params(axis="y", labelsize=8)
     return fig
 
 
@@ -243,10 +246,8 @@ def plot_video_strips(report: Report, figure: type) -> Any | None:
         shares = [r["negative_share"] for r in rows if str(r["cohort"]) == cohort]
         offsets = [y + 0.25 * ((i % 5) - 2) / 2 for i in range(len(shares))]
         ax.scatter(shares, offsets, alpha=0.7, label=f"{cohort} ({len(shares)} videos)")
-    ax.set_yticks(range(len(cohorts)), cohorts)
-    ax.set_xlabel("negative share of the video's face-frames")
-    ax.set_title("How negative is each video? (one point per video)")
-    ax.legend(loc="best", fontsize=8)
+    xlabel, title = "negative share of the video's face-frames", "How negative is each video?"
+    _cohort_rows(ax, list(range(len(cohorts))), cohorts, xlabel, title + " (one point per video)")
     return fig
 
 
