@@ -44,7 +44,7 @@ from affectflow.schemas.settings import StageSettings
 from affectflow.sources.video_list import read_video_list
 from affectflow.transforms.infer import check_device
 from affectflow.transforms.listed import ListedVideos, write_listed
-from affectflow.warehouse.commit import commit_run, new_run_id
+from affectflow.warehouse.commit import commit_run, drop_stubs, new_run_id
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 from affectflow.warehouse.resume import Resumed, read_manifest, settle_unfinished, write_manifest
@@ -249,6 +249,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
     row |= {"finished_at": dt.datetime.now(dt.UTC), "seconds": seconds}
     row |= {"attempts": manifest.get("attempts", 1), "videos_resumed": before}
     counts = commit_run(opts.warehouse, run_info.run_id, row)
+    drop_stubs(opts.warehouse)
     summary = RunSummary.from_counts(counts, seconds=seconds, resumed=before)
     return dataclasses.replace(summary, top_errors=top_errors(opts.warehouse, run_info.run_id))
 

@@ -69,7 +69,6 @@ def commit_run(warehouse: str, run_id: str, run_row: dict) -> dict[str, int]:
     delete_units(warehouse, run_id)
     drop_staging(warehouse, run_id)
     ensure_tables(warehouse)
-    drop_stubs(warehouse)
     return counts
 
 
@@ -80,8 +79,9 @@ def drop_staging(warehouse: str, run_id: str) -> None:
 
 
 def drop_stubs(warehouse: str) -> None:
-    """Leave no stub in a finished warehouse: `_units/` when it holds only its empty
-    tables (readers then use empty tables of their own: `warehouse.sql`), and an empty
+    """Leave no stub in a warehouse a job has finished with (its last step): `_units/`
+    when it holds only its empty tables (readers then use empty tables of their own:
+    `warehouse.sql`; the next job makes them again before its first unit), and an empty
     `_staging/`. A run still to resume keeps both."""
     units = layout.join(warehouse, UNITS)
     empty = layout.join(units, "empty")
