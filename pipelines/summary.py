@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from affectflow.schemas.words import plural
+
 if TYPE_CHECKING:
     from apache_beam.runners.runner import PipelineResult
 
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """`1 video`, `2 videos`, `1,204 face-frames`: a count with its noun."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+__all__ = ["STATUSES", "RunSummary", "counter_values", "plural", "top_errors"]
 
 
 # Every status of a `videos` row, in the order the summary names them.

@@ -47,6 +47,7 @@ from affectflow.schemas.rows import (
     summary_video_row,
 )
 from affectflow.schemas.settings import UnitSettings
+from affectflow.schemas.words import plural
 from affectflow.transforms.metrics import counter
 from affectflow.warehouse.units import new_unit_id, write_unit
 
@@ -218,13 +219,15 @@ class UnitBuffer:
 
 
 def progress_text(record: dict) -> str:
-    """`ok <name> 312 frames, 290 faces, 2 tracks, 8.1 s` (the part after `k/N`); a failed
+    """`ok <name> 312 frames, 290 face-frames, 2 persons, 8.1 s` (the part after `k/N`;
+    a face-frame is one face in one sampled frame, a person one face track); a failed
     video's line ends with `: stage: message`, the text of its `errors` row."""
     text = f"{record['status']} {record['name']}"
     if record.get("frames") is not None:
         text += (
-            f" {record['frames']} frames, {record.get('faces') or 0} faces, "
-            f"{record.get('tracks') or 0} tracks, {record.get('seconds') or 0:.1f} s"
+            f" {plural(record['frames'], 'frame')}, "
+            f"{plural(record.get('faces') or 0, 'face-frame')}, "
+            f"{plural(record.get('tracks') or 0, 'person')}, {record.get('seconds') or 0:.1f} s"
         )
     if record.get("error"):
         text += f": {record['error']}"

@@ -76,7 +76,7 @@ def test_a_video_waits_for_its_faces_and_an_inference_failure_makes_it_failed(
         ("failed", "a.mp4", 2),
     ]
     assert progress_text(lines[1]) == (
-        "failed a.mp4 20 frames, 2 faces, 1 tracks, 0.5 s: infer: CUDA error (1 faces)"
+        "failed a.mp4 20 frames, 2 face-frames, 1 person, 0.5 s: infer: CUDA error (1 faces)"
     )
 
 
