@@ -42,7 +42,7 @@ def cases(warehouse: str, folder: Path) -> dict[str, list[str]]:
         "sql -c": ["sql", "--warehouse", warehouse, "-c", "select count(*) from videos"],
         "mistake: missing list": ["analyze", str(folder / "nope.csv"), "--warehouse", out],
         "mistake: bad value": ["analyze", str(good), "--warehouse", out, "--fps", "-1"],
-        "mistake: typo'd flag (Beam's parser)": [
+        "mistake: typo'd flag": [
             "analyze", str(good), "--warehouse", out, "--keep-video",
         ],
     }  # fmt: skip
