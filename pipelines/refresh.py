@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from affectflow.pipelines.analyze import Job, execute, prepare
+from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh_config import Cohort, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary, plural
@@ -192,6 +193,8 @@ def refresh(
     job = prepare(list(config.analyze_args), ListedVideos(), label=f"refresh:{config.path}")
     opts = job.opts
     with warehouse_lock(config.warehouse, opts.cache_dir, command="refresh", wait_s=wait_s):
+        sources = sum(len(cohort.sources) for cohort in config.cohorts)
+        phase(f"listing the videos of {plural(sources, 'source')} (lists, playlists, channels)")
         listed = gather(config, opts)
         todo = new_work(
             listed, config.warehouse, job.run_info.analysis_id, retry_failed=retry_failed
