@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import add_analyze_arguments
 from affectflow.pipelines.preflight import JobError, preflight
+
+if TYPE_CHECKING:
+    from affectflow.pipelines.summary import RunSummary
 
 HELP_EPILOG = """\
 The list: CSV or JSONL with a url (or video_id) column and a cohort column (any other
@@ -35,7 +39,8 @@ def help_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(argv: list[str]):
+def _run(argv: list[str]) -> RunSummary:
+    """The job itself, once its preflight passed (Beam and torch load here)."""
     phase("checked the options and the list; loading Beam, the model and its weights")
     from affectflow.pipelines.analyze import run
 
