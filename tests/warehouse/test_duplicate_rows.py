@@ -46,3 +46,20 @@ def test_the_duplicate_and_its_video_survive_compaction_in_either_order(
     assert rows == [(1, "ok"), (2, "duplicate")]
     errors = con.execute("select row_number, error_class from errors").fetchall()
     assert errors == [(2, "DuplicateRow")]
+
+
+def test_each_duplicate_row_is_one_input_of_the_errors_report(tmp_path) -> None:
+    from affectflow.queries.runner import connect as report_connect
+    from affectflow.queries.runner import run_report
+
+    first, *duplicates = parse_video_list(LIST + "https://example.org/v.mp4,a\n", "csv")
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    videos = [{**skipped_video_row(first, RUN), "status": "ok"}]
+    videos += [failed_video_row(d, RUN) for d in duplicates]
+    _unit(warehouse, videos, [error_row(d, RUN) for d in duplicates])
+    commit_run(warehouse, RUN.run_id, {"run_id": RUN.run_id})
+    report = run_report(report_connect(warehouse), "errors", {"min_videos": 1})
+    (row,) = report.records()
+    assert (row["error_class"], row["inputs"], row["errors"]) == ("DuplicateRow", 2, 2)
+    assert row["still_failing"] == 0  # a duplicate is not a failure
