@@ -8,9 +8,11 @@ up). Each setting `detector:detect_width:detect_every` runs as the job runs it
 (`tracking.FaceFinder` with the ONet check at `--min-face-score`, `IoUTracker`, the
 `min_track_frames` gate) and is reported per clip: faces kept; reference faces matched
 (IoU >= 0.4) and recall; kept boxes that match no reference face; confirmed tracks none
-of whose boxes matches one (false tracks); boxes the ONet check rejected; and the same
-setting without the check (`unchecked`: what the check removes). Time per frame counts
-search + check, not decoding. One thread for OpenCV and torch.
+of whose boxes matches one (false tracks); boxes the ONet check rejected; where each
+reference face that was not kept got lost (`lost`: never proposed by the search, rejected
+by the ONet check, or held back by the track gate) and the sides of the lost faces;
+and the same setting without the check (`unchecked`: what the check removes). Time per
+frame counts search + check, not decoding. One thread for OpenCV and torch.
 """
 
 from __future__ import annotations
@@ -39,22 +41,72 @@ MATCH_IOU = 0.4
 DEFAULT_CONFIGS = "haar:0:1,haar:480:4,mtcnn:0:1,mtcnn:480:4,mtcnn:0:4"
 
 
+class RecordingChecker:
+    """The ONet check, keeping the boxes and scores of its last call (rejected ones too)."""
+
+    def __init__(self, checker: MtcnnDetector) -> None:
+        self._checker = checker
+        self.last: list = []
+
+    def check(self, gray: np.ndarray, boxes: list[FaceBox]) -> list:
+        self.last = self._checker.check(gray, boxes)
+        return self.last
+
+
 def run_setting(
-    grays: list[np.ndarray], detector: object, checker: MtcnnDetector | None, args, width, every
+    grays: list[np.ndarray],
+    detector: object,
+    checker: MtcnnDetector | None,
+    args,
+    setting: tuple[int | None, int],
+    reference: list[list[FaceBox]],
 ) -> dict:
-    """Kept (confirmed) boxes per frame, their track ids, rejections and seconds."""
-    finder = FaceFinder(detector, IoUTracker(), width, every, checker, args.min_face_score)
+    """Kept (confirmed) boxes per frame, their track ids, what the check rejected and
+    passed (before the track gate) per frame, rejections and seconds."""
+    width, every = setting
+    recorder = RecordingChecker(checker) if checker else None
+    finder = FaceFinder(detector, IoUTracker(), width, every, recorder, args.min_face_score)
     gate = TrackConfirmation[tuple[int, int, FaceBox]](DetectSettings().min_track_frames)
     kept: list[tuple[int, int, FaceBox]] = []
+    rejected: list[list[FaceBox]] = []
+    passed: list[list[FaceBox]] = []
     started = time.perf_counter()
     for number, gray in enumerate(grays):
         faces = finder.find(gray)
         boxes = [face.box for face in faces]
+        checks = recorder.last if recorder else []
+        rejected.append([c.box for c in checks if c.score < args.min_face_score])
+        passed.append(boxes)
         for box, track in zip(boxes, finder.tracker.update(boxes), strict=True):
             kept.extend(gate.add(track, (number, track, box)))
         gate.expire(finder.tracker.live_ids)
     seconds = time.perf_counter() - started
-    return {"kept": kept, "rejected": finder.rejected, "seconds": seconds}
+    return {
+        "kept": kept,
+        "rejected": finder.rejected,
+        "seconds": seconds,
+        "lost": lost(kept, rejected, passed, reference),
+    }
+
+
+def lost(kept: list, rejected: list, passed: list, reference: list[list[FaceBox]]) -> dict:
+    """Reference faces not kept, by where they were lost, and their sides in px."""
+    kept_by_frame: dict[int, list[FaceBox]] = {}
+    for number, _, box in kept:
+        kept_by_frame.setdefault(number, []).append(box)
+    where = {"search": 0, "check": 0, "track_gate": 0}
+    sides = []
+    for number, refs in enumerate(reference):
+        for ref in refs:
+            if any(iou(ref, box) >= MATCH_IOU for box in kept_by_frame.get(number, [])):
+                continue
+            hit = any(iou(ref, box) >= MATCH_IOU for box in passed[number])
+            reason = "track_gate" if hit else "search"
+            if not hit and any(iou(ref, box) >= MATCH_IOU for box in rejected[number]):
+                reason = "check"
+            where[reason] += 1
+            sides.append(max(ref.w, ref.h))
+    return {**where, "sides_px": sorted(sides)}
 
 
 def score(kept: list[tuple[int, int, FaceBox]], reference: list[list[FaceBox]]) -> dict:
@@ -104,11 +156,13 @@ def clip_report(grays: list[np.ndarray], args, found: dict, checker: MtcnnDetect
     for config in args.configs.split(","):
         name, width, every = config.split(":")
         detector = found[name]
-        checked = run_setting(grays, detector, checker, args, int(width) or None, int(every))
-        unchecked = run_setting(grays, detector, None, args, int(width) or None, int(every))
+        setting = (int(width) or None, int(every))
+        checked = run_setting(grays, detector, checker, args, setting, reference)
+        unchecked = run_setting(grays, detector, None, args, setting, reference)
         report[config] = {
             **score(checked["kept"], reference),
             "rejected_by_check": checked["rejected"],
+            "lost": checked["lost"],
             "ms_per_frame": round(1000 * checked["seconds"] / len(grays), 2),
             "unchecked": score(unchecked["kept"], reference),
         }

@@ -4,7 +4,9 @@
                                     [--one-thread] [ANALYZE OPTIONS, e.g. --detector haar]
 
 Measures sampled frames/s and faces/s of the whole job (FnApiRunner, local files, the
-default model), and the peak RSS of this process and its children. `--list` runs a
+default model), the CPU seconds of this process and its children (robust to a busy
+machine; start-up included: difference two list lengths for the marginal cost), and the
+peak RSS of this process and its children. `--list` runs a
 given video list instead of the bundled clips; `--one-thread` holds OpenCV's Haar and
 torch to one thread, as `--workers N > 1` does in each worker (where FFmpeg decoding
 gets one thread too; here it keeps its default, which only favours this baseline). Nothing
@@ -55,6 +57,13 @@ def peak_rss_mb() -> dict[str, float]:
     }
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=1)
@@ -69,11 +78,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         video_list = Path(args.list) if args.list else write_list(folder, args.repeat)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         argv = [str(video_list), "--warehouse", str(folder / "out"), "--allow-local"]
         argv += ["--fps", str(args.fps), "--workers", str(args.workers), *analyze_options]
         summary = run(argv)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_started
     print(
         json.dumps(
             {
@@ -89,6 +99,8 @@ def main() -> None:
                 "seconds": round(seconds, 2),
                 "sampled_frames_per_s": round(summary.frames_sampled / seconds, 2),
                 "faces_per_s": round(summary.faces_detected / seconds, 2),
+                "cpu_s": round(cpu, 2),
+                "cpu_ms_per_sampled_frame": round(1000 * cpu / max(summary.frames_sampled, 1), 2),
                 "peak_rss_mb": {k: round(v, 1) for k, v in peak_rss_mb().items()},
             },
             indent=2,

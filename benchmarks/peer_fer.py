@@ -1,21 +1,27 @@
 """affectflow versus the `fer` package's own video analysis on the same clip; prints JSON.
 
     python benchmarks/peer_fer.py [--clip pyfeat_WolfgangLanger_Pexels.mp4] [--fps 10]
-        [--loops 1] [--cores 1] [--venv ~/.cache/affectflow/peer-fer-venv] [--keras]
+        [--loops 1] [--cores 1] [--venv ~/.cache/affectflow/peer-fer-venv] [--keras] [--mtcnn]
+        [--torch-wheel FILE]
 
 `--loops N` plays the clip N times (re-encoded with OpenCV, mp4v) so start-up costs weigh less.
 
 Creates (or reuses) a separate virtualenv with fer 25.10.3 and a CPU TensorFlow, then, in
 separate processes pinned to the same `--cores` CPUs, runs
 `fer.classes.Video(clip).analyze(FER(mtcnn=False), frequency=k)` (Haar, fer's default
-model) and the affectflow analyze job (FnApiRunner, default settings) at the same sampling:
+model; `--mtcnn`: `FER(mtcnn=True)`, facenet-pytorch's MTCNN, the like-for-like peer of
+affectflow's default detector) and the affectflow analyze job (FnApiRunner, default
+settings) at the same sampling:
 every k-th source frame, k = round(source fps / --fps), so both see the same frames.
 Reports each side's sampled frames/s, faces, seconds and peak RSS, the speed ratio
 affectflow / fer, and how often the two agree on the top label of the same face.
 
 fer is installed with `--no-deps` plus its runtime imports: its metadata asks for the full
 `tensorflow` (tensorflow-cpu is the same code without CUDA), `facenet-pytorch` (MTCNN only,
-unused with Haar; it brings its own torch) and GUI OpenCV (headless here: no display).
+installed with `--no-deps` beside torch, `--torch-wheel FILE` or the index's: its own pins
+ask for an old CUDA torch; torchvision is replaced by an OpenCV NMS where it does not load,
+see peer_fer_child.py) and GUI OpenCV (headless here: no display). On this machine the
+index's torch is a CUDA build that does not load: give the CPU wheel with --torch-wheel.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 CLIPS = HERE.parent / "tests" / "data" / "videos"
 FER_CHILD = HERE / "peer_fer_child.py"
 DEFAULT_VENV = Path.home() / ".cache" / "affectflow" / "peer-fer-venv"
-FER_REQUIREMENT = "fer==25.10.3"
+FER_NO_DEPS = ["fer==25.10.3", "facenet-pytorch==2.6.0"]
 FER_RUNTIME = [
     "tensorflow-cpu>=2.16,<3",
     "opencv-contrib-python-headless>=4.8,<5",
@@ -70,7 +76,7 @@ def peer_versions(python: Path) -> dict | None:
     return json.loads(done.stdout.decode().splitlines()[-1]) if done.returncode == 0 else None
 
 
-def ensure_venv(venv: Path) -> tuple[Path, dict, float]:
+def ensure_venv(venv: Path, torch_wheel: str | None) -> tuple[Path, dict, float]:
     """The peer venv's python, its versions, and the seconds spent installing (0: reused)."""
     python = venv / "bin" / "python"
     found = peer_versions(python)
@@ -80,7 +86,9 @@ def ensure_venv(venv: Path) -> tuple[Path, dict, float]:
     if not python.exists():
         _run([sys.executable, "-m", "venv", str(venv)])
     _run([str(python), "-m", "pip", "install", "--quiet", *FER_RUNTIME])
-    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", FER_REQUIREMENT])
+    torch = [torch_wheel, "--no-deps"] if torch_wheel else ["torch"]
+    _run([str(python), "-m", "pip", "install", "--quiet", *torch])
+    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", *FER_NO_DEPS])
     found = peer_versions(python)
     if not found:
         raise SystemExit(f"fer does not import in {venv}")
@@ -191,13 +199,14 @@ def compare(args: argparse.Namespace, python: Path, clip: Path, folder: Path) ->
         env["OMP_NUM_THREADS"] = str(args.cores)
     fer_command = [str(python), str(FER_CHILD), str(clip), "--frequency", str(step)]
     fer_command += ["--outdir", str(folder / "fer"), "--cores", str(args.cores)]
-    fer, fer_wall = run_child([*fer_command, *(["--keras"] if args.keras else [])], env)
+    fer_command += ["--keras"] if args.keras else []
+    fer, fer_wall = run_child([*fer_command, *(["--mtcnn"] if args.mtcnn else [])], env)
     (folder / "affectflow").mkdir()
     ours_command = [sys.executable, __file__, "--affectflow-child", str(clip)]
     ours_command += [str(folder / "affectflow"), repr(source_fps / step), str(args.cores)]
     ours, ours_wall = run_child(ours_command, env)
     fer_side = _side(fer, fer["analyze_seconds"], fer_wall)
-    fer_side |= {"load_seconds": fer["load_seconds"], "model": fer["model"]}
+    fer_side |= {key: fer[key] for key in ("load_seconds", "model", "detector")}
     ours_side = _side(ours, ours["job_seconds"], ours_wall)
     ours_side["import_seconds"] = ours["import_seconds"]
     analysis = ours_side["sampled_frames_per_s"] / fer_side["sampled_frames_per_s"]
@@ -225,13 +234,15 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=1, help="CPUs each side may use (0: all)")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="peer virtualenv")
     parser.add_argument("--keras", action="store_true", help="fer's hdf5 model, not its TFLite")
+    parser.add_argument("--mtcnn", action="store_true", help="fer with its MTCNN, not Haar")
+    parser.add_argument("--torch-wheel", help="torch wheel for the peer venv (a CPU build)")
     parser.add_argument("--affectflow-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.affectflow_child:
         video, folder, fps, cores = args.affectflow_child
         affectflow_child(video, folder, float(fps), int(cores))
         return
-    python, _, install_s = ensure_venv(args.venv.expanduser())
+    python, _, install_s = ensure_venv(args.venv.expanduser(), args.torch_wheel)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clip = CLIPS / args.clip
@@ -240,6 +251,7 @@ def main() -> None:
             loop_with_opencv(CLIPS / args.clip, clip, args.loops)
         figures = compare(args, python, clip, folder)
     report = {"benchmark": "peer_fer", "clip": args.clip, "loops": args.loops, **figures}
+    report["fer_detector"] = "mtcnn" if args.mtcnn else "haar"
     report["venv"] = {"path": str(args.venv), "install_seconds": round(install_s, 1)}
     print(json.dumps(report, indent=2))
 

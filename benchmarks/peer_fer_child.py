@@ -1,10 +1,11 @@
 """The `fer` side of benchmarks/peer_fer.py; runs inside the peer virtualenv, prints JSON.
 
     python peer_fer_child.py --versions
-    python peer_fer_child.py VIDEO --frequency K --outdir DIR [--cores N] [--keras]
+    python peer_fer_child.py VIDEO --frequency K --outdir DIR [--cores N] [--keras] [--mtcnn]
 
 Runs `fer.classes.Video(VIDEO).analyze(FER(mtcnn=False), frequency=K)` (Haar, every K-th
-frame, nothing saved) and prints its timings, peak RSS and every sampled frame's faces.
+frame, nothing saved; `--mtcnn`: `FER(mtcnn=True)`, facenet-pytorch's MTCNN) and prints
+its timings, peak RSS and every sampled frame's faces.
 Imports nothing from affectflow: the peer venv has only fer and its dependencies.
 """
 
@@ -61,7 +62,51 @@ def _face(face: dict) -> dict:
     }
 
 
-def analyze(video: str, frequency: int, outdir: str, keras: bool) -> dict:
+def shim_torchvision() -> str | None:
+    """facenet-pytorch imports torchvision for `batched_nms` alone (and `to_tensor`, used
+    only when cropping faces out, which fer does not ask for). PyPI's torchvision wheels
+    are CUDA builds whose operators do not load beside a CPU torch: where it does not
+    import, the same NMS is given by OpenCV's `cv2.dnn.NMSBoxes` (C++, IoU as torchvision
+    computes it, kept indices by decreasing score). Returns the shim's description."""
+    import sys
+    import types
+
+    import cv2
+    import torch
+
+    try:
+        from torchvision.ops.boxes import batched_nms as native
+
+        native(torch.zeros((1, 4)), torch.ones(1), torch.zeros(1, dtype=torch.int64), 0.5)
+        return None  # a torchvision that works: no shim
+    except Exception:
+        pass
+
+    def batched_nms(boxes, scores, idxs, iou_threshold):
+        if boxes.numel() == 0:
+            return torch.empty((0,), dtype=torch.int64)
+        shifted = boxes + (idxs.to(boxes) * (boxes.max() + 1))[:, None]
+        x1, y1, x2, y2 = shifted.double().unbind(1)
+        rects = torch.stack([x1, y1, x2 - x1, y2 - y1], 1).tolist()
+        kept = cv2.dnn.NMSBoxes(rects, scores.double().tolist(), 0.0, float(iou_threshold))
+        return torch.as_tensor(list(kept), dtype=torch.int64).reshape(-1)
+
+    package = types.ModuleType("torchvision")
+    ops, boxes_module = (
+        types.ModuleType("torchvision.ops"),
+        types.ModuleType("torchvision.ops.boxes"),
+    )
+    transforms = types.ModuleType("torchvision.transforms")
+    functional = types.ModuleType("torchvision.transforms.functional")
+    boxes_module.batched_nms = batched_nms
+    package.ops, ops.boxes, package.transforms = ops, boxes_module, transforms
+    transforms.functional = functional
+    for module in (package, ops, boxes_module, transforms, functional):
+        sys.modules[module.__name__] = module
+    return "torchvision.ops.boxes.batched_nms by cv2.dnn.NMSBoxes (no CPU torchvision wheel)"
+
+
+def analyze(video: str, frequency: int, outdir: str, keras: bool, mtcnn: bool) -> dict:
     """Time fer's own video analysis of `video`; its frames, faces and timings."""
     started = time.perf_counter()
     import cv2
@@ -76,7 +121,13 @@ def analyze(video: str, frequency: int, outdir: str, keras: bool) -> dict:
     from fer.classes import Video
     from fer.fer import FER
 
-    detector = RecordingDetector(FER(mtcnn=False, use_tflite=not keras))
+    if mtcnn:
+        import torch
+
+        torch.set_num_threads(len(os.sched_getaffinity(0)))  # the cores pinned, as ours
+        shimmed = shim_torchvision()
+        shims += [shimmed] if shimmed else []
+    detector = RecordingDetector(FER(mtcnn=mtcnn, use_tflite=not keras))
     loaded = time.perf_counter()
     Video(video, outdir=outdir).analyze(
         detector,
@@ -91,6 +142,7 @@ def analyze(video: str, frequency: int, outdir: str, keras: bool) -> dict:
     done = time.perf_counter()
     return {
         "model": "keras hdf5" if keras else "quantized TFLite (fer's default)",
+        "detector": "facenet-pytorch MTCNN" if mtcnn else "OpenCV Haar",
         "shims": shims,
         "load_seconds": round(loaded - started, 2),
         "analyze_seconds": round(done - loaded, 2),
@@ -109,12 +161,13 @@ def main() -> None:
     parser.add_argument("--outdir", default=".")
     parser.add_argument("--cores", type=int, default=1)
     parser.add_argument("--keras", action="store_true", help="the hdf5 model, not TFLite")
+    parser.add_argument("--mtcnn", action="store_true", help="FER(mtcnn=True), not Haar")
     args = parser.parse_args()
     if args.versions or not args.video:
         print(json.dumps(versions()))
         return
     cpus = pin_cores(args.cores)
-    result = analyze(args.video, args.frequency, args.outdir, args.keras)
+    result = analyze(args.video, args.frequency, args.outdir, args.keras, args.mtcnn)
     print(json.dumps({"cpus": cpus, **versions(), **result}))
 
 

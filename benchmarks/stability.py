@@ -1,13 +1,15 @@
 """How steady are the labels? Per-frame vs smoothed, plain vs flip-averaged; prints JSON.
 
-    python benchmarks/stability.py [--fps 10] [--smooth-s 0.5] [--seed 0]
+    python benchmarks/stability.py [--fps 10] [--smooth-s 0.5] [--seed 0] [--videos DIR]
 
-On the bundled clips (tests/data/videos), with the job's own detect stage
+On the bundled clips (tests/data/videos; `--videos DIR`: the clips of another folder),
+with the job's own detect stage
 (`DetectFacesFn`, default settings) and the default model:
 
 - detect_every_1_vs_4: faces found with `--detect-every 1` and `--detect-every 4` on the
   same sampled frames, matched by frame and box (IoU >= 0.5): the share of matched
-  face-frames whose label (and whose paper-map negative flag) differs between the two;
+  face-frames whose label (and whose paper-map negative flag) differs between the two,
+  over all clips and per clip (`per_clip`: a crowd clip is harder than a talking head);
 - jitter: every face box of the default run shifted by 2-4 px in x and in y (random
   signs, seeded), re-cropped and classified: the share of face-frames whose label changes;
 - video_share_shift: per video, |negative share (detect-every 1) - negative share
@@ -145,7 +147,7 @@ def shares(p: np.ndarray) -> dict[str, float]:
 
 
 def evaluate_accuracy(cache_dir: str | None) -> dict[str, object]:
-    """`affectflow evaluate --images` with --flip-average off and on, on labelled faces."""
+    """`affectflow evaluate --images` (= `validate`) with --flip-average off and on."""
     names = (DATA / "reference" / "fer_crops_names.txt").read_text().split()
     crops = np.load(DATA / "reference" / "fer_crops_64.npy")
     with tempfile.TemporaryDirectory() as folder:
@@ -166,13 +168,14 @@ def evaluate_accuracy(cache_dir: str | None) -> dict[str, object]:
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 evaluate.main(argv)
-            result = json.loads(out.getvalue())
-            correct = round(result["accuracy"] * result["samples"])
+            result = json.loads(out.getvalue())  # the card of `affectflow validate`
+            detected = sum(sum(row[:-1]) for row in result["confusion"])
             accuracy[f"flip_{flip}"] = {
-                "accuracy": round(result["accuracy"], 4),
-                "correct": correct,
+                "accuracy": round(result["accuracy"] or 0.0, 4),
+                "correct": round((result["accuracy"] or 0.0) * detected),
+                "detected": detected,
             }
-        return {"images": result["samples"], **accuracy}
+        return {"images": result["n"], **accuracy}
 
 
 def main() -> None:
@@ -181,6 +184,7 @@ def main() -> None:
     parser.add_argument("--smooth-s", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--videos", type=Path, default=CLIPS, help="folder of clips")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -192,8 +196,9 @@ def main() -> None:
     kinds = [(m, k) for m in models for k in ("raw", "smoothed")]
     pairs = {kind: {"every": ([], []), "jitter": ([], [])} for kind in kinds}
     shift = {kind: {"all": {}, "matched": {}} for kind in kinds}
+    per_clip: dict = {kind: {} for kind in kinds}
     counts = {}
-    for clip in sorted(CLIPS.iterdir()):
+    for clip in sorted(args.videos.iterdir()):
         every1 = faces_of(clip, dataclasses.replace(base, detect_every=1))
         every4 = faces_of(clip, dataclasses.replace(base, detect_every=4))
         default = every1 if base.detect_every == 1 else every4
@@ -215,6 +220,7 @@ def main() -> None:
                 i, j = (list(x) for x in zip(*matched, strict=True))
                 pairs[(model, kind)]["every"][0].append(get["1"][i])
                 pairs[(model, kind)]["every"][1].append(get["4"][j])
+                per_clip[(model, kind)][clip.name] = changed(get["1"][i], get["4"][j])
             pairs[(model, kind)]["jitter"][0].append(get["1" if default is every1 else "4"])
             pairs[(model, kind)]["jitter"][1].append(get["jitter"])
             if matched:
@@ -230,6 +236,7 @@ def main() -> None:
         per_video = shift[(model, kind)]
         report.setdefault(model, {})[kind] = {
             "detect_every_1_vs_4": changed(*(np.concatenate(x) for x in pair["every"])),
+            "detect_every_1_vs_4_per_clip": per_clip[(model, kind)],
             "jitter_2_4_px": changed(*(np.concatenate(x) for x in pair["jitter"])),
             "video_share_shift_max": {
                 scope: {k: max(v[k] for v in videos.values()) for k in SHARES}

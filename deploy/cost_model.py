@@ -5,7 +5,8 @@
 Inputs are CPU seconds per video-minute per stage (10 fps sampling, 360p-480p) and a
 fixed cost per video (download, unit write), measured on the 2-core development machine
 (README "Speed", benchmarks/detect.py, inference.py and scale.py), the GPU throughputs
-assumed for inference and a batched CNN face detector (not measured here: no GPU), and
+assumed for inference and the batched MTCNN (never measured: no machine of this project
+has had a GPU; replace them with `--gpu-*` flags once measured), and
 prices (Dataflow batch list prices,
 us-central1: vCPU-hour, GB-hour of memory, an NVIDIA T4 per hour; check the current
 ones). Every input is a flag; the output says which stage bounds each configuration.
@@ -17,12 +18,14 @@ import argparse
 import json
 
 FRAMES_PER_VIDEO_MINUTE = 600  # 10 fps
-# CPU seconds per video-minute, measured here with benchmarks/detect.py (CPU seconds of
-# one process, one OpenCV and one torch thread, 457 sampled frames of the six bundled
-# clips, 2026-12-02) and benchmarks/inference.py.
+# CPU seconds per video-minute, measured here with benchmarks/detect.py --default-only
+# (CPU seconds of one process pinned to one core, one thread, 457 sampled frames of the
+# six bundled clips, best of two runs alternated with the previous code on a shared,
+# loaded machine, 2026-12-04: the search took 4.0-4.5 s, the previous code's 7.8-8.2 s)
+# and benchmarks/inference.py.
 MEASURED = {
-    "decode": FRAMES_PER_VIDEO_MINUTE * 1.37 / 457,  # decode only
-    "detect": FRAMES_PER_VIDEO_MINUTE * 9.53 / 457,  # the default: MTCNN + ONet check
+    "decode": FRAMES_PER_VIDEO_MINUTE * 1.02 / 457,  # decode only
+    "detect": FRAMES_PER_VIDEO_MINUTE * 4.00 / 457,  # the default: MTCNN (ONNX Runtime) + check
     "infer": FRAMES_PER_VIDEO_MINUTE / 215,  # benchmarks/inference.py, batch 64, 1 face/frame
 }
 # Per video, whatever its length: download (yt-dlp, probe), unit write, the job's own

@@ -33,6 +33,19 @@ class DurationExceededError(FrameDecodeError):
     """Decoding reached a frame past the caller's `max_s` and stopped there."""
 
 
+class FrameTooLargeError(FrameDecodeError):
+    """The frames have more pixels than the caller's `max_pixels` (by the header, or by
+    the first decoded frame): nothing more is decoded."""
+
+
+def _check_pixels(width: int, height: int, max_pixels: int | None, where: str) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise FrameTooLargeError(
+            f"{where} {width}x{height} = {width * height:,} pixels per frame, "
+            f"over --max-pixels {max_pixels:,}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class SampledFrame:
     """One kept frame: its source frame number, time and grayscale pixels (H x W uint8)."""
@@ -123,6 +136,7 @@ def iter_sampled_frames(
     progress: DecodeProgress | None = None,
     threads: int | None = None,
     max_s: float | None = None,
+    max_pixels: int | None = None,
 ) -> Iterator[SampledFrame]:
     """Yield grayscale frames sampled at `fps` by timestamp, decoding forward once.
 
@@ -131,7 +145,9 @@ def iter_sampled_frames(
     `fps` keeps every frame. Pass a `DecodeProgress` to learn how far decoding got,
     `threads` to bound the decoder's threads. Decoding stops with DurationExceededError
     at the first frame whose timestamp passes `max_s` (a header may lie about the
-    duration). Raises FrameDecodeError when the file cannot be opened or trimmed.
+    duration). Frames over `max_pixels` raise FrameTooLargeError, by the stream's header
+    before decoding and by the first decoded frame. Raises FrameDecodeError when the file
+    cannot be opened or trimmed.
     """
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps}")
@@ -141,13 +157,18 @@ def iter_sampled_frames(
     capture = open_video(path, threads)
     try:
         _container_info(capture, progress)
+        width, height = (
+            capture.get(cv2.CAP_PROP_FRAME_WIDTH),
+            capture.get(cv2.CAP_PROP_FRAME_HEIGHT),
+        )
+        _check_pixels(int(width), int(height), max_pixels, "the stream's header says")
         start_ms, end_ms = 0.0, math.inf
         if trim_s > 0:
             if progress.duration_s is None:
                 raise FrameDecodeError(f"cannot trim {path}: the container gives no duration")
             start_ms, end_ms = trim_s * 1000.0, (progress.duration_s - trim_s) * 1000.0
         max_ms = math.inf if max_s is None else max_s * 1000.0
-        yield from _sample(capture, fps, start_ms, end_ms, max_ms, progress)
+        yield from _sample(capture, fps, start_ms, end_ms, max_ms, progress, max_pixels)
     finally:
         capture.release()
 
@@ -159,6 +180,7 @@ def _sample(
     end_ms: float,
     max_ms: float,
     progress: DecodeProgress,
+    max_pixels: int | None = None,
 ) -> Iterator[SampledFrame]:
     """The sampling loop over an opened capture (see `iter_sampled_frames`)."""
     period_ms = 1000.0 / fps
@@ -169,6 +191,10 @@ def _sample(
         ts = _timestamp_ms(capture, index, progress.last_timestamp_ms, progress.source_fps)
         progress.frames_decoded += 1
         progress.last_timestamp_ms = ts
+        if index == 0 and max_pixels is not None:
+            ok, first = capture.retrieve()
+            if ok and first is not None:
+                _check_pixels(first.shape[1], first.shape[0], max_pixels, "the first frame is")
         if ts > max_ms:
             raise DurationExceededError(f"a frame at {ts / 1000:.1f} s, past {max_ms / 1000:g} s")
         if ts > end_ms:

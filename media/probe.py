@@ -36,6 +36,20 @@ class InvalidVideoError(ValueError):
         self.reason = reason
 
 
+class FrameTooLargeError(InvalidVideoError):
+    """The video's frames have more pixels than the caller allows (`max_pixels`)."""
+
+
+def check_pixels(path: str, width: int, height: int, max_pixels: int | None, where: str) -> None:
+    """Raise FrameTooLargeError when a `width` x `height` frame is over `max_pixels`."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise FrameTooLargeError(
+            path,
+            f"its {where} says {width}x{height} = {width * height:,} pixels per frame, "
+            f"over --max-pixels {max_pixels:,}",
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class VideoProbe:
     """What a video holds: from the container (`probe_video`), or checked against its
@@ -107,8 +121,8 @@ def _probe(capture: cv2.VideoCapture, path: str) -> VideoProbe:
     return VideoProbe(frame_count / fps, fps, width, height, frame_count, frame_count / fps)
 
 
-def _with_frames(probe: VideoProbe, path: str, frame_count: int) -> VideoProbe:
-    if frame_count < 2:
+def _with_frames(probe: VideoProbe, path: str, frame_count: int, still: bool = False) -> VideoProbe:
+    if frame_count < (1 if still else 2):
         raise InvalidVideoError(path, f"{frame_count} frame(s): a still image, not a video")
     return dataclasses.replace(probe, frame_count=frame_count)
 
@@ -127,7 +141,7 @@ def probe_video(path: str) -> VideoProbe:
     return _with_frames(probe, path, frames)
 
 
-def _first_frame_decodes(path: str) -> None:
+def _first_frame_decodes(path: str, max_pixels: int | None = None) -> None:
     capture = _open(path)
     try:
         ok, frame = capture.read()
@@ -135,6 +149,7 @@ def _first_frame_decodes(path: str) -> None:
         capture.release()
     if not ok or frame is None:
         raise InvalidVideoError(path, "its first frame does not decode (corrupt?)")
+    check_pixels(path, frame.shape[1], frame.shape[0], max_pixels, "first decoded frame")
 
 
 def _check_end(path: str, span: PacketSpan, end_s: float) -> None:
@@ -162,7 +177,12 @@ def _check_expected(path: str, duration_s: float, expected_s: float) -> None:
 
 
 def validate_video(
-    path: str, expected_duration_s: float | None = None, max_duration_s: float | None = None
+    path: str,
+    expected_duration_s: float | None = None,
+    max_duration_s: float | None = None,
+    max_pixels: int | None = None,
+    *,
+    still: bool = False,
 ) -> VideoProbe:
     """Probe `path` and check its frames run to (close to) its end; raises InvalidVideoError.
 
@@ -171,15 +191,22 @@ def validate_video(
     probe's `duration_s` is the latest frame's time when that is past the header's.
     Frames are read up to the first one past `max_duration_s`: such a video is returned
     without the end check, for the caller to refuse (as one whose header says more).
+    Frames over `max_pixels` (by the stream's header, before any packet is read, then by
+    the first decoded frame) raise FrameTooLargeError.
+    `still`: a file of one frame (a photo) is accepted as a one-frame video.
     """
     capture = _open(path)
     try:
         header = _probe(capture, path)
     finally:
         capture.release()
+    check_pixels(path, header.width, header.height, max_pixels, "stream header")
     span = scan_packets(path, stop_after_s=max_duration_s)
-    probe = _with_frames(header, path, span.packets)
+    probe = _with_frames(header, path, span.packets, still)
     probe = dataclasses.replace(probe, duration_s=max(header.duration_s, span.end_s))
+    if probe.frame_count == 1:
+        _first_frame_decodes(path)
+        return probe
     if max_duration_s is not None and span.end_s > max_duration_s:
         return probe
     end_s = header.duration_s
@@ -187,5 +214,5 @@ def validate_video(
         _check_expected(path, probe.duration_s, expected_duration_s)
         end_s = min(end_s, expected_duration_s)
     _check_end(path, span, end_s)
-    _first_frame_decodes(path)
+    _first_frame_decodes(path, max_pixels)
     return probe

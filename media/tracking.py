@@ -137,9 +137,20 @@ class TrackConfirmation(Generic[T]):
         for track_id in [t for t in self._pending if t not in live_ids]:
             self.dropped += len(self._pending.pop(track_id))
 
-    def finish(self) -> None:
-        """End of the video: drop every backlog still tentative."""
+    def finish(self, frames: int | None = None) -> list[T]:
+        """End of the video: the items to emit now; every other backlog is dropped.
+
+        A video of fewer than `min_hits` sampled `frames` (a still image is one frame)
+        cannot show a face persisting that long: there a track seen on every one of its
+        frames is confirmed. Without `frames` nothing is.
+        """
+        ready: list[T] = []
+        if frames is not None and frames < self.min_hits:
+            for track_id in [t for t, items in self._pending.items() if len(items) >= frames]:
+                self.confirmed.add(track_id)
+                ready += self._pending.pop(track_id)
         self.expire(set())
+        return ready
 
 
 class FaceDetector(Protocol):

@@ -183,6 +183,11 @@ def load_face(
     if boxes:
         box = max(boxes, key=lambda b: b.w * b.h)
         return crop_face(gray, box, size, margin_px=margin_px, clahe=clahe)
+    return centre_square(gray, size, clahe)
+
+
+def centre_square(gray: np.ndarray, size: int, clahe: bool = False) -> np.ndarray:
+    """An image taken as a face crop already: its centre square resized to size x size."""
     height, width = gray.shape
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2

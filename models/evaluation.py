@@ -1,4 +1,5 @@
-"""Honest evaluation: metrics, subject-independent protocols, pretrained-model scoring.
+"""Honest evaluation: metrics and subject-independent protocols (a model on labelled
+images, end to end: `affectflow validate`).
 
 Metrics (numpy only): accuracy; macro precision / recall / F1 over the classes seen in
 the truth or the predictions; UF1 and UAR (the MEGC measures: mean per-class F1 and
@@ -13,12 +14,9 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from affectflow.models.class_sets import ClassSet, canonical
-from affectflow.models.datasets import Sample, load_faces
-from affectflow.models.flip import FlipAveraged
-from affectflow.models.registry import ModelSpec
+from affectflow.models.class_sets import ClassSet
+from affectflow.models.datasets import Sample
 from affectflow.models.training import (
     TrainConfig,
     encode_labels,
@@ -142,39 +140,6 @@ def cross_validate(
         pred.append(fold_pred)
     pooled = metrics(np.concatenate(truth), np.concatenate(pred), class_set.labels)
     return Evaluation(protocol, per_fold, pooled)
-
-
-def match_labels(samples: Sequence[Sample], labels: Sequence[str]) -> list[Sample]:
-    """Samples relabelled to the model's own label names (synonyms folded); others dropped."""
-    names = {canonical(label): label for label in labels}
-    return [
-        dataclasses.replace(s, label=names[canonical(s.label)])
-        for s in samples
-        if canonical(s.label) in names
-    ]
-
-
-def evaluate_pretrained(
-    spec: ModelSpec,
-    weights_path: str,
-    samples: Sequence[Sample],
-    detect: bool = True,
-    flip_average: bool = False,
-) -> Evaluation:
-    """Score a trained model (registry spec + weights) on labelled face images; with
-    `flip_average`, each image's probabilities are the mean over it and its mirror."""
-    matched = match_labels(samples, spec.labels)
-    if not matched:
-        raise ValueError(f"no image label matches the model's labels {spec.labels}")
-    faces = load_faces(matched, spec.input_size, spec.crop_margin_px, spec.clahe, detect)
-    model = FlipAveraged(spec.model_class, **spec.model_params) if flip_average else spec.build()
-    model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
-    with torch.inference_mode():
-        probs = model.eval()(torch.from_numpy(spec.batch_preprocess(faces))).numpy()
-    index = {label: i for i, label in enumerate(spec.labels)}
-    truth = np.array([index[s.label] for s in matched])
-    result = metrics(truth, probs.argmax(axis=1), spec.labels)
-    return Evaluation("pretrained+flip" if flip_average else "pretrained", {}, result)
 
 
 def format_table(result: dict) -> str:

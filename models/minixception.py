@@ -89,11 +89,14 @@ class MiniXception(nn.Module):
         )
         self.head = nn.Conv2d(BLOCK_CHANNELS[-1], num_classes, 3, padding=1, bias=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, H, W) in [-1, 1] -> (N, num_classes) probabilities summing to 1."""
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) in [-1, 1] -> (N, num_classes) logits (what training's loss takes)."""
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
         for block in self.blocks:
             x = block(x)
-        logits = self.head(x).mean(dim=(2, 3))
-        return torch.softmax(logits, dim=1)
+        return self.head(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) in [-1, 1] -> (N, num_classes) probabilities summing to 1."""
+        return torch.softmax(self.logits(x), dim=1)

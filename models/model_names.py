@@ -6,4 +6,4 @@ not wait for torch); `models.registry` checks at import that its `MODEL_SPECS` a
 
 from __future__ import annotations
 
-MODEL_NAMES = ("fer-minixception", "hybridmicronet")
+MODEL_NAMES = ("fer-minixception", "affectflow-minixception", "hybridmicronet")

@@ -10,11 +10,15 @@ convolutions are folded to one input channel (exactly what three equal channels 
 `MtcnnDetector` has `HaarFaceDetector`'s interface (`detect`, `detect_scaled`,
 `detect_near`) plus `detect_batch` (frames of one size in one batch: on GPU runners)
 and `check` (ONet's verdict and five landmarks for any box, whoever proposed it).
+On the CPU the networks run on ONNX Runtime (`models/mtcnn_onnx.py`, same outputs to
+1e-5); on a GPU, or with `backend="torch"`, in torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -22,13 +26,16 @@ import torch
 import torch.nn.functional as F
 
 from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
+from affectflow.models.mtcnn_boxes import area_shrink, integrals, nms, regress, square
 from affectflow.models.mtcnn_nets import MtcnnNets
+from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.records import FaceBox
 
 PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
 THRESHOLDS = (0.6, 0.7, 0.7)
 PYRAMID_FACTOR = 0.709
+T = TypeVar("T", torch.Tensor, np.ndarray)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,17 +64,33 @@ class MtcnnDetector:
         min_size: tuple[int, int] = (50, 50),
         device: str = "cpu",
         thresholds: tuple[float, float, float] = THRESHOLDS,
+        backend: str = "auto",
     ) -> None:
+        """`backend`: "onnx" (ONNX Runtime, CPU only), "torch", or "auto" (onnx on the CPU)."""
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"backend must be auto, onnx or torch, got {backend!r}")
         self.weights_path = weights_path
         self.min_size = tuple(min_size)
         self.device = device
         self.thresholds = thresholds
-        self._nets: MtcnnNets | None = None
+        self.backend = backend
+        self._nets: Cascade | None = None
 
-    def load(self) -> MtcnnNets:
-        """The networks, loaded once, folded to grayscale input."""
+    def load(self) -> Cascade:
+        """The networks, loaded once, folded to grayscale input (ONNX sessions on the CPU).
+
+        ONNX Runtime gets torch's intra-op thread count at the time of the first load.
+        """
         if self._nets is None:
-            self._nets = _fold_to_gray(load_mtcnn_nets(self.weights_path, self.device))
+            nets = _fold_to_gray(load_mtcnn_nets(self.weights_path, self.device))
+            onnx = self.backend == "onnx" or (self.backend == "auto" and self.device == "cpu")
+            if onnx:
+                threads = torch.get_num_threads()
+                self._nets = onnx_cascade(nets, self.weights_path, threads)
+            else:
+                for net in (nets.rnet, nets.onet):  # faster pools, same outputs
+                    net.to(memory_format=torch.channels_last)
+                self._nets = Cascade(nets.pnet, nets.rnet, nets.onet)
         return self._nets
 
     def detect(self, gray: np.ndarray) -> list[FaceBox]:
@@ -115,11 +138,11 @@ class MtcnnDetector:
         min_face = float(min_face or self.min_size[0])
         boxes = _propose(nets.pnet, grays, min_face, self.thresholds[0], self.device)
         boxes = _refine(nets.rnet, grays, boxes, self.thresholds[1], self.device)
-        checks, keep = _output(nets.onet, grays, boxes, self.device)
+        output, keep = _output(nets.onet, grays, boxes, self.device)
+        keep = keep[output[1][keep] >= self.thresholds[2]]
         per_frame: list[list[FaceCheck]] = [[] for _ in grays]
-        for index, check in zip(boxes[keep, 0].astype(int), checks[keep], strict=True):
-            if check.score >= self.thresholds[2]:
-                per_frame[index].append(check)
+        for index, check in zip(boxes[keep, 0].astype(int), _checks(output, keep), strict=True):
+            per_frame[index].append(check)
         return per_frame
 
     @torch.inference_mode()
@@ -128,7 +151,8 @@ class MtcnnDetector:
         if not boxes:
             return []
         rows = np.array([[0, b.x, b.y, b.x + b.w, b.y + b.h, 1.0] for b in boxes], np.float32)
-        checks, _ = _output(self.load().onet, [gray], _square(rows), self.device, nms=False)
+        output, keep = _output(self.load().onet, [gray], square(rows), self.device, suppress=False)
+        checks = _checks(output, keep)
         return [dataclasses.replace(c, box=b) for c, b in zip(checks, boxes, strict=True)]
 
     def __getstate__(self) -> dict:
@@ -147,29 +171,40 @@ def _fold_to_gray(nets: MtcnnNets) -> MtcnnNets:
     return nets
 
 
-def _normalise(pixels: torch.Tensor) -> torch.Tensor:
+def _normalise(pixels: T) -> T:
     return (pixels - 127.5) * 0.0078125
 
 
 def _propose(
-    pnet: torch.nn.Module, grays: list[np.ndarray], min_face: float, threshold: float, device: str
+    pnet: object, grays: list[np.ndarray], min_face: float, threshold: float, device: str
 ) -> np.ndarray:
     """PNet over the pyramid -> rows (frame, x1, y1, x2, y2, score), squared."""
-    frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
+    level = _pyramid(grays, device)
     height, width = grays[0].shape
     scale, side = PNET_CELL / min_face, min(height, width) * PNET_CELL / min_face
     found = []
     while side >= PNET_CELL:
         size = (int(height * scale + 1), int(width * scale + 1))
-        reg, prob = pnet(_normalise(F.interpolate(frames, size=size, mode="area")))
+        reg, prob = pnet(level(size))
         rows = _cells(reg.cpu().numpy(), prob[:, 1].cpu().numpy(), scale, threshold)
-        found.append(rows[_nms(rows, 0.5)])
+        found.append(rows[nms(rows, 0.5)])
         scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
     rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
-    rows = rows[_nms(rows, 0.7)]
+    rows = rows[nms(rows, 0.7)]
     w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
     rows[:, 1:5] += rows[:, 6:10] * np.stack([w, h, w, h], axis=1)
-    return _square(rows[:, :6])
+    return square(rows[:, :6])
+
+
+def _pyramid(grays: list[np.ndarray], device: str) -> Callable[[tuple[int, int]], torch.Tensor]:
+    """size -> the frames shrunk to it by area averaging (facenet's `interpolate(mode="area")`),
+    normalised, (n, 1, h, w): on the CPU from integral images (same values, a fraction of
+    the time on large frames)."""
+    if device != "cpu":
+        frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
+        return lambda size: _normalise(F.interpolate(frames, size=size, mode="area"))
+    sums = integrals(grays)
+    return lambda size: torch.from_numpy(_normalise(area_shrink(sums, size))[:, None])
 
 
 def _cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
@@ -184,7 +219,7 @@ def _cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) ->
 
 
 def _refine(
-    rnet: torch.nn.Module, grays: list[np.ndarray], rows: np.ndarray, threshold: float, device: str
+    rnet: object, grays: list[np.ndarray], rows: np.ndarray, threshold: float, device: str
 ) -> np.ndarray:
     """RNet on 24 x 24 crops: keep, NMS, regress, square."""
     if not len(rows):
@@ -194,53 +229,43 @@ def _refine(
     keep = score > threshold
     rows, reg = rows[keep], reg[keep]
     rows[:, 5] = score[keep]
-    pick = _nms(rows, 0.7)
-    return _square(_regress(rows[pick], reg[pick]))
+    pick = nms(rows, 0.7)
+    return square(regress(rows[pick], reg[pick]))
+
+
+Output = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # boxes, score, xs, ys
 
 
 def _output(
-    onet: torch.nn.Module,
-    grays: list[np.ndarray],
-    rows: np.ndarray,
-    device: str,
-    nms: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """ONet on 48 x 48 crops -> a FaceCheck per row (regressed box) and the rows NMS keeps."""
+    onet: object, grays: list[np.ndarray], rows: np.ndarray, device: str, suppress: bool = True
+) -> tuple[Output, np.ndarray]:
+    """ONet on 48 x 48 crops -> (regressed boxes, scores, landmark xs and ys), and the
+    indices NMS keeps (all of them with `suppress=False`)."""
     if not len(rows):
-        return np.array([], dtype=object), np.zeros(0, dtype=int)
+        empty = np.zeros((0, 6), np.float32)
+        return (empty, empty[:, 0], empty[:, :5], empty[:, :5]), np.zeros(0, dtype=int)
     reg, points, prob = onet(_crops(grays, rows, 48, device))
     score, reg, points = prob[:, 1].cpu().numpy(), reg.cpu().numpy(), points.cpu().numpy()
     w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
     xs = points[:, :5] * w[:, None] + rows[:, 1:2] - 1
     ys = points[:, 5:] * h[:, None] + rows[:, 2:3] - 1
-    boxes = _regress(rows.copy(), reg)
+    boxes = regress(rows.copy(), reg)
     boxes[:, 5] = score
-    checks = np.array(
-        [
-            FaceCheck(_face_box(box), float(s), tuple(zip(x.tolist(), y.tolist(), strict=True)))
-            for box, s, x, y in zip(boxes, score, xs, ys, strict=True)
-        ],
-        dtype=object,
-    )
-    keep = _nms(boxes, 0.7, by_min=True) if nms else np.arange(len(rows))
-    return checks, keep
+    keep = nms(boxes, 0.7, by_min=True) if suppress else np.arange(len(rows))
+    return (boxes, score, xs, ys), keep
 
 
-def _regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
-    w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
-    rows[:, 1:5] += reg[:, :4] * np.stack([w, h, w, h], axis=1)
-    return rows
-
-
-def _square(rows: np.ndarray) -> np.ndarray:
-    """Grow each box's shorter side about its centre (facenet's `rerec`)."""
-    rows = rows.copy()
-    w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
-    side = np.maximum(w, h)
-    rows[:, 1] += w * 0.5 - side * 0.5
-    rows[:, 2] += h * 0.5 - side * 0.5
-    rows[:, 3], rows[:, 4] = rows[:, 1] + side, rows[:, 2] + side
-    return rows
+def _checks(output: Output, index: np.ndarray) -> list[FaceCheck]:
+    """FaceChecks of the ONet rows `index` (built only for the rows asked for)."""
+    boxes, score, xs, ys = output
+    return [
+        FaceCheck(
+            _face_box(boxes[k]),
+            float(score[k]),
+            tuple(zip(xs[k].tolist(), ys[k].tolist(), strict=True)),
+        )
+        for k in index
+    ]
 
 
 def _crops(grays: list[np.ndarray], rows: np.ndarray, size: int, device: str) -> torch.Tensor:
@@ -252,40 +277,14 @@ def _crops(grays: list[np.ndarray], rows: np.ndarray, size: int, device: str) ->
         x1, y1 = x1 - 1, y1 - 1  # facenet's 1-based `pad`
         height, width = gray.shape
         cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
-        patch = np.zeros((max(y2 - y1, 1), max(x2 - x1, 1)), np.uint8)
-        if cx2 > cx1 and cy2 > cy1:
-            patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = gray[cy1:cy2, cx1:cx2]
+        if (cx1, cy1, cx2, cy2) == (x1, y1, x2, y2) and x2 > x1 and y2 > y1:
+            patch = gray[y1:y2, x1:x2]  # inside the frame: no copy
+        else:
+            patch = np.zeros((max(y2 - y1, 1), max(x2 - x1, 1)), np.uint8)
+            if cx2 > cx1 and cy2 > cy1:
+                patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = gray[cy1:cy2, cx1:cx2]
         out[k, 0] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
     return _normalise(torch.from_numpy(out).to(device))
-
-
-def _nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
-    """Indices kept by per-frame NMS (IoU, or intersection over the smaller box)."""
-    kept = []
-    for frame in np.unique(rows[:, 0]):
-        index = np.flatnonzero(rows[:, 0] == frame)
-        picker = _nms_min if by_min else _nms_iou
-        kept.extend(index[picker(rows[index, 1:5], rows[index, 5], threshold)])
-    return np.array(sorted(kept), dtype=int)
-
-
-def _nms_iou(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
-    return np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, threshold), dtype=int)
-
-
-def _nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Greedy NMS where overlap = intersection / the smaller area (MTCNN's "Min")."""
-    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
-    order, kept = np.argsort(scores)[::-1], []
-    while order.size:
-        best, rest = order[0], order[1:]
-        kept.append(best)
-        lo = np.maximum(boxes[best, :2], boxes[rest, :2])
-        hi = np.minimum(boxes[best, 2:], boxes[rest, 2:])
-        inter = np.prod(np.maximum(0.0, hi - lo + 1), axis=1)
-        order = rest[inter / np.minimum(area[best], area[rest]) <= threshold]
-    return np.array(kept, dtype=int)
 
 
 def _face_box(row: np.ndarray) -> FaceBox:

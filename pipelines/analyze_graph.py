@@ -12,7 +12,8 @@ from affectflow.transforms.infer import ClassifyEmotions
 from affectflow.transforms.ingest import ReadVideoList
 from affectflow.transforms.listed import ListedVideos, ReadListedVideos
 from affectflow.transforms.outcomes import DropSettled, ReadSettled, SplitDone
-from affectflow.transforms.units import CommitUnits, Role
+from affectflow.transforms.unit_buffer import Role
+from affectflow.transforms.units import CommitUnits
 from affectflow.transforms.video_cache import ReleaseVideos
 from affectflow.warehouse.layout import join, staging_dir
 

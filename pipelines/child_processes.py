@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -42,6 +43,24 @@ def descendants(pid: int | None = None) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
+
+
+def wait_ended(pids: set[int], timeout_s: float) -> bool:
+    """Wait until every pid has ended (gone, or a zombie), at most `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(_ended(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _ended(pid: int) -> bool:
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] == "Z"
 
 
 def stop_descendants(sig: int = signal.SIGTERM) -> set[int]:

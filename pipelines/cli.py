@@ -1,4 +1,5 @@
-"""The `affectflow` command: analyze, refresh, report, models, train, evaluate, forget."""
+"""The `affectflow` command: analyze, refresh, report, sql, models, prepare, train, evaluate,
+validate, forget."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ EPILOG = """commands:
   report [NAME] --warehouse DIR            print a cohort report (report --list)
   sql --warehouse DIR [-c SQL]             DuckDB with the views loaded (--print-setup)
   models list | models fetch NAME          show or download the emotion models
+  prepare SPLIT.csv... --out DIR           crop labelled images as analyze does (cached)
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
-  evaluate DATA | --images DIR [options]   LOSO / k-fold / held-out metrics (evaluate --help)
+  evaluate DATA [options]                  LOSO / k-fold / held-out metrics (evaluate --help)
+  validate LABELLED --warehouse DIR        the whole instrument on labelled faces (validate --help)
   refresh --config cohorts.toml            analyse what is new in the cohorts, rebuild reports
   forget VIDEO --warehouse DIR             delete a video's rows and cached file (key or URL)
 """
@@ -27,8 +30,10 @@ COMMANDS = {
     "report": "affectflow.pipelines.report",
     "sql": "affectflow.pipelines.sql",
     "models": "affectflow.pipelines.models",
+    "prepare": "affectflow.pipelines.prepare",
     "train": "affectflow.pipelines.train",
     "evaluate": "affectflow.pipelines.evaluate",
+    "validate": "affectflow.pipelines.validate",
     "refresh": "affectflow.pipelines.refresh_cli",
     "forget": "affectflow.pipelines.forget",
 }

@@ -1,11 +1,13 @@
-"""`affectflow evaluate`: subject-independent evaluation, or scoring a pretrained model.
+"""`affectflow evaluate`: subject-independent evaluation of the trainable model.
 
 affectflow evaluate DATA [data and recipe options of train] [--protocol loso|kfold|holdout]
 affectflow evaluate DIR --backbone fer-minixception --protocol loso --json
 affectflow evaluate --model fer-minixception --images DIR [--flip-average on|off] [--json]
 
 DIR/<label>/<subject>/*.png: labels are the folder names (case-insensitive, synonyms
-folded); each fold trains a fresh HybridMicroNet on the other subjects.
+folded); each fold trains a fresh HybridMicroNet on the other subjects. `--images` is
+`affectflow validate` (the analyze job's own face stage, into a scratch warehouse): the
+one way to measure a model on images.
 """
 
 from __future__ import annotations
@@ -13,18 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from affectflow.models.class_sets import custom_class_set
 from affectflow.models.evaluation import (
     PROTOCOLS,
     Evaluation,
     cross_validate,
-    evaluate_pretrained,
     format_table,
 )
-from affectflow.models.registry import get_model_spec
 from affectflow.pipelines.train import (
     add_data_args,
     add_recipe_args,
@@ -58,15 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pretrained(args: argparse.Namespace) -> Evaluation:
-    from affectflow.models.datasets import read_image_folder
+def _validated(args: argparse.Namespace) -> int:
+    """`--images DIR`: `affectflow validate DIR` into a scratch warehouse, its card printed."""
+    from affectflow.pipelines import validate
 
-    spec = get_model_spec(args.model)
-    weights = spec.fetch_weights(args.cache_dir, source=args.weights)
-    spec = spec.for_weights(weights.path)
-    folders = sorted(p.name for p in Path(args.images).iterdir() if p.is_dir())
-    samples = read_image_folder(args.images, custom_class_set(folders))
-    return evaluate_pretrained(spec, weights.path, samples, flip_average=args.flip_average == "on")
+    argv = [args.images, "--model", args.model, "--flip-average", args.flip_average]
+    argv += ["--format", "json" if args.json else "table", "--n-boot", "200"]
+    argv += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+    argv += ["--weights", args.weights] if args.weights else []
+    argv += ["--out", str(Path(args.out) / "metrics.json")] if args.out else []
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="affectflow-evaluate-") as scratch:
+        return validate.main([*argv, "--warehouse", scratch])
 
 
 def _cross_validated(argv: Sequence[str], base: argparse.Namespace) -> Evaluation:
@@ -113,10 +117,10 @@ def _write(result: Evaluation, out: str) -> None:
 def main(argv: Sequence[str]) -> int:
     """Evaluate and print the report (or JSON); 2 with a message on unusable inputs."""
     base, _ = _parser().parse_known_args(argv)
+    if base.images:
+        return _validated(base)
     try:
-        if base.images:
-            result = _pretrained(base)
-        elif base.model != TRAINABLE:
+        if base.model != TRAINABLE:
             raise ValueError(f"--model {base.model} is pretrained: give --images DIR")
         else:
             result = _cross_validated(argv, base)

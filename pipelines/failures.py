@@ -43,11 +43,12 @@ def _chain(error: BaseException) -> list[BaseException]:
 def failed_exit(command: str, error: Exception) -> int:
     """Print why a job `command` stopped (one line) and return its exit status: 75
     (EX_TEMPFAIL) when another job holds the warehouse's lock, else 2."""
+    from affectflow.schemas.printable import printable
     from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
 
     if isinstance(error, WarehouseBusy):
-        print(f"affectflow {command}: {error}", file=sys.stderr)
+        print(printable(f"affectflow {command}: {error}"), file=sys.stderr)
         return EX_TEMPFAIL
     LOG.debug("the %s job failed", command, exc_info=error)
-    print(f"affectflow {command}: {job_failure(error)}", file=sys.stderr)
+    print(printable(f"affectflow {command}: {job_failure(error)}"), file=sys.stderr)
     return 2

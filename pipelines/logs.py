@@ -4,13 +4,17 @@ Warnings and errors go to stderr as `time LEVEL logger: message`; affectflow's o
 lines only with `verbose`; each video's progress line (`affectflow.progress`) as
 `[affectflow] ...` (with `verbose`, or `progress`). Beam's INFO chatter, a few warnings
 that say nothing about the job (`BEAM_NOISE`), the runner's copies of what worker
-processes log and the tracebacks of Beam's error lines are dropped.
+processes log and the tracebacks of Beam's error lines are dropped. Every line is
+`printable` (`PrintableFormatter`): a value from a list or a server (a note, a page's
+error text) cannot send escape sequences or bidi controls to the terminal.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+
+from affectflow.schemas.printable import printable
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 PROGRESS_FORMAT = "[affectflow] %(message)s"
@@ -27,6 +31,13 @@ BEAM_NOISE = (
 # workers print it themselves (`local_workers`), once.
 FORWARDED_LOGGER = "apache_beam.runners.portability.local_job_service"
 FORWARDED_PREFIX = "Worker: "
+
+
+class PrintableFormatter(logging.Formatter):
+    """A formatter whose lines are `printable` (newlines and tabs of a traceback kept)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), newlines=True)
 
 
 def shown(record: logging.LogRecord) -> bool:
@@ -50,7 +61,7 @@ class _ProgressHandler(logging.StreamHandler):
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
-        self.setFormatter(logging.Formatter(PROGRESS_FORMAT))
+        self.setFormatter(PrintableFormatter(PROGRESS_FORMAT))
 
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr  # the current one (a test's capture, a redirected stderr)
@@ -66,7 +77,7 @@ def setup_logging(verbose: bool, progress: bool | None = None) -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(PrintableFormatter(FORMAT))
         handler.addFilter(_warning_or_affectflow)
         root.addHandler(handler)
         root.setLevel(logging.WARNING)

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from affectflow.models.model_names import MODEL_NAMES
-from affectflow.pipelines.option_types import folder, names, number, umask
+from affectflow.pipelines.option_types import folder, names, number, pixels, umask, workers
 from affectflow.schemas.settings import (
     DETECTORS,
     ClassifySettings,
@@ -41,8 +41,9 @@ BASICS: Spec = [
     ("weights", dict(metavar="FILE", help="weights file, for models that need one")),
     ("fps", dict(type=POSITIVE, default=DETECT.fps, metavar="N",
                  help="frames sampled per second (default: %(default)s)")),
-    ("workers", dict(type=AT_LEAST_ONE, default=1, metavar="N",
-                     help="local worker processes (default: %(default)s)")),
+    ("workers", dict(type=workers, default="auto", metavar="N|auto",
+                     help="local worker processes; auto: one per available core, when the "
+                     "list has 8 videos to do per worker to repay their start-up (default: auto)")),
     ("force", dict(action="store_true", help="re-analyse videos already done")),
 ]  # fmt: skip
 DETECTION: Spec = [
@@ -78,6 +79,12 @@ DETECTION: Spec = [
     ("detect-batch", dict(type=AT_LEAST_ONE, default=DETECT.detect_batch, metavar="N",
                           help="frames per batched MTCNN whole-frame search (GPU runners: "
                           "16-64; default: %(default)s)")),
+    ("max-pixels", dict(type=pixels, default=DETECT.max_pixels, metavar="WxH",
+                        help="largest frame decoded, as WIDTHxHEIGHT or pixels; a video "
+                        "with larger frames fails (default: 3840x2160)")),
+    ("process-timeout", dict(type=POSITIVE, default=DETECT.process_timeout_s, metavar="S",
+                             help="longest time one video's decoding, detection and "
+                             "inference may take, in seconds (default: %(default)s)")),
     ("clahe", dict(choices=("on", "off"),
                    help="contrast-enhance face crops (default: the model's setting)")),
 ]  # fmt: skip
@@ -106,13 +113,19 @@ DOWNLOAD_OPTIONS: Spec = [
     ("backoff-s", dict(type=NON_NEGATIVE, default=DOWNLOAD.backoff_s, metavar="S",
                        help="first retry delay, doubling (default: %(default)s)")),
     ("download-timeout", dict(type=POSITIVE, default=DOWNLOAD.download_timeout_s, metavar="S",
-                              help="longest time one video's fetch may take, in seconds "
-                              "(default: %(default)s)")),
+                              help="longest time one attempt to fetch a video may take, in "
+                              "seconds (default: %(default)s)")),
+    ("download-deadline", dict(type=POSITIVE, default=DOWNLOAD.download_deadline_s,
+                               metavar="S", help="longest time all attempts to fetch one "
+                               "video may take together, in seconds (default: %(default)s)")),
     ("min-rate", dict(type=NON_NEGATIVE, default=DOWNLOAD.min_rate_bytes, metavar="BYTES",
-                      help="slowest download accepted once it has streamed for 30 s, bytes/s; "
-                      "0: any (default: %(default)s)")),
+                      help="slowest download accepted, bytes/s received, once 30 s passed "
+                      "since its first byte; 0: any (default: %(default)s)")),
     ("downloads", dict(type=AT_LEAST_ONE, default=DOWNLOAD.concurrent_downloads, metavar="N",
                        help="downloads at the same time per worker (default: %(default)s)")),
+    ("still-images", dict(action="store_true",
+                          help="accept still images (jpg, png) as one-frame videos at t=0 "
+                          "(affectflow validate sets it)")),
     ("allow-private-addresses", dict(action="store_true",
                                      help="follow redirects and page links to loopback, "
                                      "private and link-local hosts")),

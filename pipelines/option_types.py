@@ -34,6 +34,23 @@ def number(kind: type, minimum: float, *, above: bool = False) -> Callable[[str]
     return parse
 
 
+AUTO_WORKERS = 0  # `--workers auto`, resolved once the list's length is known
+
+
+def workers(text: str) -> int:
+    """An argparse `type`: `auto` (AUTO_WORKERS) or a whole number at least 1."""
+    if text.strip().lower() == "auto":
+        return AUTO_WORKERS
+    try:
+        int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number or auto, not {text!r}") from None
+    return number(int, 1)(text)
+
+
+workers.__name__ = "workers"
+
+
 def folder(text: str) -> str:
     """An argparse `type`: a folder (existing or new) or a URI; never an existing file."""
     if "://" not in text or text.lower().startswith("file://"):
@@ -51,6 +68,18 @@ def umask(text: str) -> int:
         value = -1
     if not 0 <= value <= 0o777:
         raise argparse.ArgumentTypeError(f"takes an octal mask like 077, not {text!r}")
+    return value
+
+
+def pixels(text: str) -> int:
+    """An argparse `type`: a frame size as `WIDTHxHEIGHT` (3840x2160) or a pixel count."""
+    width, _, height = text.lower().partition("x")
+    try:
+        value = int(width) * int(height) if height else int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"takes WIDTHxHEIGHT or a number of pixels, not {text!r}")
     return value
 
 

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from affectflow.pipelines.child_processes import stop_descendants
-from affectflow.transforms.units import progress_text
+from affectflow.pipelines.child_processes import stop_descendants, wait_ended
+from affectflow.transforms.progress_journal import progress_text
 from affectflow.warehouse.units import committed_videos
 
 PROGRESS = logging.getLogger("affectflow.progress")
@@ -39,6 +39,7 @@ PROGRESS = logging.getLogger("affectflow.progress")
 WAITING = "starting workers, loading models, first downloads"
 EXIT_INTERRUPTED = 130
 _POLL_S = 0.2
+STOP_WAIT_S = 10.0
 
 
 def _duration(seconds: float) -> str:
@@ -145,7 +146,10 @@ def interrupt_on_signals(message: Callable[[], str]) -> Iterator[None]:
     The process ends without unwinding Beam's threads (which would print pages of
     tracebacks); the warehouse lock is a flock, released by the kernel. Its workers and
     downloads get SIGTERM first, so a signal sent to the launcher alone leaves none
-    behind; what the runner's threads then log or raise about them is silenced. Only in
+    behind, and are waited for (up to `STOP_WAIT_S`: a worker commits the videos it
+    finished, `pipelines.worker`); what the runner's threads then log or raise about them
+    is silenced. `message()` runs last (analyze's commits this process's finished videos
+    and counts the committed ones). Only in
     the main thread (signals cannot be handled elsewhere).
     """
     if threading.current_thread() is not threading.main_thread():
@@ -156,7 +160,7 @@ def interrupt_on_signals(message: Callable[[], str]) -> Iterator[None]:
         try:  # the exit must happen whatever fails here (a closed stderr: a pipe's reader gone)
             logging.disable(logging.CRITICAL)
             threading.excepthook = lambda args: None
-            stop_descendants()
+            wait_ended(stop_descendants(), STOP_WAIT_S)  # workers commit what they finished
             try:
                 text = message()
             except Exception as error:

@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     or job, 75 when the lock is taken."""
     from affectflow.pipelines.preflight import JobError
     from affectflow.pipelines.refresh_config import ConfigError, load_config
+    from affectflow.schemas.printable import printable
 
     args = _parser().parse_args(argv)
     try:
@@ -61,15 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             config, retry_failed=args.retry_failed, wait_s=args.wait, dry_run=args.dry_run
         )
     except (ConfigError, JobError) as error:
-        print(f"affectflow refresh: {error}", file=sys.stderr)
+        print(printable(f"affectflow refresh: {error}"), file=sys.stderr)
         return 2
     except Exception as error:  # the job failed; say what to fix, no traceback
         from affectflow.pipelines.failures import failed_exit
 
         return failed_exit("refresh", error)
-    print(result.line())
+    print(printable(result.line()))
     for line in result.summary.error_lines() if result.summary else []:
         print(line)
     for path in result.reports:
-        print(f"  {path}")
+        print(printable(f"  {path}"))
     return 1 if result.report_failures else 0

@@ -165,7 +165,7 @@ def _cohorts(table: Any, base: Path, where: str) -> tuple[Cohort, ...]:
 
 def _reports(table: Any, base: Path, where: str) -> ReportSettings:
     from affectflow.queries.render import FORMATS
-    from affectflow.queries.runner import PARAMETERS, list_reports
+    from affectflow.queries.runner import PARAMETERS, convert_param, list_reports
 
     table = dict(table or {})
     _unknown(table, REPORT_KEYS, where)
@@ -175,6 +175,11 @@ def _reports(table: Any, base: Path, where: str) -> ReportSettings:
     _unknown(formats, FORMATS, f"{where}.formats")
     params = dict(table.get("params", {}))
     _unknown(params, list(PARAMETERS), f"{where}.params")
+    for name, value in params.items():
+        try:
+            convert_param(name, value)
+        except ValueError as error:
+            raise ConfigError(f"{where}.params: {error}") from None
     min_videos = table.get("min_videos")
     if min_videos is not None and (not isinstance(min_videos, int) or min_videos < 1):
         raise ConfigError(f"{where}.min_videos: a positive integer, not {min_videos!r}")

@@ -60,7 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--wide", action="store_true", help="table: every column, one row per block"
     )
-    parser.add_argument("--out", default=None, help="write to this file instead of stdout")
+    parser.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="CSV cells as they are: without it a cell starting with = + - @, a tab or a "
+        "carriage return gets a leading ' (a spreadsheet would run it as a formula)",
+    )
+    parser.add_argument(
+        "--out", default=None, help="write to this file (owner-only, 0600) instead of stdout"
+    )
     return parser
 
 
@@ -74,7 +82,9 @@ def report_list() -> str:
         lines.append(f"{name}: {info.question}")
         for param in info.parameters:
             spec = PARAMETERS[param]
-            default = "" if spec.default is None else f" (default: {spec.default})"
+            bounds = [] if spec.default is None else [f"default: {spec.default}"]
+            bounds += [] if spec.maximum is None else [f"at most {spec.maximum:,}"]
+            default = f" ({', '.join(bounds)})" if bounds else ""
             lines.append(f"    {param:<12} {spec.help}{default}")
     return "\n".join(lines)
 
@@ -86,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from affectflow.queries.export import rendered, write_text
     from affectflow.queries.render import render_report
     from affectflow.queries.runner import connect, run_report
+    from affectflow.schemas.printable import printable, to_terminal
 
     parser = _parser()
     args = parser.parse_args(argv)
@@ -108,22 +119,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.format == "table":
             text = render_report(con, report, "table", wide=args.wide)
         else:
-            text = rendered(con, report, args.format)
+            text = rendered(con, report, args.format, raw_csv=args.raw_csv)
     except (ValueError, FileNotFoundError, duckdb.Error) as error:
-        print(f"affectflow report: {error}", file=sys.stderr)
+        print(printable(f"affectflow report: {error}", newlines=True), file=sys.stderr)
         return 2
     if args.out is None:
-        print(str(text).rstrip("\n"))
+        print(to_terminal(str(text).rstrip("\n")))
         return 0
     try:
         write_text(Path(args.out), text)
     except IsADirectoryError:
-        print(f"affectflow report: --out {args.out} is a folder: give a file name", file=sys.stderr)
+        print(
+            printable(f"affectflow report: --out {args.out} is a folder: give a file name"),
+            file=sys.stderr,
+        )
         return 2
     except OSError as error:
         print(
-            f"affectflow report: cannot write --out {args.out}: {error.strerror}", file=sys.stderr
+            printable(f"affectflow report: cannot write --out {args.out}: {error.strerror}"),
+            file=sys.stderr,
         )
         return 2
-    print(f"affectflow report: wrote {args.out}", file=sys.stderr)
+    print(printable(f"affectflow report: wrote {args.out}"), file=sys.stderr)
     return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from affectflow.models.registry import ModelSpec
-from affectflow.pipelines.options import AnalyzeOptions
+from affectflow.models.threads import worker_threads
+from affectflow.pipelines.options import AnalyzeOptions, is_local_runner
 from affectflow.schemas.settings import (
     GIB,
     ClassifySettings,
@@ -23,7 +24,9 @@ def stage_settings(
     detector_weights_path: str = "",
 ) -> StageSettings:
     """Each stage's settings from the options, the model and the face check's weights."""
-    one_thread = 1 if opts.workers > 1 else None
+    # Threads per worker from the cores this process may use; on a remote runner each
+    # worker counts its own (None).
+    threads = worker_threads(opts.workers) if is_local_runner(opts) else None
     return StageSettings(
         ingest=IngestSettings(default_cohort=opts.cohort, allow_local=opts.allow_local),
         download=DownloadSettings(
@@ -40,8 +43,11 @@ def stage_settings(
             keep_videos=opts.keep_videos,
             download_timeout_s=opts.download_timeout,
             min_rate_bytes=opts.min_rate,
+            download_deadline_s=opts.download_deadline,
+            max_pixels=opts.max_pixels,
             concurrent_downloads=opts.downloads,
             allow_private_addresses=opts.allow_private_addresses,
+            still_images=opts.still_images,
             cache_max_bytes=int(opts.cache_max_gb * GIB) if opts.cache_max_gb is not None else None,
         ),
         detect=DetectSettings(
@@ -63,9 +69,11 @@ def stage_settings(
             detector_weights_path=detector_weights_path,
             device=opts.device,
             detect_batch=opts.detect_batch,
-            cv2_threads=one_thread,
+            cv2_threads=threads,
             debug_crops_dir=opts.debug_crops,
             max_duration_s=opts.max_duration,
+            max_pixels=opts.max_pixels,
+            process_timeout_s=opts.process_timeout,
         ),
         classify=ClassifySettings(
             model=spec.name,
@@ -74,7 +82,7 @@ def stage_settings(
             batch_size=opts.batch_size,
             batch_across_videos=opts.batch_across_videos,
             device=opts.device,
-            torch_threads=one_thread,
+            torch_threads=threads,
             model_copies=opts.model_copies,
             flip_average=opts.flip_average == "on",
             smooth_s=opts.smooth_s,

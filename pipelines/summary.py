@@ -1,10 +1,12 @@
-"""The end-of-run summary: the counts of the committed run, and Beam's counters."""
+"""The end-of-run summary: the counts of the committed run, and Beam's counters (the
+error texts it quotes made `printable`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import TYPE_CHECKING
 
+from affectflow.schemas.printable import printable
 from affectflow.schemas.words import plural
 
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ class RunSummary:
         if not self.top_errors:
             return []
         head = "top errors (all of them: affectflow report errors):"
-        return [head, *(f"  {count:>5}  {text}" for text, count in self.top_errors)]
+        return [head, *(f"  {count:>5}  {printable(text)}" for text, count in self.top_errors)]
 
 
 TOP_ERRORS_SQL = """

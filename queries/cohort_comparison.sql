@@ -20,6 +20,11 @@
 --   run's model; analyses are never pooled), $n_boot (default 1000), $n_perm (default
 --   1000), $seed (default 42), $min_videos (the row is masked when either cohort has
 --   fewer videos with faces: small-cell suppression).
+--   $validation (default: the analysis's latest `affectflow validate`): with a validation
+--   the report adds difference_corrected and difference_excl_surprise_corrected (Rogan-
+--   Gladen shares) with 95% CIs of a joint bootstrap of videos and validation subjects
+--   (queries/corrections.py, after the SQL); the notes name the validation or say the shares
+--   are uncorrected.
 
 with
 

@@ -8,6 +8,10 @@
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cells built
 --   from fewer distinct videos are masked: small-cell suppression).
+--   $validation (default: the analysis's latest `affectflow validate`): with a validation
+--   the report adds share_frames_corrected (the matrix method) with 95% CIs of a joint
+--   bootstrap of videos and validation subjects (queries/corrections.py, after the SQL); the
+--   notes name the validation or say the shares are uncorrected.
 
 with
 

@@ -15,6 +15,10 @@
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cohorts
 --   with fewer distinct analysed videos are masked: small-cell suppression).
+--   $validation (default: the analysis's latest `affectflow validate`): with a validation
+--   the report adds negative_share_corrected and negative_share_excl_surprise_corrected
+--   (Rogan-Gladen) (queries/corrections.py, after the SQL); the notes name the validation or
+--   say the shares are uncorrected.
 
 with
 

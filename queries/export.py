@@ -16,12 +16,20 @@ from affectflow.queries.runner import Report, connect, report_info, run_report
 from affectflow.warehouse.sql import WarehouseError
 
 
+def owner_only_dirs(folder: Path) -> None:
+    """Create `folder` and the parents it lacks, each owner-only (0700)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for parent in reversed(missing):
+        parent.mkdir(mode=0o700, exist_ok=True)
+
+
 def write_text(path: Path, text: str | bytes) -> None:
     """Write a file atomically (a reader sees the old report or the new one, never half),
-    with the permissions the user's umask gives a new file; text ends with a newline."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owner-only (0600; folders it creates 0700): a report can name videos and cohorts.
+    Text ends with a newline; bytes (Parquet) are written as they are."""
+    owner_only_dirs(path.parent)
     temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     if isinstance(text, str):
         text = (text if text.endswith("\n") else text + "\n").encode("utf-8")
     with os.fdopen(descriptor, "wb") as handle:
@@ -29,9 +37,13 @@ def write_text(path: Path, text: str | bytes) -> None:
     os.replace(temporary, path)
 
 
-def rendered(con: duckdb.DuckDBPyConnection, report: Report, fmt: str) -> str | bytes:
+def rendered(
+    con: duckdb.DuckDBPyConnection, report: Report, fmt: str, *, raw_csv: bool = False
+) -> str | bytes:
     """The report in one format: text, or Parquet's bytes."""
-    return parquet_bytes(report) if fmt == "parquet" else render_report(con, report, fmt)
+    if fmt == "parquet":
+        return parquet_bytes(report)
+    return render_report(con, report, fmt, raw_csv=raw_csv)
 
 
 @dataclasses.dataclass(frozen=True)

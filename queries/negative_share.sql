@@ -17,6 +17,11 @@
 --   by default the latest run's model; analyses are never pooled), $n_boot (replicates,
 --   default 1000), $seed (default 42), $min_videos (cohorts with fewer videos with faces
 --   are masked: small-cell suppression).
+--   $validation (default: the analysis's latest `affectflow validate`): with a validation
+--   the report adds negative_share_corrected and negative_share_excl_surprise_corrected
+--   (Rogan-Gladen) with 95% CIs of a joint bootstrap of videos and validation subjects
+--   (queries/corrections.py, after the SQL); the notes name the validation or say the shares
+--   are uncorrected.
 
 with
 

@@ -1,7 +1,10 @@
 """A report as text: a terminal table, CSV, JSON or a self-contained HTML page.
 
 The one place that turns a `Report` into a format (`render_report`); the HTML page and
-its plots are `html.py`'s, loaded only when asked (they need matplotlib).
+its plots are `html.py`'s, loaded only when asked (they need matplotlib). The table is
+for a terminal: every value in it is `printable` (no escape sequence, no bidi control
+reaches the screen). CSV cells that a spreadsheet would run as a formula (`= + - @`, tab,
+carriage return first) start with `'` unless `raw_csv` (`schemas.printable`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import duckdb
 
 from affectflow.queries.runner import Report
+from affectflow.schemas.printable import printable, spreadsheet_safe
 
 FORMATS = ("table", "csv", "json", "html", "parquet")
 EXTENSIONS = {"table": "txt", "csv": "csv", "json": "json", "html": "html", "parquet": "parquet"}
@@ -41,7 +45,7 @@ def display_value(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    text = " ".join(display_value(value).split())
+    text = " ".join(printable(display_value(value)).split())
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "\u2026"
 
 
@@ -68,11 +72,12 @@ def _fitting(report: Report, widths: list[int], width: int) -> list[int]:
 
 def _records(report: Report, cells: list[list[str]], width: int) -> list[str]:
     """One block per row: `column  value` lines, each within `width`."""
-    name_width = max(len(c) for c in report.columns)
+    columns = [printable(c) for c in report.columns]
+    name_width = max(len(c) for c in columns)
     lines: list[str] = []
     for number, row in enumerate(cells, start=1):
         lines.append(f"-- row {number} " + "-" * max(0, min(width, 40) - 8 - len(str(number))))
-        pairs = zip(report.columns, row, strict=True)
+        pairs = zip(columns, row, strict=True)
         lines += [f"{c.ljust(name_width)}  {v}"[:width] for c, v in pairs]
     return lines
 
@@ -82,19 +87,20 @@ def format_table(report: Report, *, wide: bool = False, width: int = TERMINAL_WI
     its notes, within `width` columns: the key columns and those that fit, or with `wide`
     every column, one record per block."""
     cells = [[_cell(v) for v in row] for row in report.rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(report.columns)]
-    notes = [wrapped for line in footer(report) for wrapped in _wrap(line, width)]
+    columns = [printable(c) for c in report.columns]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    notes = [wrapped for line in footer(report) for wrapped in _wrap(printable(line), width)]
     if wide and report.rows:
         return "\n".join(_records(report, cells, width) + notes)
     shown = _fitting(report, widths, width)
-    pick = [[row[i] for i in shown] for row in [report.columns, *cells]]
+    pick = [[row[i] for i in shown] for row in [columns, *cells]]
     sizes = [widths[i] for i in shown]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, sizes, strict=True)).rstrip()
              for row in pick]  # fmt: skip
     lines.insert(1, "  ".join("-" * w for w in sizes))
     if not report.rows:
         lines.append("(no rows)")
-    hidden = [c for i, c in enumerate(report.columns) if i not in shown]
+    hidden = [c for i, c in enumerate(columns) if i not in shown]
     if hidden:
         more = (
             f"{len(hidden)} more column{'s' * (len(hidden) > 1)} ({', '.join(hidden)}): --wide "
@@ -119,11 +125,27 @@ def parquet_bytes(report: Report) -> bytes:
     return sink.getvalue()
 
 
+def format_csv(report: Report, raw: bool = False) -> str:
+    """The report as CSV; cells a spreadsheet would run as formulas escaped unless `raw`."""
+    safe = (lambda value: value) if raw else spreadsheet_safe
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([safe(c) for c in report.columns])
+    writer.writerows([safe(v) for v in row] for row in report.rows)
+    return out.getvalue()
+
+
 def render_report(
-    con: duckdb.DuckDBPyConnection, report: Report, fmt: str, *, wide: bool = False
+    con: duckdb.DuckDBPyConnection,
+    report: Report,
+    fmt: str,
+    *,
+    wide: bool = False,
+    raw_csv: bool = False,
 ) -> str:
-    """The report as `table` (`wide`: every column, one row per block), `csv`, `json` or
-    self-contained `html` text (`parquet`: `parquet_bytes`)."""
+    """The report as `table` (`wide`: every column, one row per block), `csv`
+    (`format_csv`; `raw_csv`: no formula escaping), `json` or self-contained `html` text
+    (`parquet`: `parquet_bytes`)."""
     if fmt == "html":
         from affectflow.queries.html import render_html
 
@@ -131,11 +153,7 @@ def render_report(
     if fmt == "table":
         return format_table(report, wide=wide)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(report.columns)
-        writer.writerows(report.rows)
-        return out.getvalue()
+        return format_csv(report, raw_csv)
     if fmt == "json":
         return json.dumps(report.records(), default=str, indent=2)
     raise ValueError(f"unknown format {fmt!r}: {', '.join(FORMATS)}")

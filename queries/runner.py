@@ -10,18 +10,29 @@ against the shipped list.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import tempfile
 from importlib import resources
 from typing import Any
 
 import duckdb
 
+from affectflow.queries.corrected_columns import correct
+from affectflow.queries.corrections import CORRECTED, UNCORRECTED, UNCORRECTED_NOTE
 from affectflow.queries.frames import typed_frame
 from affectflow.queries.suppression import check_keys, declared_keys, mask_rows
 from affectflow.warehouse.sql import connect as committed_views
 from affectflow.warehouse.sql import setup_sql as committed_setup_sql
+from affectflow.warehouse.validations import validations_table
 
 DEFAULT_MIN_VIDEOS = 5
+# Most bootstrap replicates or permutations a report runs: memory grows with them
+# (README "Reports"; benchmarks/report_memory.py).
+MAX_RESAMPLES = 100_000
+# DuckDB's memory for one report or `affectflow sql` session: past it, it spills to disk
+# (`spill_dir`), so the permutation test's sort of n_perm x videos rows stays bounded.
+MEMORY_LIMIT = "1GB"
 VIEWS = "views"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _SECTION = re.compile(r"^([A-Z][a-z]+):\s*(.*)$")
@@ -35,6 +46,7 @@ class Param:
     default: Any
     help: str
     minimum: float | None = None
+    maximum: float | None = None
 
 
 PARAMETERS: dict[str, Param] = {
@@ -43,13 +55,19 @@ PARAMETERS: dict[str, Param] = {
         str, None, "analysis (model + settings) read (default: the model's latest run's)"
     ),
     "min_videos": Param(int, DEFAULT_MIN_VIDEOS, "mask rows built from fewer videos", 1),
-    "n_boot": Param(int, 1000, "bootstrap replicates", 1),
-    "n_perm": Param(int, 1000, "permutations of the cohort labels", 1),
+    "n_boot": Param(int, 1000, "bootstrap replicates", 1, MAX_RESAMPLES),
+    "n_perm": Param(int, 1000, "permutations of the cohort labels", 1, MAX_RESAMPLES),
     "seed": Param(int, 42, "seed of the bootstrap and the permutations"),
     "cohort_a": Param(str, None, "first cohort compared (default: first by name)"),
     "cohort_b": Param(str, None, "second cohort compared (default: next by name)"),
     "bin_s": Param(float, 1.0, "width of a timeline bin in seconds", 0.001),
     "video_key": Param(str, None, "one video's key (default: every video)"),
+    "validation": Param(
+        str,
+        None,
+        "validation whose misclassification corrects the shares (default: the "
+        "analysis's latest; affectflow validate)",
+    ),
 }
 COHORT_PARAMS = ("cohort_a", "cohort_b")
 
@@ -75,6 +93,7 @@ class Report:
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     types: tuple[str, ...] = ()  # each column's DuckDB type (`BIGINT`, `DOUBLE`, ...)
     keys: tuple[str, ...] = ()  # what a row is about (the report's `-- Keys:`)
+    comments: tuple[str, ...] = ()  # e.g. which validation corrected the shares
 
     @property
     def suppressed(self) -> int:
@@ -97,6 +116,7 @@ class Report:
                 f"{self.params.get('min_videos', DEFAULT_MIN_VIDEOS)} videos (--min-videos; "
                 "small-cell suppression)"
             )
+        lines += self.comments
         shown = {k: v for k, v in self.params.items() if v is not None}
         if shown:
             lines.append("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
@@ -167,10 +187,13 @@ def report_info(name: str) -> ReportInfo:
     sections = header_sections(sql)
     parameters = tuple(dict.fromkeys(_PARAM.findall(_body(sql))))
     keys = declared_keys(sections.get("Keys", ""))
+    if name in CORRECTED:
+        parameters += ("validation",)
     return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters, keys)
 
 
-def _convert(name: str, value: Any) -> Any:
+def convert_param(name: str, value: Any) -> Any:
+    """`value` as parameter `name`'s type, in its range; ValueError says what is wrong."""
     spec = PARAMETERS[name]
     if value is None:
         return None
@@ -181,6 +204,8 @@ def _convert(name: str, value: Any) -> Any:
         raise ValueError(f"parameter {name} takes {kind}, not {value!r}") from None
     if spec.minimum is not None and typed < spec.minimum:
         raise ValueError(f"parameter {name} must be at least {spec.minimum}, not {value!r}")
+    if spec.maximum is not None and typed > spec.maximum:
+        raise ValueError(f"parameter {name} must be at most {spec.maximum:,}, not {value!r}")
     return typed
 
 
@@ -193,9 +218,8 @@ def bind_params(info: ReportInfo, params: dict[str, Any] | None) -> dict[str, An
             f"report {info.name!r} takes no parameter {', '.join(unknown)}; "
             f"it takes: {', '.join(info.parameters)}"
         )
-    return {
-        name: _convert(name, given.get(name, PARAMETERS[name].default)) for name in info.parameters
-    }
+    defaults = {name: PARAMETERS[name].default for name in info.parameters}
+    return {name: convert_param(name, given.get(name, defaults[name])) for name in defaults}
 
 
 def setup_sql(warehouse: str) -> str:
@@ -205,14 +229,26 @@ def setup_sql(warehouse: str) -> str:
 
 
 def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the committed views and `views.sql` defined.
+    """An in-memory DuckDB connection with the committed views and `views.sql` defined,
+    its memory bounded (`MEMORY_LIMIT`, spilling to `spill_dir`).
 
     Raises `WarehouseError` (a ValueError) when `warehouse` holds no warehouse or, for a
     remote one, when DuckDB cannot read it.
     """
     con = committed_views(warehouse)
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"set temp_directory = '{spill_dir()}'")
     con.execute(_sql(VIEWS))
+    con.register("validations", validations_table(warehouse))
     return con
+
+
+def spill_dir() -> str:
+    """Where DuckDB spills what does not fit in `MEMORY_LIMIT`: an owner-only folder of
+    this user's in the system's temp folder (not the current folder)."""
+    folder = os.path.join(tempfile.gettempdir(), f"affectflow-duckdb-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder.replace("'", "''")
 
 
 # Statements whose result is worth printing (a CREATE, INSERT or SET returns a count only).
@@ -289,8 +325,32 @@ def run_report(
             con, values.get("model_id"), values["analysis_id"]
         )
     _check_cohorts(con, values)
-    cursor = con.execute(_sql(name), values)
+    cursor = con.execute(_sql(name), {k: v for k, v in values.items() if k != "validation"})
     columns, types = _described(cursor)
     check_keys(name, info.keys, columns)
-    rows = mask_rows(columns, cursor.fetchall(), info.keys)
-    return Report(name, columns, rows, params=values, types=types, keys=info.keys)
+    rows = cursor.fetchall()
+    comments: list[str] = []
+    if name in CORRECTED:  # before masking: a masked row's corrected columns are masked too
+        added_from = len(columns)
+        columns, rows, comments = correct(con, name, values, columns, rows)
+        types = (*types, *(_added_type(c) for c in columns[added_from:]))
+    elif name in UNCORRECTED:
+        comments = [UNCORRECTED_NOTE]
+    # A masked row keeps its keys and the name of the validation (about the report, not
+    # the row: every row has the same one).
+    rows = mask_rows(columns, rows, (*info.keys, "validation") if name in CORRECTED else info.keys)
+    return Report(
+        name,
+        columns,
+        rows,
+        params=values,
+        types=types,
+        keys=info.keys,
+        comments=tuple(comments),
+    )
+
+
+def _added_type(column: str) -> str:
+    """The DuckDB type of a column the correction adds: the validation's name is text,
+    every other one a share or a bound."""
+    return "VARCHAR" if column == "validation" else "DOUBLE"

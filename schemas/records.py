@@ -37,6 +37,7 @@ class Stage(StrEnum):
     FRAMES = "frames"
     FACES = "faces"
     INFER = "infer"
+    COMMIT = "commit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +98,8 @@ class FaceCrop:
     `crop` is a uint8 grayscale numpy array (size set by the model's input size). The
     quality fields (`models.faces.face_quality`): `face_px` the side of the frame square
     the crop covers, `face_score` the ONet check's P(face), `sharpness` the variance of
-    the crop's Laplacian, `quality` the weakest of the three on [0, 1].
+    the crop's Laplacian, `quality` the weakest of the three on [0, 1]. `last_of_video`:
+    no face of its video follows it.
     """
 
     video_key: str
@@ -111,6 +113,7 @@ class FaceCrop:
     face_score: float | None = None
     sharpness: float | None = None
     quality: float | None = None
+    last_of_video: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

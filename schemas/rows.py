@@ -170,12 +170,14 @@ def with_smoothed(row: Row, probabilities: Sequence[float]) -> Row:
 
 
 def item_key(record: VideoRequest | ErrorRecord) -> str:
-    """The input row a record stands for: its video key, else `row:<cohort>:<row>:<url>`
-    of its stored (redacted) row, as `input_key` in queries/views.sql and
-    `warehouse.units` compute it from a `videos` or `errors` row: a resumed run
-    recognises the input rows its committed units already hold."""
+    """The input row a record stands for: `<video key>#<row number>` (a duplicate row
+    names the video of the row it repeats, yet is an input of its own), else
+    `row:<cohort>:<row>:<url>` of its stored (redacted) row, as `warehouse.units` and
+    `warehouse.commit.rows_of_run` compute it from a `videos` or `errors` row: a resumed
+    run recognises the input rows its committed units already hold."""
     if isinstance(record, VideoRequest) or record.video_key is not None:
-        return record.video_key
+        row = record.row_number
+        return record.video_key if row is None else f"{record.video_key}#{row}"
     text = redact_text(record.url if record.url is not None else record.input)
     parts = ("row", record.cohort, record.row_number, text)
     return ":".join(str(part) for part in parts if part is not None)

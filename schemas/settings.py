@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 GIB = 1 << 30
+MAX_PIXELS = 3840 * 2160  # the largest frame decoded by default: 4K UHD
 DETECTORS = ("mtcnn", "haar")
 FINGERPRINT = "fingerprint"
 
@@ -47,8 +48,10 @@ class IngestSettings:
 class DownloadSettings:
     """Fetching, validating and caching videos (`transforms.download`, `video_cache`).
 
-    The limits (duration, size, sites) only decide which videos fail; a video that
-    failed for good is retried with `refresh --retry-failed`, not by a new fingerprint.
+    The limits (duration, size, pixels per frame, sites, time) only decide which videos
+    fail; a video that failed for good is retried with `refresh --retry-failed`, not by a
+    new fingerprint. `download_timeout_s` bounds one attempt, `download_deadline_s` all
+    attempts of one video together (retries and back-off included).
     """
 
     cache_dir: str = operational("")
@@ -67,6 +70,11 @@ class DownloadSettings:
     min_rate_bytes: float = operational(1024.0)
     concurrent_downloads: int = operational(4)
     allow_private_addresses: bool = operational(False)
+    download_deadline_s: float = operational(600.0)
+    max_pixels: int | None = operational(MAX_PIXELS)
+    # A file of one frame (a photo) is a one-frame video at t=0 rather than a failure:
+    # what a video yields does not change, only whether a photo is accepted.
+    still_images: bool = operational(False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +88,10 @@ class DetectSettings:
     search, never below the detector's window for `min_face`
     (`models.faces.search_scale`); it saves MTCNN nothing. Every box is checked by ONet
     (`min_face_score`, MTCNN's own last-stage threshold) and cropped on its landmarks
-    (`align`). The crop fields come from the model. `max_duration_s` is the download
-    stage's limit again: decoding stops past it, whatever the file's header says.
+    (`align`). The crop fields come from the model. `max_duration_s` and `max_pixels`
+    are the download stage's limits again: decoding stops past them, whatever the file's
+    header says. `process_timeout_s`: the longest a video's processing after its download
+    (decode, detect, and the inference fused with it) may take.
     """
 
     fps: float = 10.0
@@ -102,9 +112,12 @@ class DetectSettings:
     detector_weights_path: str = operational("")
     device: str = operational("cpu")
     detect_batch: int = operational(1)
+    # threads of the stage (OpenCV, torch, ONNX Runtime, FFmpeg); None: the cores available
     cv2_threads: int | None = operational()
     debug_crops_dir: str | None = operational()
     max_duration_s: float | None = operational(3600.0)
+    max_pixels: int | None = operational(MAX_PIXELS)
+    process_timeout_s: float | None = operational(7200.0)
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
@@ -127,7 +140,7 @@ class ClassifySettings:
     batches on short clips, videos finishing in bursts).
     """
 
-    model: str = "fer-minixception"
+    model: str = "affectflow-minixception"
     weights_sha256: str = ""
     flip_average: bool = False
     smooth_s: float = 0.5
@@ -135,7 +148,7 @@ class ClassifySettings:
     batch_size: int = operational(64)
     batch_across_videos: bool = operational(False)
     device: str = operational("cpu")
-    torch_threads: int | None = operational()
+    torch_threads: int | None = operational()  # None: the cores available to the worker
     model_copies: int | None = operational()
 
     def __post_init__(self) -> None:
@@ -170,11 +183,15 @@ class StageSettings:
 
     def fingerprint(self) -> dict[str, dict[str, Any]]:
         """What decides a video's results, per stage (stored in `runs.config`); a stage
-        with only operational fields (`units`) is left out."""
+        with only operational fields (`units`) is left out. The weights are named by
+        their sha256, or by their path or URI when their sha256 is unknown ("")."""
         stages = {
             field.name: fingerprinted(getattr(self, field.name))
             for field in dataclasses.fields(self)
         }
+        if self.classify.weights_path and not self.classify.weights_sha256:
+            # Weights the launcher could not read: their URI is all that tells them apart.
+            stages["classify"]["weights_path"] = self.classify.weights_path
         return {name: fields for name, fields in stages.items() if fields}
 
     def analysis_id(self) -> str:

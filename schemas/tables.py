@@ -132,3 +132,48 @@ SCHEMAS: dict[str, pa.Schema] = {
     "errors": ERRORS,
     "runs": RUNS,
 }
+
+# `validations`: one row per run of `affectflow validate` (not a unit table: written whole,
+# one file per row, by `warehouse/validations.py`). Each figure has a bootstrap 95% CI
+# (`_low`, `_high`) over the set's subjects (over images when none is given). Valence
+# maps: `paper` counts surprise negative, `excl_surprise` sets it apart. `items` holds each
+# labelled item (its cluster as a code hashed with a salt never stored, not the subject's
+# name): what the reports' joint bootstrap resamples.
+VALIDATION_MAPS = ("paper", "excl_surprise")
+_CI = ("", "_low", "_high")
+VALIDATION_FIGURES = (
+    "detection_rate",
+    "accuracy",
+    "uar",
+    "uf1",
+    *(f"{rate}_{name}" for name in VALIDATION_MAPS for rate in ("sensitivity", "fpr", "youden_j")),
+)
+VALIDATION_ITEM = pa.struct(
+    [("cluster", pa.string()), ("truth", pa.string()), ("predicted", pa.string())]
+)
+VALIDATIONS = pa.schema(
+    [
+        ("validation_id", pa.string()),
+        ("name", pa.string()),
+        ("set_fingerprint", pa.string()),
+        ("analysis_id", pa.string()),
+        ("model_id", pa.string()),
+        ("weights_sha256", pa.string()),
+        ("validated_at", pa.timestamp("us", tz="UTC")),
+        ("n", pa.int64()),  # labelled items read (detected or not)
+        ("n_failed", pa.int64()),  # items whose file could not be read: not in n
+        ("clusters", pa.int64()),
+        ("clustered_by", pa.string()),  # subject | image
+        ("n_boot", pa.int64()),
+        ("seed", pa.int64()),
+        *((f"{figure}{end}", pa.float64()) for figure in VALIDATION_FIGURES for end in _CI),
+        ("labels", pa.list_(pa.string())),
+        *(
+            (f"{what}{end}", pa.list_(pa.float64()))
+            for what in ("recall", "precision")
+            for end in _CI
+        ),
+        ("confusion", pa.list_(pa.list_(pa.int64()))),  # truth x (predicted..., missed)
+        ("items", pa.list_(VALIDATION_ITEM)),
+    ]
+)

@@ -6,8 +6,10 @@ therefore runs in a child process (forked: the extractors, options and callables
 the parent need no pickling) that the parent watches and kills:
 
 - wall time: `timeout_s` for the whole work (extraction and download);
-- rate: under `min_rate` bytes/s once `rate_grace_s` has passed (bytes as the work
-  publishes them in `progress`: written, when writing began);
+- rate: under `min_rate` bytes/s once `rate_grace_s` has passed since the first byte
+  arrived. The child counts bytes as they arrive, on every read of a socket
+  (`count_socket_reads`), not as yt-dlp reports written blocks: a server that sends one
+  byte a second never completes a block, so it would never be measured;
 - memory: the child's address space may grow by `memory_bytes` only.
 """
 
@@ -17,6 +19,7 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -57,10 +60,33 @@ def _limit_memory(extra_bytes: int) -> None:
         pass  # no /proc or no rlimits: time and bytes still bound the work
 
 
+def count_socket_reads(progress: Any) -> None:
+    """In this (child) process, add the bytes of every socket read to `progress[0]`, and
+    note when the first arrived in `progress[1]` (monotonic seconds).
+
+    Every HTTP response (http.client's and urllib3's, TLS included: yt-dlp's handlers)
+    reads its socket through `socket.SocketIO.readinto`, one receive at a time.
+    """
+    original = socket.SocketIO.readinto
+
+    def readinto(self: socket.SocketIO, buffer: Any) -> int | None:
+        count = original(self, buffer)
+        if count:
+            if not progress[1]:
+                progress[1] = time.monotonic()
+            progress[0] += count
+        return count
+
+    socket.SocketIO.readinto = readinto  # type: ignore[method-assign]
+
+
 def _child(sender: Any, progress: Any, work: Callable[[Any], Any], limits: FetchLimits) -> None:
     """The child's whole life: the work, its outcome sent to the parent."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # not the launcher's interrupt handler
+        signal.signal(sig, signal.SIG_DFL)
     signal.alarm(int(limits.timeout_s) + 30)  # never outlive a parent killed by SIGKILL
     _limit_memory(limits.memory_bytes)
+    count_socket_reads(progress)
     try:
         outcome: tuple = ("ok", work(progress))
     except FetchError as error:
@@ -76,7 +102,7 @@ def run_bounded(work: Callable[[Any], T], limits: FetchLimits, *, what: str = "d
     """`work(progress)` in a watched child process: its value, or the FetchError it
     raised or that the limits raise (`what` names the work in the timeout's message).
 
-    `progress` is a shared array: [bytes written, monotonic time writing began].
+    `progress` is a shared array: [bytes received, monotonic time the first arrived].
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
@@ -109,8 +135,9 @@ def _watch(
 ) -> tuple | None:
     """Wait for the child's outcome; raise FetchError when time or rate run out.
 
-    The rate counts from the first bytes written (extraction before it is bounded by
-    the wall time only), once `rate_grace_s` (at most a quarter of the time) passed.
+    The rate counts from the first byte received (connecting and waiting for the
+    first byte are bounded by the wall time and the socket timeout), once
+    `rate_grace_s` (at most a quarter of the time) passed.
     """
     grace_s = min(limits.rate_grace_s, limits.timeout_s / 4)
     while True:
@@ -126,9 +153,9 @@ def _watch(
                 retryable=True,
                 error_class=f"{what.capitalize()}Timeout",
             )
-        written, began = progress[0], progress[1]
+        received, began = progress[0], progress[1]
         if limits.min_rate and began and now - began > grace_s:
-            rate = written / (now - began)
+            rate = received / (now - began)
             if rate < limits.min_rate:
                 raise FetchError(
                     f"{what} too slow: {rate:.0f} bytes/s over {now - began:.0f} s, "

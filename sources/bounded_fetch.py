@@ -7,93 +7,35 @@ forever or inflate a gzip bomb. Each fetch runs in a watched child process
 - bytes: a progress hook stops the download once it wrote more than `max_bytes`
   (bytes as written, after any Content-Encoding was decoded);
 - pages: a page is read up to `page_cap.PAGE_MAX_BYTES` (an endless or huge page);
-- hosts: connections to loopback, private or link-local addresses are refused unless
-  the original URL is one of the same kind (`guard_connections`).
+- hosts: connections to loopback, link-local, private and other non-global addresses are
+  refused unless the original URL is one of the same kind (`address_guard`).
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
-import socket
-import sys
-import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from yt_dlp.extractor import gen_extractor_classes
 
+from affectflow.sources.address_guard import guard_connections
 from affectflow.sources.bounded_child import FetchLimits, run_bounded
-from affectflow.sources.fetch_errors import Refused, RefusedConnection
+from affectflow.sources.fetch_errors import Refused
 from affectflow.sources.ytdlp_fetch import FetchResult, fetch_once
 
 # yt-dlp's read size, fixed (`buffersize`, `noresizebuffer`): the byte cap's precision.
 BLOCK_BYTES = 64 * 1024
 
 
-def address_kind(host: str | None) -> str | None:
-    """'loopback', 'link-local' or 'private' for a host that resolves to such an
-    address (any of its addresses), else None."""
-    if not host:
-        return None
-    try:
-        addresses = {ipaddress.ip_address(host.strip("[]"))}
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except OSError:
-            return None  # yt-dlp reports the lookup failure itself
-        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
-    for kind, test in (
-        ("loopback", lambda a: a.is_loopback),
-        ("link-local", lambda a: a.is_link_local),
-        ("private", lambda a: a.is_private or a.is_reserved or a.is_unspecified),
-    ):
-        if any(test(address) for address in addresses):
-            return kind
-    return None
-
-
-def guard_connections(origin: str, allow_private: bool) -> None:
-    """Refuse, for the rest of this process, connections to loopback, private or
-    link-local addresses unless `origin`'s host is of the same kind.
-
-    An audit hook on `socket.connect` sees the address really connected to, after DNS
-    and for every request (pages, media, redirects, `og:video` links), before any byte is
-    sent. Installed only in the fetch's own child process, which it outlives with.
-    """
-    if allow_private:
-        return
-    origin_kind = address_kind(urlsplit(origin).hostname)
-
-    def hook(event: str, args: tuple) -> None:
-        if event != "socket.connect" or not isinstance(args[1], tuple):
-            return
-        host = str(args[1][0])
-        kind = address_kind(host)
-        if kind is not None and kind != origin_kind:
-            raise RefusedConnection(
-                f"refused to connect to {host}, a {kind} address, while fetching {origin} "
-                "(--allow-private-addresses allows it)",
-                "PrivateAddressRefused",
-            )
-
-    sys.addaudithook(hook)
-
-
 class _ByteCap:
-    """yt-dlp progress hook: publishes the bytes written and when writing began; stops
-    the download past `max_bytes`."""
+    """yt-dlp progress hook: stops the download past `max_bytes` (bytes written)."""
 
-    def __init__(self, progress: Any, max_bytes: int | None) -> None:
-        self._progress, self._max_bytes = progress, max_bytes
+    def __init__(self, max_bytes: int | None) -> None:
+        self._max_bytes = max_bytes
 
     def __call__(self, status: dict[str, Any]) -> None:
         done = int(status.get("downloaded_bytes") or 0)
-        if not self._progress[1]:
-            self._progress[1] = time.monotonic() - (status.get("elapsed") or 0.0)
-        self._progress[0] = done
         # One block early: the file on disk never grows past the cap.
         if self._max_bytes is not None and done > self._max_bytes - BLOCK_BYTES:
             raise Refused(
@@ -106,11 +48,11 @@ class _ByteCap:
 def _fetch_in_child(
     progress: Any, url: str, options: dict, limits: FetchLimits, kwargs: dict
 ) -> FetchResult:
-    """The child's fetch: hosts guarded, bytes capped and published in `progress`."""
+    """The child's fetch: hosts guarded, bytes capped (`progress` is the watcher's)."""
     guard_connections(url, limits.allow_private)
     options = {
         **options,
-        "progress_hooks": [_ByteCap(progress, limits.max_bytes)],
+        "progress_hooks": [_ByteCap(limits.max_bytes)],
         "buffersize": BLOCK_BYTES,
         "noresizebuffer": True,
     }

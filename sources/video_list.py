@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
+from affectflow.schemas.printable import has_non_printing, printable
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.list_formats import READERS, RESERVED_COLUMNS, list_format
@@ -78,6 +79,11 @@ def make_request(
 ) -> VideoRequest:
     """Validate one parsed row; raise RowError with a message a person understands."""
     target = _target_of(row)
+    if has_non_printing(target):
+        raise RowError(
+            f"URL '{printable(target)[:200]}' holds control, bidi or other invisible "
+            "characters (shown escaped): fix the list"
+        )
     cohort = (row.get("cohort") or "").strip() or default_cohort
     scheme = _scheme_of(target)
     is_local = scheme in ("", "file")

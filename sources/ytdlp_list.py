@@ -19,8 +19,9 @@ from typing import Any
 
 from yt_dlp.utils import YoutubeDLError
 
+from affectflow.sources.address_guard import guard_connections
 from affectflow.sources.bounded_child import FetchLimits, run_bounded
-from affectflow.sources.bounded_fetch import guard_connections, warm_up
+from affectflow.sources.bounded_fetch import warm_up
 from affectflow.sources.fetch_errors import FetchError, classify
 from affectflow.sources.page_cap import PageCappedYoutubeDL
 from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, with_retries

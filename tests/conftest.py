@@ -49,7 +49,8 @@ class Route:
     Hostile streams (no Content-Length, the connection closed at the end): `repeat_for_s`
     sends `body` again and again for that long (a body that never ends, an endless
     page); `byte_every_s` sends `body` one byte at a time at that pace (a drip). Both
-    stop by themselves within `STREAM_LIMIT_S`, or when the client hangs up.
+    stop by themselves within `STREAM_LIMIT_S`, when the client hangs up, or once `stop`
+    is set (a test ends a stream when what it waits for has happened).
     """
 
     status: int = 200
@@ -60,6 +61,7 @@ class Route:
     delay_s: float = 0.0
     repeat_for_s: float = 0.0
     byte_every_s: float = 0.0
+    stop: threading.Event | None = dataclasses.field(default=None, compare=False)
 
 
 # No hostile route streams longer than this, whatever the client does.
@@ -118,7 +120,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         deadline = time.monotonic() + min(route.repeat_for_s or STREAM_LIMIT_S, STREAM_LIMIT_S)
         pieces = (route.body[i : i + 1] for i in range(len(route.body)))
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (route.stop and route.stop.is_set()):
                 if route.byte_every_s:
                     piece = next(pieces, b"")
                     if not piece:
@@ -221,6 +223,22 @@ def session_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lo
 def videos_dir() -> Path:
     """The real test clips (tests/data/videos)."""
     return VIDEOS
+
+
+@pytest.fixture(scope="session")
+def pixel_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A decoder bomb made at test time: five 4000x4000 solid-colour MJPEG frames (16 Mpx
+    each, over the default --max-pixels) in about 0.6 MB."""
+    import cv2
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("bomb") / "bomb.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (4000, 4000))
+    frame = np.full((4000, 4000, 3), (40, 120, 200), np.uint8)
+    for _ in range(5):
+        writer.write(frame)
+    writer.release()
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -388,3 +406,28 @@ def all_rows() -> Callable[[Path], dict[str, list[tuple]]]:
 def kill_midway() -> Callable[[list[str], Path], None]:
     """`kill_midway(["analyze", ...], log)`: run a command, SIGKILL it after one video."""
     return kill_after_first_video
+
+
+# The bundled posed photos (tests/data/faces) with their labels, spelled as people do.
+LABELLED_PHOTOS = {
+    "0-f15-hao-ph.jpg": "happiness",
+    "0-f1-su-ph.jpg": "surprised",
+    "15-f13-anc-ph.jpg": "angry",
+    "45-m7-di-ph.jpg": "Disgust",
+}
+
+
+@pytest.fixture(scope="session")
+def labelled_faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A labelled set `<label>/<subject>/*.jpg`: each bundled photo and its mirror image,
+    one subject per photo (8 faces, 4 subjects)."""
+    import cv2
+
+    root = tmp_path_factory.mktemp("labelled")
+    for name, label in LABELLED_PHOTOS.items():
+        folder = root / label / name.split("-ph")[0]
+        folder.mkdir(parents=True)
+        image = cv2.imread(str(VIDEOS.parent / "faces" / name))
+        cv2.imwrite(str(folder / name), image)
+        cv2.imwrite(str(folder / f"mirror-{name}"), cv2.flip(image, 1))
+    return root

@@ -22,24 +22,24 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import apache_beam as beam
-import cv2
 
 from affectflow.media.face_crops import face_crop, write_debug_crop
 from affectflow.media.frames import (
     DecodeProgress,
     DurationExceededError,
     FrameDecodeError,
+    FrameTooLargeError,
     SampledFrame,
     iter_sampled_frames,
 )
-from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, TrackConfirmation
-from affectflow.models.faces import HaarFaceDetector
+from affectflow.media.still_faces import face_detectors
+from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation
 from affectflow.models.mtcnn import MtcnnDetector
-from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
+from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceBox,
@@ -61,6 +61,10 @@ MAX_DURATION_SLACK_S = 1.0
 PROGRESS = logging.getLogger("affectflow.progress")
 
 
+class ProcessTimeoutError(Exception):
+    """A video's processing after its download ran past `process_timeout_s`."""
+
+
 @dataclasses.dataclass
 class _Counts:
     frames: int = 0
@@ -75,18 +79,9 @@ class DetectFacesFn(beam.DoFn):
 
     def setup(self) -> None:
         settings = self._settings
-        if settings.cv2_threads is not None:
-            cv2.setNumThreads(settings.cv2_threads)
-        min_size = (settings.min_face, settings.min_face)
-        weights = settings.detector_weights_path or str(fetch_mtcnn_weights())
-        self._checker = MtcnnDetector(weights, min_size, settings.device)
-        self._checker.load()
-        self._detector: FaceDetector = self._checker
-        if settings.detector == "haar":
-            self._detector = HaarFaceDetector(
-                settings.scale_factor, settings.min_neighbors, min_size
-            )
-            self._detector.load()
+        self._threads = settings.cv2_threads or available_cores()
+        set_threads(self._threads)  # before MTCNN loads: ONNX Runtime takes torch's count
+        self._detector, self._checker = face_detectors(settings)
         self._frames_sampled = counter("frames_sampled")
         self._faces_detected = counter("faces_detected")
         self._videos_analyzed = counter("videos_analyzed")
@@ -110,14 +105,12 @@ class DetectFacesFn(beam.DoFn):
             min_score=settings.min_face_score,
         )
         gate: TrackConfirmation[FaceCrop] = TrackConfirmation(settings.min_track_frames)
-        try:
-            yield from self._faces(video, progress, counts, finder, gate)
-        except DurationExceededError:
-            message = self._too_long(video, progress)
-            yield self._failure(video, Stage.FRAMES, message, start, "MaxDurationExceeded")
-            return
-        except FrameDecodeError as error:
-            yield self._failure(video, Stage.FRAMES, error, start)
+        limit_s = settings.process_timeout_s
+        deadline = None if limit_s is None else start + limit_s
+        faces = self._faces(video, progress, counts, finder, gate, deadline)
+        error = yield from _held_back(faces)
+        if error is not None:
+            yield self._stopped(video, progress, error, start)
             return
         problem = progress.shortfall(video.duration_s, self._settings.trim_s)
         if problem is not None:
@@ -150,8 +143,11 @@ class DetectFacesFn(beam.DoFn):
         counts: _Counts,
         finder: FaceFinder,
         gate: TrackConfirmation[FaceCrop],
+        deadline: float | None,
     ) -> Iterator[FaceCrop]:
-        """Faces of confirmed tracks, in frame order within each track."""
+        """Faces of confirmed tracks, in frame order within each track; ProcessTimeoutError
+        once `deadline` (perf_counter) passed: decoding, detection and the inference of
+        the faces yielded (fused into this step) all count."""
         settings = self._settings
         limit_s = settings.max_duration_s
         frames = iter_sampled_frames(
@@ -159,10 +155,16 @@ class DetectFacesFn(beam.DoFn):
             fps=settings.fps,
             trim_s=settings.trim_s,
             progress=progress,
-            threads=settings.cv2_threads,
+            threads=self._threads,
             max_s=None if limit_s is None else limit_s + MAX_DURATION_SLACK_S,
+            max_pixels=settings.max_pixels,
         )
         for frame, whole in self._searched(frames):
+            if deadline is not None and time.perf_counter() > deadline:
+                raise ProcessTimeoutError(
+                    f"processing took over {settings.process_timeout_s:g} s "
+                    f"(--process-timeout), stopped after {counts.frames} sampled frames"
+                )
             counts.frames += 1
             self._frames_sampled.inc()
             checks = finder.find(frame.gray, whole)
@@ -172,17 +174,21 @@ class DetectFacesFn(beam.DoFn):
                 if face.quality is not None and face.quality < settings.min_face_quality:
                     self._faces_low_quality.inc()
                     continue
-                for ready in gate.add(track_id, face):
-                    counts.faces += 1
-                    self._faces_detected.inc()
-                    if settings.debug_crops_dir:
-                        write_debug_crop(settings.debug_crops_dir, ready)
-                    yield ready
+                yield from self._confirmed(gate.add(track_id, face), counts)
             gate.expire(finder.tracker.live_ids)
-        gate.finish()
+        yield from self._confirmed(gate.finish(counts.frames), counts)
         self._faces_unconfirmed.inc(gate.dropped)
         self._faces_rejected.inc(finder.rejected)
         self._full_searches.inc(finder.full_searches)
+
+    def _confirmed(self, faces: list[FaceCrop], counts: _Counts) -> Iterator[FaceCrop]:
+        """Faces the track gate let through: counted (and written as debug crops)."""
+        for face in faces:
+            counts.faces += 1
+            self._faces_detected.inc()
+            if self._settings.debug_crops_dir:
+                write_debug_crop(self._settings.debug_crops_dir, face)
+            yield face
 
     def _searched(
         self, frames: Iterator[SampledFrame]
@@ -203,6 +209,19 @@ class DetectFacesFn(beam.DoFn):
             width = self._settings.detect_width
             found = self._detector.search_batch([frame.gray for frame in batch], width)
             yield from zip(batch, found, strict=True)
+
+    def _stopped(
+        self, video: VideoFile, progress: DecodeProgress, error: Exception, start: float
+    ) -> beam.pvalue.TaggedOutput:
+        """The failure of a video whose decoding or processing was stopped by `error`."""
+        if isinstance(error, DurationExceededError):
+            message = self._too_long(video, progress)
+            return self._failure(video, Stage.FRAMES, message, start, "MaxDurationExceeded")
+        if isinstance(error, FrameTooLargeError):
+            return self._failure(video, Stage.FRAMES, error, start, "MaxPixelsExceeded")
+        if isinstance(error, ProcessTimeoutError):
+            return self._failure(video, Stage.FACES, error, start, "ProcessTimeout")
+        return self._failure(video, Stage.FRAMES, error, start)
 
     def _too_long(self, video: VideoFile, progress: DecodeProgress) -> str:
         """Why decoding stopped: a frame past max_duration_s (the header said less)."""
@@ -231,6 +250,23 @@ class DetectFacesFn(beam.DoFn):
             time.perf_counter() - start,
         )
         return beam.pvalue.TaggedOutput(FAILED, record)
+
+
+def _held_back(faces: Iterator[FaceCrop]) -> Generator[FaceCrop, None, Exception | None]:
+    """The faces one behind, the video's last marked `last_of_video` (inference then
+    classifies its batch at once, not when the next video's faces come); returns the
+    error that stopped decoding or processing, if one did."""
+    previous, stopped = None, None
+    try:
+        for face in faces:
+            if previous is not None:
+                yield previous
+            previous = face
+    except (FrameDecodeError, ProcessTimeoutError) as error:
+        stopped = error
+    if previous is not None:
+        yield dataclasses.replace(previous, last_of_video=True)
+    return stopped
 
 
 def _class(error: BaseException | str) -> str:

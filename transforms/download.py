@@ -12,18 +12,23 @@ validated in place, never copied.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
+import time
 from collections.abc import Iterator, Sequence
 from concurrent import futures
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
-from affectflow.media.probe import InvalidVideoError, VideoProbe, validate_video
+from affectflow.media.probe import (
+    FrameTooLargeError,
+    InvalidVideoError,
+    VideoProbe,
+    validate_video,
+)
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.sources.bounded_child import FetchLimits
@@ -59,7 +64,10 @@ class DownloadVideoFn(beam.DoFn):
     Up to `concurrent_downloads` requests of a bundle are fetched at once by a thread
     pool (fetching is waiting on the network, and each fetch runs in its own bounded
     child process, `sources.bounded_fetch`), so one slow host does not idle the others.
-    Outputs come out as fetches finish, each in its own element's window.
+    Outputs come out as fetches finish, each in its own element's window: `process`
+    waits for the first to finish when the pool is full, and at the end of the bundle
+    `finish_bundle` hands each on as it finishes (never waiting for all), so the
+    steps after it (detect, infer, commit: fused into this one) run meanwhile.
     `extractors` are extra yt-dlp InfoExtractor classes registered on every fetch
     (a class whose `ie_key()` is an existing one, e.g. "Youtube", replaces it).
     """
@@ -108,10 +116,11 @@ class DownloadVideoFn(beam.DoFn):
         yield from self._harvest(wait=FIRST_COMPLETED if full else None)
 
     def finish_bundle(self) -> Iterator[Any]:
-        yield from self._harvest(wait=ALL_COMPLETED)
+        while self._pending:  # each as it finishes: a slow one holds back only itself
+            yield from self._harvest(wait=FIRST_COMPLETED)
 
     def _harvest(self, wait: str | None) -> Iterator[Any]:
-        """Emit the finished outcomes; first wait for one (FIRST_COMPLETED) or all."""
+        """Emit the finished outcomes; first wait for one to finish (FIRST_COMPLETED)."""
         if wait is not None and self._pending:
             futures.wait([future for future, _, _ in self._pending], return_when=wait)
         still = []
@@ -181,7 +190,17 @@ class DownloadVideoFn(beam.DoFn):
     def _validate(self, path: Path | str, what: str, expected_s: float | None) -> VideoProbe:
         limit = self._settings.max_duration_s
         try:
-            probe = validate_video(str(path), expected_s, max_duration_s=limit)
+            probe = validate_video(
+                str(path),
+                expected_s,
+                max_duration_s=limit,
+                max_pixels=self._settings.max_pixels,
+                still=self._settings.still_images,
+            )
+        except FrameTooLargeError as error:
+            raise FetchError(
+                f"{what}: {error.reason}", retryable=False, error_class="MaxPixelsExceeded"
+            ) from error
         except InvalidVideoError as error:
             raise FetchError(
                 f"{what} is not a valid video: {error.reason}",
@@ -204,8 +223,36 @@ class DownloadVideoFn(beam.DoFn):
         self._check_duration(probe)
         return video_file(request, str(path), probe, meta, from_cache=True)
 
+    def _attempt(self, deadline: float) -> Any:
+        """One bounded fetch, given at most the time left before `deadline` (monotonic)."""
+        settings = self._settings
+
+        def once(url: str, options: dict, **kwargs: Any) -> Any:
+            left = deadline - time.monotonic()
+            total = (
+                f"download took over {settings.download_deadline_s:g} s in all, retries "
+                "included (--download-deadline)"
+            )
+            if left <= 0:
+                raise FetchError(total, retryable=True, error_class="DownloadTimeout")
+            limits = FetchLimits(
+                timeout_s=min(settings.download_timeout_s, left),
+                min_rate=settings.min_rate_bytes,
+                max_bytes=settings.max_filesize_bytes,
+                allow_private=settings.allow_private_addresses,
+            )
+            try:
+                return fetch_bounded(url, options, limits=limits, **kwargs)
+            except FetchError as error:
+                if error.error_class == "DownloadTimeout" and left < settings.download_timeout_s:
+                    raise FetchError(total, retryable=True, error_class="DownloadTimeout") from None
+                raise
+
+        return once
+
     def _download(self, request: VideoRequest) -> _Outcome:
         settings = self._settings
+        deadline = time.monotonic() + settings.download_deadline_s
         with workdir(self._tmp, request.video_key) as folder:
             options = ytdlp_options(
                 str(folder / "media.%(ext)s"),
@@ -214,12 +261,6 @@ class DownloadVideoFn(beam.DoFn):
                 max_filesize_bytes=settings.max_filesize_bytes,
                 allowed_extractors=settings.allowed_extractors,
             )
-            limits = FetchLimits(
-                timeout_s=settings.download_timeout_s,
-                min_rate=settings.min_rate_bytes,
-                max_bytes=settings.max_filesize_bytes,
-                allow_private=settings.allow_private_addresses,
-            )
             result, attempts = fetch(
                 request.url,
                 options,
@@ -227,7 +268,8 @@ class DownloadVideoFn(beam.DoFn):
                 backoff_s=settings.backoff_s,
                 max_duration_s=settings.max_duration_s,
                 extractors=self._extractors,
-                once=functools.partial(fetch_bounded, limits=limits),
+                once=self._attempt(deadline),
+                sleep=lambda s: time.sleep(max(0.0, min(s, deadline - time.monotonic()))),
             )
             probe = self._validate(result.path, "the downloaded file", result.info.get("duration"))
             final = self._videos / f"{request.video_key}{result.path.suffix}"

@@ -5,8 +5,8 @@ batches and the result becomes a `faces` row with per-class probabilities, the t
 label, the model id and the weights' sha256.
 
 A batch holds the faces of one video (`BatchPerVideoFn`, up to the batch size): a
-video's last batch goes to the model as soon as the next video's first face arrives,
-so each video finishes right after its detection. Beam's own batching
+video's last batch goes to the model with its last face (marked by detection), so each
+video finishes right after its detection, whatever comes next. Beam's own batching
 (`batch_across_videos`) waits to fill every batch across videos: with short clips
 videos then finish in bursts (64 faces: about a dozen clips at a time).
 """
@@ -26,6 +26,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import ModelSpec
+from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import ErrorRecord, FaceCrop, RunInfo, Stage
 from affectflow.schemas.rows import face_row
 from affectflow.schemas.settings import ClassifySettings
@@ -72,7 +73,8 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
 
     `load_model` checks the device there (Beam's own handler would fall back to the CPU
     without a word) and reads the weights through Beam FileSystems (a local path, or a
-    gs:// or s3:// URI the workers can read); torch runs on `num_threads` threads.
+    gs:// or s3:// URI the workers can read); torch runs on `num_threads` threads
+    (None: the cores available to the process).
     """
 
     def __init__(self, *args: Any, num_threads: int | None = None, **kwargs: Any) -> None:
@@ -85,8 +87,7 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
         check_device(self._device_name)
         if self._weights:
             check_weights(self._weights)
-        if self._num_threads:
-            torch.set_num_threads(self._num_threads)
+        set_threads(self._num_threads or available_cores())
         return super().load_model()
 
 
@@ -104,7 +105,8 @@ class ToTensorFn(beam.DoFn):
 class BatchPerVideoFn(beam.DoFn):
     """(FaceCrop, tensor) pairs -> lists of them, each of one video and at most
     `batch_size` long. A video's faces arrive together (one detection call yields them
-    all), so a batch is complete when it is full or the next video's face arrives."""
+    all), so a batch is complete when it is full, when it holds the video's last face
+    (`FaceCrop.last_of_video`) or when the next video's face arrives."""
 
     def __init__(self, batch_size: int) -> None:
         self._batch_size = batch_size
@@ -117,7 +119,7 @@ class BatchPerVideoFn(beam.DoFn):
             yield self._batch
             self._batch = []
         self._batch.append(pair)
-        if len(self._batch) >= self._batch_size:
+        if len(self._batch) >= self._batch_size or pair[0].last_of_video:
             yield self._batch
             self._batch = []
 

@@ -54,7 +54,7 @@ class SplitDoneFn(beam.DoFn):
         self._resumed = counter("videos_resumed")
 
     def process(self, request: VideoRequest, done: Settled) -> Iterator:
-        if request.video_key in done.in_run:
+        if item_key(request) in done.in_run:
             self._resumed.inc()
         elif request.video_key in done.forgotten:
             self._forgotten.inc()

@@ -26,6 +26,7 @@ from affectflow.warehouse import layout
 from affectflow.warehouse.layout import UNITS, all_files, files, staging_dir, table_files
 from affectflow.warehouse.partitions import run_date_of, write_table
 from affectflow.warehouse.sql import connect
+from affectflow.warehouse.staged_names import forget_in_staging
 from affectflow.warehouse.units import compact_run, delete_units, ensure_unit_files
 
 LOG = logging.getLogger(__name__)
@@ -148,7 +149,11 @@ def rows_of_run(warehouse: str, run_id: str) -> frozenset[str]:
     rows = _query(
         warehouse,
         """
-        select coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url))
+        select case
+            when video_key is null then concat_ws(':', 'row', cohort, row_number, url)
+            when row_number is null then video_key
+            else video_key || '#' || row_number
+        end
         from internal.video_rows where run_id = $run_id
         union
         select concat_ws(':', 'row', cohort, row_number, coalesce(url, input)) from errors
@@ -252,17 +257,24 @@ def forgotten_keys(warehouse: str) -> frozenset[str]:
 
 
 def _remember_forgotten(warehouse: str, video_key: str) -> None:
+    """Add the key to `_forgotten/keys.txt`; locally the folder is 0700, the file 0600."""
     keys = sorted(forgotten_keys(warehouse) | {video_key})
     path = layout.forgotten_file(warehouse)
+    if not layout.is_remote(path):
+        os.makedirs(os.path.dirname(layout.local_path(path)), mode=0o700, exist_ok=True)
+        os.chmod(os.path.dirname(layout.local_path(path)), 0o700)
     with layout.write_atomically(path) as handle:
         handle.write("".join(f"{key}\n" for key in keys).encode())
+    if not layout.is_remote(path):
+        os.chmod(layout.local_path(path), 0o600)
 
 
 def forget_video(
     warehouse: str, video_key: str, urls: frozenset[str] = frozenset()
 ) -> dict[str, int]:
     """Remove every row of `video_key`, and every row without a key whose `url` is one
-    of `urls`, from the committed tables and any staged run.
+    of `urls`, from the committed tables and any staged run (its units, its progress
+    journals and its gathered input: `staged_names`).
 
     The key is added to the warehouse's forgotten list first, so no later run or refresh
     analyses the video again (delete its line from `_forgotten/keys.txt` to allow it).
@@ -275,4 +287,5 @@ def forget_video(
     for name in KEYED_TABLES:
         for path in _keyed_files(warehouse, name):
             removed[name] += _without(path, video_key, urls)
+    forget_in_staging(warehouse, video_key, urls)
     return removed

@@ -185,6 +185,17 @@ def rename(sources: list[str], targets: list[str]) -> None:
 
 
 @contextlib.contextmanager
+def owner_only() -> Iterator[None]:
+    """Files and folders this process creates meanwhile are owner-only (umask 077), as
+    analyze's are (`--umask`)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@contextlib.contextmanager
 def write_atomically(path: str) -> Iterator[BinaryIO]:
     """Write `path` under a temporary name, renamed when the block ends without error.
 

@@ -91,6 +91,42 @@ def check_warehouse(warehouse: str) -> None:
         raise WarehouseError(f"{warehouse!r} holds no affectflow warehouse (no runs/ folder)")
 
 
+# What `affectflow sql` runs on a read-only connection: queries, and objects of the
+# in-memory database (views, macros, temp tables, variables). Never COPY, EXPORT, ATTACH,
+# DETACH, LOAD/INSTALL, PREPARE/EXECUTE (which could hide one of them) nor VACUUM.
+READ_ONLY_STATEMENTS = frozenset(
+    getattr(duckdb.StatementType, name)
+    for name in (
+        "SELECT", "EXPLAIN", "CREATE", "CREATE_FUNC", "DROP", "ALTER", "INSERT", "UPDATE",
+        "DELETE", "SET", "VARIABLE_SET", "PRAGMA", "CALL", "TRANSACTION", "ANALYZE",
+    )
+)  # fmt: skip
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, warehouse: str) -> None:
+    """From now on `con` reads files of the warehouse only and no setting changes:
+    DuckDB's `allowed_directories` (the warehouse, and the empty unit tables of an old
+    one), `enable_external_access = false`, `lock_configuration = true`. Statements that
+    write are refused by `check_read_only` (allowed directories could be written to).
+    A remote warehouse needs external access to be read: only `check_read_only` holds."""
+    if layout.is_remote(warehouse):
+        return
+    folders = [os.path.abspath(layout.local_path(warehouse)), str(_empty_unit_files())]
+    con.execute("set allowed_directories = $folders", {"folders": [f + "/" for f in folders]})
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+
+
+def check_read_only(sql: str) -> None:
+    """Raise WarehouseError when `sql` holds a statement a read-only session refuses."""
+    for statement in duckdb.extract_statements(sql):
+        if statement.type not in READ_ONLY_STATEMENTS:
+            name = statement.type.name.replace("_", " ")
+            raise WarehouseError(
+                f"{name} is refused: affectflow sql is read-only (--writable allows it)"
+            )
+
+
 def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the committed views of `warehouse`."""
     con = duckdb.connect()

@@ -133,26 +133,59 @@ def _read(path: str) -> pa.Table:
 
 
 def _item(table: pa.Table, name: str) -> pa.ChunkedArray:
-    """What a row belongs to (`rows.item_key`): its video key, else its list row."""
+    """What a row belongs to (`rows.item_key`): `<video key>#<row>`, else its list row;
+    a faces row: its video key."""
     if name == "faces":
         return table["video_key"]
     text = table["url"] if name == "videos" else pc.coalesce(table["url"], table["input"])
-    parts = ["row", table["cohort"], pc.cast(table["row_number"], pa.string()), text]
-    row = pc.binary_join_element_wise(*parts, ":", null_handling="skip")
-    return pc.coalesce(table["video_key"], row)
+    number = pc.cast(table["row_number"], pa.string())
+    row = pc.binary_join_element_wise(
+        "row", table["cohort"], number, text, ":", null_handling="skip"
+    )
+    keyed = pc.if_else(
+        pc.is_null(number),
+        table["video_key"],
+        pc.binary_join_element_wise(table["video_key"], number, "#"),
+    )
+    return pc.coalesce(keyed, row)
 
 
-def _first_units(warehouse: str, run_id: str, units: list[str]) -> dict[str, str]:
-    """item -> the first committed unit that holds its `videos` row (or its error)."""
+def _first_units(
+    warehouse: str, run_id: str, units: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(item -> the first committed unit that holds its `videos` row or its error,
+    video key -> the first that holds the video's own row: its faces come with it).
+
+    A list row that repeats a video (an ingest failure: a duplicate) is an input of its
+    own, whose unit says nothing about where the video's faces are."""
     first: dict[str, str] = {}
+    ingest: set[str] = set()
     for name in ("videos", "errors"):
         for path in sorted(_files(warehouse, run_id, name), key=unit_of):
             unit = unit_of(path)
             if unit not in units:
                 continue
-            for item in _item(_read(path), name).to_pylist():
+            table = _read(path)
+            items = _item(table, name).to_pylist()
+            for item in items:
                 first.setdefault(item, unit)
-    return first
+            if name == "errors":
+                stages = table["stage"].to_pylist()
+                ingest.update(
+                    i for i, stage in zip(items, stages, strict=True) if stage == "ingest"
+                )
+    videos: dict[str, str] = {}
+    for path in sorted(_files(warehouse, run_id, "videos"), key=unit_of):
+        unit = unit_of(path)
+        if unit not in units:
+            continue
+        table = _read(path)
+        for key, item in zip(
+            table["video_key"].to_pylist(), _item(table, "videos").to_pylist(), strict=True
+        ):
+            if key is not None and item not in ingest and first.get(item) == unit:
+                videos.setdefault(key, unit)
+    return first, videos
 
 
 def _deduplicated(
@@ -179,11 +212,13 @@ def compact_run(warehouse: str, run_id: str, run_date: str) -> dict[str, int]:
     once its `runs` row exists). The units stay until the caller deletes them.
     """
     units = committed_units(warehouse, run_id)
-    first = _first_units(warehouse, run_id, units)
+    first, videos = _first_units(warehouse, run_id, units)
     counts: dict[str, int] = {}
     name = f"run-{run_id}-00000-of-00001.parquet"
     for table in ("faces", "errors", "videos"):
-        tables = _deduplicated(warehouse, run_id, table, units, first)
+        tables = _deduplicated(
+            warehouse, run_id, table, units, videos if table == "faces" else first
+        )
         if table == "videos":
             tables = _counted(tables, counts)
         write_partitioned_tables(

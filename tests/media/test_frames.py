@@ -136,3 +136,12 @@ def test_decoding_stops_at_the_first_frame_past_max_s() -> None:
     assert progress.decoded_s == 5.25 and progress.duration_s == 2.0  # what the header says
     whole, _ = sample(LYING, fps=2.0, max_s=20.0)
     assert len(whole) == 40 and whole[-1].timestamp_ms == 19500
+
+
+def test_frames_over_max_pixels_are_never_decoded(pixel_bomb: Path) -> None:
+    from affectflow.media.frames import FrameTooLargeError
+
+    with pytest.raises(FrameTooLargeError, match="4000x4000 = 16,000,000 pixels per frame"):
+        next(iter_sampled_frames(str(pixel_bomb), fps=1, max_pixels=3840 * 2160))
+    frames = list(iter_sampled_frames(str(pixel_bomb), fps=10, max_pixels=16_000_000))
+    assert [frame.gray.shape for frame in frames] == [(4000, 4000)] * 5

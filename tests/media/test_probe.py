@@ -85,6 +85,11 @@ def test_non_videos_are_rejected(content: bytes, message: str, tmp_path: Path) -
     assert caught.value.path == str(path) and caught.value.reason
 
 
+def test_a_still_image_is_a_one_frame_video_when_asked() -> None:
+    probe = validate_video(str(DATA / "faces" / "single_face.jpg"), still=True)
+    assert probe.frame_count == 1 and probe.width > 0 and probe.height > 0
+
+
 def test_missing_file_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(InvalidVideoError, match="no such file"):
         probe_video(str(tmp_path / "nope.mp4"))
@@ -133,3 +138,17 @@ def test_a_long_video_is_read_only_up_to_max_duration() -> None:
     probe = validate_video(str(PEXELS), max_duration_s=10.0)  # 19.69 s: too long
     assert probe.duration_s == pytest.approx(19.69, abs=0.01) and probe.frame_count < 250
     assert validate_video(str(PEXELS), max_duration_s=20.0).frame_count == 472
+
+
+def test_frames_over_max_pixels_are_refused_by_the_header(pixel_bomb: Path) -> None:
+    """A 0.6 MB MJPEG of 4000x4000 frames: refused before a packet is read or decoded."""
+    from affectflow.media.probe import FrameTooLargeError
+    from affectflow.schemas.settings import MAX_PIXELS
+
+    with pytest.raises(FrameTooLargeError) as error:
+        validate_video(str(pixel_bomb), max_pixels=MAX_PIXELS)
+    assert error.value.reason == (
+        "its stream header says 4000x4000 = 16,000,000 pixels per frame, "
+        "over --max-pixels 8,294,400"
+    )
+    assert validate_video(str(pixel_bomb), max_pixels=16_000_000).width == 4000

@@ -90,6 +90,20 @@ def test_confirmation_holds_back_tentative_tracks_and_drops_short_ones() -> None
     assert gate.dropped == 2 and gate.confirmed == {0}
 
 
+def test_a_video_shorter_than_the_gate_confirms_tracks_seen_on_every_frame() -> None:
+    gate: TrackConfirmation[str] = TrackConfirmation(min_hits=3)
+    assert gate.add(0, "a0") == [] and gate.add(1, "b0") == []
+    assert gate.finish(frames=1) == ["a0", "b0"]  # a still image: one frame
+    assert gate.dropped == 0 and gate.confirmed == {0, 1}
+    two: TrackConfirmation[str] = TrackConfirmation(min_hits=3)
+    two.add(0, "a0"), two.add(0, "a1"), two.add(1, "b1")
+    assert two.finish(frames=2) == ["a0", "a1"]  # b was on one of the two frames
+    assert two.dropped == 1
+    three: TrackConfirmation[str] = TrackConfirmation(min_hits=3)
+    three.add(0, "a0"), three.add(0, "a1")
+    assert three.finish(frames=3) == [] and three.dropped == 2  # long enough to ask 3
+
+
 def pexels_frames(fps: float = 5.0) -> list:
     clip = Path(__file__).resolve().parents[1] / "data" / "videos"
     clip = clip / "pyfeat_WolfgangLanger_Pexels.mp4"

@@ -72,7 +72,7 @@ def test_faces_rows_carry_scores_and_the_model(job) -> None:
     assert rows
     for _label, score, own, total, model_id, sha, box_ok in rows:
         assert own == pytest.approx(score) and total == pytest.approx(1.0, abs=1e-4)
-        assert model_id == "fer-minixception" and len(sha) == 64 and box_ok
+        assert model_id == "affectflow-minixception" and len(sha) == 64 and box_ok
 
 
 def test_smoothed_labels_are_the_tracks_moving_average_and_flip_less(job) -> None:

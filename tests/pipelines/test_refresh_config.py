@@ -77,6 +77,7 @@ def test_a_good_config_resolves_paths_next_to_it(tmp_path: Path) -> None:
         (("max_videos = 3", "max_videos = 0"), "max_videos: a positive integer"),
         (('names = ["negative_share"]', 'names = ["nope"]'), "unknown key 'nope'"),
         (("n_boot = 50", "boots = 50"), "[reports].params: unknown key 'boots'"),
+        (("n_boot = 50", "n_boot = 1000000000"), "n_boot must be at most 100,000"),
         (("[cohorts.control]", "[cohorts.control]\nsources = []\n[x]"), "unknown key 'x'"),
     ],
 )

@@ -52,6 +52,7 @@ def _args(video_list: Path, warehouse: Path, cache: Path) -> list[str]:
         str(video_list), "--warehouse", str(warehouse), "--cache-dir", str(cache),
         "--fps", "2", "--unit-videos", str(UNIT),
         "--batch-size", "4",  # a video's faces come back from inference before the next's
+        "--workers", "1",  # not `auto` (2 workers for 30 videos on 2 cores): one process
     ]  # fmt: skip
 
 
@@ -149,6 +150,7 @@ def test_killed_at_five_moments_and_interrupted_then_a_rerun_equals_one_clean_ru
             continue
         text = log.read_text()
         assert process.returncode == 130 and "Traceback" not in text, text[-2000:]
+        assert text.count("interrupted:") == 1, text[-2000:]  # not again by a download
         line = INTERRUPTED.fullmatch(text.strip().splitlines()[-1])
         assert line and int(line.group(1)) == len(committed), text[-2000:]
     run(args)
@@ -182,22 +184,25 @@ def _ended(pids: set[int], hang_guard_s: float = 60.0) -> bool:
 def test_sigterm_to_the_launcher_alone_stops_its_workers_then_a_rerun_completes(
     video_list, tmp_path, model_cache_dir, clean, all_rows
 ) -> None:
-    """`kill PID` of a launcher running two worker processes (not its group): it exits
-    130 with the one line and no traceback, its workers end with it, and a rerun ends
-    with the clean run's rows of its videos."""
+    """`kill PID` of a launcher running two worker processes (not its group): its
+    workers commit the videos they finished (units of 100 would close only at the end),
+    it exits 130 with the one line, once, counting them, and no traceback; its workers
+    end with it, and a rerun ends with the clean run's rows of its videos."""
     short = tmp_path / "videos.csv"
     short.write_text("".join(video_list.read_text().splitlines(keepends=True)[: SHORT + 1]))
     warehouse = tmp_path / "out"
-    args = [*_args(short, warehouse, model_cache_dir), "--workers", "2"]
+    args = [*_args(short, warehouse, model_cache_dir), "--workers", "2", "--unit-videos", "100"]
     log = tmp_path / "terminated.log"
     process, children = _signal_after(args, log, 1, signal.SIGTERM, group=False)
     text = log.read_text()
     assert process.returncode == 130 and "Traceback" not in text, text[-2000:]
-    assert re.fullmatch(
-        rf"affectflow analyze: interrupted: \d+ of {SHORT} videos committed; "
+    assert text.count("interrupted:") == 1, text[-2000:]
+    line = re.fullmatch(
+        rf"affectflow analyze: interrupted: (\d+) of {SHORT} videos committed; "
         "run the same command again to continue",
         text.strip().splitlines()[-1],
-    ), text[-2000:]
+    )
+    assert line and 1 <= int(line.group(1)) == len(_committed(warehouse)), text[-2000:]
     workers = [pid for pid, command in children.items() if b"pipelines.worker" in command]
     assert len(workers) >= 2, children
     assert _ended(set(children)), children

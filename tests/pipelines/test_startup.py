@@ -54,6 +54,8 @@ def cli(*argv: str) -> str:
         ("report", "--list"),
         ("sql", "--help"),
         ("forget", "--help"),
+        ("prepare", "--help"),
+        ("validate", "--help"),
     ],
 )
 def test_help_imports_neither_beam_nor_torch(argv, tmp_path) -> None:

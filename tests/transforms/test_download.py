@@ -379,3 +379,19 @@ def test_pipeline_keeps_good_videos_and_routes_failures(
             ),
             label="Failed",
         )
+
+
+def test_the_download_deadline_bounds_all_attempts_together(
+    http_server: Any, tmp_path: Path
+) -> None:
+    """A server that answers 503 after 1 s, retried 20 times with 1 s back-off: without
+    a total deadline about 20 attempts and 2 hours of back-off; with --download-deadline
+    3 s, the attempts that fit in 3 s and one clear error."""
+    url = http_server.route("busy.mp4", status=503, body=b"busy", delay_s=1.0)
+    fn = _fn(tmp_path, retries=20, backoff_s=1.0, download_deadline_s=3.0)
+    error = _fail(fn, _request(url))
+    assert (error.error_class, error.retryable) == ("DownloadTimeout", True)
+    assert error.message == (
+        "download took over 3 s in all, retries included (--download-deadline)"
+    )
+    assert 1 <= http_server.requests("busy.mp4") <= 3

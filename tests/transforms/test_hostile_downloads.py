@@ -1,10 +1,12 @@
 """Hostile servers cannot stop, flood or fool a download job.
 
 One real Beam job over a local server (127.0.0.1) that streams forever, inflates a gzip
-bomb, drips one byte a second, feeds an endless page and a 50 MB page, redirects to the
-cloud metadata address and serves a live HLS playlist, next to a good clip: each hostile
-URL ends as one failed row with a clear error, the good clip downloads, the job ends
-within its time bound, and no download in the cache ever passes the size cap (sampled).
+bomb, drips one byte a second from the first byte (cut by --min-rate, counted as bytes
+arrive), feeds an endless page and a 50 MB page, redirects to the cloud metadata address
+(plain and IPv4-mapped IPv6), serves a live HLS playlist and a decoder bomb (a 0.6 MB file
+of 4000x4000 frames, refused by --max-pixels from its header), next to a good clip: each
+hostile URL ends as one failed row with a clear error, the good clip downloads, the job
+ends within its time bound, and no download in the cache ever passes the size cap (sampled).
 A page is read up to its cap only: the memory a fetch of a 50 MB or an endless page
 allocates (traced) stays within twice the cap.
 """
@@ -55,7 +57,7 @@ def _page_routes(server: Any) -> dict[str, str]:
     }
 
 
-def _hostile_routes(server: Any, clip: bytes) -> dict[str, str]:
+def _hostile_routes(server: Any, clip: bytes, bomb: bytes) -> dict[str, str]:
     return {
         **_page_routes(server),
         "endless": server.route("h/endless.mp4", body=bytes(65536), repeat_for_s=30),
@@ -66,19 +68,25 @@ def _hostile_routes(server: Any, clip: bytes) -> dict[str, str]:
         "metadata_redirect": server.route(
             "h/redirect.mp4", status=302, headers=(("Location", "http://169.254.169.254/x"),)
         ),
+        "mapped_redirect": server.route(
+            "h/mapped.mp4", status=302, headers=(("Location", "http://[::ffff:a9fe:a9fe]/x"),)
+        ),
         "live_hls": server.route(
             "h/live.m3u8", body=_live_playlist(), content_type="application/vnd.apple.mpegurl"
         ),
+        "decoder_bomb": server.route("h/pixels.mp4", body=bomb, content_type="video/mp4"),
     }
 
 
 EXPECTED = {
     "endless": ("MaxFilesizeExceeded", "larger than max-filesize 1000000 bytes"),
     "gzip_bomb": ("MaxFilesizeExceeded", "larger than max-filesize 1000000 bytes"),
-    "drip": ("DownloadTimeout", "download took over 10 s (--download-timeout)"),
+    "drip": ("DownloadTooSlow", "under --min-rate 1024"),
+    "decoder_bomb": ("MaxPixelsExceeded", "over --max-pixels 8,294,400"),
     "endless_html": ("PageTooLarge", "larger than 8 MiB"),
     "huge_html": ("PageTooLarge", "larger than 8 MiB"),
     "metadata_redirect": ("PrivateAddressRefused", "refused to connect to 169.254.169.254"),
+    "mapped_redirect": ("PrivateAddressRefused", "::ffff:169.254.169.254, a link-local address"),
     "live_hls": ("LiveStream", "a live stream"),
 }
 
@@ -114,10 +122,11 @@ class _CacheSampler:
 
 
 def test_hostile_servers_each_end_as_one_row_and_the_good_clip_finishes(
-    http_server: Any, videos_dir: Path, tmp_path: Path
+    http_server: Any, videos_dir: Path, tmp_path: Path, pixel_bomb: Path
 ) -> None:
     clip = (videos_dir / "pyfeat_single_face.mp4").read_bytes()
-    urls = {"good": http_server.add_file("good.mp4", clip), **_hostile_routes(http_server, clip)}
+    hostile = _hostile_routes(http_server, clip, pixel_bomb.read_bytes())
+    urls = {"good": http_server.add_file("good.mp4", clip), **hostile}
     requests = [
         VideoRequest(video_key=f"url-{i:016x}", url=url, cohort=name, row_number=i)
         for i, (name, url) in enumerate(urls.items())

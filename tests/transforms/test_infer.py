@@ -329,3 +329,16 @@ def test_the_mismatched_spec_really_fails_in_forward(fer_weights: WeightsInfo) -
     batch = torch.from_numpy(THREE_CHANNELS.batch_preprocess(CROPS[:2]))
     with torch.no_grad(), pytest.raises(RuntimeError, match="channels"):
         model(batch)
+
+
+def test_a_videos_last_face_sends_its_batch_at_once() -> None:
+    """The batch holding a video's last face goes to the model then, not when the next
+    video's face (or the end of the bundle) comes: a stalled next video holds it back
+    no more."""
+    fn = BatchPerVideoFn(64)
+    fn.start_bundle()
+    pairs = [(face("a", i, None), torch.zeros(1)) for i in range(3)]
+    pairs[-1] = (dataclasses.replace(pairs[-1][0], last_of_video=True), pairs[-1][1])
+    out = [batch for pair in pairs for batch in fn.process(pair)]
+    assert [[f.frame_index for f, _ in batch] for batch in out] == [[0, 1, 2]]
+    assert list(fn.finish_bundle()) == []

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceBox,
@@ -17,7 +20,9 @@ from affectflow.schemas.records import (
 )
 from affectflow.schemas.rows import face_row
 from affectflow.schemas.settings import UnitSettings
-from affectflow.transforms.units import Role, UnitBuffer, progress_text
+from affectflow.transforms.progress_journal import progress_text
+from affectflow.transforms.unit_buffer import Role, UnitBuffer
+from affectflow.transforms.units import CommitUnits
 from affectflow.warehouse.commit import ensure_tables
 from affectflow.warehouse.sql import connect
 from affectflow.warehouse.units import committed_units
@@ -120,3 +125,79 @@ def test_a_finished_video_is_smoothed_along_its_track(tmp_path: Path) -> None:
         ).fetchall()
     # frames 100 ms apart, a 1 s window: each face sees all three (2 happy, 1 sad)
     assert rows == [(1, "happy", "happy"), (2, "sad", "happy"), (3, "happy", "happy")]
+
+
+def test_a_video_missing_faces_at_the_end_of_its_bundle_fails_with_stage_commit(
+    tmp_path: Path,
+) -> None:
+    """Its summary says 2 faces, one came back: no faces row of it is written, its row
+    says failed at stage commit; faces of a video whose row never came are dropped."""
+    buf, warehouse = buffer(tmp_path, max_videos=20, max_seconds=3600.0)
+    buf.add(Role.ANALYSED, summary("a", 0, faces=2))
+    buf.add(Role.FACE, face_row(face("a", 1), [0.9, 0.1], LABELS, RUN))
+    buf.add(Role.FACE, face_row(face("lost", 1), [0.9, 0.1], LABELS, RUN))
+    buf.finish()
+    assert committed(warehouse) == [("a", "failed", 0)]
+    with connect(warehouse) as con:
+        errors = con.execute("select video_key, stage, error_class, message from errors").fetchall()
+    assert errors == [
+        ("a", "commit", "IncompleteVideo", errors[0][3]),
+    ] and errors[0][3].startswith("1 of 2 faces reached the writer")
+
+
+def _routes(p: beam.Pipeline, items: list[tuple[Role, object]], name: str) -> dict:
+    """One Create per call: its elements reach the writer in bundles of their own."""
+    tagged = (
+        p
+        | f"Create{name}" >> beam.Create(items)
+        | f"Route{name}" >> beam.ParDo(_RouteFn()).with_outputs(*Role)
+    )
+    return {role: tagged[str(role)] for role in Role}
+
+
+class _RouteFn(beam.DoFn):
+    def process(self, item: tuple[Role, object]):  # type: ignore[no-untyped-def]
+        role, element = item
+        yield beam.pvalue.TaggedOutput(str(role), element)
+
+
+def test_a_video_split_across_bundles_is_never_written_partly(tmp_path: Path) -> None:
+    """A real Beam job whose writer gets video b whole in one bundle and video a's
+    summary and faces in two: b is committed with its face, a fails with stage commit
+    with none of its faces, and every input has one `videos` row."""
+    warehouse = str(tmp_path / "out")
+    ensure_tables(warehouse)
+    settings = UnitSettings(warehouse=warehouse, max_videos=20, max_seconds=3600.0)
+    whole = [
+        (Role.FACE_SENT, face("b", 1)),
+        (Role.ANALYSED, summary("b", 1, faces=1)),
+        (Role.FACE, face_row(face("b", 1), [0.2, 0.8], LABELS, RUN)),
+        (Role.FACE_SENT, face("a", 1)),
+        (Role.FACE_SENT, face("a", 2)),
+        (Role.ANALYSED, summary("a", 0, faces=2)),
+    ]
+    apart = [(Role.FACE, face_row(face("a", f), [0.9, 0.1], LABELS, RUN)) for f in (1, 2)]
+    with TestPipeline(runner="FnApiRunner") as p:
+        first, second = _routes(p, whole, "Whole"), _routes(p, apart, "Apart")
+        routes = {role: (first[role], second[role]) for role in Role}
+        _ = routes | CommitUnits(settings, RUN)
+    assert committed(warehouse) == [("a", "failed", 0), ("b", "ok", 1)]
+    with connect(warehouse) as con:
+        stages = con.execute("select video_key, stage from errors").fetchall()
+        faces = con.execute(
+            "select video_key, count(*) from internal.face_rows group by 1"
+        ).fetchall()
+    assert stages == [("a", "commit")] and faces == [("b", 1)]
+
+
+def test_the_clock_commits_a_finished_video_while_nothing_else_arrives(tmp_path: Path) -> None:
+    """The unit's age is checked by a clock, not only when the next video finishes (a
+    bundle held by a slow download commits what is finished)."""
+    import time
+
+    buf, warehouse = buffer(tmp_path, max_videos=20, max_seconds=0.2)
+    buf.add(Role.ANALYSED, summary("x", 0, faces=0))
+    guard = time.monotonic() + 60  # only keeps a broken clock from hanging the test
+    while not committed_units(warehouse, RUN.run_id) and time.monotonic() < guard:
+        time.sleep(0.05)
+    assert committed(warehouse) == [("x", "no_faces", 0)]

