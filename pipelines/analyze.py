@@ -30,33 +30,30 @@ from affectflow.pipelines.auto_workers import resolve_workers
 from affectflow.pipelines.option_types import AUTO_WORKERS, OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
+    check_beam_args,
     is_local_runner,
-    parse_analyze_args,
     recorded_options,
     resolve_runner_options,
 )
+from affectflow.pipelines.preflight import Checked, JobError, preflight
 from affectflow.pipelines.progress import Progress, interrupt_on_signals
 from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.pipelines.weights import launcher_weights
 from affectflow.schemas.records import RunInfo
-from affectflow.schemas.settings import IngestSettings, StageSettings
-from affectflow.sources.video_list import check_video_list, read_video_list
+from affectflow.schemas.settings import StageSettings
+from affectflow.sources.video_list import read_video_list
 from affectflow.transforms.infer import check_device
 from affectflow.transforms.listed import ListedVideos, write_listed
 from affectflow.transforms.unit_clock import flush_all
-from affectflow.warehouse.commit import commit_run, new_run_id
+from affectflow.warehouse.commit import commit_run, drop_stubs, new_run_id
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 from affectflow.warehouse.resume import Resumed, read_manifest, settle_unfinished, write_manifest
 from affectflow.warehouse.units import committed_videos
 
 LOG = logging.getLogger(__name__)
-GLOB_CHARS = "[]*?"
-
-
-class JobError(RuntimeError):
-    """The job itself cannot run (not a failure of one video): the message says what to fix."""
+__all__ = ["Job", "JobError", "execute", "prepare", "run"]
 
 
 def make_run_info(settings: StageSettings) -> RunInfo:
@@ -85,32 +82,19 @@ class Job:
         return self.options.view_as(AnalyzeOptions)
 
 
-def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, PipelineOptions]:
-    """The list and the options; JobError for a bad value or an option nobody knows."""
-    flags = list(argv or [])
+def _options(checked: Checked) -> PipelineOptions:
+    """Beam's PipelineOptions of a checked job (Beam's own parser reads Beam's flags);
+    `prepare` fills in the runner's defaults once the workers are known."""
     try:
-        known, _ = parse_analyze_args(flags, with_list)
+        check_beam_args(checked.beam_args)
     except OptionError as error:
         raise JobError(str(error)) from None
-    video_list = getattr(known, "video_list", None)
-    if video_list is not None:
-        flags.remove(video_list)
-    return video_list, PipelineOptions(flags)
+    return PipelineOptions(checked.flags)
 
 
-def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
-    """Fail fast, before any download: list (and its header), warehouse path, model, both
-    weights, device."""
-    if video_list is not None and not FileSystems.exists(video_list):
-        raise JobError(f"video list {video_list!r} does not exist")
-    if any(char in opts.warehouse for char in GLOB_CHARS):
-        raise JobError(
-            f"warehouse path {opts.warehouse!r} contains one of {GLOB_CHARS}, which file "
-            "patterns read as wildcards: choose a --warehouse path without them"
-        )
+def _check_model(opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
+    """Fail fast, before any download: model, both weights, device."""
     try:
-        if video_list is not None:
-            check_video_list(video_list, IngestSettings(opts.cohort, opts.allow_local))
         spec = get_model_spec(opts.model)
         if is_local_runner(opts):
             check_device(opts.device)  # else the workers check it where the model loads
@@ -125,13 +109,18 @@ def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec,
 def prepare(
     argv: Sequence[str] | None, videos: ListedVideos | None = None, label: str | None = None
 ) -> Job:
-    """Parse the options and check the job can run; `argv` names a list unless `videos`."""
-    video_list, options = _parse(argv, with_list=videos is None)
+    """Parse the options and check the job can run; `argv` names a list unless `videos`.
+
+    The checks that need no Beam (options, list, warehouse path: `preflight`) come first.
+    """
+    checked = preflight(argv, with_list=videos is None)
+    options = _options(checked)
+    video_list = checked.video_list
     opts = options.view_as(AnalyzeOptions)
     os.umask(opts.umask)  # before anything is created: warehouse and cache owner-only
     if opts.cache_dir is None:
         opts.cache_dir = str(default_cache_dir())
-    spec, weights_path, weights_sha256, detector_weights = _preflight(video_list, opts)
+    spec, weights_path, weights_sha256, detector_weights = _check_model(opts)
     settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
     if opts.workers == AUTO_WORKERS:  # the threads per stage follow the workers
         opts.workers = resolve_workers(opts, video_list, videos, settings.analysis_id())
@@ -265,6 +254,7 @@ def _execute(job: Job, test_pipeline: beam.Pipeline | None) -> RunSummary:
     row |= {"finished_at": dt.datetime.now(dt.UTC), "seconds": seconds}
     row |= {"attempts": manifest.get("attempts", 1), "videos_resumed": before}
     counts = commit_run(opts.warehouse, run_info.run_id, row)
+    drop_stubs(opts.warehouse)
     summary = RunSummary.from_counts(counts, seconds=seconds, resumed=before)
     return dataclasses.replace(summary, top_errors=top_errors(opts.warehouse, run_info.run_id))
 

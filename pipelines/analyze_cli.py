@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from affectflow.pipelines.analyze import JobError, run
-from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import add_analyze_arguments
+from affectflow.pipelines.preflight import JobError, preflight
 from affectflow.schemas.printable import printable
-from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
 
-LOG = logging.getLogger(__name__)
-
+if TYPE_CHECKING:
+    from affectflow.pipelines.summary import RunSummary
 
 HELP_EPILOG = """\
 The list: CSV or JSONL with a url (or video_id) column and a cohort column (any other
@@ -41,6 +40,14 @@ def help_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(argv: list[str]) -> RunSummary:
+    """The job itself, once its preflight passed (Beam and torch load here)."""
+    phase("checked the options and the list; loading Beam, the model and its weights")
+    from affectflow.pipelines.analyze import run
+
+    return run(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`affectflow analyze LIST ...`: exit 0 when the job ran (even if every video failed),
     2 with a message when it cannot run, 75 when another job holds the warehouse's lock."""
@@ -49,16 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help_parser().print_help()
         return 0 if argv else 2
     try:
-        summary = run(argv)
+        preflight(argv)  # options, list, warehouse: a mistake is told before Beam loads
+        summary = _run(argv)
     except JobError as error:
         print(printable(f"affectflow analyze: {error}"), file=sys.stderr)
         return 2
-    except WarehouseBusy as error:
-        print(printable(f"affectflow analyze: {error}"), file=sys.stderr)
-        return EX_TEMPFAIL
     except Exception as error:  # the job failed; say what to fix, no traceback
-        LOG.debug("the job failed", exc_info=True)
-        print(printable(f"affectflow analyze: {job_failure(error)}"), file=sys.stderr)
-        return 2
+        from affectflow.pipelines.failures import failed_exit
+
+        return failed_exit("analyze", error)
     print("\n".join([summary.line(), *summary.error_lines()]))
     return 0

@@ -34,7 +34,7 @@ COMMANDS = {
     "train": "affectflow.pipelines.train",
     "evaluate": "affectflow.pipelines.evaluate",
     "validate": "affectflow.pipelines.validate",
-    "refresh": "affectflow.pipelines.refresh",
+    "refresh": "affectflow.pipelines.refresh_cli",
     "forget": "affectflow.pipelines.forget",
 }
 

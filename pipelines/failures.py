@@ -7,6 +7,10 @@ bug) exits 2 with this line, never with a traceback (the log keeps it at debug l
 from __future__ import annotations
 
 import errno
+import logging
+import sys
+
+LOG = logging.getLogger(__name__)
 
 
 def job_failure(error: BaseException) -> str:
@@ -34,3 +38,17 @@ def _chain(error: BaseException) -> list[BaseException]:
         found.append(current)
         current = current.__cause__ or current.__context__
     return found
+
+
+def failed_exit(command: str, error: Exception) -> int:
+    """Print why a job `command` stopped (one line) and return its exit status: 75
+    (EX_TEMPFAIL) when another job holds the warehouse's lock, else 2."""
+    from affectflow.schemas.printable import printable
+    from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
+
+    if isinstance(error, WarehouseBusy):
+        print(printable(f"affectflow {command}: {error}"), file=sys.stderr)
+        return EX_TEMPFAIL
+    LOG.debug("the %s job failed", command, exc_info=error)
+    print(printable(f"affectflow {command}: {job_failure(error)}"), file=sys.stderr)
+    return 2

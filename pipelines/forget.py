@@ -24,8 +24,8 @@ from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
 from affectflow.schemas.printable import printable
+from affectflow.sources.cached_videos import VIDEO_KEY, delete_cached_video
 from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
-from affectflow.transforms.video_cache import VIDEO_KEY, delete_cached_video
 from affectflow.warehouse.commit import forget_video, unkeyed_urls
 from affectflow.warehouse.layout import local_path, owner_only
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock

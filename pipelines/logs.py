@@ -91,3 +91,9 @@ def setup_logging(verbose: bool, progress: bool | None = None) -> None:
     for handler in [h for h in lines.handlers if isinstance(h, _ProgressHandler)]:
         lines.removeHandler(handler)
     lines.addHandler(_ProgressHandler())
+
+
+def phase(text: str) -> None:
+    """Say what a job is doing while no video has finished yet (loading, listing, ...):
+    an `[affectflow] ...` line (with the per-video lines; not with `--quiet`)."""
+    logging.getLogger(PROGRESS_LOGGER).info("%s", text)

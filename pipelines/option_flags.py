@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from affectflow.models.registry import MODEL_SPECS
+from affectflow.models.model_names import MODEL_NAMES
 from affectflow.pipelines.option_types import folder, names, number, pixels, umask, workers
 from affectflow.schemas.settings import (
     DETECTORS,
@@ -36,7 +36,7 @@ BASICS: Spec = [
                        help="warehouse folder or URI, new or existing (default: %(default)s)")),
     ("cohort", dict(metavar="NAME", help="cohort of the rows that name none (.txt lists)")),
     ("allow-local", dict(action="store_true", help="accept local paths and file:// URLs")),
-    ("model", dict(default=CLASSIFY.model, choices=tuple(MODEL_SPECS),
+    ("model", dict(default=CLASSIFY.model, choices=MODEL_NAMES,
                    help="emotion model (default: %(default)s)")),
     ("weights", dict(metavar="FILE", help="weights file, for models that need one")),
     ("fps", dict(type=POSITIVE, default=DETECT.fps, metavar="N",
@@ -100,7 +100,8 @@ DOWNLOAD_OPTIONS: Spec = [
     ("max-duration", dict(type=POSITIVE, default=DOWNLOAD.max_duration_s, metavar="S",
                           help="longest video in seconds (default: %(default)s)")),
     ("max-filesize", dict(type=AT_LEAST_ONE, default=DOWNLOAD.max_filesize_bytes,
-                          metavar="BYTES", help="largest download (default: %(default)s)")),
+                          metavar="BYTES", help="largest download in bytes (default: "
+                          f"{DOWNLOAD.max_filesize_bytes / 2**30:g} GiB)")),
     ("max-height", dict(type=AT_LEAST_ONE, default=DOWNLOAD.max_height, metavar="PX",
                         help="highest video format downloaded (default: %(default)s)")),
     ("sites", dict(type=names, metavar="NAMES",

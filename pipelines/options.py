@@ -6,7 +6,10 @@ pass through unchanged; `resolve_runner_options` fills in the local defaults.
 whose defaults are the flags' defaults (`option_flags.py`: every flag, in the groups
 `analyze --help` shows). Each flag checks its own value (range, choice,
 path: `option_types.py`) when parsed; `check_beam_args` rejects what neither affectflow
-nor Beam knows.
+nor Beam knows, flags without a value included.
+
+Beam is imported only where Beam is needed (its own options, `AnalyzeOptions`): parsing
+affectflow's options, `--help` and a mistake's message never wait for it.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import functools
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from typing import TYPE_CHECKING, Any
 
 from affectflow.pipelines.option_flags import GROUPS
 from affectflow.pipelines.option_types import OptionError
+
+if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 DEFAULT_RUNNER = "FnApiRunner"
 LOCAL_RUNNERS = ("fnapirunner", "directrunner", "localworkersrunner", "bundlebasedirectrunner")
@@ -55,11 +60,15 @@ def analyze_option_names() -> dict[str, str]:
 
 def beam_option_names() -> set[str]:
     """The names of Beam's own options (and of every other PipelineOptions subclass)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     return set(PipelineOptions([]).get_all_options()) - set(analyze_option_names())
 
 
-def _suggest(flag: str) -> str:
-    known = [*analyze_option_names().values(), *(f"--{n}" for n in beam_option_names())]
+def suggest(flag: str, beam_flags: Mapping[str, str] | None = None) -> str:
+    """` (did you mean --x?)` for the known flag closest to `flag`, or nothing."""
+    beam = list(beam_flags) if beam_flags is not None else [f"--{n}" for n in beam_option_names()]
+    known = [*analyze_option_names().values(), *beam]
     close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
 
@@ -67,30 +76,40 @@ def _suggest(flag: str) -> str:
 def check_beam_args(args: Sequence[str]) -> None:
     """Reject what is left after the analyze options that Beam does not know either.
 
-    Raises OptionError naming the first unknown option (with a close match) or a stray
-    argument.
+    Beam's own parser reads `args` (every PipelineOptions subclass's flags, as Beam does):
+    whatever it leaves over is a mistake, a flag without a value included (Beam itself
+    would drop `--keep-video` with a log line and run). Raises OptionError naming the
+    first unknown option (with a close match) or a stray argument.
     """
-    parsed = _beam_parse(args)
-    known = set(PipelineOptions([]).get_all_options())
-    unknown = {name.split("=", 1)[0] for name in parsed} - known
-    for index, arg in enumerate(args):
-        name = arg.split("=", 1)[0]
-        if arg.startswith("-") and (name.lstrip("-") in unknown or not arg.startswith("--")):
-            raise OptionError(f"unknown option {name}{_suggest(name)}")
-        previous = args[index - 1] if index else ""
-        if not arg.startswith("-") and not (previous.startswith("--") and "=" not in previous):
-            raise OptionError(f"unexpected argument {arg!r}")
+    if not args:
+        return
+    for arg in _beam_leftover(args):
+        if arg.startswith("-"):
+            name = arg.split("=", 1)[0]
+            raise OptionError(f"unknown option {name}{suggest(name)}")
+        raise OptionError(f"unexpected argument {arg!r}")
 
 
-def _beam_parse(args: Sequence[str]) -> dict[str, Any]:
-    """Beam's reading of `args`; a value Beam rejects is an OptionError, not Beam's usage."""
+def beam_parser() -> argparse.ArgumentParser:
+    """Beam's own argument parser, with every PipelineOptions subclass's flags (through
+    `get_all_options`'s public `add_extra_args_fn` hook)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    parsers: list[argparse.ArgumentParser] = []
+    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)
+    return parsers[0]
+
+
+def _beam_leftover(args: Sequence[str]) -> list[str]:
+    """What Beam's parser does not know in `args`; a value Beam rejects is an OptionError."""
     printed = io.StringIO()
     try:
         with contextlib.redirect_stderr(printed):
-            return PipelineOptions(list(args)).get_all_options(retain_unknown_options=True)
+            _, leftover = beam_parser().parse_known_args(list(args))
     except SystemExit:
         message = printed.getvalue().strip().splitlines()[-1:] or ["invalid Beam option"]
         raise OptionError(message[0].split("error: ", 1)[-1]) from None
+    return leftover
 
 
 def option_args(
@@ -150,18 +169,20 @@ def _defaults_parser() -> argparse.ArgumentParser:
 
 
 def parse_analyze_args(
-    argv: Sequence[str], with_list: bool
+    argv: Sequence[str], with_list: bool, *, check_beam: bool = True
 ) -> tuple[argparse.Namespace, list[str]]:
     """Check every analyze option's value (and the list's place); returns them and Beam's args.
 
-    Raises OptionError with the message of the first bad option.
+    Raises OptionError with the message of the first bad option. Beam's args are checked
+    too unless `check_beam` is false (the caller then calls `check_beam_args` itself).
     """
     parser = _RaisingParser(prog="affectflow analyze", add_help=False, allow_abbrev=False)
     if with_list:
         parser.add_argument("video_list")
     add_analyze_arguments(parser)
     known, rest = parser.parse_known_args(list(argv))
-    check_beam_args(rest)
+    if check_beam:
+        check_beam_args(rest)
     return known, rest
 
 
@@ -173,12 +194,27 @@ def recorded_options(options: PipelineOptions) -> dict[str, object]:
     return {name: given.get(name) for name in (*names, *RECORDED_BEAM_OPTIONS)}
 
 
-class AnalyzeOptions(PipelineOptions):
-    """Options of `affectflow analyze` (declared by `add_analyze_arguments`)."""
+@functools.cache
+def _analyze_options_class() -> type:
+    from apache_beam.options.pipeline_options import PipelineOptions
 
-    @classmethod
-    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        add_analyze_arguments(parser)
+    class AnalyzeOptions(PipelineOptions):
+        """Options of `affectflow analyze` (declared by `add_analyze_arguments`)."""
+
+        @classmethod
+        def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+            add_analyze_arguments(parser)
+
+    AnalyzeOptions.__module__, AnalyzeOptions.__qualname__ = __name__, "AnalyzeOptions"
+    return AnalyzeOptions
+
+
+def __getattr__(name: str) -> Any:
+    """`AnalyzeOptions`, the PipelineOptions subclass, defined when first asked for (it
+    imports Beam)."""
+    if name == "AnalyzeOptions":
+        return _analyze_options_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resolve_runner_options(options: PipelineOptions) -> None:
@@ -188,10 +224,12 @@ def resolve_runner_options(options: PipelineOptions) -> None:
     `local_workers.LocalWorkersRunner` (FnApiRunner whose workers log like the CLI).
     Other runners, and Beam's own `--direct_running_mode`, are left as given.
     """
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
-    workers = options.view_as(AnalyzeOptions).workers
+    workers = options.view_as(_analyze_options_class()).workers
     direct = options.view_as(DirectOptions)
     if workers <= 1 or direct.direct_num_workers > 1:  # Beam's default is 1
         return
@@ -203,6 +241,8 @@ def resolve_runner_options(options: PipelineOptions) -> None:
 
 def is_local_runner(options: PipelineOptions) -> bool:
     """Whether the job runs on this machine (so the device is this machine's)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
     runner = options.view_as(StandardOptions).runner or DEFAULT_RUNNER
     name = runner if isinstance(runner, str) else type(runner).__name__
     return name.rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS

@@ -4,6 +4,7 @@ Each split CSV (`path,label,subject`, as `models.data_splits` writes them) becom
 `OUT/<name>.npz` (`models.crop_sets.CropSet`), cropped by the analyze job's own face
 stage with its default settings and the model's crop size, margin and CLAHE
 (`media.still_faces`). Prints, per split, how many crops were aligned, boxed or whole.
+`--help` imports neither torch nor OpenCV: the face stage and the models load in `main`.
 """
 
 from __future__ import annotations
@@ -13,22 +14,25 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from affectflow.media.still_faces import StillFaces
-from affectflow.models.crop_sets import CropSet
-from affectflow.models.data_splits import read_split
-from affectflow.models.datasets import Sample
-from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
-from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.schemas.settings import DetectSettings
+
+if TYPE_CHECKING:
+    from affectflow.media.still_faces import StillFaces
+    from affectflow.models.crop_sets import CropSet
+    from affectflow.models.datasets import Sample
+    from affectflow.models.registry import ModelSpec
 
 
 def detect_settings(
     spec: ModelSpec, align: bool = True, cache_dir: str | None = None
 ) -> DetectSettings:
     """The analyze job's default face-stage settings with `spec`'s crop (as `analyze` makes)."""
+    from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
+
     return DetectSettings(
         detector_weights_path=str(fetch_mtcnn_weights(cache_dir=cache_dir)),
         align=align,
@@ -40,6 +44,8 @@ def detect_settings(
 
 def crop_samples(samples: Sequence[Sample], stage: StillFaces) -> CropSet:
     """The crops of `samples` by `stage`, with their labels, subjects and paths."""
+    from affectflow.models.crop_sets import CropSet
+
     crops, how = [], []
     for sample in samples:
         crop, made = stage.crop_file(sample.path)
@@ -66,6 +72,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--align", choices=("on", "off"), default="on")
     parser.add_argument("--cache-dir", help="model cache root (MTCNN weights)")
     args = parser.parse_args(argv)
+    from affectflow.media.still_faces import StillFaces
+    from affectflow.models.data_splits import read_split
+    from affectflow.models.registry import get_model_spec
+
     try:
         spec = get_model_spec(args.model)
         splits = {Path(p).stem: read_split(p) for p in args.splits}

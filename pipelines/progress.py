@@ -34,6 +34,9 @@ from affectflow.transforms.progress_journal import progress_text
 from affectflow.warehouse.units import committed_videos
 
 PROGRESS = logging.getLogger("affectflow.progress")
+# What the bar says until the first video is done: the workers start, each loads the
+# models, and the first downloads and detections run.
+WAITING = "starting workers, loading models, first downloads"
 EXIT_INTERRUPTED = 130
 _POLL_S = 0.2
 STOP_WAIT_S = 10.0
@@ -73,10 +76,13 @@ class Progress:
     def __enter__(self) -> Progress:
         if self._journal and os.path.exists(self._journal):
             self._offset = os.path.getsize(self._journal)  # lines of an earlier attempt
+        if self._done == 0:
+            PROGRESS.info("%s ...", WAITING)
         if self._journal and sys.stderr.isatty() and PROGRESS.isEnabledFor(logging.INFO):
             self._bar = self._shown.enter_context(
                 tqdm(total=self._total, initial=self._done, unit="video", file=sys.stderr)
             )
+            self._bar.set_description_str(WAITING)
             self._shown.enter_context(logging_redirect_tqdm([logging.getLogger(), PROGRESS]))
         self._thread.start()
         return self
@@ -110,6 +116,7 @@ class Progress:
         self._done += 1
         self._statuses[record["status"]] += 1
         if self._bar is not None:
+            self._bar.set_description_str("", refresh=False)
             self._bar.update(1)
         if record["status"] != "skipped":  # a rerun of a long list: one status line, not N
             self._analysed += 1

@@ -11,21 +11,17 @@ staged files, which the next run discards before it does the work again.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import logging
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from affectflow.pipelines.analyze import Job, JobError, execute, prepare
-from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.analyze import Job, execute, prepare
+from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import AnalyzeOptions
-from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
-from affectflow.pipelines.summary import RunSummary
-from affectflow.schemas.printable import printable
+from affectflow.pipelines.refresh_config import Cohort, RefreshConfig, Source
+from affectflow.pipelines.summary import RunSummary, plural
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.redact import redact_text
 from affectflow.sources.bounded_child import FetchLimits
@@ -40,7 +36,7 @@ from affectflow.warehouse.commit import (
     forgotten_keys,
     recorded_row_errors,
 )
-from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
+from affectflow.warehouse.lock import warehouse_lock
 
 if TYPE_CHECKING:
     from affectflow.queries.export import WrittenReports
@@ -58,15 +54,21 @@ class RefreshResult:
     summary: RunSummary | None
     reports: tuple[Path, ...] = ()
     report_failures: tuple[str, ...] = ()
+    dry_run: bool = False
 
     def line(self) -> str:
-        ran = self.summary.line() if self.summary else "nothing new: no run"
-        failed = f" ({len(self.report_failures)} reports failed)" if self.report_failures else ""
-        return (
-            f"refresh: {self.videos_listed} videos listed, {self.videos_new} new, "
-            f"{self.failures_new} new listing errors; {ran}; {len(self.reports)} report files"
-            + failed
+        listed = (
+            f"{plural(self.videos_listed, 'video')} listed, {self.videos_new:,} new, "
+            f"{plural(self.failures_new, 'new listing error')}"
         )
+        if self.dry_run:
+            would = plural(self.videos_new, "video")
+            return f"refresh --dry-run: {listed}; a refresh would analyse {would}; nothing run"
+        ran = self.summary.line() if self.summary else "nothing new: no run"
+        failed = f" ({plural(len(self.report_failures), 'report')} failed)" * bool(
+            self.report_failures
+        )
+        return f"refresh: {listed}; {ran}; {plural(len(self.reports), 'report file')}{failed}"
 
 
 def source_label(cohort: Cohort, index: int, source: Source) -> str:
@@ -191,13 +193,17 @@ def refresh(
     job = prepare(list(config.analyze_args), ListedVideos(), label=f"refresh:{config.path}")
     opts = job.opts
     with warehouse_lock(config.warehouse, opts.cache_dir, command="refresh", wait_s=wait_s):
+        sources = sum(len(cohort.sources) for cohort in config.cohorts)
+        phase(f"listing the videos of {plural(sources, 'source')} (lists, playlists, channels)")
         listed = gather(config, opts)
         todo = new_work(
             listed, config.warehouse, job.run_info.analysis_id, retry_failed=retry_failed
         )
         failures = len(todo.row_failures) + len(todo.source_failures)
         if dry_run:
-            return RefreshResult(len(listed.requests), len(todo.requests), failures, None)
+            return RefreshResult(
+                len(listed.requests), len(todo.requests), failures, None, dry_run=True
+            )
         summary = execute(dataclasses.replace(job, videos=todo)) if len(todo) else None
         reports = _write_reports(config, job)
     return RefreshResult(
@@ -230,51 +236,3 @@ def _write_reports(config: RefreshConfig, job: Job) -> WrittenReports:
     for failure in written.failures:
         LOG.error("report %s", failure)
     return written
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="affectflow refresh",
-        description="Analyse the videos of the configured cohorts that no run has analysed "
-        "yet with the same model and settings, then regenerate the reports.",
-    )
-    parser.add_argument("--config", required=True, help="the refresh config (TOML)")
-    parser.add_argument(
-        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the lock (0)"
-    )
-    parser.add_argument(
-        "--retry-failed", action="store_true", help="retry videos that failed for good too"
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="list the sources and count what is new; run nothing"
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Exit 0 when the refresh ran, 1 when it ran but a report failed, 2 on a bad config
-    or job, 75 when the lock is taken."""
-    from affectflow.pipelines.refresh_config import load_config
-
-    args = _parser().parse_args(argv)
-    try:
-        config = load_config(args.config)
-        result = refresh(
-            config, retry_failed=args.retry_failed, wait_s=args.wait, dry_run=args.dry_run
-        )
-    except WarehouseBusy as error:
-        print(printable(f"affectflow refresh: {error}"), file=sys.stderr)
-        return EX_TEMPFAIL
-    except (ConfigError, JobError) as error:
-        print(printable(f"affectflow refresh: {error}"), file=sys.stderr)
-        return 2
-    except Exception as error:  # the job failed; say what to fix, no traceback
-        LOG.debug("the refresh failed", exc_info=True)
-        print(printable(f"affectflow refresh: {job_failure(error)}"), file=sys.stderr)
-        return 2
-    print(printable(result.line()))
-    for line in result.summary.error_lines() if result.summary else []:
-        print(line)
-    for path in result.reports:
-        print(printable(f"  {path}"))
-    return 1 if result.report_failures else 0

@@ -1,9 +1,9 @@
 """`affectflow sql`: DuckDB over a warehouse with every view and macro of the reports.
 
-`affectflow sql --warehouse out` opens a shell; `-c SQL` or a file runs SQL and prints its
-last result; `--print-setup` prints the SQL that loads the same views in any DuckDB
-client. The session is read-only: it reads the warehouse's files and no others, cannot
-change DuckDB's settings, and refuses COPY, EXPORT, ATTACH, LOAD/INSTALL
+`affectflow sql --warehouse out` opens a shell; `-c SQL` or a file runs SQL and prints the
+result of each query in it; `--print-setup` prints the SQL that loads the same views in any
+DuckDB client. The session is read-only: it reads the warehouse's files and no others,
+cannot change DuckDB's settings, and refuses COPY, EXPORT, ATTACH, LOAD/INSTALL
 (`warehouse.sql.lock_down`, `check_read_only`); the shell is a small one here. With
 `--writable` none of that, and the shell is the `duckdb` CLI when it is installed. What
 it writes is owner-only.
@@ -67,10 +67,9 @@ def _print_result(con, sql: str, args: argparse.Namespace) -> None:
 
     if not args.writable:
         check_read_only(sql)
-    result = query(con, sql)
-    if result is not None:
+    for index, result in enumerate(query(con, sql)):
         text = render_report(con, result, args.format, raw_csv=args.raw_csv)
-        print(to_terminal(text.rstrip("\n")))
+        print(("\n" * bool(index)) + to_terminal(text.rstrip("\n")))
 
 
 def _error(text: str) -> None:

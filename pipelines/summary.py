@@ -4,12 +4,19 @@ error texts it quotes made `printable`)."""
 from __future__ import annotations
 
 import dataclasses
-
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.runners.runner import PipelineResult
+from typing import TYPE_CHECKING
 
 from affectflow.schemas.printable import printable
-from affectflow.transforms.metrics import NAMESPACE
+from affectflow.schemas.words import plural
+
+if TYPE_CHECKING:
+    from apache_beam.runners.runner import PipelineResult
+
+__all__ = ["STATUSES", "RunSummary", "counter_values", "plural", "top_errors"]
+
+
+# Every status of a `videos` row, in the order the summary names them.
+STATUSES = ("ok", "no_faces", "failed", "duplicate", "skipped")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,29 +28,34 @@ class RunSummary:
     videos_failed: int
     videos_skipped: int
     frames_sampled: int
-    faces_detected: int
+    faces_detected: int  # face-frames: one per face per sampled frame
     seconds: float
     top_errors: tuple[tuple[str, int], ...] = ()  # ("stage: message", rows), most first
     videos_resumed: int = 0
+    videos_duplicate: int = 0  # list rows naming a video an earlier row names
 
     @classmethod
     def from_counts(cls, counts: dict[str, int], seconds: float, resumed: int = 0) -> RunSummary:
         """The summary of a committed run from its `runs` counts (every attempt)."""
-        names = [f.name for f in dataclasses.fields(cls)][:6]
+        names = [*(f"videos_{s}" for s in STATUSES), "frames_sampled", "faces_detected"]
         return cls(**{n: counts.get(n, 0) for n in names}, seconds=seconds, videos_resumed=resumed)
 
     @property
     def videos_total(self) -> int:
-        return self.videos_ok + self.videos_no_faces + self.videos_failed + self.videos_skipped
+        return sum(getattr(self, f"videos_{status}") for status in STATUSES)
 
     def line(self) -> str:
-        resumed = f" ({self.videos_resumed} committed by an earlier attempt)" * bool(
+        """`25 videos: 4 ok, 1 no faces, 19 failed, 1 duplicate, 0 skipped; ...`."""
+        resumed = f" ({self.videos_resumed:,} committed by an earlier attempt)" * bool(
             self.videos_resumed
         )
+        statuses = ", ".join(
+            f"{getattr(self, f'videos_{s}'):,} {s.replace('_', ' ')}" for s in STATUSES
+        )
         return (
-            f"{self.videos_total} videos: {self.videos_ok} ok, {self.videos_no_faces} no faces, "
-            f"{self.videos_failed} failed, {self.videos_skipped} skipped{resumed}; "
-            f"{self.frames_sampled} frames, {self.faces_detected} faces in {self.seconds:.1f} s"
+            f"{plural(self.videos_total, 'video')}: {statuses}{resumed}; "
+            f"{plural(self.frames_sampled, 'frame')} sampled, "
+            f"{plural(self.faces_detected, 'face-frame')} in {self.seconds:.1f} s"
         )
 
     def error_lines(self) -> list[str]:
@@ -77,6 +89,10 @@ def top_errors(warehouse: str, run_id: str, limit: int = 5) -> tuple[tuple[str, 
 
 def counter_values(result: PipelineResult) -> dict[str, int]:
     """Committed (else attempted) value of every affectflow counter, summed over steps."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from affectflow.transforms.metrics import NAMESPACE
+
     values: dict[str, int] = {}
     query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
     for counter in query["counters"]:

@@ -7,6 +7,8 @@ itself (`pipelines.analyze`: the same graph, stages and settings, so the same
 analyst's (`warehouse.validations`: never in the analyst's videos, faces or cohorts).
 The figures, with bootstrap CIs over subjects, become one `validations` row, which the
 reports of the same `analysis_id` use to correct their shares; a card is printed.
+
+`--help` imports neither Beam nor torch nor OpenCV: the job's modules load in `run`.
 """
 
 from __future__ import annotations
@@ -18,22 +20,16 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from affectflow.models.registry import get_model_spec
-from affectflow.pipelines.analyze import JobError, execute, prepare
-from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.preflight import JobError
 from affectflow.pipelines.validation_card import render
-from affectflow.pipelines.validation_results import predictions, validation_row
-from affectflow.pipelines.validation_set import (
-    COHORT,
-    LabelledItem,
-    map_labels,
-    read_labelled,
-    set_fingerprint,
-)
+from affectflow.schemas.printable import printable, to_terminal
 from affectflow.schemas.settings import ClassifySettings
-from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy
 from affectflow.warehouse.validations import check_name, faces_warehouse, write_validation
+
+if TYPE_CHECKING:
+    from affectflow.pipelines.validation_set import LabelledItem
 
 LOG = logging.getLogger(__name__)
 FORMATS = ("table", "json", "html")
@@ -74,11 +70,17 @@ def _registry_labels(flags: Sequence[str]) -> tuple[str, ...] | None:
     finder.add_argument("--model", default=ClassifySettings().model)
     finder.add_argument("--weights")
     known, _ = finder.parse_known_args(list(flags))
-    return None if known.weights else get_model_spec(known.model).labels
+    if known.weights:
+        return None
+    from affectflow.models.registry import get_model_spec
+
+    return get_model_spec(known.model).labels
 
 
 def _write_list(items: Sequence[LabelledItem], folder: str) -> str:
     """The analyze job's video list: each distinct file or URL once, one cohort."""
+    from affectflow.pipelines.validation_set import COHORT
+
     path = str(Path(folder) / "validation.csv")
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -91,6 +93,10 @@ def _write_list(items: Sequence[LabelledItem], folder: str) -> str:
 def run(argv: Sequence[str]) -> dict:
     """Validate; returns the `validations` row written. ValueError / JobError: the set or
     the options cannot be used (nothing analysed)."""
+    from affectflow.pipelines.analyze import execute, prepare
+    from affectflow.pipelines.validation_results import predictions, validation_row
+    from affectflow.pipelines.validation_set import map_labels, read_labelled, set_fingerprint
+
     own, rest = _parser().parse_known_args(list(argv))
     if own.n_boot < 1:
         raise ValueError("--n-boot must be at least 1")
@@ -137,18 +143,15 @@ def main(argv: Sequence[str]) -> int:
     try:
         row = run(argv)
     except (JobError, ValueError) as error:
-        print(f"affectflow validate: {error}", file=sys.stderr)
+        print(printable(f"affectflow validate: {error}"), file=sys.stderr)
         return 2
-    except WarehouseBusy as error:
-        print(f"affectflow validate: {error}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except Exception as error:  # the job failed; say what to fix, no traceback
-        LOG.debug("validation failed", exc_info=True)
-        print(f"affectflow validate: {job_failure(error)}", file=sys.stderr)
-        return 2
+    except Exception as error:  # the job failed (75: the warehouse is busy); no traceback
+        from affectflow.pipelines.failures import failed_exit
+
+        return failed_exit("validate", error)
     card = render(row, own.format)
     if own.out:
         Path(own.out).write_text(card + "\n", encoding="utf-8")
     else:
-        print(card)
+        print(to_terminal(card))
     return 0

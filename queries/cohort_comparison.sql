@@ -13,6 +13,8 @@
 --   are shuffled $n_perm times (videos ordered by hash('seed:perm:permutation:video_key'));
 --   p = (1 + permutations with |difference| >= |observed|) / (1 + $n_perm), two-sided.
 --   Same seed, same numbers.
+-- Keys: cohort_a, cohort_b (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $cohort_a, $cohort_b (default: the first two cohorts by name), $model_id,
 --   $analysis_id (default: the latest run's analysis of the model, by default the latest
 --   run's model; analyses are never pooled), $n_boot (default 1000), $n_perm (default
@@ -127,21 +129,17 @@ final as (
         c.cohort_a,
         c.cohort_b,
         least(o.videos_a, o.videos_b) < $min_videos as suppressed,
-        case when not suppressed then o.videos_a end as videos_a,
-        case when not suppressed then o.videos_b end as videos_b,
-        case when not suppressed then o.share_a end as negative_share_a,
-        case when not suppressed then o.share_b end as negative_share_b,
-        case when not suppressed then o.difference end as difference,
-        case when not suppressed then t.ci_low end as ci_low,
-        case when not suppressed then t.ci_high end as ci_high,
-        case when not suppressed then t.p_value end as p_value,
-        case
-            when not suppressed then o.difference_excl_surprise
-        end as difference_excl_surprise,
-        case when not suppressed then t.excl_surprise_ci_low end as excl_surprise_ci_low,
-        case
-            when not suppressed then t.excl_surprise_ci_high
-        end as excl_surprise_ci_high
+        o.videos_a,
+        o.videos_b,
+        o.share_a as negative_share_a,
+        o.share_b as negative_share_b,
+        o.difference,
+        t.ci_low,
+        t.ci_high,
+        t.p_value,
+        o.difference_excl_surprise,
+        t.excl_surprise_ci_low,
+        t.excl_surprise_ci_high
     from chosen as c, observed as o, tests as t
 )
 

@@ -3,6 +3,8 @@
 --   and by tracked persons (each person counted once, with their most frequent label)?
 -- Grain: one row per cohort and label, for one analysis (model and settings); labels
 --   smoothed along each track.
+-- Keys: cohort, label (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cells built
 --   from fewer distinct videos are masked: small-cell suppression).
@@ -48,13 +50,11 @@ final as (
         fc.cohort,
         fc.label,
         fc.videos < $min_videos as suppressed,
-        case when not suppressed then fc.videos end as videos,
-        case when not suppressed then fc.frames end as face_frames,
-        case when not suppressed then fc.frames / ct.cohort_frames end as share_frames,
-        case when not suppressed then coalesce(pc.persons, 0) end as persons,
-        case
-            when not suppressed then coalesce(pc.persons, 0) / pt.cohort_persons
-        end as share_persons
+        fc.videos,
+        fc.frames as face_frames,
+        fc.frames / ct.cohort_frames as share_frames,
+        coalesce(pc.persons, 0) as persons,
+        coalesce(pc.persons, 0) / pt.cohort_persons as share_persons
     from frame_counts as fc
     join cohort_totals as ct using (cohort)
     join person_totals as pt using (cohort)

@@ -10,6 +10,8 @@
 --   ambiguous_share: face-frames labelled surprise; p_negative(_excl_surprise): mean
 --   probability of the negative labels (no argmax); person_negative_share(_excl_surprise):
 --   the mean over persons (tracks) of each person's negative share, one vote per person.
+-- Keys: cohort (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cohorts
 --   with fewer distinct analysed videos are masked: small-cell suppression).
@@ -63,27 +65,19 @@ final as (
     select
         cv.cohort,
         cv.videos_ok + cv.videos_no_faces < $min_videos as suppressed,
-        case when not suppressed then cv.videos_ok end as videos_ok,
-        case when not suppressed then cv.videos_no_faces end as videos_no_faces,
-        case when not suppressed then cv.videos_failed end as videos_failed,
-        case when not suppressed then coalesce(cf.face_frames, 0) end as face_frames,
-        case when not suppressed then coalesce(cp.persons, 0) end as persons,
-        case when not suppressed then cf.negative_share end as negative_share,
-        case
-            when not suppressed then cf.negative_share_excl_surprise
-        end as negative_share_excl_surprise,
-        case when not suppressed then cf.ambiguous_share end as ambiguous_share,
-        case when not suppressed then cf.p_negative end as p_negative,
-        case
-            when not suppressed then cf.p_negative_excl_surprise
-        end as p_negative_excl_surprise,
-        case
-            when not suppressed then cp.person_negative_share
-        end as person_negative_share,
-        case
-            when not suppressed then cp.person_negative_share_excl_surprise
-        end as person_negative_share_excl_surprise,
-        case when not suppressed then cf.top_label end as top_label
+        cv.videos_ok,
+        cv.videos_no_faces,
+        cv.videos_failed,
+        coalesce(cf.face_frames, 0) as face_frames,
+        coalesce(cp.persons, 0) as persons,
+        cf.negative_share,
+        cf.negative_share_excl_surprise,
+        cf.ambiguous_share,
+        cf.p_negative,
+        cf.p_negative_excl_surprise,
+        cp.person_negative_share,
+        cp.person_negative_share_excl_surprise,
+        cf.top_label
     from cohort_videos as cv
     left join cohort_faces as cf using (cohort)
     left join cohort_persons as cp using (cohort)

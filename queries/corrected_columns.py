@@ -4,7 +4,8 @@ negative_share: `negative_share_corrected` and `negative_share_excl_surprise_cor
 with their joint-bootstrap CIs; cohort_summary: the two corrected shares;
 cohort_comparison: the corrected differences A - B with CIs (both cohorts corrected by
 the same validation replicate); cohort_emotions and paper_figure5: each label's
-`share_frames_corrected` (matrix method) with its CI. Masked rows stay empty. A last
+`share_frames_corrected` (matrix method) with its CI. The runner masks them in suppressed
+rows like every other column but the keys (`queries.suppression`). A last
 column, `validation`, names the validation (name, n, date) for CSV and JSON readers.
 """
 
@@ -150,15 +151,14 @@ ADDERS: dict[str, Callable[[Corrector, dict], Columns]] = {
 def corrected_rows(
     name: str, corrector: Corrector, columns: list[str], rows: list[tuple]
 ) -> tuple[list[str], list[tuple]]:
-    """The report's columns and rows with its corrected columns added (masked rows empty)."""
+    """The report's columns and rows with its corrected columns added (the runner then
+    masks suppressed rows, these columns with the others: `queries.suppression`)."""
     adder = ADDERS[name]
     added: list[str] = []
     out: list[tuple[Any, ...]] = []
     for row in rows:
         record = dict(zip(columns, row, strict=True))
         extra = adder(corrector, record)
-        if record.get("suppressed"):
-            extra = dict.fromkeys(extra)
         added = list(extra)
         out.append((*row, *extra.values()))
     return columns + added, out

@@ -1,8 +1,11 @@
 -- Data quality per cohort.
 -- Question: per cohort, how many videos failed (and at which stage most often), how many
---   had no face, and how many face-frames per minute of analysed video were found?
+--   list rows repeated a video named before (`duplicate`), how many had no face, and how
+--   many face-frames (one per face per sampled frame) per minute of analysed video were found?
 -- Grain: one row per cohort, for one analysis (model and settings); every input row of
 --   the cohort counts (failed rows too, each invalid list row on its own: `input_key`).
+-- Keys: cohort (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cohorts with
 --   fewer videos are masked: small-cell suppression).
@@ -42,6 +45,7 @@ cohorts as (
         count(*) filter (where status = 'ok') as videos_ok,
         count(*) filter (where status = 'no_faces') as videos_no_faces,
         count(*) filter (where status = 'failed') as videos_failed,
+        count(*) filter (where status = 'duplicate') as videos_duplicate,
         sum(duration_s) filter (where status in ('ok', 'no_faces')) / 60 as minutes,
         sum(frames_sampled) as frames_sampled,
         sum(faces_detected) as face_frames
@@ -53,20 +57,21 @@ final as (
     select
         c.cohort,
         c.videos < $min_videos as suppressed,
-        case when not suppressed then c.videos end as videos,
-        case when not suppressed then c.videos_ok end as videos_ok,
-        case when not suppressed then c.videos_no_faces end as videos_no_faces,
-        case when not suppressed then c.videos_failed end as videos_failed,
-        case when not suppressed then c.videos_failed / c.videos end as failed_share,
-        case when not suppressed then c.videos_no_faces / c.videos end as no_faces_share,
-        case when not suppressed then es.top_failed_stage end as top_failed_stage,
-        case when not suppressed then c.minutes end as minutes_analysed,
-        case when not suppressed then c.face_frames end as face_frames,
+        c.videos,
+        c.videos_ok,
+        c.videos_no_faces,
+        c.videos_failed,
+        c.videos_duplicate,
+        c.videos_failed / c.videos as failed_share,
+        c.videos_no_faces / c.videos as no_faces_share,
+        es.top_failed_stage,
+        c.minutes as minutes_analysed,
+        c.face_frames,
         case
-            when not suppressed and c.minutes > 0 then c.face_frames / c.minutes
-        end as faces_per_minute,
+            when c.minutes > 0 then c.face_frames / c.minutes
+        end as face_frames_per_minute,
         case
-            when not suppressed and c.frames_sampled > 0
+            when c.frames_sampled > 0
                 then c.face_frames / c.frames_sampled
         end as faces_per_sampled_frame
     from cohorts as c

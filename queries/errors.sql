@@ -3,6 +3,8 @@
 --   of those inputs still have no analysed result?
 -- Grain: one row per stage, cohort and error message (row numbers left out, so the same
 --   mistake on many rows of a list is one row), over every committed run.
+-- Keys: stage, cohort (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $min_videos (rows about fewer distinct inputs are masked: small-cell
 --   suppression; a message can name a video).
 
@@ -14,7 +16,7 @@ errors_by_input as (
         e.cohort,
         e.error_class,
         regexp_replace(e.message, '^row [0-9]+: ', '') as message,
-        coalesce(e.video_key, 'row:' || coalesce(e.url, e.input)) as input,
+        input_key(e.video_key, e.cohort, coalesce(e.url, e.input), e.row_number) as input,
         e.run_id,
         exists (
             select 1 from videos as v
@@ -45,12 +47,12 @@ final as (
         stage,
         cohort,
         inputs < $min_videos as suppressed,
-        case when not suppressed then error_class end as error_class,
-        case when not suppressed then message end as message,
-        case when not suppressed then inputs end as inputs,
-        case when not suppressed then errors end as errors,
-        case when not suppressed then still_failing end as still_failing,
-        case when not suppressed then last_run_id end as last_run_id
+        error_class,
+        message,
+        inputs,
+        errors,
+        still_failing,
+        last_run_id
     from grouped
 )
 

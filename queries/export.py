@@ -11,8 +11,8 @@ from typing import Any
 
 import duckdb
 
-from affectflow.queries.render import EXTENSIONS, render_report
-from affectflow.queries.runner import connect, report_info, run_report
+from affectflow.queries.render import EXTENSIONS, parquet_bytes, render_report
+from affectflow.queries.runner import Report, connect, report_info, run_report
 from affectflow.warehouse.sql import WarehouseError
 
 
@@ -23,15 +23,27 @@ def owner_only_dirs(folder: Path) -> None:
         parent.mkdir(mode=0o700, exist_ok=True)
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str | bytes) -> None:
     """Write a file atomically (a reader sees the old report or the new one, never half),
-    owner-only (0600; folders it creates 0700): a report can name videos and cohorts."""
+    owner-only (0600; folders it creates 0700): a report can name videos and cohorts.
+    Text ends with a newline; bytes (Parquet) are written as they are."""
     owner_only_dirs(path.parent)
     temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text if text.endswith("\n") else text + "\n")
+    if isinstance(text, str):
+        text = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(text)
     os.replace(temporary, path)
+
+
+def rendered(
+    con: duckdb.DuckDBPyConnection, report: Report, fmt: str, *, raw_csv: bool = False
+) -> str | bytes:
+    """The report in one format: text, or Parquet's bytes."""
+    if fmt == "parquet":
+        return parquet_bytes(report)
+    return render_report(con, report, fmt, raw_csv=raw_csv)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +80,7 @@ def write_reports(
             values["min_videos"] = min_videos
         try:
             report = run_report(con, name, values)
-            texts = {fmt: render_report(con, report, fmt) for fmt in formats}
+            texts = {fmt: rendered(con, report, fmt) for fmt in formats}
         except (ValueError, duckdb.Error) as error:
             failures.append(f"{name}: {error}")
             continue

@@ -11,6 +11,8 @@
 --   cohort, $n_boot times (the `bootstrap_shares` macro of views.sql: draw j of replicate
 --   b picks video hash('seed:cohort:b:j') mod n, a string hash, well mixed), so the same
 --   seed gives the same intervals.
+-- Keys: cohort (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $n_boot (replicates,
 --   default 1000), $seed (default 42), $min_videos (cohorts with fewer videos with faces
@@ -55,22 +57,18 @@ final as (
     select
         e.cohort,
         e.videos < $min_videos as suppressed,
-        case when not suppressed then e.videos end as videos,
-        case when not suppressed then e.face_frames end as face_frames,
-        case when not suppressed then e.negative_frames end as negative_frames,
-        case when not suppressed then e.negative_share end as negative_share,
-        case when not suppressed then i.ci_low end as ci_low,
-        case when not suppressed then i.ci_high end as ci_high,
-        case
-            when not suppressed then e.negative_share_excl_surprise
-        end as negative_share_excl_surprise,
-        case when not suppressed then i.excl_surprise_ci_low end as excl_surprise_ci_low,
-        case
-            when not suppressed then i.excl_surprise_ci_high
-        end as excl_surprise_ci_high,
-        case when not suppressed then e.p_negative end as p_negative,
-        case when not suppressed then i.p_ci_low end as p_ci_low,
-        case when not suppressed then i.p_ci_high end as p_ci_high
+        e.videos,
+        e.face_frames,
+        e.negative_frames,
+        e.negative_share,
+        i.ci_low,
+        i.ci_high,
+        e.negative_share_excl_surprise,
+        i.excl_surprise_ci_low,
+        i.excl_surprise_ci_high,
+        e.p_negative,
+        i.p_ci_low,
+        i.p_ci_high
     from estimates as e
     join intervals as i using (cohort)
 )

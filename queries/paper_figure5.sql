@@ -1,4 +1,4 @@
--- Sharma et al. 2023, Figure 5: "depressed individuals express more negative emotions".
+-- Do the cohorts differ in the emotions their faces show? (after Sharma et al. 2023, Figure 5)
 -- Question: what share of each cohort's face-frames shows each emotion, side by side, with
 --   the negative emotions (the paper's valence map) marked, and each cohort's total
 --   negative share, also with surprise apart?
@@ -7,6 +7,8 @@
 --   along each track. `valence_ambiguous` is the label's valence with surprise apart.
 --   `negative_share` and `negative_share_excl_surprise` repeat the cohort's totals on
 --   each of its rows. `--format html` draws the figure: grouped bars per label.
+-- Keys: label, negative, valence_ambiguous, cohort (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cells whose
 --   cohort has fewer videos with faces are masked: small-cell suppression).
@@ -70,19 +72,13 @@ final as (
         valence_ambiguous,
         cohort,
         videos < $min_videos as suppressed,
-        case when not suppressed then videos end as videos,
-        case when not suppressed then frames end as face_frames,
-        case when not suppressed then frames / face_frames end as share_frames,
-        case
-            when not suppressed
-                then sum(frames) filter (where negative) over (partition by cohort)
-                    / face_frames
-        end as negative_share,
-        case
-            when not suppressed
-                then sum(frames) filter (where negative_excl_surprise)
-                    over (partition by cohort) / face_frames
-        end as negative_share_excl_surprise
+        videos,
+        frames as face_frames,
+        frames / cells.face_frames as share_frames,
+        sum(frames) filter (where negative) over (partition by cohort)
+            / cells.face_frames as negative_share,
+        sum(frames) filter (where negative_excl_surprise) over (partition by cohort)
+            / cells.face_frames as negative_share_excl_surprise
     from cells
 )
 

@@ -20,6 +20,8 @@ import duckdb
 
 from affectflow.queries.corrected_columns import correct
 from affectflow.queries.corrections import CORRECTED, UNCORRECTED, UNCORRECTED_NOTE
+from affectflow.queries.frames import typed_frame
+from affectflow.queries.suppression import check_keys, declared_keys, mask_rows
 from affectflow.warehouse.sql import connect as committed_views
 from affectflow.warehouse.sql import setup_sql as committed_setup_sql
 from affectflow.warehouse.validations import validations_table
@@ -78,6 +80,7 @@ class ReportInfo:
     title: str
     question: str
     parameters: tuple[str, ...]
+    keys: tuple[str, ...] = ()  # the columns a masked row keeps (`-- Keys:`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +91,8 @@ class Report:
     columns: list[str]
     rows: list[tuple]
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    types: tuple[str, ...] = ()  # each column's DuckDB type (`BIGINT`, `DOUBLE`, ...)
+    keys: tuple[str, ...] = ()  # what a row is about (the report's `-- Keys:`)
     comments: tuple[str, ...] = ()  # e.g. which validation corrected the shares
 
     @property
@@ -118,14 +123,15 @@ class Report:
         return lines
 
     def to_pandas(self) -> Any:
-        """The rows as a pandas DataFrame; `attrs` hold `notes` and `params`."""
+        """The rows as a pandas DataFrame, one dtype per SQL type whatever is masked
+        (`queries.frames`); `attrs` hold `notes` and `params`."""
         try:
-            import pandas as pd
+            import pandas  # noqa: F401
         except ImportError:
             raise ImportError(
                 'a DataFrame needs pandas: pip install "affectflow[notebook]"'
             ) from None
-        frame = pd.DataFrame.from_records(self.rows, columns=self.columns)
+        frame = typed_frame(self.columns, self.types, self.rows)
         frame.attrs.update(report=self.name, notes=self.notes, params=dict(self.params))
         return frame
 
@@ -180,9 +186,10 @@ def report_info(name: str) -> ReportInfo:
     sql = _sql(name)
     sections = header_sections(sql)
     parameters = tuple(dict.fromkeys(_PARAM.findall(_body(sql))))
+    keys = declared_keys(sections.get("Keys", ""))
     if name in CORRECTED:
         parameters += ("validation",)
-    return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters)
+    return ReportInfo(name, sections["title"], sections.get("Question", ""), parameters, keys)
 
 
 def convert_param(name: str, value: Any) -> Any:
@@ -244,12 +251,28 @@ def spill_dir() -> str:
     return folder.replace("'", "''")
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str) -> Report | None:
-    """Run an analyst's SQL (several statements: the last one's result); None: no rows."""
-    cursor = con.execute(sql)
-    if cursor.description is None:
-        return None
-    return Report(name="sql", columns=[d[0] for d in cursor.description], rows=cursor.fetchall())
+# Statements whose result is worth printing (a CREATE, INSERT or SET returns a count only).
+RESULT_STATEMENTS = ("SELECT", "PRAGMA", "EXPLAIN", "CALL")
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[Report]:
+    """Run an analyst's SQL, statement by statement; the result of each query (and of the
+    last statement, whatever it is), in order."""
+    statements = con.extract_statements(sql)
+    results = []
+    for index, statement in enumerate(statements):
+        cursor = con.execute(statement)
+        last = index == len(statements) - 1
+        if cursor.description is None or not (last or statement.type.name in RESULT_STATEMENTS):
+            continue
+        columns, types = _described(cursor)
+        results.append(Report(name="sql", columns=columns, rows=cursor.fetchall(), types=types))
+    return results
+
+
+def _described(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], tuple[str, ...]]:
+    """The column names and DuckDB types of a result."""
+    return [d[0] for d in cursor.description], tuple(str(d[1]) for d in cursor.description)
 
 
 def resolve_analysis(
@@ -293,7 +316,8 @@ def _check_cohorts(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> No
 def run_report(
     con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
 ) -> Report:
-    """Run one shipped report with bound, type-checked parameters."""
+    """Run one shipped report with bound, type-checked parameters; rows built from fewer
+    than `min_videos` videos keep only their key columns (`queries.suppression`)."""
     info = report_info(name)
     values = bind_params(info, params)
     if "analysis_id" in values:  # every shipped report: it reads one analysis
@@ -302,10 +326,31 @@ def run_report(
         )
     _check_cohorts(con, values)
     cursor = con.execute(_sql(name), {k: v for k, v in values.items() if k != "validation"})
-    columns, rows = [d[0] for d in cursor.description], cursor.fetchall()
+    columns, types = _described(cursor)
+    check_keys(name, info.keys, columns)
+    rows = cursor.fetchall()
     comments: list[str] = []
-    if name in CORRECTED:
+    if name in CORRECTED:  # before masking: a masked row's corrected columns are masked too
+        added_from = len(columns)
         columns, rows, comments = correct(con, name, values, columns, rows)
+        types = (*types, *(_added_type(c) for c in columns[added_from:]))
     elif name in UNCORRECTED:
         comments = [UNCORRECTED_NOTE]
-    return Report(name, columns, rows, params=values, comments=tuple(comments))
+    # A masked row keeps its keys and the name of the validation (about the report, not
+    # the row: every row has the same one).
+    rows = mask_rows(columns, rows, (*info.keys, "validation") if name in CORRECTED else info.keys)
+    return Report(
+        name,
+        columns,
+        rows,
+        params=values,
+        types=types,
+        keys=info.keys,
+        comments=tuple(comments),
+    )
+
+
+def _added_type(column: str) -> str:
+    """The DuckDB type of a column the correction adds: the validation's name is text,
+    every other one a share or a bound."""
+    return "VARCHAR" if column == "validation" else "DOUBLE"

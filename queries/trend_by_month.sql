@@ -5,6 +5,8 @@
 -- Grain: one row per cohort and upload month ('YYYY-MM'; null: upload date unknown), for
 --   one analysis (model and settings); analysed videos (ok or no_faces) only; labels
 --   smoothed along each track.
+-- Keys: cohort, upload_month (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (months built
 --   from fewer analysed videos are masked: small-cell suppression).
@@ -43,19 +45,19 @@ final as (
         cohort,
         upload_month,
         videos < $min_videos as suppressed,
-        case when not suppressed then videos end as videos,
-        case when not suppressed then videos_with_faces end as videos_with_faces,
-        case when not suppressed then face_frames end as face_frames,
+        videos,
+        videos_with_faces,
+        face_frames,
         case
-            when not suppressed and face_frames > 0
+            when face_frames > 0
                 then negative_frames / face_frames
         end as negative_share,
         case
-            when not suppressed and face_frames > 0
+            when face_frames > 0
                 then negative_frames_excl_surprise / face_frames
         end as negative_share_excl_surprise,
         case
-            when not suppressed and face_frames > 0 then p_negative_sum / face_frames
+            when face_frames > 0 then p_negative_sum / face_frames
         end as p_negative
     from months
 )

@@ -6,6 +6,8 @@
 --   each track; `video_name` is the list's note, else the file name of a local video,
 --   else its URL. Every row is built from one video, so all rows are masked unless
 --   $min_videos is 1 (small-cell suppression; for analysts' own checks).
+-- Keys: cohort, video_key (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (default 5).
 
@@ -56,23 +58,21 @@ final as (
         v.cohort,
         v.video_key,
         1 < $min_videos as suppressed,
-        case when not suppressed then v.video_name end as video_name,
-        case when not suppressed then v.status end as status,
-        case when not suppressed then v.duration_s end as duration_s,
-        case when not suppressed then v.upload_date end as upload_date,
-        case when not suppressed then v.frames_sampled end as frames_sampled,
-        case when not suppressed and v.analysed then coalesce(f.face_frames, 0) end as face_frames,
-        case when not suppressed and v.analysed then coalesce(f.persons, 0) end as persons,
+        v.video_name,
+        v.status,
+        v.duration_s,
+        v.upload_date,
+        v.frames_sampled,
+        case when v.analysed then coalesce(f.face_frames, 0) end as face_frames,
+        case when v.analysed then coalesce(f.persons, 0) end as persons,
         case
-            when not suppressed and v.analysed and v.duration_s > 0
+            when v.analysed and v.duration_s > 0
                 then coalesce(f.face_frames, 0) / (v.duration_s / 60)
-        end as faces_per_minute,
-        case when not suppressed then f.negative_share end as negative_share,
-        case
-            when not suppressed then f.negative_share_excl_surprise
-        end as negative_share_excl_surprise,
-        case when not suppressed then f.p_negative end as p_negative,
-        case when not suppressed then f.top_label end as top_label
+        end as face_frames_per_minute,
+        f.negative_share,
+        f.negative_share_excl_surprise,
+        f.p_negative,
+        f.top_label
     from model_videos as v
     left join face_stats as f using (video_key)
 )

@@ -6,6 +6,8 @@
 --   track), for one analysis (model and settings). Every row is built from one video, so
 --   all rows are masked unless $min_videos is 1 (small-cell suppression). `--format html`
 --   draws one panel per video.
+-- Keys: cohort, video_key, bin_start_s, label (what a row is about; a masked row shows only these: small-cell
+--   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $bin_s (default 1.0),
 --   $video_key (default: every video), $min_videos (default 5).
@@ -44,12 +46,9 @@ final as (
         b.bin_start_s,
         b.label,
         1 < $min_videos as suppressed,
-        case when not suppressed then n.video_name end as video_name,
-        case when not suppressed then b.frames end as face_frames,
-        case
-            when not suppressed
-                then b.frames / sum(b.frames) over (partition by b.video_key, b.bin_start_s)
-        end as share_frames
+        n.video_name,
+        b.frames as face_frames,
+        b.frames / sum(b.frames) over (partition by b.video_key, b.bin_start_s) as share_frames
     from bins as b
     left join names as n using (video_key)
 )

@@ -1,6 +1,7 @@
 -- Views over the warehouse, for reports and for analysts' own SQL.
--- They build on the committed views of `warehouse/committed.sql` (runs, video_rows,
--- face_rows, errors), which run first: only committed runs are visible.
+-- They build on the committed views of `warehouse/committed.sql` (runs, errors,
+-- internal.video_rows, internal.face_rows), which run first: only committed runs are
+-- visible.
 
 -- label_valence: one row per analysis and label: the two valence maps its runs recorded.
 -- `valence` is the paper's map (Sharma et al. 2023: surprise counts as negative);
@@ -39,7 +40,7 @@ select
         url,
         video_key
     ) as video_name
-from video_rows
+from internal.video_rows
 where status <> 'skipped'
 qualify row_number() over (
     partition by input_key(video_key, cohort, url, row_number), analysis_id
@@ -67,7 +68,7 @@ labelled as (
         v.analysis_id,
         r.valence as paper_map,
         r.valence_ambiguous as ambiguous_map
-    from face_rows as f
+    from internal.face_rows as f
     join videos as v
         on f.video_key = v.video_key and f.run_id = v.run_id and f.model_id = v.model_id
         and f.unit_id is not distinct from v.unit_id

@@ -21,7 +21,12 @@ class VideoStatus(StrEnum):
     OK = "ok"
     NO_FACES = "no_faces"
     SKIPPED = "skipped"
+    DUPLICATE = "duplicate"  # a list row naming a video an earlier row of the list names
     FAILED = "failed"
+
+
+# The `errors.error_class` of a duplicate list row (its `videos` row: status duplicate).
+DUPLICATE_ROW = "DuplicateRow"
 
 
 class Stage(StrEnum):
@@ -49,6 +54,13 @@ class VideoRequest:
     row_number: int
     attributes: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
     is_local: bool = False
+    # What the tables store as its `url`: a local file's path relative to the list's
+    # folder, or its file name (never the analyst's absolute paths); None: `url` itself.
+    stored_url: str | None = None
+
+    @property
+    def url_stored(self) -> str:
+        return self.url if self.stored_url is None else self.stored_url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,9 +169,9 @@ class ErrorRecord:
             error_class=error_class,
             message=message,
             retryable=retryable,
-            input=request.url,
+            input=request.url_stored,
             video_key=request.video_key,
-            url=request.url,
+            url=request.url_stored,
             cohort=request.cohort,
             row_number=request.row_number,
             attributes=dict(request.attributes),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from affectflow.schemas.records import (
+    DUPLICATE_ROW,
     ErrorRecord,
     FaceCrop,
     RunInfo,
@@ -26,7 +27,7 @@ Row = dict[str, Any]
 def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -> Row:
     return {
         "video_key": request.video_key,
-        "url": redact_url(request.url),
+        "url": redact_url(request.url_stored),
         "cohort": request.cohort,
         "status": str(status),
         "run_id": run.run_id,
@@ -35,6 +36,7 @@ def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -
         "model_id": run.model_id,
         "analysis_id": run.analysis_id,
         "unit_id": None,  # set when the row's unit is written (transforms/units.py)
+        "run_date": None,  # set when the run's rows are partitioned (warehouse/partitions.py)
     }
 
 
@@ -79,12 +81,14 @@ def skipped_video_row(request: VideoRequest, run: RunInfo) -> Row:
 
 
 def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
-    """The `videos` row of an input that failed at some stage (see its `errors` row)."""
+    """The `videos` row of an input that failed at some stage (see its `errors` row); a
+    duplicate list row's has status `duplicate`."""
+    duplicate = error.error_class == DUPLICATE_ROW
     return {
         "video_key": error.video_key,
         "url": redact_text(error.url if error.url is not None else error.input),
         "cohort": error.cohort,
-        "status": str(VideoStatus.FAILED),
+        "status": str(VideoStatus.DUPLICATE if duplicate else VideoStatus.FAILED),
         "run_id": run.run_id,
         "row_number": error.row_number,
         "attributes": dict(error.attributes),
@@ -92,6 +96,7 @@ def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
         "analysis_id": run.analysis_id,
         "error": redact_text(failure_text(error)),
         "unit_id": None,
+        "run_date": None,
     }
 
 
@@ -114,6 +119,7 @@ def error_row(error: ErrorRecord, run: RunInfo) -> Row:
         "input": redact_text(error.input),
         "run_id": run.run_id,
         "unit_id": None,
+        "run_date": None,
     }
 
 
@@ -152,6 +158,7 @@ def face_row(
         "sharpness": face.sharpness,
         "quality": face.quality,
         "unit_id": None,
+        "run_date": None,
     }
 
 

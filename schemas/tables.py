@@ -18,6 +18,7 @@ VIDEOS = pa.schema(
         ("video_key", pa.string()),
         ("url", pa.string()),
         ("cohort", pa.string()),
+        ("run_date", pa.date32()),  # the run's start date (UTC)
         ("status", pa.string()),
         ("duration_s", pa.float64()),
         ("frames_sampled", pa.int64()),
@@ -46,6 +47,7 @@ FACES = pa.schema(
     [
         ("video_key", pa.string()),
         ("cohort", pa.string()),
+        ("run_date", pa.date32()),  # the run's start date (UTC)
         ("frame_index", pa.int64()),
         ("timestamp_ms", pa.int64()),
         ("track_id", pa.int64()),
@@ -75,6 +77,7 @@ ERRORS = pa.schema(
         ("video_key", pa.string()),
         ("url", pa.string()),
         ("cohort", pa.string()),
+        ("run_date", pa.date32()),  # the run's start date (UTC)
         ("row_number", pa.int64()),
         ("stage", pa.string()),
         ("error_class", pa.string()),
@@ -104,6 +107,7 @@ RUNS = pa.schema(
         ("videos_no_faces", pa.int64()),
         ("videos_failed", pa.int64()),
         ("videos_skipped", pa.int64()),
+        ("videos_duplicate", pa.int64()),
         ("frames_sampled", pa.int64()),
         ("faces_detected", pa.int64()),
         ("seconds", pa.float64()),

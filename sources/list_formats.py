@@ -14,8 +14,10 @@ import json
 import os
 from collections.abc import Iterator
 
-# The columns with a meaning of their own; every other column is kept as an attribute.
+# The columns with a meaning of their own (any case: `URL` is `url`); every other column
+# is kept as an attribute.
 RESERVED_COLUMNS = ("url", "video_id", "cohort")
+DELIMITERS = (",", ";", "\t")
 
 
 def list_format(path: str) -> str:
@@ -29,9 +31,9 @@ def list_format(path: str) -> str:
     return formats[suffix]
 
 
-def _csv_records(text: str) -> Iterator[list[str] | str]:
+def _csv_records(text: str, delimiter: str = ",") -> Iterator[list[str] | str]:
     """Each CSV record as its fields, or a message when the record cannot be parsed."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     while True:
         try:
             yield next(reader)
@@ -41,10 +43,25 @@ def _csv_records(text: str) -> Iterator[list[str] | str]:
             yield f"cannot parse the CSV record ({error})"
 
 
+def _header(fields: list[str] | str) -> list[str]:
+    """A CSV header's column names; the reserved ones (`URL`, `Cohort`) in lower case."""
+    names = [h.strip() for h in fields] if isinstance(fields, list) else []
+    return [n.lower() if n.lower() in RESERVED_COLUMNS else n for n in names]
+
+
+def _delimiter(text: str) -> str:
+    """`,`, or `;` / tab when only that reading of the header names a url or video_id
+    column (a spreadsheet's export in a locale whose decimal mark is a comma)."""
+    for delimiter in DELIMITERS:
+        header = _header(next(_csv_records(text, delimiter), []))
+        if "url" in header or "video_id" in header:
+            return delimiter
+    return DELIMITERS[0]
+
+
 def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
-    records = _csv_records(text)
-    first = next(records, [])
-    header = [h.strip() for h in first] if isinstance(first, list) else []
+    records = _csv_records(text, _delimiter(text))
+    header = _header(next(records, []))
     if "url" not in header and "video_id" not in header:
         yield 0, f"CSV header {header[:20]!r} has no 'url' or 'video_id' column"
         return
@@ -79,13 +96,10 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
         if not isinstance(row, dict):
             yield number, "line is not a JSON object"
             continue
-        yield (
-            number,
-            {
-                str(k): str(v) if k in RESERVED_COLUMNS and v is not None else v
-                for k, v in row.items()
-            },
-        )
+        row = {str(k).lower() if str(k).lower() in RESERVED_COLUMNS else str(k): v
+               for k, v in row.items()}  # fmt: skip
+        yield number, {k: str(v) if k in RESERVED_COLUMNS and v is not None else v
+                       for k, v in row.items()}  # fmt: skip
 
 
 def _split_lines(text: str) -> list[str]:

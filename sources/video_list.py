@@ -16,28 +16,27 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from apache_beam.io.filesystems import FileSystems
-
 from affectflow.schemas.printable import has_non_printing, printable
-from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.list_formats import READERS, RESERVED_COLUMNS, list_format
 from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 REMOTE_SCHEMES = ("http", "https")
+INVALID_ROW = "InvalidRow"
 
 
 class RowError(ValueError):
     """A row of a video list that cannot be analysed; the message says why.
 
-    `video_key` is the key of the video the row names, when its URL is valid (a row
-    without a cohort, a duplicate): `forget` then finds the row by that key.
+    `error_class` is the `errors.error_class` it becomes (a duplicate: `DUPLICATE_ROW`,
+    whose `videos` row has status `duplicate`).
     """
 
-    def __init__(self, message: str, video_key: str | None = None) -> None:
+    def __init__(self, message: str, error_class: str = INVALID_ROW) -> None:
         super().__init__(message)
-        self.video_key = video_key
+        self.error_class = error_class
 
 
 def _resolve_local(target: str, base_dir: str) -> str:
@@ -99,8 +98,9 @@ def make_request(
         if not os.path.isfile(target):
             raise RowError(f"local file {target!r} does not exist")
     video_key = video_key_for(target, is_local)
+    stored = _stored_path(target, base_dir) if is_local else None
     if not cohort:
-        raise RowError("row has no cohort (add a cohort column or pass --cohort)", video_key)
+        raise RowError("row has no cohort (add a cohort column or pass --cohort)")
     return VideoRequest(
         video_key=video_key,
         url=target,
@@ -108,7 +108,15 @@ def make_request(
         row_number=row_number,
         attributes=row_attributes(row),
         is_local=is_local,
+        stored_url=stored,
     )
+
+
+def _stored_path(path: str, base_dir: str) -> str:
+    """How the tables name a local file: its path under the list's folder, else its file
+    name, never an absolute path (it names the analyst's folders)."""
+    relative = os.path.relpath(path, os.path.abspath(base_dir))
+    return os.path.basename(path) if relative.startswith(os.pardir) else relative
 
 
 def row_attributes(row: dict) -> dict[str, str]:
@@ -133,7 +141,7 @@ def parse_video_list(
     No row raises: whatever a row holds (a huge field, deep JSON, an odd URL), it ends
     as an ErrorRecord whose message says why, and the rows after it are read.
     """
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # video key -> its first row: list order decides, nothing else
     for number, row in READERS[fmt](text):
         raw = json.dumps(row, ensure_ascii=False) if isinstance(row, dict) else f"row {number}"
         try:
@@ -148,10 +156,9 @@ def parse_video_list(
             )
             if request.video_key in seen:
                 message = f"duplicate of row {seen[request.video_key]} ({request.video_key})"
-                raise RowError(message, request.video_key)
+                raise RowError(message, DUPLICATE_ROW)
         except (ValueError, TypeError, RecursionError) as error:  # RowError, odd URLs
-            key = error.video_key if isinstance(error, RowError) else None
-            yield _row_error(row, number, raw, _reason(error), default_cohort, key)
+            yield _row_error(row, number, raw, error, default_cohort)
             continue
         seen[request.video_key] = number
         yield request
@@ -181,7 +188,15 @@ def read_video_list(
 
 
 def _text(path: str) -> str:
-    with FileSystems.open(path) as handle:
+    """A list file's text: a local path (or file: URL) directly, a URI through Beam's
+    FileSystems (imported only then: checking a local list needs no Beam)."""
+    if "://" in path and not path.lower().startswith("file://"):
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path) as handle:
+            return handle.read().decode("utf-8-sig", errors="replace")
+    local = unquote(urlsplit(path).path) if path.lower().startswith("file:") else path
+    with open(local, "rb") as handle:
         return handle.read().decode("utf-8-sig", errors="replace")
 
 
@@ -220,23 +235,20 @@ def check_video_list(path: str, settings: IngestSettings) -> None:
 
 
 def _row_error(
-    row: dict | str,
-    number: int,
-    raw: str,
-    message: str,
-    default_cohort: str | None,
-    video_key: str | None = None,
+    row: dict | str, number: int, raw: str, error: Exception, default_cohort: str | None
 ) -> ErrorRecord:
+    """A refused list row. It has no video key, even when its URL names a valid video (a
+    duplicate, a row without a cohort): what it stands for is its list row, never that
+    video, whose own row it must not replace; `forget` finds it by its URL."""
     fields = row if isinstance(row, dict) else {}
     cohort = fields.get("cohort") if isinstance(fields.get("cohort"), str) else None
     url = fields.get("url") or fields.get("video_id")
     return ErrorRecord(
         stage=Stage.INGEST,
-        error_class="InvalidRow",
-        message=f"row {number}: {message}",
+        error_class=error.error_class if isinstance(error, RowError) else INVALID_ROW,
+        message=f"row {number}: {_reason(error)}",
         retryable=False,
         input=raw[:2000],
-        video_key=video_key,
         url=str(url)[:2000] if url else None,
         cohort=(cohort or default_cohort or None),
         row_number=number,

@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import http.server
 import os
+import re
 import shutil
 import signal
 import socket
@@ -380,6 +381,10 @@ def read_all_rows(warehouse: Path) -> dict[str, list[tuple]]:
     return out
 
 
+# A finished video's progress line: `[affectflow] 1/2 ok ...` (phase lines have no `k/N`).
+FINISHED_LINE = re.compile(rb"\[affectflow\] \d+/\d+ ")
+
+
 def kill_after_first_video(args: list[str], log: Path) -> None:
     """Start `affectflow ARGS` in its own process group; SIGKILL it once a video is done."""
     command = [sys.executable, "-m", "affectflow.pipelines.cli", *args]
@@ -387,8 +392,8 @@ def kill_after_first_video(args: list[str], log: Path) -> None:
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
         )
-        for _ in range(1200):  # until the first progress line: a video is done
-            if b"[affectflow]" in log.read_bytes() or process.poll() is not None:
+        for _ in range(1200):  # until the first `k/N` progress line (not a phase line)
+            if FINISHED_LINE.search(log.read_bytes()) or process.poll() is not None:
                 break
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)

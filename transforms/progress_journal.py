@@ -11,6 +11,7 @@ import logging
 import os
 
 from affectflow.schemas.rows import Row
+from affectflow.schemas.words import plural
 
 PROGRESS = logging.getLogger("affectflow.progress")
 
@@ -47,13 +48,15 @@ def report_video(row: Row, journal: str | None) -> None:
 
 
 def progress_text(record: dict) -> str:
-    """`ok <name> 312 frames, 290 faces, 2 tracks, 8.1 s` (the part after `k/N`); a failed
+    """`ok <name> 312 frames, 290 face-frames, 2 persons, 8.1 s` (the part after `k/N`;
+    a face-frame is one face in one sampled frame, a person one face track); a failed
     video's line ends with `: stage: message`, the text of its `errors` row."""
     text = f"{record['status']} {record['name']}"
     if record.get("frames") is not None:
         text += (
-            f" {record['frames']} frames, {record.get('faces') or 0} faces, "
-            f"{record.get('tracks') or 0} tracks, {record.get('seconds') or 0:.1f} s"
+            f" {plural(record['frames'], 'frame')}, "
+            f"{plural(record.get('faces') or 0, 'face-frame')}, "
+            f"{plural(record.get('tracks') or 0, 'person')}, {record.get('seconds') or 0:.1f} s"
         )
     if record.get("error"):
         text += f": {record['error']}"

@@ -1,5 +1,6 @@
 """The downloaded-video cache: delete a video after analysis, forget one, cap the size.
 
+The cache's files (by key, eviction) are `sources.cached_videos`'s.
 `DownloadVideoFn(cache_dir)` keeps `<cache_dir>/videos/<video_key>.<ext>` and its
 ledger `<video_key>.json`. A video whose file or ledger is gone is simply downloaded
 again. Local files (`--allow-local`) never live in the cache and are never touched:
@@ -8,7 +9,6 @@ only names built from a validated video key inside the cache folder are deleted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,66 +16,17 @@ import apache_beam as beam
 
 from affectflow.schemas.records import ErrorRecord, VideoSummary
 from affectflow.schemas.settings import DownloadSettings
+from affectflow.sources.cached_videos import (
+    VIDEO_KEY,
+    check_video_key,
+    delete_cached_video,
+    evict_to_cap,
+)
 from affectflow.transforms.metrics import counter
-from affectflow.transforms.workdirs import delete_partials
 from affectflow.warehouse.layout import local_path
 
-VIDEO_KEY = re.compile(r"^(?:youtube|url|local)-[A-Za-z0-9_-]{1,64}$")
-LEDGER_SUFFIX = ".json"
-
-
-def check_video_key(video_key: str) -> str:
-    """`video_key` if it is a key affectflow makes (path-safe); ValueError otherwise."""
-    if not VIDEO_KEY.match(video_key):
-        raise ValueError(
-            f"{video_key[:80]!r} is not a video key (youtube-<id>, url-<hash> or local-<hash>)"
-        )
-    return video_key
-
-
-def cached_files(videos_dir: Path, video_key: str) -> list[Path]:
-    """The cached media file(s) and ledger of one video, media first."""
-    names = [p for p in videos_dir.glob(f"{check_video_key(video_key)}.*") if p.is_file()]
-    return sorted(names, key=lambda p: (p.suffix == LEDGER_SUFFIX, p.name))
-
-
-def delete_cached_video(videos_dir: Path, video_key: str, *, partials: bool = False) -> list[Path]:
-    """Delete a video's cached file and ledger, and with `partials` its unfinished
-    downloads in `<cache_dir>/tmp/` too (`forget`); returns what was deleted."""
-    deleted = []
-    for path in cached_files(videos_dir, video_key):
-        path.unlink(missing_ok=True)
-        deleted.append(path)
-    if partials:
-        deleted += delete_partials(videos_dir.parent / "tmp", video_key)
-    return deleted
-
-
-def _media(videos_dir: Path) -> list[tuple[float, int, Path]]:
-    found = []
-    for path in videos_dir.glob("*.*"):
-        if path.suffix in (LEDGER_SUFFIX, ".partial") or not VIDEO_KEY.match(path.stem):
-            continue
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            continue
-        found.append((stat.st_mtime, stat.st_size, path))
-    return sorted(found)
-
-
-def evict_to_cap(videos_dir: Path, max_bytes: int) -> list[str]:
-    """Delete the oldest cached videos until the cache holds at most `max_bytes`."""
-    media = _media(videos_dir)
-    total = sum(size for _, size, _ in media)
-    evicted = []
-    for _, size, path in media:
-        if total <= max_bytes:
-            break
-        delete_cached_video(videos_dir, path.stem)
-        total -= size
-        evicted.append(path.stem)
-    return evicted
+__all__ = ["VIDEO_KEY", "ReleaseVideoFn", "ReleaseVideos", "check_video_key", "delete_cached_video"]
+__all__ += ["evict_to_cap"]
 
 
 class ReleaseVideoFn(beam.DoFn):

@@ -4,7 +4,7 @@ yt-dlp writes each download into its own folder `<video_key>-<random>/`. The fol
 holds a `.lock` file that its download keeps `flock`ed; the kernel drops the lock when
 the process dies, even by SIGKILL, so the next job (`sweep_stale_workdirs`) tells an
 abandoned partial download from one in progress in another process and deletes it.
-`forget` deletes a video's partials by name (`delete_partials`).
+`forget` deletes a video's partials by name (`sources.cached_videos.delete_partials`).
 """
 
 from __future__ import annotations
@@ -69,14 +69,6 @@ def sweep_stale_workdirs(tmp: Path) -> list[str]:
     if swept:
         LOG.info("deleted %d partial downloads of earlier jobs", len(swept))
     return swept
-
-
-def delete_partials(tmp: Path, video_key: str) -> list[Path]:
-    """Delete every work folder of `video_key` (a validated key); returns them."""
-    folders = [p for p in tmp.glob(f"{video_key}-*") if p.is_dir()] if tmp.is_dir() else []
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
-    return folders
 
 
 ENVIRONMENT_ERRNOS = {

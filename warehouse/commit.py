@@ -32,7 +32,7 @@ from affectflow.warehouse.units import compact_run, delete_units, ensure_unit_fi
 LOG = logging.getLogger(__name__)
 EMPTY_FILE = "empty.parquet"
 _RUN_FILE = re.compile(r"^run-(\d{8}T\d{6}Z-[0-9a-f]{6})-")
-COUNTS = ("videos_ok", "videos_no_faces", "videos_failed", "videos_skipped")
+COUNTS = ("videos_ok", "videos_no_faces", "videos_failed", "videos_skipped", "videos_duplicate")
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -79,6 +79,20 @@ def drop_staging(warehouse: str, run_id: str) -> None:
         layout.delete([folder])
 
 
+def drop_stubs(warehouse: str) -> None:
+    """Leave no stub in a warehouse a job has finished with (its last step): `_units/`
+    when it holds only its empty tables (readers then use empty tables of their own:
+    `warehouse.sql`; the next job makes them again before its first unit), and an empty
+    `_staging/`. A run still to resume keeps both."""
+    units = layout.join(warehouse, UNITS)
+    empty = layout.join(units, "empty")
+    if all(path.startswith(empty) for path in all_files(units)) and layout.exists(units):
+        layout.delete([units])
+    staging = layout.join(warehouse, layout.STAGING)
+    if not layout.is_remote(warehouse) and os.path.isdir(staging) and not os.listdir(staging):
+        os.rmdir(staging)
+
+
 def committed_runs(warehouse: str) -> set[str]:
     """Run ids with a `runs` row."""
     names = [layout.name_of(path) for path in table_files(warehouse, "runs")]
@@ -114,7 +128,7 @@ def done_video_keys(warehouse: str, analysis_id: str) -> frozenset[str]:
     """Videos already analysed (ok or no_faces) under `analysis_id` by a committed run."""
     rows = _query(
         warehouse,
-        "select distinct video_key from video_rows where analysis_id = $analysis_id "
+        "select distinct video_key from internal.video_rows where analysis_id = $analysis_id "
         "and status in ('ok', 'no_faces')",
         {"analysis_id": analysis_id},
     )
@@ -140,7 +154,7 @@ def rows_of_run(warehouse: str, run_id: str) -> frozenset[str]:
             when row_number is null then video_key
             else video_key || '#' || row_number
         end
-        from video_rows where run_id = $run_id
+        from internal.video_rows where run_id = $run_id
         union
         select concat_ws(':', 'row', cohort, row_number, coalesce(url, input)) from errors
         where run_id = $run_id and video_key is null
@@ -164,7 +178,7 @@ def failed_for_good(warehouse: str, analysis_id: str) -> frozenset[str]:
     rows = _query(
         warehouse,
         """
-        select distinct v.video_key from video_rows as v
+        select distinct v.video_key from internal.video_rows as v
         join errors as e on e.run_id = v.run_id and e.video_key = v.video_key
         where v.analysis_id = $analysis_id and v.status = 'failed' and not e.retryable
         """,

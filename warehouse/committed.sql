@@ -8,14 +8,19 @@
 -- committed_units_glob (each matches at least an empty file). Every file also holds its
 -- cohort column, so the partition folders are not read as columns (hive_partitioning = false).
 
+-- The relations only the views below need live in an in-memory catalog of their own,
+-- `internal` (internal.units, internal.video_rows, internal.face_rows): `show tables`
+-- lists what analysts query, and nothing of this is ever written to a database file.
+attach if not exists ':memory:' as internal;
+
 -- runs: one row per committed run.
 create or replace temp view runs as
 select * from read_parquet(
     getvariable('runs_glob'), union_by_name = true, hive_partitioning = false
 );
 
--- units: one row per committed unit of a run without its `runs` row yet.
-create or replace temp view units as
+-- internal.units: one row per committed unit of a run without its `runs` row yet.
+create or replace view internal.units as
 select * from read_parquet(
     getvariable('committed_units_glob'), union_by_name = true, hive_partitioning = false
 )
@@ -30,14 +35,14 @@ where t.run_id in (select run_id from runs)
 union all by name
 select t.*
 from read_parquet(unit_files, union_by_name = true, hive_partitioning = false) as t
-where t.unit_id in (select unit_id from units);
+where t.unit_id in (select unit_id from internal.units);
 
--- video_rows: every `videos` row of every committed run and unit (skipped ones included).
-create or replace temp view video_rows as
+-- internal.video_rows: every `videos` row of every committed run and unit (skipped ones included).
+create or replace view internal.video_rows as
 select * from committed_rows(getvariable('videos_glob'), getvariable('videos_units_glob'));
 
--- face_rows: every `faces` row of every committed run and unit.
-create or replace temp view face_rows as
+-- internal.face_rows: every `faces` row of every committed run and unit.
+create or replace view internal.face_rows as
 select * from committed_rows(getvariable('faces_glob'), getvariable('faces_units_glob'));
 
 -- errors: one row per dead letter of a committed run or unit.

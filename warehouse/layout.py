@@ -1,9 +1,10 @@
 """Where everything of a warehouse lives: one path model for local and remote warehouses.
 
-Every module that names a warehouse path goes through these helpers (Beam FileSystems
-underneath), so `out`, `file:///data/out` and `gs://bucket/out` behave alike.
+Every module that names a warehouse path goes through these helpers (local paths through
+`local_files`, URIs through Beam's FileSystems, imported only then), so `out`,
+`file:///data/out` and `gs://bucket/out` behave alike.
 
-    <warehouse>/<table>/run_date=<date>/cohort_folder=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
+    <warehouse>/<table>/run_date_folder=<date>/cohort_folder=<name>/run-<run_id>-NNNNN-of-NNNNN.parquet
     <warehouse>/runs/run-<run_id>.parquet        the commit record of each run
     <warehouse>/_staging/<run_id>/               a run in progress: its manifest, inputs, journal
     <warehouse>/_units/<run_id>/<table>/unit-<unit_id>.parquet   rows of one unit of a run
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from apache_beam.io.filesystems import FileSystems
+from affectflow.warehouse import local_files
 
 STAGING = "_staging"
 UNITS = "_units"
@@ -48,8 +49,16 @@ def join(base: str, *parts: str) -> str:
     return os.path.join(local_path(base), *parts)
 
 
+def _beam_filesystems():  # Beam's FileSystems class, for URIs only
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems
+
+
 def exists(path: str) -> bool:
-    return FileSystems.exists(local_path(path))
+    if not is_remote(path):
+        return os.path.exists(local_path(path))
+    return _beam_filesystems().exists(path)
 
 
 class NotReadableHere(RuntimeError):
@@ -59,7 +68,9 @@ class NotReadableHere(RuntimeError):
 
 def exists_here(path: str) -> bool:
     """`exists`, telling "missing" from "cannot be checked from here" (NotReadableHere)."""
-    path = local_path(path)
+    if not is_remote(path):
+        return exists(path)
+    FileSystems = _beam_filesystems()
     try:
         FileSystems.get_filesystem(path)
     except Exception as error:  # ValueError: no filesystem registered for the scheme
@@ -117,7 +128,10 @@ def forgotten_file(warehouse: str) -> str:
 
 def files(pattern: str) -> list[str]:
     """The paths matching a FileSystems glob, sorted."""
-    return sorted(m.path for m in FileSystems.match([local_path(pattern)])[0].metadata_list)
+    if not is_remote(pattern):
+        return local_files.match(local_path(pattern))
+    matched = _beam_filesystems().match([pattern])[0].metadata_list
+    return sorted(m.path for m in matched)
 
 
 def all_files(folder: str) -> list[str]:
@@ -142,12 +156,32 @@ def name_of(path: str) -> str:
 
 def delete(paths: list[str]) -> None:
     """Delete files or folders (recursively)."""
-    if paths:
-        FileSystems.delete([local_path(p) for p in paths])
+    local = [local_path(p) for p in paths if not is_remote(p)]
+    remote = [p for p in paths if is_remote(p)]
+    local_files.delete(local)
+    if remote:
+        _beam_filesystems().delete(remote)
 
 
 def open_read(path: str) -> BinaryIO:
-    return FileSystems.open(local_path(path))
+    if not is_remote(path):
+        return open(local_path(path), "rb")
+    return _beam_filesystems().open(path)
+
+
+def create(path: str) -> BinaryIO:
+    """A new file open for writing (its folders made where folders exist)."""
+    if not is_remote(path):
+        return local_files.create(local_path(path))
+    return _beam_filesystems().create(path)
+
+
+def rename(sources: list[str], targets: list[str]) -> None:
+    """Move files (each source to its target: local to local, or within one store)."""
+    if sources and not is_remote(sources[0]):
+        local_files.rename([local_path(p) for p in sources], [local_path(p) for p in targets])
+    elif sources:
+        _beam_filesystems().rename(sources, targets)
 
 
 @contextlib.contextmanager
@@ -167,8 +201,8 @@ def write_atomically(path: str) -> Iterator[BinaryIO]:
 
     A reader sees the old file or the new one, never half of one.
     """
-    final = local_path(path)
+    final = path if is_remote(path) else local_path(path)
     temporary = f"{final}.tmp-{secrets.token_hex(4)}"
-    with FileSystems.create(temporary) as handle:
+    with create(temporary) as handle:
         yield handle
-    FileSystems.rename([temporary], [final])
+    rename([temporary], [final])

@@ -6,7 +6,8 @@ rows. It is a `flock` on a local file: the kernel drops it when the holder dies,
 by SIGKILL, so a killed job never leaves a stale lock behind. For a local warehouse
 the file is `<warehouse>/.lock`; for a remote one (gs://, s3://) it lives in the local
 cache, which serialises the jobs of one machine (separate machines need a scheduler
-that runs one refresh at a time).
+that runs one refresh at a time). The holder deletes the file before it lets go, so a
+finished warehouse holds no lock file.
 """
 
 from __future__ import annotations
@@ -73,29 +74,44 @@ def warehouse_lock(
         finally:
             _held[key] -= 1
         return
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    handle = _acquire(path, warehouse, wait_s)
     try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusy(
-                        f"warehouse {warehouse!r} is in use by {_holder(handle)}; "
-                        f"try again when it has finished (lock file {path})"
-                    ) from None
-                time.sleep(_POLL_S)
         since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command}
-        os.ftruncate(handle, 0)
         os.pwrite(handle, json.dumps({**info, "since": since}).encode(), 0)
         _held[key] = 1
         try:
             yield path
         finally:
             _held.pop(key, None)
-            os.ftruncate(handle, 0)
+            path.unlink(missing_ok=True)  # still held: no stub is left in the warehouse
     finally:
         os.close(handle)  # closing the descriptor releases the flock
+
+
+def _acquire(path: Path, warehouse: str, wait_s: float) -> int:
+    """An open descriptor of `path` holding its flock. The file is deleted by its holder on
+    release, so a lock taken on a file already unlinked is dropped and taken again."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(handle)
+            os.close(handle)
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"warehouse {warehouse!r} is in use by {holder}; "
+                    f"try again when it has finished (lock file {path})"
+                ) from None
+            time.sleep(_POLL_S)
+            continue
+        try:
+            current = os.stat(path).st_ino == os.fstat(handle).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            os.ftruncate(handle, 0)
+            return handle
+        os.close(handle)  # the previous holder deleted it: take the new file's lock

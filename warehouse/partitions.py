@@ -1,17 +1,19 @@
-"""Hive-style partitions, written when a run ends: `<table>/run_date=D/cohort_folder=C/`.
+"""Hive-style partitions, written when a run ends: `<table>/run_date_folder=D/cohort_folder=C/`.
 
 The committed units of a run (`units.compact_run`) are split by cohort here, unit by
-unit (memory stays bounded by one unit), into `run_date=<YYYY-MM-DD>/cohort_folder=<name>/`
-folders of the table. The files keep every column, `cohort` included, and no folder key is a column
-name: every reader gets the same `cohort` with or without partition discovery (pandas,
-pyarrow, polars and Spark add `run_date` and `cohort_folder` columns; DuckDB's
-`hive_partitioning` prunes by them), and a folder name need not spell the cohort
-exactly. Each file is written under a temporary name and renamed, so a reader never
-sees half of one.
+unit (memory stays bounded by one unit), into
+`run_date_folder=<YYYY-MM-DD>/cohort_folder=<name>/` folders of the table. The files keep
+every column, `cohort` and `run_date` (a date, set here) included, and no folder key is a
+column name: every reader gets the same `cohort` and the same `run_date` type with or
+without partition discovery (pandas, pyarrow, polars and Spark add `run_date_folder` and
+`cohort_folder` columns; DuckDB's `hive_partitioning` prunes by them), and a folder name
+need not spell the cohort exactly. Each file is written under a temporary name and
+renamed, so a reader never sees half of one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -20,13 +22,13 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
 from affectflow.warehouse import layout
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # Folder keys: never a column of the files (a reader would see the column twice).
-RUN_DATE_KEY, COHORT_KEY = "run_date", "cohort_folder"
+RUN_DATE_KEY, COHORT_KEY = "run_date_folder", "cohort_folder"
+RUN_DATE = "run_date"  # the column: the run's start date (UTC), a date in every reader
 # Longest cohort folder value in bytes: file systems allow 255 per name.
 MAX_FOLDER_VALUE = 120
 
@@ -72,6 +74,21 @@ def partition_dir(table_dir: str, run_date: str, cohort: str | None) -> str:
     return layout.join(table_dir, f"{RUN_DATE_KEY}={run_date}", f"{COHORT_KEY}={value}")
 
 
+def with_run_date(table: pa.Table, run_date: str, schema: pa.Schema) -> pa.Table:
+    """`table` in `schema`'s column order, its `run_date` column (if `schema` has one) set
+    to the run's date (units written before the column existed get it too)."""
+    if RUN_DATE not in schema.names:
+        return table
+    dates = pa.array([dt.date.fromisoformat(run_date)] * table.num_rows, pa.date32())
+    index = table.schema.get_field_index(RUN_DATE)
+    table = (
+        table.append_column(RUN_DATE, dates)
+        if index < 0
+        else table.set_column(index, RUN_DATE, dates)
+    )
+    return table.select(schema.names)
+
+
 def _cohorts(table: pa.Table) -> list[str | None]:
     return pc.unique(table["cohort"]).to_pylist()
 
@@ -95,7 +112,7 @@ class _PartitionWriters:
             folder = partition_dir(self._table_dir, self._run_date, cohort)
             final = layout.join(folder, self._name)
             temporary = f"{final}.tmp-{secrets.token_hex(4)}"
-            handle = FileSystems.create(temporary)
+            handle = layout.create(temporary)
             writer = pq.ParquetWriter(handle, self._schema, compression="zstd")
             self._open[cohort] = (writer, handle, temporary, final)
         self._open[cohort][0].write_table(rows)
@@ -108,7 +125,7 @@ class _PartitionWriters:
         temporaries = [entry[2] for entry in self._open.values()]
         finals = [entry[3] for entry in self._open.values()]
         if temporaries:
-            FileSystems.rename(temporaries, finals)
+            layout.rename(temporaries, finals)
         return finals
 
 
@@ -124,6 +141,7 @@ def write_partitioned_tables(
     """Split tables (read one at a time) by cohort into one file `name` per partition."""
     writers = _PartitionWriters(table_dir, run_date, name, schema)
     for table in tables:
+        table = with_run_date(table, run_date, schema)
         for cohort in _cohorts(table):
             writers.write(cohort, _rows_of(table, cohort))
     return writers.commit()

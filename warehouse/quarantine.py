@@ -13,7 +13,6 @@ import logging
 import os
 
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
 from affectflow.schemas.tables import TABLE_NAMES
 from affectflow.warehouse import layout
@@ -44,7 +43,7 @@ def quarantine_unreadable(warehouse: str) -> list[str]:
             target = layout.join(warehouse, QUARANTINE, relative)
             if not layout.is_remote(target):  # object stores need no folders
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-            FileSystems.rename([layout.local_path(path)], [layout.local_path(target)])
+            layout.rename([path], [target])
             LOG.warning("unreadable file %s moved to %s: it is left out", path, target)
             moved.append(target)
     return moved

@@ -1,9 +1,9 @@
 """One analyze job over a corpus of bad inputs: each ends as data, the good clips finish.
 
-Every kind of bad input becomes one `videos` row (failed, or no_faces for a clip
-without faces) and, when failed, one `errors` row whose message says what went wrong;
-retryable HTTP errors are retried (tiny back-off) before failing. The CLI exits 0 when
-the job ran and 2 with a message when it could not.
+Every kind of bad input becomes one `videos` row (failed, duplicate, or no_faces for a
+clip without faces) and, when failed or a duplicate, one `errors` row whose message says
+what went wrong; retryable HTTP errors are retried (tiny back-off) before failing. The
+CLI exits 0 when the job ran and 2 with a message when it could not.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import io
 import re
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -19,6 +20,7 @@ import duckdb
 import numpy as np
 import pytest
 
+import affectflow
 from affectflow.pipelines import cli
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.summary import RunSummary
@@ -30,6 +32,7 @@ HEADER = ["url", "video_id", "cohort", "note"]
 MAX_DURATION_S = 8  # hamilton_short_clip (9.2 s) is too long; the others are shorter
 MAX_FILESIZE = 1_000_000  # pyfeat_face_noface.mov (1.3 MB) is too big
 # name: (status, stage, words in the message, retryable); None for ok / no_faces.
+REFUSED = ("failed", "duplicate")  # statuses with an errors row
 Expected = tuple[str, str | None, str | None, bool | None]
 EXPECTED: dict[str, Expected] = {
     "good_single": ("ok", None, None, None),
@@ -39,7 +42,7 @@ EXPECTED: dict[str, Expected] = {
     "too_many_fields": ("failed", "ingest", "row has 5 fields, the header has 4", False),
     "too_few_fields": ("failed", "ingest", "fewer fields than the header", False),
     "no_cohort": ("failed", "ingest", "row has no cohort", False),
-    "duplicate": ("failed", "ingest", "duplicate of row 1", False),
+    "duplicate": ("duplicate", "ingest", "duplicate of row 1", False),
     "foo_scheme": ("failed", "ingest", "unsupported URL scheme 'foo'", False),
     "javascript": ("failed", "ingest", "unsupported URL scheme 'javascript'", False),
     "path_id": ("failed", "ingest", "is not an 11-character YouTube id", False),
@@ -178,7 +181,7 @@ def test_every_row_ends_as_one_videos_row_with_its_status(corpus: Corpus) -> Non
     assert got == {name: expected[0] for name, expected in EXPECTED.items()}
 
 
-@pytest.mark.parametrize("name", [n for n, e in EXPECTED.items() if e[0] == "failed"])
+@pytest.mark.parametrize("name", [n for n, e in EXPECTED.items() if e[0] in REFUSED])
 def test_each_failure_has_one_readable_error_row(corpus: Corpus, name: str) -> None:
     _, stage, words, retryable = EXPECTED[name]
     rows = corpus.query(
@@ -189,6 +192,41 @@ def test_each_failure_has_one_readable_error_row(corpus: Corpus, name: str) -> N
     assert (got_stage, got_retryable) == (stage, retryable), message
     assert words in message
     assert len(message) < 300 and "Traceback" not in message and "\n" not in message
+
+
+def test_the_duplicate_row_is_counted_the_same_everywhere(corpus: Corpus) -> None:
+    """Summary, `videos`, `latest_videos`, `data_quality` and `errors`: one duplicate, and
+    the video it repeats is still there, ok (whichever unit a worker committed first)."""
+    wanted = Counter(status for status, *_ in EXPECTED.values())
+    summary = corpus.summary
+    assert (summary.videos_duplicate, summary.videos_failed) == (1, wanted["failed"])
+    assert f"{wanted['failed']} failed, 1 duplicate" in summary.line()
+    con = affectflow.open(str(corpus.warehouse))
+    for view in ("videos", "latest_videos"):
+        counts = dict(con.sql(f"select status, count(*) from {view} group by all").fetchall())
+        assert counts == dict(wanted), view
+    first = corpus.rows["good_single"]
+    rows = con.sql("select row_number, status, video_key from videos where url like '%bad/single%'")
+    (ok_key,) = [key for number, status, key in rows.fetchall() if number == first]
+    assert dict((n, s) for n, s, _ in rows.fetchall()) == {
+        first: "ok",
+        corpus.rows["duplicate"]: "duplicate",
+    }
+    assert ok_key is not None
+    quality = affectflow.report("data_quality", str(corpus.warehouse), min_videos=1)
+    (row,) = quality.to_dict("records")
+    cohort_a = dict(
+        con.execute(
+            "select status, count(*) from videos where cohort = 'a' group by all"
+        ).fetchall()
+    )
+    assert (row["videos"], row["videos_duplicate"]) == (sum(cohort_a.values()), 1)
+    assert (row["videos_ok"], row["videos_failed"]) == (cohort_a["ok"], cohort_a["failed"])
+    errors = affectflow.report("errors", str(corpus.warehouse), min_videos=1)
+    duplicate = errors[errors["message"].str.startswith("duplicate of row 1")]
+    assert duplicate[["stage", "error_class", "inputs"]].values.tolist() == [
+        ["ingest", "DuplicateRow", 1]
+    ]
 
 
 def test_retryable_errors_are_retried_and_permanent_ones_are_not(corpus: Corpus) -> None:
@@ -202,7 +240,7 @@ def test_retryable_errors_are_retried_and_permanent_ones_are_not(corpus: Corpus)
 
 
 def test_no_faces_and_good_videos_leave_no_error_rows(corpus: Corpus) -> None:
-    fine = [corpus.rows[n] for n, e in EXPECTED.items() if e[0] != "failed"]
+    fine = [corpus.rows[n] for n, e in EXPECTED.items() if e[0] not in REFUSED]
     errors = corpus.query("select count(*) from errors where row_number in $rows", rows=fine)
     assert errors == [(0,)]
 

@@ -30,3 +30,20 @@ def test_version_and_usage(capsys) -> None:
     assert main([]) == 2
     assert main(["analyse"]) == 2
     assert "unknown command 'analyse'" in capsys.readouterr().err
+
+
+def test_report_and_refresh_help_say_what_they_do_with_examples(capsys) -> None:
+    from affectflow.queries.runner import list_reports
+
+    for argv in (["report", "--help"], ["refresh", "--help"]):
+        try:
+            main(argv)
+        except SystemExit as stop:  # argparse's --help
+            assert stop.code == 0
+    out = capsys.readouterr().out
+    report_help, refresh_help = out.split("usage: affectflow refresh")
+    assert "small-cell suppression" in report_help and "examples:" in report_help
+    assert all(name in report_help for name in list_reports())
+    assert "--wide" in report_help and "parquet" in report_help
+    assert "examples:" in refresh_help and "examples/refresh/cohorts.toml" in refresh_help
+    assert "--dry-run" in refresh_help

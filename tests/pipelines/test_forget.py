@@ -12,7 +12,7 @@ import duckdb
 
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.forget import key_of, main, recorded_cache_dirs, video_cache_dir
-from affectflow.transforms.video_cache import cached_files
+from affectflow.sources.cached_videos import cached_files
 
 
 def _counts(warehouse: Path, key: str) -> dict[str, tuple[int, int]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from affectflow.pipelines.beam_flags import beam_flag_kinds, listed_beam_flags, precheck_beam_args
 from affectflow.pipelines.cli import main
 from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import check_beam_args, option_args
@@ -27,6 +28,7 @@ def lists(tmp_path: Path) -> Path:
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    (tmp_path / "folder").mkdir()
     (tmp_path / "a_file").write_text("not a folder")
     return tmp_path
 
@@ -55,6 +57,15 @@ CASES = [
     (["good.csv", "--warehouse", "a_file"], "'a_file' is a file: give a folder"),
     (["good.csv", "--cache-dir", "a_file"], "'a_file' is a file: give a folder"),
     (["good.csv", "--direct_num_workers", "x"], "--direct_num_workers: invalid int value"),
+    # flags without a value: Beam's own parser would drop them with a log line and run
+    (["good.csv", "--keep-video"], "unknown option --keep-video (did you mean --keep-videos?)"),
+    (["good.csv", "--alow-local"], "unknown option --alow-local (did you mean --allow-local?)"),
+    (["good.csv", "--dry-run"], "unknown option --dry-run (did you mean --dry_run?)"),
+    (["--keep-video", "good.csv"], "unknown option --keep-video (did you mean --keep-videos?)"),
+    (["good.csv", "--runner", "DirectRunner", "--forse"], "unknown option --forse"),
+    (["good.csv", "--streamin"], "unknown option --streamin (did you mean --streaming?)"),
+    (["good.csv", "--keep_titel"], "unknown option --keep_titel (did you mean --keep-title?)"),
+    (["folder"], "is a folder: give the list file"),
 ]
 
 
@@ -73,8 +84,24 @@ def test_a_mistake_exits_2_with_one_line(lists, monkeypatch, capsys, args, messa
 def test_beam_options_pass_and_unknown_ones_do_not() -> None:
     check_beam_args(["--runner", "DirectRunner", "--direct_num_workers=2", "--save_main_session"])
     check_beam_args(["--no_pipeline_type_check", "--project", "p", "--region=europe-west4"])
+    check_beam_args(["--streaming", "--experiments=a", "--experiment", "b", "--dry_run=true"])
+    for valueless in (["--keep-video"], ["--save_main_sesion"], ["--runner", "X", "--x"]):
+        with pytest.raises(OptionError, match="unknown option"):
+            check_beam_args(valueless)
     with pytest.raises(OptionError, match="did you mean --project"):
         check_beam_args(["--projcet", "p"])
+
+
+def test_the_list_of_beams_flags_is_beams_parsers() -> None:
+    """The job checks Beam's flags against `beam_flags.txt` before importing Beam: it must be
+    the pinned Beam's (after an upgrade: `python -m affectflow.pipelines.beam_flags`)."""
+    assert listed_beam_flags() == beam_flag_kinds()
+    for good in (["--runner", "X", "--streaming"], ["--update_compatibility_version", "--x=1"]):
+        with pytest.raises(OptionError, match="unknown option --x"):
+            precheck_beam_args([*good, "--x"] if "--x=1" not in good else good)
+    precheck_beam_args(["--project", "p", "--no_pipeline_type_check", "--region=r"])
+    with pytest.raises(OptionError, match="unexpected argument 'extra'"):
+        precheck_beam_args(["--streaming", "extra"])
 
 
 def test_options_by_name_become_flags_and_unknown_names_are_refused() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from affectflow.pipelines.logs import setup_logging
-from affectflow.pipelines.progress import Progress
+from affectflow.pipelines.progress import WAITING, Progress
 
 
 def _append(journal: Path, **record: object) -> None:
@@ -38,7 +38,7 @@ def test_lines_count_from_the_committed_videos_and_skip_the_skipped(
         _append(journal, status="failed", name="gone.mp4", error="download: HTTP Error 404")
     lines = [r.getMessage() for r in caplog.records if r.name == "affectflow.progress"]
     assert lines == [
-        "3/5 ok talk.mp4 312 frames, 290 faces, 2 tracks, 8.1 s",
+        "3/5 ok talk.mp4 312 frames, 290 face-frames, 2 persons, 8.1 s",
         "5/5 failed gone.mp4: download: HTTP Error 404",
     ]
     status = progress.status()
@@ -72,8 +72,11 @@ def test_on_a_terminal_a_bar_shows_below_the_same_lines(
     shown = _read_all(controller)
     terminal.close()
     os.close(controller)
-    assert "[affectflow] 1/3 ok talk.mp4 312 frames, 290 faces, 2 tracks, 8.1 s" in shown
-    assert "[affectflow] 2/3 no_faces empty.mp4 20 frames, 0 faces, 0 tracks, 0.4 s" in shown
+    assert "[affectflow] 1/3 ok talk.mp4 312 frames, 290 face-frames, 2 persons, 8.1 s" in shown
+    assert "[affectflow] 2/3 no_faces empty.mp4 20 frames, 0 face-frames, 0 persons, 0.4 s" in shown
     bars = re.findall(r"\| (\d)/3 \[\d\d:\d\d<[\d:?]+, +[\d.?]+ ?(?:video/s|s/video)\]", shown)
     assert bars and bars[-1] == "2", shown
     assert shown.index("1/3 ok talk.mp4") < shown.rindex("| 2/3 [")  # lines above the bar
+    # until the first video is done, the line and the bar say what the job is doing
+    assert f"[affectflow] {WAITING} ..." in shown and f"{WAITING}:" in shown
+    assert shown.index(WAITING) < shown.index("1/3 ok talk.mp4")

@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from affectflow.pipelines.forget import main as forget_main
-from affectflow.pipelines.refresh import RefreshResult, main, refresh
+from affectflow.pipelines.refresh import RefreshResult, refresh
+from affectflow.pipelines.refresh_cli import main
 from affectflow.pipelines.refresh_config import load_config
 from affectflow.queries.render import render_report
 from affectflow.queries.runner import connect, run_report
@@ -180,7 +181,7 @@ def test_a_changed_setting_reanalyses_and_keeps_the_earlier_run(
     ).fetchall()
     assert sorted(shown) == sorted([(a, [r]) for r, a in runs])
     kept = con.execute(
-        "select count(*) from video_rows where run_id = $r", {"r": runs[0][0]}
+        "select count(*) from internal.video_rows where run_id = $r", {"r": runs[0][0]}
     ).fetchall()
     assert kept == [(5,)]
     latest = con.execute(
@@ -228,7 +229,9 @@ def test_a_second_refresh_while_one_holds_the_lock_exits_75(
 
 def test_dry_run_counts_without_running(refreshed: Refreshed, capsys) -> None:
     assert main(["--config", str(refreshed.config), "--dry-run"]) == 0
-    assert "4 videos listed, 0 new, 0 new listing errors; nothing new" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("refresh --dry-run: 4 videos listed, 0 new, 0 new listing errors; ")
+    assert "a refresh would analyse 0 videos; nothing run" in out
 
 
 def test_a_forgotten_video_is_not_analysed_again(refreshed: Refreshed) -> None:
@@ -252,7 +255,7 @@ def test_a_forgotten_video_is_not_analysed_again(refreshed: Refreshed) -> None:
     assert (result.videos_listed, result.videos_new, result.summary) == (4, 0, None)
     assert (
         not connect(str(copy))
-        .execute("select * from video_rows where video_key = $k", {"k": key})
+        .execute("select * from internal.video_rows where video_key = $k", {"k": key})
         .fetchall()
     )
 
@@ -271,7 +274,7 @@ def test_a_failing_report_is_named_and_the_others_are_written(refreshed: Refresh
     assert result.summary is None and result.reports == (out_dir / "cohort_summary.csv",)
     (failure,) = result.report_failures
     assert failure.startswith("cohort_comparison: cohort_a: no cohort 'nope'")
-    assert "(1 reports failed)" in result.line()
+    assert "(1 report failed)" in result.line()
 
 
 def test_a_refresh_that_finds_no_videos_writes_no_run_and_no_report(

@@ -36,7 +36,7 @@ class _Watcher:
     def _committed(self) -> dict[str, str]:
         try:
             with connect(str(self.warehouse)) as con:
-                rows = con.execute("select cohort, status from video_rows").fetchall()
+                rows = con.execute("select cohort, status from internal.video_rows").fetchall()
         except Exception:  # the warehouse is not made yet
             return {}
         return dict(rows)
@@ -99,6 +99,6 @@ def test_a_drip_holds_back_only_itself_and_finished_videos_are_committed(
     assert watcher.good_before_drip is True  # committed while the drip still streamed
     assert summary.videos_total == 7 and summary.videos_ok == 3
     with connect(str(warehouse)) as con:
-        rows = con.execute("select cohort, status from video_rows order by all").fetchall()
+        rows = con.execute("select cohort, status from internal.video_rows order by all").fetchall()
     assert len(rows) == 7
     assert {cohort for cohort, status in rows if status == "ok"} == set(GOOD)

@@ -77,6 +77,24 @@ def test_report_returns_a_dataframe_with_its_notes_or_the_report(job) -> None:
         affectflow.report("data_quality", warehouse=str(job.warehouse), n_boot=3)
 
 
+@pytest.mark.parametrize("name", ["cohort_summary", "data_quality", "negative_share"])
+def test_a_masked_report_keeps_its_numeric_dtypes(job, name) -> None:
+    """Masked cells are typed nulls (NaN, pd.NA): the dtypes are the unmasked report's and
+    `df.mean()` works on both."""
+    params = {"n_boot": 20} if name == "negative_share" else {}
+    masked = affectflow.report(name, str(job.warehouse), min_videos=100, **params)
+    opened = affectflow.report(name, str(job.warehouse), min_videos=1, **params)
+    assert masked["suppressed"].all() and not opened["suppressed"].any()
+    assert masked.dtypes.to_dict() == opened.dtypes.to_dict()
+    numeric = masked.select_dtypes("number").columns
+    assert "videos_ok" in numeric or "videos" in numeric
+    assert not [c for c in masked.columns if masked[c].dtype == object]
+    assert masked[numeric].mean().isna().all()
+    assert opened[numeric].mean().notna().any()
+    for column in numeric:
+        assert str(masked[column].dtype) in ("Int64", "float64"), column
+
+
 def test_analyze_runs_the_job_and_returns_its_summary(job, tmp_path, model_cache_dir) -> None:
     warehouse = tmp_path / "out"
     shutil.copytree(job.warehouse, warehouse)
@@ -131,3 +149,13 @@ def test_one_emotion_palette_whatever_the_class_set_calls_a_label() -> None:
     assert emotion_colour("sad") == emotion_colour("Sadness") == "#1f77b4"
     assert emotion_colour("happy") == emotion_colour("happiness")
     assert emotion_colour("boredom") == emotion_colour("boredom")  # stable for others
+
+
+def test_show_tables_lists_what_analysts_query_and_every_result_is_printed(job, capsys) -> None:
+    argv = ["sql", "--warehouse", str(job.warehouse), "--format", "csv"]
+    assert main([*argv, "-c", "show tables"]) == 0
+    tables = set(capsys.readouterr().out.split()[1:])
+    assert {"videos", "latest_videos", "faces", "errors", "runs", "persons"} <= tables
+    assert not tables & {"video_rows", "face_rows", "units"}  # internal: `internal.*`
+    assert main([*argv, "-c", "select 1 as a; create temp table t as select 2 as b; from t"]) == 0
+    assert capsys.readouterr().out.split() == ["a", "1", "b", "2"]

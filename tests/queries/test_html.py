@@ -71,3 +71,49 @@ def test_text_from_the_data_is_escaped(con) -> None:
     assert "<script" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert len(images(page)) == 1
+
+
+def test_html_tables_show_rounded_numbers(con) -> None:
+    """People read 0.5211, not 0.5210727969348659; csv/json/parquet keep every digit."""
+    report = run_report(con, "cohort_summary", {"min_videos": 1})
+    page = render_html(con, report)
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    numbers = [c for c in cells if re.fullmatch(r"-?[\d,]*\.\d+", c)]
+    significant = [
+        c.replace(",", "").replace("-", "").replace(".", "").lstrip("0") for c in numbers
+    ]
+    assert numbers and all(len(digits) <= 4 for digits in significant), numbers
+    exact = [v for row in report.rows for v in row if isinstance(v, float)]
+    assert any(len(repr(v).split(".")[1]) > 4 for v in exact)  # the data had more digits
+    assert '<div class="wide"><table>' in page  # a wide table scrolls instead of being cut
+
+
+def _legend_texts(fig) -> list[str]:
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    return [text.get_text() for legend in legends for text in legend.get_texts()]
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_every_series_and_mark_of_a_plot_has_a_legend_entry(con, name) -> None:
+    from matplotlib.figure import Figure
+
+    report = run_report(con, name, {"min_videos": 1})
+    fig = PLOTS[name](report, Figure)
+    assert fig is not None, name
+    texts = _legend_texts(fig)
+    records = [r for r in report.records() if not r["suppressed"]]
+    if name in ("trend_by_month", "video_summary"):
+        drawn = {str(r["cohort"]) for r in records if r.get("negative_share") is not None}
+        assert {t.split(" (")[0] for t in texts} >= drawn, texts
+    elif name == "video_timeline":
+        assert set(texts) >= {r["label"] for r in records} and "white: no face in the bin" in texts
+    elif name in ("paper_figure5", "cohort_emotions"):
+        assert set(texts) == {str(r["cohort"]) for r in records}
+    elif name == "data_quality":
+        assert {"ok", "no faces", "failed", "duplicate row"} <= set(texts)
+    elif name == "errors":
+        assert set(texts) == {str(r["stage"]) for r in records}
+    else:  # one series with its interval
+        assert texts and any("CI" in t for t in texts), texts
+    title = fig.get_suptitle() or fig.axes[0].get_title()
+    assert "?" in title, title  # a question, not a claim

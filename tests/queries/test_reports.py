@@ -87,6 +87,29 @@ def test_every_report_declares_its_question_grain_and_parameters() -> None:
         assert sql.rstrip().splitlines()[-1].startswith("select * from final"), name
 
 
+@pytest.mark.parametrize("name", list_reports())
+def test_a_masked_row_keeps_only_the_keys_its_report_declares(con, name) -> None:
+    """Every report: the runner masks each column but the declared keys (`-- Keys:`) of a
+    row built from too few videos; per-video reports mask every row at the default 5."""
+    report = run_report(con, name, {"min_videos": 5})
+    keys = report_info(name).keys
+    assert keys and set(keys) <= set(report.columns)
+    values = [c for c in report.columns if c not in (*keys, "suppressed")]
+    masked = [row for row in report.records() if row["suppressed"]]
+    assert masked, name  # every report has a small cell in this warehouse (control: 4 videos)
+    for row in masked:
+        assert all(row[c] is None for c in values) and all(row[k] is not None for k in keys[:1])
+    opened = run_report(con, name, OPEN)
+    if opened.rows:
+        assert opened.suppressed == 0
+        assert any(r[c] is not None for r in opened.records() for c in values)
+
+
+def test_no_report_sql_masks_a_column_itself() -> None:
+    for name in list_reports():
+        assert "not suppressed" not in report_sql(name), name
+
+
 @pytest.mark.parametrize(
     "name", ["cohort_summary", "cohort_emotions", "negative_share", "data_quality", "paper_figure5"]
 )
@@ -94,15 +117,11 @@ def test_a_cohort_of_4_videos_is_masked_and_one_of_5_is_not(con, name) -> None:
     report = run_report(con, name, {"min_videos": 5})
     cohort = report.columns.index("cohort")
     masked = {row[cohort] for row in report.rows if row[report.columns.index("suppressed")]}
-    keys = ("cohort", "label", "negative", "valence_ambiguous", "suppressed")
-    values = [c for c in report.columns if c not in keys]
+    values = [c for c in report.columns if c not in (*report_info(name).keys, "suppressed")]
     if name == "cohort_emotions":  # per label: masked by the videos showing that label
         assert "control" in masked
     else:
         assert masked == {"control"}
-    for row in report.records():
-        if row["suppressed"]:
-            assert all(row[c] is None for c in values), row
     kept = [row for row in report.records() if not row["suppressed"]]
     assert kept and all(row[values[0]] is not None for row in kept)
     assert run_report(con, name, {"min_videos": 4}).suppressed < report.suppressed
@@ -178,7 +197,7 @@ def test_video_summary_matches_each_video(con, cohorts) -> None:
         row = rows[(key,)]
         assert row["status"] == status
         if status == "failed":
-            assert row["face_frames"] is None and row["faces_per_minute"] is None
+            assert row["face_frames"] is None and row["face_frames_per_minute"] is None
             continue
         assert (row["face_frames"], row["persons"]) == (frames, persons)
         if frames:
@@ -203,7 +222,7 @@ def test_trend_by_month_groups_by_upload_month(con, cohorts) -> None:
         assert rows[(cohort, month)]["negative_share"] == pytest.approx(negative, abs=1e-4)
 
 
-def test_data_quality_counts_failures_no_faces_and_faces_per_minute(con, cohorts) -> None:
+def test_data_quality_counts_failures_no_faces_and_face_frames_per_minute(con, cohorts) -> None:
     rows = by(run_report(con, "data_quality", OPEN), "cohort")
     raw = cohorts.raw()
     for (cohort,) in rows:
@@ -222,7 +241,7 @@ def test_data_quality_counts_failures_no_faces_and_faces_per_minute(con, cohorts
             {"c": cohort},
         ).fetchall()
         assert row["face_frames"] == faces
-        assert row["faces_per_minute"] == pytest.approx(faces / minutes, abs=0.01)
+        assert row["face_frames_per_minute"] == pytest.approx(faces / minutes, abs=0.01)
     assert rows[("depressed",)]["videos_failed"] == 1
     stage = raw.execute("select stage from errors").fetchall()
     assert rows[("depressed",)]["top_failed_stage"] == stage[0][0] == "download"

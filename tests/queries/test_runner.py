@@ -140,6 +140,42 @@ def test_data_quality_counts_every_failed_row_of_the_job(job) -> None:
     assert {c: r["videos"] for c, r in rows.items()} == {"a": 3, "b": 5}
 
 
+@pytest.mark.parametrize("name", list_reports())
+def test_the_terminal_table_of_every_report_fits_100_columns(cohorts, name) -> None:
+    """Key columns and those that fit by default (a line names the rest); `--wide`: every
+    column, one row per block; both within 100 columns."""
+    con = connect(str(cohorts.warehouse))
+    report = run_report(con, name, {"min_videos": 1})
+    narrow = format_table(report)
+    assert max(len(line) for line in narrow.splitlines()) <= 100, name
+    header = narrow.splitlines()[0].split()
+    assert set(report.keys) <= set(header), name
+    if len(header) < len(report.columns):
+        assert "--wide shows every column" in narrow
+    wide = format_table(report, wide=True)
+    assert max(len(line) for line in wide.splitlines()) <= 100
+    for column in report.columns:
+        assert f"\n{column} " in wide, column
+
+
+def test_parquet_reports_keep_types_and_every_digit(cohorts, tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "negative_share.parquet"
+    argv = ["report", "negative_share", "--warehouse", str(cohorts.warehouse), "--min-videos"]
+    assert main([*argv, "5", "--format", "parquet", "--out", str(out)]) == 0
+    table = pq.read_table(out)
+    con = connect(str(cohorts.warehouse))
+    report = run_report(con, "negative_share", {"min_videos": 5})
+    assert table.column_names == report.columns and table.num_rows == len(report.rows)
+    assert str(table.schema.field("videos").type) == "int64"
+    assert str(table.schema.field("negative_share").type) == "double"
+    assert table.to_pylist() == report.records()
+    with pytest.raises(SystemExit) as stop:  # bytes need --out
+        main([*argv, "5", "--format", "parquet"])
+    assert stop.value.code == 2
+
+
 @pytest.mark.parametrize("param", ["n_boot=1000000000", "n_perm=100001"])
 def test_resampling_parameters_have_an_upper_bound(job, capsys, param: str) -> None:
     """A billion replicates grew to 8.7 GB: refused at once, exit 2, with the bound."""

@@ -40,7 +40,7 @@ RECORDS = {
 
 
 def test_statuses_and_stages_are_their_strings() -> None:
-    assert [str(s) for s in VideoStatus] == ["ok", "no_faces", "skipped", "failed"]
+    assert [str(s) for s in VideoStatus] == ["ok", "no_faces", "skipped", "duplicate", "failed"]
     assert [str(s) for s in Stage] == ["ingest", "download", "frames", "faces", "infer", "commit"]
     for member in [*VideoStatus, *Stage]:
         assert isinstance(member, str) and member == member.value

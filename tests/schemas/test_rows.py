@@ -57,7 +57,7 @@ FACE = FaceCrop("url-0a", "depressed", 30, 1001, 1, FaceBox(10, 20, 64, 66), cro
 
 REQUEST_COLUMNS = {
     "video_key", "url", "cohort", "status", "run_id", "row_number", "attributes",
-    "model_id", "analysis_id", "unit_id",
+    "model_id", "analysis_id", "unit_id", "run_date",
 }  # fmt: skip
 # what a failed input leaves: the request's columns (its list's attributes too), nothing
 # of the file
@@ -200,6 +200,7 @@ def test_error_row_values() -> None:
         "input": "https://example.org/v.mp4",
         "run_id": "20250102T030405Z-r",
         "unit_id": None,
+        "run_date": None,
     }
     assert type(row["stage"]) is str
 

@@ -176,11 +176,13 @@ def committed(warehouse: Path) -> duckdb.DuckDBPyConnection:
 def test_committed_views_run_over_the_schemas(warehouse: Path) -> None:
     con = committed(warehouse)
     assert con.execute("select run_id, analysis_id from runs").fetchall() == [(RUN.run_id, "a1")]
-    assert con.execute("select video_key, status from video_rows order by all").fetchall() == [
+    assert con.execute(
+        "select video_key, status from internal.video_rows order by all"
+    ).fetchall() == [
         ("v1", "ok"),
         ("v2", "failed"),
     ]
-    assert con.execute("select count(*) from face_rows").fetchone() == (4,)
+    assert con.execute("select count(*) from internal.face_rows").fetchone() == (4,)
     assert con.execute("select video_key, stage, retryable from errors").fetchall() == [
         ("v2", "download", False)
     ]

@@ -7,7 +7,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
+from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
 from affectflow.sources.list_formats import list_format
 from affectflow.sources.video_keys import video_key_for, youtube_id
 from affectflow.sources.video_list import parse_video_list
@@ -72,6 +72,17 @@ def test_duplicates_are_errors_that_name_the_first_row() -> None:
     first, second = _parse(text, "csv")
     assert isinstance(first, VideoRequest)
     assert isinstance(second, ErrorRecord) and "duplicate of row 1" in second.message
+    assert second.error_class == DUPLICATE_ROW and first.video_key in second.message
+
+
+def test_the_first_row_of_a_video_is_the_first_in_list_order_whatever_the_spelling() -> None:
+    """Which row is the duplicate depends on the list alone (never on a worker's order)."""
+    a, b = "https://youtu.be/dQw4w9WgXcQ", "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    for first_url, second_url in ((a, b), (b, a)):
+        items = _parse(f"url,cohort\n{first_url},a\n{second_url},b\n{first_url},c\n", "csv")
+        assert [type(i) for i in items] == [VideoRequest, ErrorRecord, ErrorRecord]
+        assert items[0].url == first_url and items[0].cohort == "a"
+        assert all("duplicate of row 1" in i.message for i in items[1:])
 
 
 def test_jsonl_keeps_free_fields_and_reports_bad_lines() -> None:
@@ -175,10 +186,45 @@ def test_hostile_jsonl_lines_are_row_errors_and_numbers_stay_true() -> None:
     assert requests[4].attributes == {"note": "x\u2028y\u2029z\x85"}
 
 
-def test_rows_naming_a_video_keep_its_key_even_when_invalid() -> None:
-    """A row without a cohort or a duplicate still names the video: forget must find it."""
+def test_refused_rows_never_carry_the_key_of_the_video_they_name() -> None:
+    """A duplicate or a row without a cohort stands for its list row, not for the video:
+    with the video's key it would replace that video's own row (`forget` finds it by URL)."""
     url = "https://example.org/a.mp4"
     items = _parse(f"url,cohort\n{url},a\n{url},a\n{url},\n", "csv")
-    key = video_key_for(url)
-    assert [i.video_key for i in items] == [key, key, key]
+    assert [i.video_key for i in items] == [video_key_for(url), None, None]
     assert [type(i) for i in items] == [VideoRequest, ErrorRecord, ErrorRecord]
+    assert [i.url for i in items[1:]] == [url, url]
+    assert [i.error_class for i in items[1:]] == [DUPLICATE_ROW, "InvalidRow"]
+
+
+def test_a_spreadsheets_export_reads_as_written() -> None:
+    """`URL`/`Cohort` in any case, and a `;`- or tab-separated export (a comma locale)."""
+    for text in (
+        "URL;Cohort;Note\nhttps://example.org/a.mp4;a;x, y\n",
+        "Url\tCOHORT\tNote\nhttps://example.org/a.mp4\ta\tx, y\n",
+        'URL,Cohort,Note\nhttps://example.org/a.mp4,a,"x, y"\n',
+    ):
+        (request,) = _parse(text, "csv")
+        assert isinstance(request, VideoRequest), text
+        assert (request.url, request.cohort) == ("https://example.org/a.mp4", "a")
+        assert request.attributes == {"Note": "x, y"}
+    (jsonl,) = _parse('{"URL": "https://example.org/a.mp4", "Cohort": "b"}\n', "jsonl")
+    assert isinstance(jsonl, VideoRequest) and jsonl.cohort == "b"
+    (error,) = _parse("link;group\nhttps://example.org/a.mp4;a\n", "csv")
+    assert "has no 'url' or 'video_id' column" in error.message
+
+
+def test_local_files_are_stored_by_their_path_under_the_list_or_their_name(tmp_path) -> None:
+    """The tables never hold the analyst's absolute paths; the file is still read by its
+    real path, and its key is its real path's."""
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"x")
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.mp4"
+    outside.write_bytes(b"y")
+    text = f"url,cohort\nclips/a.mp4,a\n{outside},a\n"
+    inside, other = _parse(text, "csv", allow_local=True, base_dir=str(tmp_path))
+    assert (inside.url_stored, other.url_stored) == ("clips/a.mp4", outside.name)
+    assert inside.url == str(tmp_path / "clips" / "a.mp4") and other.url == str(outside)
+    assert inside.video_key == video_key_for(str(tmp_path / "clips" / "a.mp4"), True)
+    remote = _parse("url,cohort\nhttps://example.org/a.mp4,a\n", "csv")[0]
+    assert remote.url_stored == remote.url

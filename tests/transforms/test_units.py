@@ -56,8 +56,8 @@ def buffer(tmp_path: Path, **settings: object) -> tuple[UnitBuffer, str]:
 def committed(warehouse: str) -> list[tuple]:
     with connect(warehouse) as con:
         return con.execute(
-            "select v.video_key, v.status, count(f.frame_index) from video_rows v "
-            "left join face_rows f using (video_key, unit_id) group by all order by 1"
+            "select v.video_key, v.status, count(f.frame_index) from internal.video_rows v "
+            "left join internal.face_rows f using (video_key, unit_id) group by all order by 1"
         ).fetchall()
 
 
@@ -81,7 +81,7 @@ def test_a_video_waits_for_its_faces_and_an_inference_failure_makes_it_failed(
         ("failed", "a.mp4", 2),
     ]
     assert progress_text(lines[1]) == (
-        "failed a.mp4 20 frames, 2 faces, 1 tracks, 0.5 s: infer: CUDA error (1 faces)"
+        "failed a.mp4 20 frames, 2 face-frames, 1 person, 0.5 s: infer: CUDA error (1 faces)"
     )
 
 
@@ -121,7 +121,7 @@ def test_a_finished_video_is_smoothed_along_its_track(tmp_path: Path) -> None:
         buf.add(Role.FACE, face_row(face("s", frame), p, LABELS, RUN))
     with connect(warehouse) as con:
         rows = con.execute(
-            "select frame_index, label, smoothed_label from face_rows order by 1"
+            "select frame_index, label, smoothed_label from internal.face_rows order by 1"
         ).fetchall()
     # frames 100 ms apart, a 1 s window: each face sees all three (2 happy, 1 sad)
     assert rows == [(1, "happy", "happy"), (2, "sad", "happy"), (3, "happy", "happy")]
@@ -184,7 +184,9 @@ def test_a_video_split_across_bundles_is_never_written_partly(tmp_path: Path) ->
     assert committed(warehouse) == [("a", "failed", 0), ("b", "ok", 1)]
     with connect(warehouse) as con:
         stages = con.execute("select video_key, stage from errors").fetchall()
-        faces = con.execute("select video_key, count(*) from face_rows group by 1").fetchall()
+        faces = con.execute(
+            "select video_key, count(*) from internal.face_rows group by 1"
+        ).fetchall()
     assert stages == [("a", "commit")] and faces == [("b", 1)]
 
 

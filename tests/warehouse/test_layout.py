@@ -14,7 +14,7 @@ def test_paths_of_a_local_warehouse(tmp_path: Path) -> None:
     assert layout.forgotten_file(root) == f"{root}/_forgotten/keys.txt"
     assert layout.table_glob(root, "faces") == f"{root}/faces/**/*.parquet"
     assert not layout.is_warehouse(root)
-    nested = tmp_path / "out" / "faces" / "run_date=2026-01-01" / "cohort_folder=a"
+    nested = tmp_path / "out" / "faces" / "run_date_folder=2026-01-01" / "cohort_folder=a"
     nested.mkdir(parents=True)
     (nested / "run-x.parquet").write_bytes(b"")
     (nested / "run-x.parquet.tmp-1").write_bytes(b"")

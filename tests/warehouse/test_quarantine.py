@@ -13,7 +13,7 @@ from affectflow.warehouse.resume import settle_unfinished
 
 
 def test_a_corrupt_file_is_quarantined_once_and_named(tmp_path: Path, caplog) -> None:
-    folder = tmp_path / "out" / "videos" / "run_date=2026-11-24" / "cohort=a"
+    folder = tmp_path / "out" / "videos" / "run_date_folder=2026-11-24" / "cohort=a"
     folder.mkdir(parents=True)
     good = folder / "empty.parquet"
     pq.write_table(VIDEOS.empty_table(), good)

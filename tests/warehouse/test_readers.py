@@ -7,6 +7,7 @@ each get every row of each table, with the same `cohort` as the files themselves
 from __future__ import annotations
 
 import collections
+import datetime
 from pathlib import Path
 
 import duckdb
@@ -61,6 +62,26 @@ def test_each_client_reads_each_table_with_every_row_and_cohort(job, reader) -> 
         cohorts = [None if pd.isna(c) else str(c) for c in frame["cohort"]]
         assert collections.Counter(cohorts) == truth, (table, reader)
     assert set(_truth(job.warehouse / "videos")) >= {"a", "b"}
+
+
+DATE_KINDS = {
+    "pandas": "object",  # pyarrow's date32 -> datetime.date objects (pandas has no date dtype)
+    "pyarrow.dataset": "object",
+    "pyarrow.dataset hive": "object",
+}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_run_date_is_a_date_in_every_reader(job, reader) -> None:
+    """`run_date` is a date column of the files, never the folder key (that is
+    `run_date_folder`), so every reader gets dates, whatever it does with folders."""
+    for table in ("videos", "faces", "errors"):
+        frame = READERS[reader](job.warehouse / table)
+        values = {v for v in frame["run_date"] if not pd.isna(v)}
+        assert values and all(isinstance(v, datetime.date) for v in values), (table, reader)
+        dtype = str(frame["run_date"].dtype)
+        assert dtype == DATE_KINDS.get(reader, dtype) and "category" not in dtype, dtype
+        assert not dtype.startswith(("str", "string")), (table, reader, dtype)
 
 
 def test_an_empty_table_has_one_placeholder_until_it_has_partitions(tmp_path: Path) -> None:

@@ -17,16 +17,16 @@ def test_rows_of_a_run_without_its_runs_row_are_invisible(job, tmp_path: Path) -
     shutil.copytree(job.warehouse, copy, ignore=shutil.ignore_patterns(".lock"))
     with connect(str(copy)) as con:
         ((run_id, analysis_id),) = con.execute(
-            "select run_id, analysis_id from video_rows group by all"
+            "select run_id, analysis_id from internal.video_rows group by all"
         ).fetchall()
-        videos = con.execute("select count(*) from video_rows").fetchall()[0][0]
-        faces = con.execute("select count(*) from face_rows").fetchall()[0][0]
+        videos = con.execute("select count(*) from internal.video_rows").fetchall()[0][0]
+        faces = con.execute("select count(*) from internal.face_rows").fetchall()[0][0]
     assert videos > 0 and faces > 0
     assert done_video_keys(str(copy), analysis_id)
     Path(layout.run_record(str(copy), run_id)).unlink()
     ensure_tables(str(copy))  # as every commit leaves it: each table has a file
     with connect(str(copy)) as con:
-        for view in ("runs", "video_rows", "face_rows", "errors"):
+        for view in ("runs", "internal.video_rows", "internal.face_rows", "errors"):
             assert con.execute(f"select count(*) from {view}").fetchall() == [(0,)], view
     assert done_video_keys(str(copy), analysis_id) == frozenset()
 
