@@ -23,6 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
+from affectflow.models.installed import MTCNN, installed
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.analyze_graph import build, listed_file
@@ -30,6 +31,7 @@ from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
     is_local_runner,
+    launcher_cache_dir,
     parse_analyze_args,
     recorded_options,
     resolve_runner_options,
@@ -100,7 +102,8 @@ def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, Pip
 
 def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
     """Fail fast, before any download: list (and its header), warehouse path, model, both
-    weights, device."""
+    weights, device. Returns the spec and what the workers load: on a remote runner
+    never a path of this machine's cache (`installed:NAME`: the workers' own copy)."""
     if video_list is not None and not FileSystems.exists(video_list):
         raise JobError(f"video list {video_list!r} does not exist")
     if any(char in opts.warehouse for char in GLOB_CHARS):
@@ -115,8 +118,11 @@ def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec,
         if is_local_runner(opts):
             check_device(opts.device)  # else the workers check it where the model loads
         FileSystems.set_options(opts)  # a remote --weights's filesystem reads Beam's options
-        spec, weights = launcher_weights(spec, opts.cache_dir, opts.weights)
-        detector_weights = fetch_mtcnn_weights(opts.cache_dir)
+        cache_dir = launcher_cache_dir(opts)
+        spec, weights = launcher_weights(spec, cache_dir, opts.weights)
+        if not is_local_runner(opts):  # the workers' own (their image's) or --weights
+            return spec, opts.weights or installed(spec.name), weights.sha256, installed(MTCNN)
+        detector_weights = fetch_mtcnn_weights(cache_dir)
     except (ValueError, RuntimeError, OSError) as error:
         raise JobError(str(error)) from error
     return spec, weights.path, weights.sha256, str(detector_weights)
@@ -129,7 +135,7 @@ def prepare(
     video_list, options = _parse(argv, with_list=videos is None)
     opts = options.view_as(AnalyzeOptions)
     os.umask(opts.umask)  # before anything is created: warehouse and cache owner-only
-    if opts.cache_dir is None:
+    if opts.cache_dir is None and is_local_runner(options):
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256, detector_weights = _preflight(video_list, opts)
     settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
@@ -148,7 +154,7 @@ def execute(job: Job, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
 
     Raises WarehouseBusy when another job holds the lock.
     """
-    with warehouse_lock(job.opts.warehouse, job.opts.cache_dir, command="analyze"):
+    with warehouse_lock(job.opts.warehouse, launcher_cache_dir(job.options), command="analyze"):
         return _execute(job, test_pipeline)
 
 

@@ -47,7 +47,9 @@ def build(pipeline: beam.Pipeline, job: Job) -> None:
     """
     settings, run, opts = job.settings, job.run_info, job.opts
     requests, ingest_failed, source_failed = read_requests(pipeline, job.videos, job)
-    settled = pipeline | "ReadSettled" >> ReadSettled(opts.warehouse, run, force=opts.force)
+    settled = pipeline | "ReadSettled" >> ReadSettled(
+        opts.warehouse, run, force=opts.force, settings=settings
+    )
     todo, skipped = requests | "SplitDone" >> SplitDone(settled)
     if opts.workers > 1:
         todo = todo | "SpreadVideos" >> beam.Reshuffle()

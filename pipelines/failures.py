@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import errno
 
+from affectflow.transforms.preflight import PREFLIGHT
+
 
 def job_failure(error: BaseException) -> str:
     """One line saying what stopped a job and what to do about it."""
+    text = str(error)
+    if PREFLIGHT in text:  # a worker's own line, however the runner wrapped it
+        return PREFLIGHT + text.split(PREFLIGHT, 1)[1].splitlines()[0][:500]
     cause = next((e for e in _chain(error) if isinstance(e, OSError)), None)
     if cause is None:
         text = str(error).strip().splitlines()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from affectflow.pipelines.analyze import Job, JobError, execute, prepare
 from affectflow.pipelines.failures import job_failure
-from affectflow.pipelines.options import AnalyzeOptions
+from affectflow.pipelines.options import AnalyzeOptions, launcher_cache_dir
 from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
@@ -189,7 +189,8 @@ def refresh(
     """One refresh under the warehouse's lock; raises JobError, WarehouseBusy."""
     job = prepare(list(config.analyze_args), ListedVideos(), label=f"refresh:{config.path}")
     opts = job.opts
-    with warehouse_lock(config.warehouse, opts.cache_dir, command="refresh", wait_s=wait_s):
+    lock_dir = launcher_cache_dir(job.options)
+    with warehouse_lock(config.warehouse, lock_dir, command="refresh", wait_s=wait_s):
         listed = gather(config, opts)
         todo = new_work(
             listed, config.warehouse, job.run_info.analysis_id, retry_failed=retry_failed

@@ -38,8 +38,8 @@ from affectflow.media.frames import (
 )
 from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, TrackConfirmation
 from affectflow.models.faces import HaarFaceDetector
+from affectflow.models.installed import MTCNN, installed, weights_to_load
 from affectflow.models.mtcnn import MtcnnDetector
-from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.schemas.records import (
     ErrorRecord,
     FaceBox,
@@ -78,7 +78,7 @@ class DetectFacesFn(beam.DoFn):
         if settings.cv2_threads is not None:
             cv2.setNumThreads(settings.cv2_threads)
         min_size = (settings.min_face, settings.min_face)
-        weights = settings.detector_weights_path or str(fetch_mtcnn_weights())
+        weights = weights_to_load(settings.detector_weights_path or installed(MTCNN))
         self._checker = MtcnnDetector(weights, min_size, settings.device)
         self._checker.load()
         self._detector: FaceDetector = self._checker

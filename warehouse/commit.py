@@ -24,7 +24,7 @@ from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 from affectflow.warehouse import layout
 from affectflow.warehouse.layout import UNITS, all_files, files, staging_dir, table_files
 from affectflow.warehouse.partitions import run_date_of, write_table
-from affectflow.warehouse.sql import connect
+from affectflow.warehouse.sql import NoWarehouse, connect
 from affectflow.warehouse.units import compact_run, delete_units, ensure_unit_files
 
 LOG = logging.getLogger(__name__)
@@ -102,9 +102,15 @@ def discard_uncommitted_files(warehouse: str) -> list[str]:
 
 def _query(warehouse: str, sql: str, params: dict) -> list[tuple]:
     """Run `sql` over the committed views of `committed.sql`; no rows before a first run."""
-    if not all(table_files(warehouse, name) for name in ("videos", "errors", "runs")):
+    if not layout.is_remote(warehouse) and not all(
+        table_files(warehouse, name) for name in ("videos", "errors", "runs")
+    ):
         return []
-    with connect(warehouse) as con:
+    try:
+        con = connect(warehouse)
+    except NoWarehouse:
+        return []
+    with con:
         return con.execute(sql, params).fetchall()
 
 

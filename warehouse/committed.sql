@@ -3,43 +3,41 @@
 -- unit of a run still going (or killed) once its marker exists (`warehouse/units.py`);
 -- the end of a run compacts its units into the run's files. Rows of anything else (a
 -- unit killed before its marker, a run killed mid-compaction) are invisible.
--- Bound before this file runs: the file globs videos_glob, faces_glob, errors_glob,
--- runs_glob, the unit globs videos_units_glob, faces_units_glob, errors_units_glob and
--- committed_units_glob (each matches at least an empty file). Every file also holds its
--- cohort column, so the partition folders are not read as columns (hive_partitioning = false).
+-- Defined before this file runs (`warehouse/sql.py`): the relations of each table's files,
+-- videos_files, faces_files, errors_files, runs_files, and of its unit files,
+-- videos_unit_files, faces_unit_files, errors_unit_files, committed_unit_files (DuckDB's
+-- read_parquet of the file globs for a local warehouse, Arrow datasets for a remote
+-- one). Every file also holds its cohort column, so the partition folders are not read
+-- as columns.
 
 -- runs: one row per committed run.
 create or replace temp view runs as
-select * from read_parquet(
-    getvariable('runs_glob'), union_by_name = true, hive_partitioning = false
-);
+select * from runs_files;
 
 -- units: one row per committed unit of a run without its `runs` row yet.
 create or replace temp view units as
-select * from read_parquet(
-    getvariable('committed_units_glob'), union_by_name = true, hive_partitioning = false
-)
+select * from committed_unit_files
 where run_id not in (select run_id from runs);
 
--- committed_rows: the rows of one table (its run files' glob and its unit files' glob)
--- that belong to a committed run or unit.
+-- committed_rows: the rows of one table (the names of its run files' relation and its
+-- unit files' relation) that belong to a committed run or unit.
 create or replace temp macro committed_rows(run_files, unit_files) as table
 select t.*
-from read_parquet(run_files, union_by_name = true, hive_partitioning = false) as t
+from query_table(run_files) as t
 where t.run_id in (select run_id from runs)
 union all by name
 select t.*
-from read_parquet(unit_files, union_by_name = true, hive_partitioning = false) as t
+from query_table(unit_files) as t
 where t.unit_id in (select unit_id from units);
 
 -- video_rows: every `videos` row of every committed run and unit (skipped ones included).
 create or replace temp view video_rows as
-select * from committed_rows(getvariable('videos_glob'), getvariable('videos_units_glob'));
+select * from committed_rows('videos_files', 'videos_unit_files');
 
 -- face_rows: every `faces` row of every committed run and unit.
 create or replace temp view face_rows as
-select * from committed_rows(getvariable('faces_glob'), getvariable('faces_units_glob'));
+select * from committed_rows('faces_files', 'faces_unit_files');
 
 -- errors: one row per dead letter of a committed run or unit.
 create or replace temp view errors as
-select * from committed_rows(getvariable('errors_glob'), getvariable('errors_units_glob'));
+select * from committed_rows('errors_files', 'errors_unit_files');
