@@ -39,9 +39,14 @@ def arrow_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
 def _parquet_files(filesystem: pafs.FileSystem, root: str) -> list[str]:
     """Every Parquet file under `root` (relative paths, sorted); temporary files left out."""
     try:
-        infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
+        infos = filesystem.get_file_info(
+            pafs.FileSelector(root, recursive=True, allow_not_found=True)
+        )
     except (pa.ArrowException, OSError) as error:
         raise RemoteError(f"cannot list {root}: {' '.join(str(error).split())[:300]}") from error
+    bucket = root.split("/", 1)[0]
+    if filesystem.get_file_info(bucket).type == pafs.FileType.NotFound:
+        raise RemoteError(f"the bucket {bucket} does not exist or these credentials cannot see it")
     prefix = root.rstrip("/") + "/"
     return sorted(
         info.path.removeprefix(prefix)
