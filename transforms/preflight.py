@@ -17,6 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from affectflow.models.installed import MTCNN, installed, weights_to_load
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.settings import StageSettings
+from affectflow.transforms.infer import check_weights
 from affectflow.warehouse.sql import NoWarehouse, connect
 
 PREFLIGHT = "worker preflight:"  # the start of the one line a failed preflight gives
@@ -33,11 +34,13 @@ def _check(what: str, action: Callable[[], object]) -> None:
         return
     except Exception as error:  # anything: the point is one line instead of a traceback
         reason = " ".join(str(error).split())[:400]
-        raise PreflightError(f"{PREFLIGHT} {what}: {type(error).__name__}: {reason}") from None
+        raise PreflightError(f"{PREFLIGHT} {what}: {reason}") from None
 
 
 def _open_weights(path: str, sha256: str) -> None:
-    with FileSystems.open(weights_to_load(path, sha256)) as handle:
+    path = weights_to_load(path, sha256)
+    check_weights(path)  # the handler's own message for a filesystem or file missing here
+    with FileSystems.open(path) as handle:
         handle.read(1 << 16)
 
 
@@ -53,8 +56,8 @@ def preflight(settings: StageSettings, warehouse: str) -> None:
     model = settings.classify.weights_path or installed(settings.classify.model)
     sha256 = settings.classify.weights_sha256
     _check(
-        f"the face detector's weights {detector}",
+        f"the face detector ({detector})",
         lambda: load_mtcnn_nets(weights_to_load(detector)),
     )
-    _check(f"the emotion model's weights {model}", lambda: _open_weights(model, sha256))
+    _check(f"the emotion model ({model})", lambda: _open_weights(model, sha256))
     _check(f"the warehouse {warehouse}", lambda: _read_warehouse(warehouse))

@@ -116,8 +116,8 @@ def test_weights_the_workers_cannot_open_fail_the_job_with_one_line(
         err.strip()
         .splitlines()[-1]
         .startswith(
-            "affectflow analyze: the job failed: RuntimeError: the model's weights "
-            "gs://bucket/fer.pt cannot be opened where the workers run: no Beam filesystem "
-            "for gs:// on this machine"
+            "affectflow analyze: worker preflight: the emotion model (gs://bucket/fer.pt): "
+            "the model's weights gs://bucket/fer.pt cannot be opened where the workers run: "
+            "no Beam filesystem for gs:// on this machine"
         )
     ), err

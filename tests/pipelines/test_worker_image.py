@@ -161,6 +161,6 @@ def test_a_worker_without_weights_fails_the_job_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith(f"affectflow analyze: {PREFLIGHT}")
-    assert "face detector's weights installed:mtcnn" in err[0]
+    assert "the face detector (installed:mtcnn): " in err[0] and "[while" not in err[0]
     written = (tmp_path / "out").glob("**/*.parquet")
     assert {p.name for p in written} <= {"empty.parquet"}  # nothing analysed, no unit
