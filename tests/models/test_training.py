@@ -36,6 +36,8 @@ from affectflow.models.training import (
     train_checkpoint,
 )
 
+pytestmark = pytest.mark.slow  # every test trains on faces cut from a real clip (module fixture)
+
 CLIP = Path(__file__).resolve().parents[1] / "data" / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
 # Crying (0-8 s) and laughing (11-19.5 s); three time segments act as subjects.
 SEGMENTS = {"s1": (0.3, 11.2), "s2": (2.8, 13.8), "s3": (5.3, 16.5)}

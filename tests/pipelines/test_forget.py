@@ -6,9 +6,12 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.forget import key_of, main, video_cache_dir
+
+pytestmark = pytest.mark.slow  # whole jobs
 
 
 def _counts(warehouse: Path, key: str) -> dict[str, tuple[int, int]]:

@@ -11,6 +11,8 @@ import pytest
 
 from affectflow.pipelines.analyze import run
 
+pytestmark = pytest.mark.slow  # Beam's job service and worker pool
+
 FACE_COLUMNS = "video_key, frame_index, track_id, bbox_x, bbox_y, bbox_w, bbox_h, label"
 
 

@@ -52,7 +52,10 @@ def _gcs_here() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(_gcs_here(), reason="gs:// must have no filesystem here")
+pytestmark = [
+    pytest.mark.slow,  # whole jobs
+    pytest.mark.skipif(_gcs_here(), reason="gs:// must have no filesystem here"),
+]
 
 
 def test_the_launcher_checks_a_uri_it_can_read_and_warns_about_one_it_cannot(

@@ -8,12 +8,15 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.logs import setup_logging
 from affectflow.pipelines.options import LOCAL_WORKERS_RUNNER, resolve_runner_options
+
+pytestmark = pytest.mark.slow  # worker processes
 
 # Lines Beam's worker processes print on start-up and shutdown unless silenced.
 BEAM_WORKER_NOISE = ("sdk_worker", "semi_persistent", "sdk harness", "apitools", "Resource module")

@@ -96,6 +96,7 @@ def split(outputs: list) -> tuple[list[FaceCrop], list[VideoSummary], list[Error
     return by_tag["faces"], by_tag["summaries"], by_tag["failed"]
 
 
+@pytest.mark.slow
 def test_faces_stream_out_before_the_summary() -> None:
     fn = DetectFacesFn(detect_settings(fps=5.0, crop_size=48, clahe=True))
     fn.setup()
@@ -254,6 +255,7 @@ def pipeline_result(tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
     return result
 
 
+@pytest.mark.slow
 def test_pipeline_outputs_and_metrics(pipeline_result: PipelineResult) -> None:
     # the assert_that checks ran inside the job (it fails if they fail); then its counters
     assert counter_values(pipeline_result).get("videos_analyzed", 0) == 3
@@ -266,6 +268,7 @@ def test_pipeline_outputs_and_metrics(pipeline_result: PipelineResult) -> None:
     assert 12 + 20 + 45 + 12 + 1 + 19 <= frames <= 12 + 20 + 50 + 12 + 1 + 19
 
 
+@pytest.mark.slow
 def test_fast_path_keeps_the_faces_of_full_size_haar() -> None:
     video = video_file(PEXELS, "pexels", 19.69)
     fast, (fast_summary,), _ = split(
@@ -293,6 +296,7 @@ def test_crops_are_written_only_when_asked(tmp_path: Path) -> None:
     assert np.array_equal(first, faces[0].crop)
 
 
+@pytest.mark.slow
 def test_a_title_card_yields_no_labelled_non_face() -> None:
     """A face for 2.4 s, then a title card: an eager Haar boxes the card, the check drops it."""
     clip = VIDEOS / "pyfeat_face_noface.mov"

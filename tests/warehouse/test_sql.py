@@ -12,6 +12,7 @@ from affectflow.warehouse.commit import done_video_keys, ensure_tables
 from affectflow.warehouse.sql import WarehouseError, connect
 
 
+@pytest.mark.slow
 def test_rows_of_a_run_without_its_runs_row_are_invisible(job, tmp_path: Path) -> None:
     copy = tmp_path / "wh"
     shutil.copytree(job.warehouse, copy, ignore=shutil.ignore_patterns(".lock"))
@@ -36,6 +37,7 @@ def test_a_folder_without_runs_is_no_warehouse(tmp_path: Path) -> None:
         connect(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_a_remote_warehouse_says_what_to_do() -> None:
     with pytest.raises(WarehouseError, match=r"copy it to a local folder|cannot read"):
         connect("s3://affectflow-nowhere/out")
