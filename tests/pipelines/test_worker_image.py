@@ -2,12 +2,13 @@
 default job loads, and workers use them (never a path of the launcher's machine).
 
 `deploy/dataflow/Dockerfile` cannot be built here (no Docker, no internet), so its steps
-run into a temporary folder standing for the image's `/`: the package installed from
-the repository as `pip install /opt/affectflow` does (no dependencies: the base image's
-are this environment's), each `ENV` (paths moved under the folder), each `RUN
-affectflow ...`. A step this test does not know fails it: teach it the new step. Then a
-job with the default settings runs on Beam's portable runner whose worker pool has only
-that image: its package, its cache, an empty HOME, and pip with no index.
+run into a temporary folder standing for the image's `/`: `COPY . /opt/affectflow`
+copies the repository, `pip install /opt/affectflow` installs it there (no
+dependencies: the base image's are this environment's), each `ENV` (paths moved under
+the folder), each `RUN affectflow ...`. A step this test does not know fails it: teach
+it the new step. Then a job with the default settings runs on Beam's portable runner
+whose worker pool has only that image: its package, its cache, an empty HOME, and pip
+with no index.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dataclasses
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -67,8 +69,16 @@ def _pip_install(argument: str, root: Path) -> None:
         return
     assert "/opt/affectflow" in argument, f"unknown pip step: {argument}"
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
-    command += ["--no-build-isolation", "--target", str(root / "site"), str(ROOT)]
-    subprocess.run(command, check=True, capture_output=True)
+    command += ["--no-build-isolation", "--target", str(root / "site")]
+    subprocess.run([*command, str(root / "opt" / "affectflow")], check=True, capture_output=True)
+
+
+def _copy_context(root: Path) -> None:
+    """`COPY . /opt/affectflow`: the build context, without what git ignores (a stale
+    build/ would hide a module deleted since) and without git's own folder."""
+    ignored = [line for line in (ROOT / ".gitignore").read_text().split() if line]
+    patterns = [pattern.strip("/") for pattern in ignored] + [".git", ".ci-venv", "venv*"]
+    shutil.copytree(ROOT, root / "opt" / "affectflow", ignore=shutil.ignore_patterns(*patterns))
 
 
 def build_image(root: Path) -> Image:
@@ -76,9 +86,12 @@ def build_image(root: Path) -> Image:
     env = {"PATH": os.environ["PATH"], "HOME": str(root / "root")}
     env["PYTHONPATH"] = str(root / "site")
     for instruction, argument in dockerfile_steps():
-        if instruction in ("FROM", "ARG", "ENTRYPOINT", "COPY"):
-            continue  # the base image is this environment; COPY: with its pip step
-        if instruction == "ENV":
+        if instruction in ("FROM", "ARG", "ENTRYPOINT"):
+            continue  # the base image is this environment
+        if instruction == "COPY":
+            assert argument == ". /opt/affectflow", f"unknown COPY step: {argument}"
+            _copy_context(root)
+        elif instruction == "ENV":
             name, _, value = argument.partition("=")
             env[name] = _inside(root, value)
         elif instruction == "RUN" and argument.startswith("pip install"):
