@@ -34,10 +34,9 @@ from affectflow.sources.ytdlp_list import list_bounded, listing_options
 from affectflow.transforms.listed import ListedVideos
 from affectflow.warehouse.commit import (
     committed_runs,
-    done_video_keys,
-    failed_for_good,
     forgotten_keys,
     recorded_row_errors,
+    settled_video_keys,
 )
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy, warehouse_lock
 
@@ -164,9 +163,8 @@ def new_work(
     forget`), or failed there for good (a 404, a video too long) unless `retry_failed`;
     retryable failures run again.
     """
-    settled = done_video_keys(warehouse, analysis_id) | forgotten_keys(warehouse)
-    if not retry_failed:
-        settled |= failed_for_good(warehouse, analysis_id)
+    settled = settled_video_keys(warehouse, analysis_id, retry_failed=retry_failed)
+    settled |= forgotten_keys(warehouse)
     recorded = recorded_row_errors(warehouse)
 
     def is_new(error: ErrorRecord) -> bool:

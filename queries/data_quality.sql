@@ -42,7 +42,7 @@ cohorts as (
         count(*) filter (where status = 'ok') as videos_ok,
         count(*) filter (where status = 'no_faces') as videos_no_faces,
         count(*) filter (where status = 'failed') as videos_failed,
-        sum(duration_s) filter (where status in ('ok', 'no_faces')) / 60 as minutes,
+        sum(duration_s) filter (where is_done(status)) / 60 as minutes,
         sum(frames_sampled) as frames_sampled,
         sum(faces_detected) as face_frames
     from model_videos

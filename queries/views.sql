@@ -43,7 +43,7 @@ from video_rows
 where status <> 'skipped'
 qualify row_number() over (
     partition by input_key(video_key, cohort, url, row_number), analysis_id
-    order by status in ('ok', 'no_faces') desc, run_id desc, unit_id
+    order by is_done(status) desc, run_id desc, unit_id
 ) = 1;
 
 -- videos: the same rows as latest_videos (the name the reports use).
@@ -136,7 +136,7 @@ from videos as v
 left join faces as f
     on f.video_key = v.video_key and f.run_id = v.run_id and f.analysis_id = v.analysis_id
     and f.unit_id is not distinct from v.unit_id
-where v.status in ('ok', 'no_faces')
+where is_done(v.status)
 group by all;
 
 -- videos_with_faces(model, analysis): a table macro; the video_affect rows (cohort,

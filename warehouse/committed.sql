@@ -41,3 +41,29 @@ select * from committed_rows('faces_files', 'faces_unit_files');
 -- errors: one row per dead letter of a committed run or unit.
 create or replace temp view errors as
 select * from committed_rows('errors_files', 'errors_unit_files');
+
+-- is_done(status): a `videos` row that needs no new analysis under its analysis_id
+-- (analysed, with or without faces). The one definition of "done", for the graph's
+-- "already done?", refresh and the reports.
+create or replace temp macro is_done(status) as status in ('ok', 'no_faces');
+
+-- done_videos(analysis): one row per video a committed run or unit analysed under
+-- `analysis` (is_done).
+create or replace temp macro done_videos(analysis) as table
+select distinct video_key from video_rows
+where analysis_id = analysis and is_done(status);
+
+-- settled_videos(analysis, retry_failed): one row per video a new run under `analysis`
+-- leaves alone: done, and unless retry_failed, failed there with an error retrying
+-- cannot fix (a 404, a video too long). The one definition of "settled", for the
+-- graph's "already done?" (analyze retries every failure: retry_failed) and refresh.
+create or replace temp macro settled_videos(analysis, retry_failed) as table
+select video_key from done_videos(analysis)
+union
+select v.video_key
+from video_rows as v
+join errors as e on e.run_id = v.run_id and e.video_key = v.video_key
+where not retry_failed
+    and v.analysis_id = analysis
+    and v.status = 'failed'
+    and not e.retryable;

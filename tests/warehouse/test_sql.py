@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from affectflow.warehouse import layout
-from affectflow.warehouse.commit import done_video_keys, ensure_tables
+from affectflow.warehouse.commit import done_video_keys, ensure_tables, settled_video_keys
 from affectflow.warehouse.sql import WarehouseError, connect
 
 
@@ -41,3 +41,18 @@ def test_a_folder_without_runs_is_no_warehouse(tmp_path: Path) -> None:
 def test_a_remote_warehouse_says_what_to_do() -> None:
     with pytest.raises(WarehouseError, match=r"copy it to a local folder|cannot read"):
         connect("s3://affectflow-nowhere/out")
+
+
+@pytest.mark.slow
+def test_settled_is_done_plus_what_failed_for_good_unless_retried(job) -> None:
+    """One definition (committed.sql's `settled_videos`) for the graph and refresh."""
+    warehouse = str(job.warehouse)
+    with connect(warehouse) as con:
+        (analysis_id,) = con.execute("select distinct analysis_id from runs").fetchone()
+        keys = dict(con.execute("select url, video_key from video_rows").fetchall())
+    done = done_video_keys(warehouse, analysis_id)
+    assert keys[job.urls["single"]] in done and keys[job.urls["noface"]] in done
+    assert settled_video_keys(warehouse, analysis_id, retry_failed=True) == done
+    for_good = settled_video_keys(warehouse, analysis_id, retry_failed=False) - done
+    assert keys[job.urls["missing"]] in for_good  # a 404: retrying cannot fix it
+    assert keys[job.urls["refused"]] not in for_good  # a refused connection may pass later
