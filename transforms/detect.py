@@ -27,6 +27,7 @@ from typing import Any
 
 import apache_beam as beam
 import cv2
+from apache_beam.utils.shared import Shared
 
 from affectflow.media.face_crops import face_crop, write_debug_crop
 from affectflow.media.frames import (
@@ -72,6 +73,7 @@ class DetectFacesFn(beam.DoFn):
 
     def __init__(self, settings: DetectSettings) -> None:
         self._settings = settings
+        self._shared = Shared()  # one MTCNN per worker process, whatever its DoFn copies
 
     def setup(self) -> None:
         settings = self._settings
@@ -79,8 +81,14 @@ class DetectFacesFn(beam.DoFn):
             cv2.setNumThreads(settings.cv2_threads)
         min_size = (settings.min_face, settings.min_face)
         weights = weights_to_load(settings.detector_weights_path or installed(MTCNN))
-        self._checker = MtcnnDetector(weights, min_size, settings.device)
-        self._checker.load()
+
+        def load() -> MtcnnDetector:  # stateless once loaded: threads may share it
+            checker = MtcnnDetector(weights, min_size, settings.device)
+            checker.load()
+            return checker
+
+        tag = f"mtcnn:{weights}:{min_size}:{settings.device}"
+        self._checker: MtcnnDetector = self._shared.acquire(load, tag=tag)
         self._detector: FaceDetector = self._checker
         if settings.detector == "haar":
             self._detector = HaarFaceDetector(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -135,6 +136,16 @@ def test_trim_is_accounted_for_in_the_decode_check(caplog: pytest.LogCaptureFixt
     (line,) = [r.getMessage() for r in caplog.records if r.name == "affectflow.progress"]
     frames = summary.frames_sampled
     assert line.startswith(f"video_key=pexels status=ok frames={frames} faces={len(faces)} ")
+
+
+def test_the_dofn_copies_of_one_process_share_one_mtcnn() -> None:
+    """With --device cuda each copy would hold its own nets on the GPU (Beam's Shared).
+    A worker's copies are unpickled from the one DoFn of the graph, as here."""
+    first = DetectFacesFn(detect_settings())
+    second = pickle.loads(pickle.dumps(first))
+    first.setup()
+    second.setup()
+    assert first._checker is second._checker
 
 
 def test_cv2_threads_is_set_in_setup() -> None:
