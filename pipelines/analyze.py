@@ -27,6 +27,7 @@ from affectflow.models.installed import MTCNN, installed
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.analyze_graph import build, listed_file
+from affectflow.pipelines.job import Job, JobError, make_run_info
 from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
@@ -40,12 +41,11 @@ from affectflow.pipelines.progress import Progress, interrupt_on_signals
 from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.pipelines.weights import launcher_weights
-from affectflow.schemas.records import RunInfo
-from affectflow.schemas.settings import IngestSettings, StageSettings
+from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.video_list import check_video_list, read_video_list
 from affectflow.transforms.infer import check_device
 from affectflow.transforms.listed import ListedVideos, write_listed
-from affectflow.warehouse.commit import commit_run, new_run_id
+from affectflow.warehouse.commit import commit_run
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 from affectflow.warehouse.resume import Resumed, read_manifest, settle_unfinished, write_manifest
@@ -53,36 +53,6 @@ from affectflow.warehouse.units import committed_videos
 
 LOG = logging.getLogger(__name__)
 GLOB_CHARS = "[]*?"
-
-
-class JobError(RuntimeError):
-    """The job itself cannot run (not a failure of one video): the message says what to fix."""
-
-
-def make_run_info(settings: StageSettings) -> RunInfo:
-    """A new run under these settings: its `analysis_id` is their fingerprint."""
-    return RunInfo(
-        run_id=new_run_id(),
-        model_id=settings.classify.model,
-        weights_sha256=settings.classify.weights_sha256,
-        analysis_id=settings.analysis_id(),
-    )
-
-
-@dataclasses.dataclass
-class Job:
-    """An analyze job that passed its checks: what it reads, its options, model and run."""
-
-    videos: str | ListedVideos
-    label: str
-    options: PipelineOptions
-    spec: ModelSpec
-    settings: StageSettings
-    run_info: RunInfo
-
-    @property
-    def opts(self) -> AnalyzeOptions:
-        return self.options.view_as(AnalyzeOptions)
 
 
 def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, PipelineOptions]:

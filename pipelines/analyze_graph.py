@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import apache_beam as beam
 
+from affectflow.pipelines.job import Job
 from affectflow.transforms.detect import DetectFaces
 from affectflow.transforms.download import DownloadVideos
 from affectflow.transforms.infer import ClassifyEmotions
@@ -15,9 +14,6 @@ from affectflow.transforms.outcomes import DropSettled, ReadSettled, SplitDone
 from affectflow.transforms.units import CommitUnits, Role
 from affectflow.transforms.video_cache import ReleaseVideos
 from affectflow.warehouse.layout import join, staging_dir
-
-if TYPE_CHECKING:
-    from affectflow.pipelines.analyze import Job
 
 
 def listed_file(warehouse: str, run_id: str) -> str:

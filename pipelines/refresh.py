@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from affectflow.pipelines.analyze import Job, JobError, execute, prepare
+from affectflow.pipelines.analyze import execute, prepare
 from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.job import Job, JobError
 from affectflow.pipelines.options import AnalyzeOptions, launcher_cache_dir
 from affectflow.pipelines.refresh_config import Cohort, ConfigError, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary
