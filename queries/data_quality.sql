@@ -12,7 +12,7 @@ with
 model_videos as (
     select
         cohort,
-        input_key(video_key, cohort, url, row_number) as video,
+        input_key as video,
         status,
         duration_s,
         frames_sampled,

@@ -15,12 +15,6 @@ select distinct
 from (select analysis_id, model_id, valence_ambiguous, unnest(map_entries(valence)) as entry
     from runs);
 
--- input_key(video_key, cohort, url, row_number): what one input of `videos` is: its
--- video, or (a row naming no valid video) its list row, so distinct bad rows that share
--- a URL stay distinct.
-create or replace temp macro input_key(video_key, cohort, url, row_number) as
-coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url));
-
 -- latest_videos: one row per video (or per invalid list row) and analysis (model and
 -- settings: `analysis_id`), its final result: the latest analysed one (ok or no_faces),
 -- else its latest failure.
@@ -42,7 +36,7 @@ select
 from video_rows
 where status <> 'skipped'
 qualify row_number() over (
-    partition by input_key(video_key, cohort, url, row_number), analysis_id
+    partition by input_key, analysis_id
     order by is_done(status) desc, run_id desc, unit_id
 ) = 1;
 

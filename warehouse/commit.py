@@ -146,11 +146,9 @@ def rows_of_run(warehouse: str, run_id: str) -> frozenset[str]:
     rows = _query(
         warehouse,
         """
-        select coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url))
-        from video_rows where run_id = $run_id
+        select input_key from video_rows where run_id = $run_id
         union
-        select concat_ws(':', 'row', cohort, row_number, coalesce(url, input)) from errors
-        where run_id = $run_id and video_key is null
+        select input_key from errors where run_id = $run_id and video_key is null
         """,
         {"run_id": run_id},
     )

@@ -31,8 +31,13 @@ from query_table(unit_files) as t
 where t.unit_id in (select unit_id from units);
 
 -- video_rows: every `videos` row of every committed run and unit (skipped ones included).
+-- `input_key` is stored (`schemas/rows.py`: item_key); rows written before that column
+-- get it here, from the same parts.
 create or replace temp view video_rows as
-select * from committed_rows('videos_files', 'videos_unit_files');
+select * replace (
+    coalesce(input_key, video_key, concat_ws(':', 'row', cohort, row_number, url)) as input_key
+)
+from committed_rows('videos_files', 'videos_unit_files');
 
 -- face_rows: every `faces` row of every committed run and unit.
 create or replace temp view face_rows as
@@ -40,7 +45,12 @@ select * from committed_rows('faces_files', 'faces_unit_files');
 
 -- errors: one row per dead letter of a committed run or unit.
 create or replace temp view errors as
-select * from committed_rows('errors_files', 'errors_unit_files');
+select * replace (
+    coalesce(
+        input_key, video_key, concat_ws(':', 'row', cohort, row_number, coalesce(url, input))
+    ) as input_key
+)
+from committed_rows('errors_files', 'errors_unit_files');
 
 -- is_done(status): a `videos` row that needs no new analysis under its analysis_id
 -- (analysed, with or without faces). The one definition of "done", for the graph's

@@ -58,15 +58,23 @@ def _unit_glob(root: str, table: str) -> str:
     return str(_empty_unit_files() / table / "empty.parquet")
 
 
+# Columns added since the first warehouses: files written before them read as nulls.
+ADDED_COLUMNS = {"videos": "null::varchar as input_key", "errors": "null::varchar as input_key"}
+
+
 def _file_views() -> list[str]:
     """The relations `committed.sql` reads, as views over the globs set before them."""
-    names = [(f"{t}_files", f"{t}_glob") for t in TABLE_NAMES]
-    names += [(f"{t}_unit_files", f"{t}_units_glob") for t in layout.UNIT_TABLES]
-    return [
-        f"create or replace temp view {name} as select * from read_parquet("
-        f"getvariable('{glob}'), union_by_name = true, hive_partitioning = false);"
-        for name, glob in names
-    ]
+    names = [(t, f"{t}_files", f"{t}_glob") for t in TABLE_NAMES]
+    names += [(t, f"{t}_unit_files", f"{t}_units_glob") for t in layout.UNIT_TABLES]
+    views = []
+    for table, name, glob in names:
+        files = (
+            f"read_parquet(getvariable('{glob}'), union_by_name = true, hive_partitioning = false)"
+        )
+        added = ADDED_COLUMNS.get(table)
+        union = f" union all by name (select {added} limit 0)" if added else ""
+        views.append(f"create or replace temp view {name} as select * from {files}{union};")
+    return views
 
 
 def setup_sql(warehouse: str) -> str:

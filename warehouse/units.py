@@ -133,13 +133,11 @@ def _read(path: str) -> pa.Table:
 
 
 def _item(table: pa.Table, name: str) -> pa.ChunkedArray:
-    """What a row belongs to (`rows.item_key`): its video key, else its list row."""
-    if name == "faces":
-        return table["video_key"]
-    text = table["url"] if name == "videos" else pc.coalesce(table["url"], table["input"])
-    parts = ["row", table["cohort"], pc.cast(table["row_number"], pa.string()), text]
-    row = pc.binary_join_element_wise(*parts, ":", null_handling="skip")
-    return pc.coalesce(table["video_key"], row)
+    """What a row belongs to: its stored `input_key` (`rows.item_key`); a face, its video.
+    Units written before that column give their video key (null: kept as it is)."""
+    if name != "faces" and "input_key" in table.column_names:
+        return table["input_key"]
+    return table["video_key"]
 
 
 def _first_units(warehouse: str, run_id: str, units: list[str]) -> dict[str, str]:
@@ -151,7 +149,8 @@ def _first_units(warehouse: str, run_id: str, units: list[str]) -> dict[str, str
             if unit not in units:
                 continue
             for item in _item(_read(path), name).to_pylist():
-                first.setdefault(item, unit)
+                if item is not None:
+                    first.setdefault(item, unit)
     return first
 
 

@@ -57,7 +57,7 @@ FACE = FaceCrop("url-0a", "depressed", 30, 1001, 1, FaceBox(10, 20, 64, 66), cro
 
 REQUEST_COLUMNS = {
     "video_key", "url", "cohort", "status", "run_id", "row_number", "attributes",
-    "model_id", "analysis_id", "unit_id",
+    "model_id", "analysis_id", "unit_id", "input_key",
 }  # fmt: skip
 # what a failed input leaves: the request's columns (its list's attributes too), nothing
 # of the file
@@ -200,6 +200,7 @@ def test_error_row_values() -> None:
         "input": "https://example.org/v.mp4",
         "run_id": "20250102T030405Z-r",
         "unit_id": None,
+        "input_key": "url-0a",  # its video
     }
     assert type(row["stage"]) is str
 
@@ -263,3 +264,13 @@ def test_face_row_smoothed_columns_repeat_the_frame_until_smoothed() -> None:
     assert (smoothed["label"], smoothed["scores"]) == (row["label"], row["scores"])
     with pytest.raises(ValueError):
         with_smoothed(row, [0.5, 0.5])
+
+
+def test_a_row_without_a_video_keeps_its_list_row_as_input_key() -> None:
+    """Refused rows of one URL stay distinct inputs: the key is computed once, stored."""
+    refused = dataclasses.replace(ERROR, video_key=None, url="https://u:p@example.org/v")
+    row = error_row(refused, RUN)
+    assert row["input_key"] == "row:depressed:4:https://example.org/v"  # redacted
+    assert failed_video_row(refused, RUN)["input_key"] == row["input_key"]
+    other_row = dataclasses.replace(refused, row_number=5)
+    assert error_row(other_row, RUN)["input_key"] != row["input_key"]
