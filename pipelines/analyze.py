@@ -23,14 +23,17 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
+from affectflow.models.installed import MTCNN, installed
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.analyze_graph import build, listed_file
 from affectflow.pipelines.auto_workers import resolve_workers
+from affectflow.pipelines.job import Job, JobError, make_run_info
 from affectflow.pipelines.option_types import AUTO_WORKERS, OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
     is_local_runner,
+    launcher_cache_dir,
     parse_analyze_args,
     recorded_options,
     resolve_runner_options,
@@ -39,13 +42,12 @@ from affectflow.pipelines.progress import Progress, interrupt_on_signals
 from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.pipelines.weights import launcher_weights
-from affectflow.schemas.records import RunInfo
-from affectflow.schemas.settings import IngestSettings, StageSettings
+from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.video_list import check_video_list, read_video_list
 from affectflow.transforms.infer import check_device
 from affectflow.transforms.listed import ListedVideos, write_listed
 from affectflow.transforms.unit_clock import flush_all
-from affectflow.warehouse.commit import commit_run, new_run_id
+from affectflow.warehouse.commit import commit_run
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 from affectflow.warehouse.resume import Resumed, read_manifest, settle_unfinished, write_manifest
@@ -53,36 +55,6 @@ from affectflow.warehouse.units import committed_videos
 
 LOG = logging.getLogger(__name__)
 GLOB_CHARS = "[]*?"
-
-
-class JobError(RuntimeError):
-    """The job itself cannot run (not a failure of one video): the message says what to fix."""
-
-
-def make_run_info(settings: StageSettings) -> RunInfo:
-    """A new run under these settings: its `analysis_id` is their fingerprint."""
-    return RunInfo(
-        run_id=new_run_id(),
-        model_id=settings.classify.model,
-        weights_sha256=settings.classify.weights_sha256,
-        analysis_id=settings.analysis_id(),
-    )
-
-
-@dataclasses.dataclass
-class Job:
-    """An analyze job that passed its checks: what it reads, its options, model and run."""
-
-    videos: str | ListedVideos
-    label: str
-    options: PipelineOptions
-    spec: ModelSpec
-    settings: StageSettings
-    run_info: RunInfo
-
-    @property
-    def opts(self) -> AnalyzeOptions:
-        return self.options.view_as(AnalyzeOptions)
 
 
 def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, PipelineOptions]:
@@ -100,7 +72,8 @@ def _parse(argv: Sequence[str] | None, with_list: bool) -> tuple[str | None, Pip
 
 def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
     """Fail fast, before any download: list (and its header), warehouse path, model, both
-    weights, device."""
+    weights, device. Returns the spec and what the workers load: on a remote runner
+    never a path of this machine's cache (`installed:NAME`: the workers' own copy)."""
     if video_list is not None and not FileSystems.exists(video_list):
         raise JobError(f"video list {video_list!r} does not exist")
     if any(char in opts.warehouse for char in GLOB_CHARS):
@@ -115,8 +88,11 @@ def _preflight(video_list: str | None, opts: AnalyzeOptions) -> tuple[ModelSpec,
         if is_local_runner(opts):
             check_device(opts.device)  # else the workers check it where the model loads
         FileSystems.set_options(opts)  # a remote --weights's filesystem reads Beam's options
-        spec, weights = launcher_weights(spec, opts.cache_dir, opts.weights)
-        detector_weights = fetch_mtcnn_weights(opts.cache_dir)
+        cache_dir = launcher_cache_dir(opts)
+        spec, weights = launcher_weights(spec, cache_dir, opts.weights)
+        if not is_local_runner(opts):  # the workers' own (their image's) or --weights
+            return spec, opts.weights or installed(spec.name), weights.sha256, installed(MTCNN)
+        detector_weights = fetch_mtcnn_weights(cache_dir)
     except (ValueError, RuntimeError, OSError) as error:
         raise JobError(str(error)) from error
     return spec, weights.path, weights.sha256, str(detector_weights)
@@ -129,7 +105,7 @@ def prepare(
     video_list, options = _parse(argv, with_list=videos is None)
     opts = options.view_as(AnalyzeOptions)
     os.umask(opts.umask)  # before anything is created: warehouse and cache owner-only
-    if opts.cache_dir is None:
+    if opts.cache_dir is None and is_local_runner(options):
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256, detector_weights = _preflight(video_list, opts)
     settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
@@ -152,7 +128,7 @@ def execute(job: Job, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
 
     Raises WarehouseBusy when another job holds the lock.
     """
-    with warehouse_lock(job.opts.warehouse, job.opts.cache_dir, command="analyze"):
+    with warehouse_lock(job.opts.warehouse, launcher_cache_dir(job.options), command="analyze"):
         return _execute(job, test_pipeline)
 
 

@@ -7,8 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from affectflow.pipelines.analyze import JobError, run
+from affectflow.pipelines.analyze import run
 from affectflow.pipelines.failures import job_failure
+from affectflow.pipelines.job import JobError
 from affectflow.pipelines.options import add_analyze_arguments
 from affectflow.schemas.printable import printable
 from affectflow.warehouse.lock import EX_TEMPFAIL, WarehouseBusy

@@ -7,10 +7,17 @@ bug) exits 2 with this line, never with a traceback (the log keeps it at debug l
 from __future__ import annotations
 
 import errno
+import re
+
+from affectflow.transforms.preflight import PREFLIGHT
 
 
 def job_failure(error: BaseException) -> str:
     """One line saying what stopped a job and what to do about it."""
+    text = str(error)
+    if PREFLIGHT in text:  # a worker's own line, however the runner wrapped it
+        line = text.split(PREFLIGHT, 1)[1].splitlines()[0]
+        return PREFLIGHT + re.sub(r" \[while running '[^']*'\]$", "", line)[:500]
     cause = next((e for e in _chain(error) if isinstance(e, OSError)), None)
     if cause is None:
         text = str(error).strip().splitlines()

@@ -2,7 +2,7 @@
 -- Question: per cohort, how many videos failed (and at which stage most often), how many
 --   had no face, and how many face-frames per minute of analysed video were found?
 -- Grain: one row per cohort, for one analysis (model and settings); every input row of
---   the cohort counts (failed rows too, each invalid list row on its own: `input_key`).
+--   the cohort counts (failed rows too, each invalid list row on its own: its `input_key`).
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
 --   by default the latest run's model; analyses are never pooled), $min_videos (cohorts with
 --   fewer videos are masked: small-cell suppression).
@@ -12,7 +12,7 @@ with
 model_videos as (
     select
         cohort,
-        input_key(video_key, cohort, url, row_number) as video,
+        coalesce(video_key, input_key) as video,
         status,
         duration_s,
         frames_sampled,
@@ -42,7 +42,7 @@ cohorts as (
         count(*) filter (where status = 'ok') as videos_ok,
         count(*) filter (where status = 'no_faces') as videos_no_faces,
         count(*) filter (where status = 'failed') as videos_failed,
-        sum(duration_s) filter (where status in ('ok', 'no_faces')) / 60 as minutes,
+        sum(duration_s) filter (where is_done(status)) / 60 as minutes,
         sum(frames_sampled) as frames_sampled,
         sum(faces_detected) as face_frames
     from model_videos

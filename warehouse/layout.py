@@ -49,7 +49,17 @@ def join(base: str, *parts: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return FileSystems.exists(local_path(path))
+    """A file or folder exists; on an object store (no folders) a folder exists while a
+    file is under it."""
+    if FileSystems.exists(local_path(path)):
+        return True
+    return is_remote(path) and bool(_under(path, limit=1))
+
+
+def _under(folder: str, limit: int | None = None) -> list[str]:
+    """Files anywhere under a remote "folder" (a key prefix)."""
+    found = FileSystems.match([join(folder, "**")], [limit] if limit else None)
+    return [m.path for m in found[0].metadata_list]
 
 
 class NotReadableHere(RuntimeError):
@@ -141,7 +151,12 @@ def name_of(path: str) -> str:
 
 
 def delete(paths: list[str]) -> None:
-    """Delete files or folders (recursively)."""
+    """Delete files or folders (recursively; on an object store every file under the
+    prefix, which Beam's delete of a "folder" leaves in place)."""
+    if any(is_remote(p) for p in paths):
+        paths = [
+            f for p in paths for f in ([p] if FileSystems.exists(local_path(p)) else _under(p))
+        ]
     if paths:
         FileSystems.delete([local_path(p) for p in paths])
 
