@@ -12,6 +12,7 @@ answering), and counts the requests it received per path (`requests`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -436,3 +437,53 @@ def labelled_faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cv2.imwrite(str(folder / name), image)
         cv2.imwrite(str(folder / f"mirror-{name}"), cv2.flip(image, 1))
     return root
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+@contextlib.contextmanager
+def beam_services(worker_env: dict[str, str] | None = None) -> Iterator[list[str]]:
+    """Beam's job service and an external worker pool, two real processes on 127.0.0.1;
+    yields the analyze flags that run a job on them. The pool's SDK workers run with
+    `worker_env` (their own image: paths, cache, HOME) when given."""
+    job_port, pool_port = unused_port(), unused_port()
+    modules = (
+        ("apache_beam.runners.portability.local_job_service_main", "--port", job_port, None),
+        ("apache_beam.runners.worker.worker_pool_main", "--service_port", pool_port, worker_env),
+    )
+    processes = []
+    try:
+        for module, flag, port, env in modules:
+            command = [sys.executable, "-m", module, flag, str(port)]
+            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env))
+            _wait_for_port(port, processes[-1])
+        yield [
+            "--runner", "PortableRunner",
+            "--job_endpoint", f"localhost:{job_port}",
+            "--environment_type", "EXTERNAL",
+            "--environment_config", f"localhost:{pool_port}",
+        ]  # fmt: skip
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def portable_services() -> Callable[..., contextlib.AbstractContextManager[list[str]]]:
+    """`with portable_services(worker_env) as flags:` (`beam_services`)."""
+    return beam_services
