@@ -384,6 +384,7 @@ def read_all_rows(warehouse: Path) -> dict[str, list[tuple]]:
 
 # A finished video's progress line: `[affectflow] 1/2 ok ...` (phase lines have no `k/N`).
 FINISHED_LINE = re.compile(rb"\[affectflow\] \d+/\d+ ")
+KILL_WAIT_S = 900  # longer than a video's download deadline (600 s) and its processing
 
 
 def kill_after_first_video(args: list[str], log: Path) -> None:
@@ -393,12 +394,18 @@ def kill_after_first_video(args: list[str], log: Path) -> None:
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
         )
-        for _ in range(1200):  # until the first `k/N` progress line (not a phase line)
-            if FINISHED_LINE.search(log.read_bytes()) or process.poll() is not None:
-                break
+        # Until the first `k/N` progress line (not a phase line), however long the machine
+        # takes: the kill always lands after a finished video, never at an hour of the
+        # clock. A job that finishes none fails the test with its log (its own deadlines
+        # bound it: a stuck download ends as a failed video's line).
+        started = time.monotonic()
+        while not FINISHED_LINE.search(log.read_bytes()) and process.poll() is None:
+            if time.monotonic() - started > KILL_WAIT_S:
+                os.killpg(process.pid, signal.SIGKILL)
+                pytest.fail(f"no video finished in {KILL_WAIT_S} s: {log.read_text()[-2000:]}")
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        process.wait()
     assert process.returncode == -signal.SIGKILL, log.read_text()[-2000:]
 
 
