@@ -43,20 +43,20 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
 
     Each is `--some-name`, with Beam's spelling `--some_name` as a hidden alias.
     """
-    for title, spec in GROUPS:
+    for title, flags in GROUPS:
         group = parser.add_argument_group(title)
-        for name, keywords in spec:
-            dest = name.replace("-", "_")
-            group.add_argument(f"--{name}", dest=dest, **keywords)
-            if dest != name:
+        for knob in flags:
+            keywords = knob.argparse_keywords()
+            group.add_argument(f"--{knob.flag}", dest=knob.dest, **keywords)
+            if knob.dest != knob.flag:
                 group.add_argument(
-                    f"--{dest}", dest=dest, **{**keywords, "help": argparse.SUPPRESS}
+                    f"--{knob.dest}", dest=knob.dest, **{**keywords, "help": argparse.SUPPRESS}
                 )
 
 
 def analyze_option_names() -> dict[str, str]:
     """Each analyze option's flag (`--trim-s`) by its name (`trim_s`)."""
-    return {name.replace("-", "_"): f"--{name}" for _, spec in GROUPS for name, _ in spec}
+    return {knob.dest: f"--{knob.flag}" for _, flags in GROUPS for knob in flags}
 
 
 def beam_option_names() -> set[str]:

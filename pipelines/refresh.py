@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 from affectflow.pipelines.analyze import execute, prepare
 from affectflow.pipelines.job import Job
 from affectflow.pipelines.logs import phase
-from affectflow.pipelines.options import AnalyzeOptions, launcher_cache_dir
+from affectflow.pipelines.options import launcher_cache_dir
 from affectflow.pipelines.refresh_config import Cohort, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary, plural
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.redact import redact_text
+from affectflow.schemas.settings import DownloadSettings, IngestSettings
 from affectflow.sources.bounded_child import FetchLimits
 from affectflow.sources.fetch_errors import FetchError
 from affectflow.sources.video_list import parse_video_list, read_video_list
@@ -97,34 +98,37 @@ def _source_failure(label: str, cohort: str, error: Exception, url: str) -> Erro
 
 
 def _list_source(
-    cohort: Cohort, source: Source, opts: AnalyzeOptions
+    cohort: Cohort, source: Source, ingest: IngestSettings, download: DownloadSettings
 ) -> list[VideoRequest | ErrorRecord]:
     """The rows of one source; raises on a source that cannot be listed."""
     if not source.is_url:
         rows = read_video_list(
-            source.target, default_cohort=cohort.name, allow_local=opts.allow_local
+            source.target, default_cohort=cohort.name, allow_local=ingest.allow_local
         )
         return list(rows)[: source.max_videos]
     options = listing_options(
-        socket_timeout_s=opts.socket_timeout,
-        allowed_extractors=tuple(opts.sites.split(",")) if opts.sites else None,
+        socket_timeout_s=download.socket_timeout_s,
+        allowed_extractors=download.allowed_extractors,
     )
     limits = FetchLimits(
-        timeout_s=opts.download_timeout, allow_private=opts.allow_private_addresses
+        timeout_s=download.download_timeout_s, allow_private=download.allow_private_addresses
     )
     urls = list_bounded(
         source.target,
         options,
         limits=limits,
         max_entries=source.max_videos,
-        retries=opts.retries,
-        backoff_s=opts.backoff_s,
+        retries=download.retries,
+        backoff_s=download.backoff_s,
     )
     return list(parse_video_list("\n".join(urls), "txt", default_cohort=cohort.name))
 
 
-def gather(config: RefreshConfig, opts: AnalyzeOptions) -> ListedVideos:
-    """List every source of every cohort; a video listed twice keeps its first cohort."""
+def gather(
+    config: RefreshConfig, ingest: IngestSettings, download: DownloadSettings
+) -> ListedVideos:
+    """List every source of every cohort (under the job's ingest and download settings);
+    a video listed twice keeps its first cohort."""
     requests: dict[str, VideoRequest] = {}
     row_failures: list[ErrorRecord] = []
     source_failures: list[ErrorRecord] = []
@@ -133,7 +137,7 @@ def gather(config: RefreshConfig, opts: AnalyzeOptions) -> ListedVideos:
         for index, source in enumerate(cohort.sources):
             label = source_label(cohort, index, source)
             try:
-                rows = _list_source(cohort, source, opts)
+                rows = _list_source(cohort, source, ingest, download)
             except (FetchError, OSError, ValueError) as error:
                 LOG.warning("%s could not be listed: %s", label, error)
                 source_failures.append(_source_failure(label, cohort.name, error, source.target))
@@ -190,12 +194,11 @@ def refresh(
 ) -> RefreshResult:
     """One refresh under the warehouse's lock; raises JobError, WarehouseBusy."""
     job = prepare(list(config.analyze_args), ListedVideos(), label=f"refresh:{config.path}")
-    opts = job.opts
     lock_dir = launcher_cache_dir(job.options)
     with warehouse_lock(config.warehouse, lock_dir, command="refresh", wait_s=wait_s):
         sources = sum(len(cohort.sources) for cohort in config.cohorts)
         phase(f"listing the videos of {plural(sources, 'source')} (lists, playlists, channels)")
-        listed = gather(config, opts)
+        listed = gather(config, job.settings.ingest, job.settings.download)
         todo = new_work(
             listed, config.warehouse, job.run_info.analysis_id, retry_failed=retry_failed
         )

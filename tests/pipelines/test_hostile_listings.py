@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh import gather
 from affectflow.pipelines.refresh_config import load_config
+from affectflow.pipelines.stage_settings import from_options
 
 pytestmark = pytest.mark.slow  # hostile listings
 
@@ -54,7 +55,7 @@ def test_each_hostile_listing_fails_alone_and_the_good_feed_is_listed(
     loaded = load_config(str(config))
     opts = PipelineOptions(list(loaded.analyze_args)).view_as(AnalyzeOptions)
 
-    listed = gather(loaded, opts)
+    listed = gather(loaded, from_options("ingest", opts), from_options("download", opts))
 
     assert sorted(r.url for r in listed.requests) == [
         http_server.url("a.mp4"),

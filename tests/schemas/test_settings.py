@@ -10,8 +10,10 @@ import pytest
 
 from affectflow.models.registry import get_model_spec
 from affectflow.models.threads import available_cores
+from affectflow.pipelines.option_flags import GROUPS
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.stage_settings import stage_settings
+from affectflow.schemas.knobs import FINGERPRINT, Knob, folder, names, pixels
 from affectflow.schemas.settings import (
     DETECTORS,
     ClassifySettings,
@@ -29,48 +31,21 @@ STAGES = {
     "classify": ClassifySettings,
     "units": UnitSettings,
 }
-# What may change without re-analysing a video: how the work runs, what it refuses.
+# Declared on each field (`operational=True`); a few that must stay on their side.
 OPERATIONAL = {
-    "ingest": {"default_cohort", "allow_local"},
-    "download": {
-        "cache_dir",
-        "max_duration_s",
-        "max_filesize_bytes",
-        "allowed_extractors",
-        "socket_timeout_s",
-        "retries",
-        "backoff_s",
-        "keep_title",
-        "channel_salt",
-        "keep_videos",
-        "cache_max_bytes",
-        "download_timeout_s",
-        "min_rate_bytes",
-        "concurrent_downloads",
-        "allow_private_addresses",
-        "download_deadline_s",
-        "max_pixels",
-        "still_images",
-    },
-    "detect": {
-        "cv2_threads",
-        "debug_crops_dir",
-        "detector_weights_path",
-        "device",
-        "detect_batch",
-        "max_duration_s",
-        "max_pixels",
-        "process_timeout_s",
-    },
-    "classify": {
-        "weights_path",
-        "batch_size",
-        "batch_across_videos",
-        "device",
-        "torch_threads",
-        "model_copies",
-    },
-    "units": {"warehouse", "max_videos", "max_seconds", "journal"},
+    stage: {f.name for f in dataclasses.fields(cls) if not f.metadata.get(FINGERPRINT, True)}
+    for stage, cls in STAGES.items()
+}
+DECIDE_RESULTS = {
+    "detect": {"fps", "trim_s", "detector", "min_face", "align", "crop_size"},
+    "classify": {"model", "weights_sha256", "flip_average", "smooth_s"},
+    "download": {"max_height"},
+}
+RUN_ONLY = {
+    "download": {"cache_dir", "retries", "channel_salt", "max_duration_s"},
+    "detect": {"device", "cv2_threads", "debug_crops_dir"},
+    "classify": {"device", "batch_size", "weights_path"},
+    "units": {"warehouse", "max_videos", "max_seconds"},
 }
 
 
@@ -134,9 +109,11 @@ def test_every_field_changes_the_analysis_id_unless_operational(stage: str, name
         assert name in changed.fingerprint()[stage]
 
 
-def test_the_operational_list_names_real_fields() -> None:
-    for stage, names in OPERATIONAL.items():
-        assert names <= {field.name for field in dataclasses.fields(STAGES[stage])}
+def test_what_decides_results_is_fingerprinted_and_the_rest_is_not() -> None:
+    for stage, deciding in DECIDE_RESULTS.items():
+        assert deciding <= {f.name for f in dataclasses.fields(STAGES[stage])} - OPERATIONAL[stage]
+    for stage, run_only in RUN_ONLY.items():
+        assert run_only <= OPERATIONAL[stage]
 
 
 def test_equal_settings_give_equal_ids() -> None:
@@ -177,56 +154,26 @@ def test_max_pixels_takes_a_size_or_a_number(text: str, pixels: int) -> None:
     assert AnalyzeOptions([f"--max-pixels={text}"]).view_as(AnalyzeOptions).max_pixels == pixels
 
 
+def _other_flag(knob: Knob) -> list[str]:
+    """The flag with a value other than its default (valid for its type)."""
+    keywords, flag = knob.keywords, f"--{knob.flag}"
+    if keywords.get("action") == "store_true":
+        return [flag]
+    if "choices" in keywords:
+        return [f"{flag}={next(c for c in keywords['choices'] if c != knob.default)}"]
+    samples = {folder: f"/tmp/{knob.dest}", names: "youtube,vimeo", pixels: "1920x1080"}
+    if keywords.get("type") in samples:
+        return [f"{flag}={samples[keywords['type']]}"]
+    default = knob.default if isinstance(knob.default, int | float) else 2
+    return [f"{flag}={default + 3}"]
+
+
 def test_every_field_follows_its_flag() -> None:
-    argv = [
-        "--cohort=c",
-        "--allow-local",
-        "--cache-dir=/tmp/cache",
-        "--max-height=720",
-        "--max-duration=60",
-        "--max-filesize=1000",
-        "--sites=youtube,vimeo",
-        "--socket-timeout=3",
-        "--retries=7",
-        "--backoff-s=0.5",
-        "--keep-title",
-        "--channel-salt=s",
-        "--keep-videos",
-        "--cache-max-gb=1",
-        "--fps=4",
-        "--trim-s=1",
-        "--scale-factor=1.2",
-        "--min-neighbors=6",
-        "--min-face=40",
-        "--detect-width=320",
-        "--detect-every=4",
-        "--min-track-frames=2",
-        "--detector=haar",
-        "--min-face-score=0.5",
-        "--min-face-quality=0.3",
-        "--align=off",
-        "--detect-batch=8",
-        "--clahe=on",
-        "--workers=2",
-        "--debug-crops=/tmp/crops",
-        "--batch-size=8",
-        "--batch-across-videos",
-        "--device=cuda",
-        "--model-copies=2",
-        "--flip-average=on",
-        "--smooth-s=1.5",
-        "--download-timeout=30",
-        "--download-deadline=90",
-        "--max-pixels=1920x1080",
-        "--process-timeout=600",
-        "--min-rate=10",
-        "--downloads=2",
-        "--allow-private-addresses",
-        "--still-images",
-        "--warehouse=/tmp/wh",
-        "--unit-videos=5",
-        "--unit-seconds=30",
-    ]
+    """Each flag, set to another value, changes its field (the units stage's included:
+    `--unit-videos`, `--unit-seconds`, `--warehouse`); the flags come from the fields."""
+    flags = [knob for _, group in GROUPS for knob in group]
+    argv = [arg for knob in flags for arg in _other_flag(knob)]
+    assert {"--unit-videos=23", "--unit-seconds=123.0", "--warehouse=/tmp/warehouse"} <= set(argv)
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
     defaults = _defaults()
     spec = get_model_spec(defaults.classify.model)
