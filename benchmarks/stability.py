@@ -47,7 +47,7 @@ from affectflow.models.registry import get_model_spec
 from affectflow.models.smoothing import moving_average
 from affectflow.pipelines import evaluate
 from affectflow.schemas.records import FaceCrop, VideoFile, VideoRequest
-from affectflow.schemas.settings import DetectSettings
+from affectflow.schemas.settings import DetectSettings, RuntimeSettings
 from affectflow.transforms.detect import DetectFacesFn
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -192,7 +192,7 @@ def main() -> None:
     flip = FlipAveraged(SPEC.model_class, **SPEC.model_params)
     flip.load_state_dict(torch.load(weights.path, weights_only=True))
     models = {"plain": SPEC.load(weights), "flip": flip.eval()}
-    base = dataclasses.replace(DetectSettings(), fps=args.fps, cv2_threads=1)
+    base = dataclasses.replace(DetectSettings(), fps=args.fps, runtime=RuntimeSettings(threads=1))
     kinds = [(m, k) for m in models for k in ("raw", "smoothed")]
     pairs = {kind: {"every": ([], []), "jitter": ([], [])} for kind in kinds}
     shift = {kind: {"all": {}, "matched": {}} for kind in kinds}

@@ -18,17 +18,22 @@ from affectflow.schemas.settings import (
     DetectSettings,
     DownloadSettings,
     IngestSettings,
+    MediaLimits,
+    RuntimeSettings,
     UnitSettings,
 )
 
 DEFAULT_UMASK = 0o077
-# Each stage's settings class, by its StageSettings field (the warehouse's first in --help).
+# Each settings class with flags, by its name in `stage_settings` (the warehouse's first
+# in --help): each stage's, and the limits and runtime that stages share.
 STAGE_CLASSES = {
     "units": UnitSettings,
     "ingest": IngestSettings,
     "download": DownloadSettings,
+    "limits": MediaLimits,
     "detect": DetectSettings,
     "classify": ClassifySettings,
+    "runtime": RuntimeSettings,
 }
 
 JOB_FLAGS = (

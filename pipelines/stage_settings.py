@@ -2,8 +2,8 @@
 
 A field declared with its flag (`schemas.knobs.setting`) takes that option's value;
 only the fields derived from something else are written out here: the model's crop
-geometry and weights, the threads per worker, and the limits and device the face stage
-shares with the download and classify stages (their flags are declared there).
+geometry and weights, the threads per worker, and the one limits and one runtime
+object that several stages hold.
 """
 
 from __future__ import annotations
@@ -36,15 +36,8 @@ def stage_settings(
     # Threads per worker from the cores this process may use; on a remote runner each
     # worker counts its own (None).
     threads = worker_threads(opts.workers) if is_local_runner(opts) else None
-    download = from_options("download", opts)
-    classify = from_options(
-        "classify",
-        opts,
-        model=spec.name,
-        weights_sha256=weights_sha256,
-        weights_path=weights_path,
-        torch_threads=threads,
-    )
+    limits = from_options("limits", opts)
+    runtime = from_options("runtime", opts, threads=threads)
     detect = from_options(
         "detect",
         opts,
@@ -52,14 +45,20 @@ def stage_settings(
         crop_margin_px=spec.crop_margin_px,
         clahe=spec.clahe if opts.clahe is None else opts.clahe == "on",
         detector_weights_path=detector_weights_path,
-        cv2_threads=threads,
-        device=classify.device,
-        max_duration_s=download.max_duration_s,
-        max_pixels=download.max_pixels,
+        limits=limits,
+        runtime=runtime,
+    )
+    classify = from_options(
+        "classify",
+        opts,
+        model=spec.name,
+        weights_sha256=weights_sha256,
+        weights_path=weights_path,
+        runtime=runtime,
     )
     return StageSettings(
         ingest=from_options("ingest", opts),
-        download=download,
+        download=from_options("download", opts, limits=limits),
         detect=detect,
         classify=classify,
         units=from_options("units", opts),

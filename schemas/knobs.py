@@ -67,6 +67,14 @@ class Knob:
         return keywords
 
 
+RUN_ONLY = {FINGERPRINT: False}  # the metadata of an operational field
+
+
+def operational(default: Any = None) -> Any:
+    """A field without a flag left out of the fingerprint (derived: threads, paths)."""
+    return dataclasses.field(default=default, metadata=RUN_ONLY)
+
+
 def setting(default: Any, flag: str, group: str, help: str, **options: Any) -> Any:
     """A settings field with its flag (see `Knob`); `operational=True` leaves it out of
     the fingerprint; `option_default` when the option's default is not the field's."""

@@ -81,7 +81,7 @@ class DetectFacesFn(beam.DoFn):
 
     def setup(self) -> None:
         settings = self._settings
-        self._threads = settings.cv2_threads or available_cores()
+        self._threads = settings.runtime.threads or available_cores()
         set_threads(self._threads)  # before MTCNN loads: ONNX Runtime takes torch's count
         detectors = face_detectors(settings, self._shared)  # one MTCNN per worker process
         self._detector: FaceDetector = detectors[0]
@@ -153,7 +153,7 @@ class DetectFacesFn(beam.DoFn):
         once `deadline` (perf_counter) passed: decoding, detection and the inference of
         the faces yielded (fused into this step) all count."""
         settings = self._settings
-        limit_s = settings.max_duration_s
+        limit_s = settings.limits.max_duration_s
         frames = iter_sampled_frames(
             video.path,
             fps=settings.fps,
@@ -161,7 +161,7 @@ class DetectFacesFn(beam.DoFn):
             progress=progress,
             threads=self._threads,
             max_s=None if limit_s is None else limit_s + MAX_DURATION_SLACK_S,
-            max_pixels=settings.max_pixels,
+            max_pixels=settings.limits.max_pixels,
         )
         for frame, whole in self._searched(frames):
             if deadline is not None and time.perf_counter() > deadline:
@@ -232,7 +232,7 @@ class DetectFacesFn(beam.DoFn):
         header = "no duration" if video.duration_s is None else f"{video.duration_s:.1f} s"
         return (
             f"decodes past {progress.decoded_s:.1f} s although its "
-            f"header says {header}, over max_duration {self._settings.max_duration_s:g} s"
+            f"header says {header}, over max_duration {self._settings.limits.max_duration_s:g} s"
         )
 
     def _failure(

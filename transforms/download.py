@@ -175,7 +175,7 @@ class DownloadVideoFn(beam.DoFn):
         return self._download(request)
 
     def _check_duration(self, probe: VideoProbe) -> None:
-        limit = self._settings.max_duration_s
+        limit = self._settings.limits.max_duration_s
         if limit is None or probe.duration_s <= limit:
             return
         header_s = probe.header_duration_s
@@ -189,13 +189,13 @@ class DownloadVideoFn(beam.DoFn):
         raise FetchError(message, retryable=False, error_class="MaxDurationExceeded")
 
     def _validate(self, path: Path | str, what: str, expected_s: float | None) -> VideoProbe:
-        limit = self._settings.max_duration_s
+        limit = self._settings.limits.max_duration_s
         try:
             probe = validate_video(
                 str(path),
                 expected_s,
                 max_duration_s=limit,
-                max_pixels=self._settings.max_pixels,
+                max_pixels=self._settings.limits.max_pixels,
                 still=self._settings.still_images,
             )
         except FrameTooLargeError as error:
@@ -267,7 +267,7 @@ class DownloadVideoFn(beam.DoFn):
                 options,
                 retries=settings.retries,
                 backoff_s=settings.backoff_s,
-                max_duration_s=settings.max_duration_s,
+                max_duration_s=settings.limits.max_duration_s,
                 extractors=self._extractors,
                 once=self._attempt(deadline),
                 sleep=lambda s: time.sleep(max(0.0, min(s, deadline - time.monotonic()))),

@@ -195,11 +195,11 @@ class ClassifyEmotions(beam.PTransform):
                 weights_sha256=settings.weights_sha256,
                 model_class=model_class,
                 model_params=model_params,
-                device=beam_device(settings.device),
+                device=beam_device(settings.runtime.device),
                 min_batch_size=settings.batch_size,
                 max_batch_size=settings.batch_size,
                 load_model_args={"weights_only": True},
-                num_threads=settings.torch_threads,
+                num_threads=settings.runtime.threads,
                 model_copies=settings.model_copies,
             )
         )

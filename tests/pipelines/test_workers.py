@@ -180,10 +180,11 @@ def test_workers_auto_follows_the_videos_to_do_and_the_cores_allowed(
     assert (
         short.opts.workers == 1 and short.options.view_as(StandardOptions).runner == "FnApiRunner"
     )
-    assert short.settings.detect.cv2_threads == short.settings.classify.torch_threads == 2
+    assert short.settings.detect.runtime is short.settings.classify.runtime  # one object
+    assert short.settings.classify.runtime.threads == 2
     assert long.opts.workers == 2
     assert long.options.view_as(StandardOptions).runner == LOCAL_WORKERS_RUNNER
-    assert long.settings.detect.cv2_threads == long.settings.classify.torch_threads == 1
+    assert long.settings.classify.runtime.threads == 1
     # a rerun whose videos are mostly done under the same analysis needs no second worker
     warehouse = str(tmp_path / "out")
     ensure_tables(warehouse)

@@ -20,6 +20,7 @@ from affectflow.schemas.settings import (
     DetectSettings,
     DownloadSettings,
     IngestSettings,
+    RuntimeSettings,
     StageSettings,
     UnitSettings,
 )
@@ -42,9 +43,9 @@ DECIDE_RESULTS = {
     "download": {"max_height"},
 }
 RUN_ONLY = {
-    "download": {"cache_dir", "retries", "channel_salt", "max_duration_s"},
-    "detect": {"device", "cv2_threads", "debug_crops_dir"},
-    "classify": {"device", "batch_size", "weights_path"},
+    "download": {"cache_dir", "retries", "channel_salt", "limits"},
+    "detect": {"runtime", "limits", "debug_crops_dir"},
+    "classify": {"runtime", "batch_size", "weights_path"},
     "units": {"warehouse", "max_videos", "max_seconds"},
 }
 
@@ -135,15 +136,18 @@ def test_flag_defaults_are_the_settings_defaults() -> None:
     opts.cache_dir = ""
     spec = get_model_spec("fer-minixception")
     built = stage_settings(opts, spec, weights_path="", weights_sha256="")
+    runtime = RuntimeSettings(threads=available_cores())  # one worker: every core's threads
     assert built.detect == dataclasses.replace(
         DetectSettings(),
         crop_size=spec.input_size,
         crop_margin_px=spec.crop_margin_px,
         clahe=spec.clahe,
-        cv2_threads=available_cores(),  # one worker (a short list): every core's threads
+        runtime=runtime,
     )
     assert built.download == DownloadSettings()
-    assert built.classify == ClassifySettings(model=spec.name, torch_threads=available_cores())
+    assert built.classify == ClassifySettings(model=spec.name, runtime=runtime)
+    assert built.detect.runtime is built.classify.runtime  # one object, one device
+    assert built.detect.limits is built.download.limits  # one object, one max_duration_s
     assert built.units == UnitSettings(warehouse=opts.warehouse)  # the warehouse has no default
 
 
@@ -152,6 +156,17 @@ def test_flag_defaults_are_the_settings_defaults() -> None:
 )
 def test_max_pixels_takes_a_size_or_a_number(text: str, pixels: int) -> None:
     assert AnalyzeOptions([f"--max-pixels={text}"]).view_as(AnalyzeOptions).max_pixels == pixels
+
+
+def _leaves(settings: Any, prefix: str = "") -> dict[str, Any]:
+    """Every field of nested settings by its path (`download.limits.max_duration_s`)."""
+    if not dataclasses.is_dataclass(settings):
+        return {prefix: settings}
+    found: dict[str, Any] = {}
+    for field in dataclasses.fields(settings):
+        path = f"{prefix}.{field.name}" if prefix else field.name
+        found |= _leaves(getattr(settings, field.name), path)
+    return found
 
 
 def _other_flag(knob: Knob) -> list[str]:
@@ -178,18 +193,15 @@ def test_every_field_follows_its_flag() -> None:
     defaults = _defaults()
     spec = get_model_spec(defaults.classify.model)
     built = stage_settings(opts, spec, "/w.pt", "abc", detector_weights_path="/m.pt")
-    unchanged = [
-        (stage, name)
-        for stage, name in ALL_FIELDS
-        if getattr(getattr(built, stage), name) == getattr(getattr(defaults, stage), name)
-    ]
+    values, default_values = _leaves(built), _leaves(defaults)
+    unchanged = [path for path, value in values.items() if value == default_values[path]]
     # The crop geometry comes from the model (equal to the defaults for the default model);
     # the progress journal is the run's, set when it starts (`analyze._start`).
     assert set(unchanged) == {
-        ("detect", "crop_size"),
-        ("detect", "crop_margin_px"),
-        ("classify", "model"),
-        ("units", "journal"),
+        "detect.crop_size",
+        "detect.crop_margin_px",
+        "classify.model",
+        "units.journal",
     }
 
 

@@ -30,7 +30,7 @@ from affectflow.schemas.records import (
     VideoStatus,
     VideoSummary,
 )
-from affectflow.schemas.settings import DetectSettings
+from affectflow.schemas.settings import DetectSettings, MediaLimits, RuntimeSettings
 from affectflow.transforms.detect import DetectFaces, DetectFacesFn
 
 VIDEOS = Path(__file__).resolve().parents[1] / "data" / "videos"
@@ -154,7 +154,7 @@ def test_threads_are_set_in_setup_from_the_cores_allowed(monkeypatch) -> None:
     cores of the process's affinity: never the libraries' own count of the machine."""
     before = cv2.getNumThreads(), torch.get_num_threads()
     try:
-        DetectFacesFn(detect_settings(cv2_threads=1)).setup()
+        DetectFacesFn(detect_settings(runtime=RuntimeSettings(threads=1))).setup()
         assert cv2.getNumThreads() == torch.get_num_threads() == 1
         monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
         DetectFacesFn(detect_settings()).setup()
@@ -213,7 +213,7 @@ def pipeline_result(tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
                 video_file(CRAFTED / "lying_duration.mkv", "lying", 2.0),
             ]
         )
-        | "Bounded" >> DetectFaces(detect_settings(fps=2.0, max_duration_s=4.0))
+        | "Bounded" >> DetectFaces(detect_settings(fps=2.0, limits=MediaLimits(max_duration_s=4.0)))
     )
     assert_that(
         bounded | "BoundedKeys" >> beam.Map(lambda s: (s.video.request.video_key, s.decoded_s)),

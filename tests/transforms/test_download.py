@@ -21,7 +21,7 @@ from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.utils import DownloadError, ExtractorError
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
-from affectflow.schemas.settings import DownloadSettings
+from affectflow.schemas.settings import DownloadSettings, MediaLimits
 from affectflow.sources.fetch_errors import FetchError, classify
 from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.download import DownloadVideoFn, DownloadVideos
@@ -38,6 +38,8 @@ def _request(url: str, *, is_local: bool = False, row: int = 1) -> VideoRequest:
 
 def _fn(cache: Path, **kwargs: Any) -> DownloadVideoFn:
     extractors = kwargs.pop("extractors", ())
+    if "max_duration_s" in kwargs:  # the limit the face stage shares (`MediaLimits`)
+        kwargs["limits"] = MediaLimits(max_duration_s=kwargs.pop("max_duration_s"))
     options = {"retries": 2, "backoff_s": 0.001, "socket_timeout_s": 5, **kwargs}
     fn = DownloadVideoFn(DownloadSettings(cache_dir=str(cache), **options), extractors)
     fn.setup()

