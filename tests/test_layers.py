@@ -59,3 +59,44 @@ def test_no_module_imports_upward(layer: str, path: Path) -> None:
 def test_every_layer_is_checked() -> None:
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "benchmarks"}
     assert packages <= set(ALLOWED), packages - set(ALLOWED)
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The affectflow modules a module imports when it is loaded (its top-level imports;
+    not those inside functions or under `if TYPE_CHECKING:`)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {n.removeprefix("affectflow.") for n in names if n.startswith("affectflow.")}
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = {f"{layer}.{path.stem}": path for layer, path in MODULES}
+    return {name: _module_imports(path) & set(modules) for name, path in modules.items()}
+
+
+def test_no_import_loops() -> None:
+    """No module imports, through any chain, a module that imports it back (a loop
+    inside a package too: pipelines.analyze <-> analyze_graph, queries.html <-> render)."""
+    graph = _import_graph()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for imported in sorted(graph[name]):
+            if state.get(imported) == 1:
+                loop = [*path[path.index(imported) :], imported]
+                pytest.fail("import loop: " + " -> ".join(loop))
+            if imported not in state:
+                visit(imported, [*path, imported])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
