@@ -18,6 +18,8 @@ import os
 
 import cv2
 
+from affectflow.schemas.records import VideoProbe
+
 # How far before the expected end the last frame may lie: a fraction of the duration,
 # capped, because headers count the last frame's display time and round up.
 END_MARGIN_FRACTION = 0.2
@@ -48,23 +50,6 @@ def check_pixels(path: str, width: int, height: int, max_pixels: int | None, whe
             f"its {where} says {width}x{height} = {width * height:,} pixels per frame, "
             f"over --max-pixels {max_pixels:,}",
         )
-
-
-@dataclasses.dataclass(frozen=True)
-class VideoProbe:
-    """What a video holds: from the container (`probe_video`), or checked against its
-    packets (`validate_video`).
-
-    `duration_s` is the header's duration (frames / fps), or the latest frame's time
-    when that is larger (`validate_video`); `header_duration_s` is the header's own.
-    """
-
-    duration_s: float
-    fps: float
-    width: int
-    height: int
-    frame_count: int
-    header_duration_s: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -194,3 +194,20 @@ class RunInfo:
     model_id: str
     weights_sha256: str
     analysis_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoProbe:
+    """What a video holds: from the container (`probe_video`), or checked against its
+    packets (`validate_video`).
+
+    `duration_s` is the header's duration (frames / fps), or the latest frame's time
+    when that is larger (`validate_video`); `header_duration_s` is the header's own.
+    """
+
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+    header_duration_s: float | None = None

@@ -34,16 +34,16 @@ from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoReque
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.sources.bounded_child import FetchLimits
 from affectflow.sources.bounded_fetch import fetch_bounded
-from affectflow.sources.fetch_errors import FetchError
-from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
-from affectflow.transforms.cache_ledger import (
+from affectflow.sources.cache_ledger import (
     read_ledger,
     source_metadata,
     video_file,
     write_ledger,
 )
+from affectflow.sources.fetch_errors import FetchError
+from affectflow.sources.workdirs import environment_error, sweep_stale_workdirs, workdir
+from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.metrics import counter, distribution
-from affectflow.transforms.workdirs import environment_error, sweep_stale_workdirs, workdir
 from affectflow.warehouse.layout import local_path
 
 FAILED = "failed"

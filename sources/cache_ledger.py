@@ -16,8 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from affectflow.media.probe import VideoProbe
-from affectflow.schemas.records import VideoFile, VideoRequest
+from affectflow.schemas.records import VideoFile, VideoProbe, VideoRequest
 from affectflow.schemas.redact import redact_url
 from affectflow.schemas.settings import DownloadSettings
 
