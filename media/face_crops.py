@@ -3,7 +3,8 @@
 The crop is aligned on the face's five landmarks when it has them (`--align on`), else a
 square around its box with a margin; sharpness is measured before any CLAHE. Debug
 crops (`--debug-crops DIR`) are written here too, and only when a user asks: face crops
-are personal data.
+are personal data. A crop's quality (`face_quality`: detector confidence, size,
+sharpness) is measured here, on the crop the job keeps.
 """
 
 from __future__ import annotations
@@ -14,16 +15,29 @@ import cv2
 import numpy as np
 
 from affectflow.media.frames import SampledFrame
-from affectflow.models.faces import (
-    aligned_crop,
-    crop_face,
-    enhance_contrast,
-    face_quality,
-    sharpness,
-)
+from affectflow.models.faces import aligned_crop, crop_face, enhance_contrast
 from affectflow.models.mtcnn import FaceCheck
 from affectflow.schemas.records import FaceCrop, VideoRequest
 from affectflow.schemas.settings import DetectSettings
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of a uint8 crop: low for blurred or upscaled faces."""
+    return float(cv2.Laplacian(crop, cv2.CV_64F).var())
+
+
+# Sharpness (variance of the Laplacian of the 64 px crop) from which a face counts as
+# sharp: in-focus faces of tests/data score 500-3800, blurred or upscaled ones 15-70.
+SHARPNESS_REF = 100.0
+
+
+def face_quality(score: float, face_px: int, sharp: float, size: int) -> float:
+    """The weakest of three scores on [0, 1]: detector confidence, size, sharpness.
+
+    `score` the ONet check's P(face); `face_px / size` (1 when the crop covers at least
+    as many frame px as the model's input: no upscaling); `sharp / SHARPNESS_REF`.
+    """
+    return float(min(score, min(1.0, face_px / size), min(1.0, sharp / SHARPNESS_REF)))
 
 
 def face_crop(

@@ -259,22 +259,3 @@ def aligned_crop(gray: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np
     )
     side = round(size / float(np.hypot(matrix[0, 0], matrix[1, 0])))
     return face, side
-
-
-def sharpness(crop: np.ndarray) -> float:
-    """Variance of the Laplacian of a uint8 crop: low for blurred or upscaled faces."""
-    return float(cv2.Laplacian(crop, cv2.CV_64F).var())
-
-
-# Sharpness (variance of the Laplacian of the 64 px crop) from which a face counts as
-# sharp: in-focus faces of tests/data score 500-3800, blurred or upscaled ones 15-70.
-SHARPNESS_REF = 100.0
-
-
-def face_quality(score: float, face_px: int, sharp: float, size: int) -> float:
-    """The weakest of three scores on [0, 1]: detector confidence, size, sharpness.
-
-    `score` the ONet check's P(face); `face_px / size` (1 when the crop covers at least
-    as many frame px as the model's input: no upscaling); `sharp / SHARPNESS_REF`.
-    """
-    return float(min(score, min(1.0, face_px / size), min(1.0, sharp / SHARPNESS_REF)))

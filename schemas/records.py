@@ -100,7 +100,7 @@ class FaceCrop:
     """One detected face on one sampled frame, ready for the classifier.
 
     `crop` is a uint8 grayscale numpy array (size set by the model's input size). The
-    quality fields (`models.faces.face_quality`): `face_px` the side of the frame square
+    quality fields (`media.face_crops.face_quality`): `face_px` the side of the frame square
     the crop covers, `face_score` the ONet check's P(face), `sharpness` the variance of
     the crop's Laplacian, `quality` the weakest of the three on [0, 1]. `last_of_video`:
     no face of its video follows it.

@@ -18,9 +18,7 @@ from affectflow.models.faces import (
     HaarFaceDetector,
     aligned_crop,
     alignment_matrix,
-    face_quality,
     search_scale,
-    sharpness,
 )
 from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.schemas.records import FaceBox
@@ -106,15 +104,6 @@ def test_small_faces_survive_the_shrunk_search_of_a_wide_frame() -> None:
     full = haar.detect(canvas)
     shrunk = haar.detect_scaled(canvas, 480)
     assert len(full) >= 3 and len(shrunk) >= len(full) - 1
-
-
-def test_quality_is_the_weakest_of_score_size_and_sharpness() -> None:
-    assert face_quality(0.99, 128, 500.0, 64) == pytest.approx(0.99)
-    assert face_quality(0.99, 32, 500.0, 64) == pytest.approx(0.5)
-    assert face_quality(0.99, 128, 20.0, 64) == pytest.approx(0.2)
-    flat = np.full((64, 64), 90, np.uint8)
-    assert sharpness(flat) == 0.0
-    assert sharpness(cv2.resize(gray("single_face.jpg"), (64, 64))) > 100
 
 
 def test_detector_pickles_without_its_networks(mtcnn: MtcnnDetector) -> None:
