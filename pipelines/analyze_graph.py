@@ -68,4 +68,4 @@ def build(pipeline: beam.Pipeline, job: Job) -> None:
         Role.ROW_FAILED: ingest_failed | "DropSettledRows" >> DropSettled(settled),
         Role.SOURCE_FAILED: source_failed | "DropSettledSources" >> DropSettled(settled),
     }
-    _ = routes | "CommitUnits" >> CommitUnits(settings.units, run, settings.classify.smooth_s)
+    _ = routes | "CommitUnits" >> CommitUnits(settings.units, run)

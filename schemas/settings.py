@@ -89,14 +89,12 @@ class IngestSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ClassifySettings:
-    """Classifying face crops (`transforms.infer`, `models.smoothing`): the model, how it
-    runs, and what steadies its labels.
+    """Classifying face crops (`transforms.infer`): the model, how it runs, and the
+    mirror average that steadies its labels.
 
     `flip_average`: each crop's class probabilities are the mean over the crop and its
-    mirror image (`models.flip`). `smooth_s`: the smoothed columns of a face are the mean
-    probabilities of its track's face-frames within +-smooth_s/2 of it (a centred window
-    of smooth_s seconds of video time); 0: smoothed = per-frame. Both chosen by
-    benchmarks/stability.py (README, "Labels that hold still"). `batch_size`: faces per
+    mirror image (`models.flip`; chosen by benchmarks/stability.py, README "Labels that
+    hold still", as `UnitSettings.smooth_s`). `batch_size`: faces per
     inference batch, each batch from one video unless `batch_across_videos` (fuller
     batches on short clips, videos finishing in bursts). `runtime`: the device and
     threads, shared with the face stage.
@@ -109,12 +107,6 @@ class ClassifySettings:
         "image's (default: %(default)s)",
         doc="each face's class probabilities are the mean over its crop and the mirrored crop "
         "(two passes of the classifier)",
-    )  # fmt: skip
-    smooth_s: float = setting(
-        0.5, "smooth-s", LABELS, "smoothed labels: mean probabilities of a track's face-frames "
-        "within +-S/2 seconds; 0: off (default: %(default)s)", type=NON_NEGATIVE, metavar="S",
-        doc="window of the smoothed labels: a face's smoothed probabilities are the mean over "
-        "its track's face-frames within +-0.25 s of video time; 0: smoothed = per-frame",
     )  # fmt: skip
     weights_path: str = operational("")
     batch_size: int = setting(
@@ -137,19 +129,27 @@ class ClassifySettings:
         doc="model copies per worker machine (GPU runners)",
     )  # fmt: skip
 
-    def __post_init__(self) -> None:
-        if not self.smooth_s >= 0:
-            raise ValueError(f"smooth_s must be >= 0 seconds, got {self.smooth_s}")
-
 
 @dataclasses.dataclass(frozen=True)
 class UnitSettings:
-    """Committing finished videos in units as the job goes (`transforms.units`).
+    """Finishing videos and committing them in units as the job goes (`transforms.units`).
 
-    A unit is written once it holds `max_videos` finished videos or its first one
-    finished `max_seconds` ago; `journal` is the local file each finished video is
-    appended to for the driver's progress lines (None: workers log them instead).
+    A finished video's faces are smoothed along their tracks here, where all of them are
+    together (`models.smoothing`): the smoothed columns of a face are the mean
+    probabilities of its track's face-frames within +-smooth_s/2 of it (a centred window
+    of `smooth_s` seconds of video time; 0: smoothed = per-frame; chosen by
+    benchmarks/stability.py, README "Labels that hold still"). A unit is written once it
+    holds `max_videos` finished videos or its first one finished `max_seconds` ago;
+    `journal` is the local file each finished video is appended to for the driver's
+    progress lines (None: workers log them instead).
     """
+
+    smooth_s: float = setting(
+        0.5, "smooth-s", LABELS, "smoothed labels: mean probabilities of a track's face-frames "
+        "within +-S/2 seconds; 0: off (default: %(default)s)", type=NON_NEGATIVE, metavar="S",
+        doc="window of the smoothed labels: a face's smoothed probabilities are the mean over "
+        "its track's face-frames within +-0.25 s of video time; 0: smoothed = per-frame",
+    )  # fmt: skip
 
     warehouse: str = setting(
         "", "warehouse", BASICS, "warehouse folder or URI, new or existing (default: "
@@ -170,6 +170,10 @@ class UnitSettings:
     )  # fmt: skip
     journal: str | None = operational()
 
+    def __post_init__(self) -> None:
+        if not self.smooth_s >= 0:
+            raise ValueError(f"smooth_s must be >= 0 seconds, got {self.smooth_s}")
+
 
 @dataclasses.dataclass(frozen=True)
 class StageSettings:
@@ -183,7 +187,7 @@ class StageSettings:
 
     def fingerprint(self) -> dict[str, dict[str, Any]]:
         """What decides a video's results, per stage (stored in `runs.config`); a stage
-        with only operational fields (`units`) is left out. The weights are named by
+        with only operational fields is left out. The weights are named by
         their sha256, or by their path or URI when their sha256 is unknown ("")."""
         stages = {
             field.name: fingerprinted(getattr(self, field.name))

@@ -89,8 +89,8 @@ class UnitBuffer:
     the interrupt handler's: a lock keeps them apart.
     """
 
-    def __init__(self, settings: UnitSettings, run: RunInfo, smooth_s: float = 0.0) -> None:
-        self._settings, self._run, self._smooth_s = settings, run, smooth_s
+    def __init__(self, settings: UnitSettings, run: RunInfo) -> None:
+        self._settings, self._run = settings, run
         self._counters = {status: counter(f"videos_{status}") for status in VideoStatus}
         self._units = counter("units_committed")
         self._orphaned = counter("faces_orphaned")
@@ -209,8 +209,8 @@ class UnitBuffer:
         self._finish(key, video)
 
     def _finish(self, key: str | None, video: _Video) -> None:
-        if self._smooth_s > 0 and video.rows["faces"]:
-            video.rows["faces"] = smoothed(video.rows["faces"], self._smooth_s)
+        if self._settings.smooth_s > 0 and video.rows["faces"]:
+            video.rows["faces"] = smoothed(video.rows["faces"], self._settings.smooth_s)
         if video.infer_failed:
             failures = [e for e in video.rows["errors"] if e["stage"] == str(Stage.INFER)]
             text = f"{Stage.INFER}: {failures[0]['message']} ({len(failures)} faces)"

@@ -18,8 +18,9 @@ held by a slow download still commits), at the end of the bundle, and on an inte
 (`unit_clock.flush_all`). A kill loses the videos in flight and the unit being filled,
 no more.
 
-Each finished video's faces are smoothed along their tracks here (`smooth_s`), where all
-its rows are at hand. A video with faces that failed inference is `failed` (its `errors`
+Each finished video's faces are smoothed along their tracks here
+(`UnitSettings.smooth_s`, the setting of the stage that applies it), where all its rows
+are at hand. A video with faces that failed inference is `failed` (its `errors`
 rows, stage infer, say why; its classified faces are kept, as for a video whose decoding
 broke off).
 """
@@ -39,23 +40,23 @@ from affectflow.transforms.unit_buffer import Role, UnitBuffer
 _local = threading.local()
 
 
-def buffer_for(settings: UnitSettings, run: RunInfo, smooth_s: float = 0.0) -> UnitBuffer:
+def buffer_for(settings: UnitSettings, run: RunInfo) -> UnitBuffer:
     """This thread's buffer for `run` (the CollectFns of one bundle share it)."""
     buffers = _local.__dict__.setdefault("buffers", {})
     key = (settings.warehouse, run.run_id)
     if key not in buffers:
-        buffers[key] = UnitBuffer(settings, run, smooth_s)
+        buffers[key] = UnitBuffer(settings, run)
     return buffers[key]
 
 
 class CollectFn(beam.DoFn):
     """Hands each element of one route to this thread's `UnitBuffer`."""
 
-    def __init__(self, role: Role, settings: UnitSettings, run: RunInfo, smooth_s: float) -> None:
-        self._role, self._settings, self._run, self._smooth_s = role, settings, run, smooth_s
+    def __init__(self, role: Role, settings: UnitSettings, run: RunInfo) -> None:
+        self._role, self._settings, self._run = role, settings, run
 
     def start_bundle(self) -> None:
-        self._buffer = buffer_for(self._settings, self._run, self._smooth_s)
+        self._buffer = buffer_for(self._settings, self._run)
         self._buffer.start()
 
     def process(self, element: Any) -> Iterator[None]:
@@ -68,11 +69,11 @@ class CollectFn(beam.DoFn):
 
 class CommitUnits(beam.PTransform):
     """{Role: PCollection or tuple of PCollections} -> rows committed in units; faces
-    smoothed along their tracks over `smooth_s` seconds (0: not smoothed)."""
+    smoothed along their tracks over `settings.smooth_s` seconds (0: not smoothed)."""
 
-    def __init__(self, settings: UnitSettings, run: RunInfo, smooth_s: float = 0.0) -> None:
+    def __init__(self, settings: UnitSettings, run: RunInfo) -> None:
         super().__init__()
-        self._settings, self._run, self._smooth_s = settings, run, smooth_s
+        self._settings, self._run = settings, run
 
     def expand(self, routes: dict) -> beam.pvalue.PDone:
         pipeline = None
@@ -80,6 +81,6 @@ class CommitUnits(beam.PTransform):
             for index, pcoll in enumerate(pcolls if isinstance(pcolls, tuple) else (pcolls,)):
                 pipeline = pcoll.pipeline
                 _ = pcoll | f"Collect_{role}_{index}" >> beam.ParDo(
-                    CollectFn(Role(role), self._settings, self._run, self._smooth_s)
+                    CollectFn(Role(role), self._settings, self._run)
                 )
         return beam.pvalue.PDone(pipeline)

@@ -13,7 +13,7 @@ import pytest
 from affectflow.models.registry import FER_LABELS
 from affectflow.models.smoothing import moving_average
 from affectflow.pipelines.analyze import JobError, run
-from affectflow.schemas.settings import ClassifySettings
+from affectflow.schemas.settings import UnitSettings
 
 pytestmark = pytest.mark.slow  # whole jobs on real clips
 
@@ -90,9 +90,7 @@ def test_smoothed_labels_are_the_tracks_moving_average_and_flip_less(job) -> Non
     switches = {"raw": 0, "smoothed": 0}
     for faces in tracks.values():
         times = [ms for ms, *_ in faces]
-        expected = moving_average(
-            times, np.array([s for _, s, *_ in faces]), ClassifySettings.smooth_s
-        )
+        expected = moving_average(times, np.array([s for _, s, *_ in faces]), UnitSettings.smooth_s)
         np.testing.assert_allclose([s for _, _, s, *_ in faces], expected, atol=1e-6)
         for kind, column in (("raw", 3), ("smoothed", 4)):
             labels = [face[column] for face in faces]

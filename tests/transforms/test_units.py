@@ -111,7 +111,7 @@ def test_the_time_bound_writes_a_unit_per_video_when_it_is_zero(tmp_path: Path) 
 def test_a_finished_video_is_smoothed_along_its_track(tmp_path: Path) -> None:
     warehouse = str(tmp_path / "out")
     ensure_tables(warehouse)
-    buf = UnitBuffer(UnitSettings(warehouse=warehouse, max_videos=1), RUN, smooth_s=1.0)
+    buf = UnitBuffer(UnitSettings(warehouse=warehouse, max_videos=1, smooth_s=1.0), RUN)
     buf.start()
     probabilities = ([1.0, 0.0], [0.0, 1.0], [1.0, 0.0])
     for frame in (1, 2, 3):
