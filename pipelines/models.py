@@ -27,14 +27,14 @@ def default_weights() -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 with the list or the fetched weights' path, 2 with a message on failure."""
-    from affectflow.models.mtcnn_weights import FACENET_VERSION, fetch_mtcnn_weights
-    from affectflow.models.registry import MODEL_SPECS, get_model_spec
-
     parser = argparse.ArgumentParser(prog="affectflow models")
     parser.add_argument("action", choices=("list", "fetch"))
     parser.add_argument("name", nargs="?", default="fer-minixception")
     parser.add_argument("--cache-dir", default=None)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # before the heavy imports: --help and mistakes at once
+    from affectflow.models.mtcnn_weights import FACENET_VERSION, fetch_mtcnn_weights
+    from affectflow.models.registry import MODEL_SPECS, get_model_spec
+
     if args.action == "list":
         for name, spec in MODEL_SPECS.items():
             print(f"{name}: {len(spec.labels)} classes ({', '.join(spec.labels)})")
