@@ -101,7 +101,8 @@ with beam.Pipeline(options=options) as pipeline:
         | beam.Reshuffle()
         | beam.Map(lambda _: os.getpid())
         | beam.Distinct()
-        | beam.Map(lambda pid: print("worker-pid", pid, flush=True))
+        # one write per line: both workers share the pipe (print writes in pieces)
+        | beam.Map(lambda pid: os.write(1, f"worker-pid {pid}\\n".encode()))
     )
 print("main-pid", os.getpid())
 """
@@ -124,8 +125,8 @@ def test_worker_processes_log_like_the_cli_once(tmp_path) -> None:
     assert err.count("[affectflow] ok ") == 3, err  # the workers' progress lines, CLI format
     assert "Worker: " not in err, err  # the runner's forwarded copies are dropped
     assert not [noise for noise in BEAM_WORKER_NOISE if noise in err], err
-    pids = {line.split()[1] for line in out.splitlines() if line.startswith("worker-pid")}
-    (main_pid,) = [line.split()[1] for line in out.splitlines() if line.startswith("main-pid")]
+    pids = set(re.findall(r"worker-pid (\d+)", out))
+    (main_pid,) = re.findall(r"main-pid (\d+)", out)
     # Both workers did work, never the launcher. This does not depend on timing:
     # FnApiRunner splits each stage's input into one part per worker (after the
     # Reshuffle, its 64 random keys are dealt round-robin, so both parts hold elements)
