@@ -35,7 +35,9 @@ def face_detectors(settings: DetectSettings) -> tuple[FaceDetector, MtcnnDetecto
     """(detector, face check) of the settings, loaded: MTCNN checks every detector's boxes."""
     min_size = (settings.min_face, settings.min_face)
     weights = settings.detector_weights_path or str(fetch_mtcnn_weights())
-    checker = MtcnnDetector(weights, min_size, settings.device)
+    checker = MtcnnDetector(
+        weights, min_size, settings.device, landmark_passes=settings.landmark_passes
+    )
     checker.load()
     detector: FaceDetector = checker
     if settings.detector == "haar":

@@ -76,6 +76,9 @@ DETECTION: Spec = [
     ("align", dict(default="on" if DETECT.align else "off", choices=("on", "off"),
                    help="rotate and scale crops on the face's landmarks, eyes level "
                    "(default: %(default)s)")),
+    ("landmark-passes", dict(type=COUNT, default=DETECT.landmark_passes, metavar="N",
+                             help="further ONet looks, each at the box the last one regressed, "
+                             "before a face's landmarks are read (default: %(default)s)")),
     ("detect-batch", dict(type=AT_LEAST_ONE, default=DETECT.detect_batch, metavar="N",
                           help="frames per batched MTCNN whole-frame search (GPU runners: "
                           "16-64; default: %(default)s)")),

@@ -63,6 +63,7 @@ def stage_settings(
             min_face_score=opts.min_face_score,
             min_face_quality=opts.min_face_quality,
             align=opts.align == "on",
+            landmark_passes=opts.landmark_passes,
             crop_size=spec.input_size,
             crop_margin_px=spec.crop_margin_px,
             clahe=spec.clahe if opts.clahe is None else opts.clahe == "on",

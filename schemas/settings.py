@@ -88,10 +88,11 @@ class DetectSettings:
     search, never below the detector's window for `min_face`
     (`models.faces.search_scale`); it saves MTCNN nothing. Every box is checked by ONet
     (`min_face_score`, MTCNN's own last-stage threshold) and cropped on its landmarks
-    (`align`). The crop fields come from the model. `max_duration_s` and `max_pixels`
-    are the download stage's limits again: decoding stops past them, whatever the file's
-    header says. `process_timeout_s`: the longest a video's processing after its download
-    (decode, detect, and the inference fused with it) may take.
+    (`align`), read after `landmark_passes` further ONet looks (steadier crops). The
+    crop fields come from the model. `max_duration_s` and `max_pixels` are the download
+    stage's limits again: decoding stops past them, whatever the file's header says.
+    `process_timeout_s`: the longest a video's processing after its download (decode,
+    detect, and the inference fused with it) may take.
     """
 
     fps: float = 10.0
@@ -106,6 +107,7 @@ class DetectSettings:
     min_face_score: float = 0.7
     min_face_quality: float = 0.0
     align: bool = True
+    landmark_passes: int = 2
     crop_size: int = 64
     crop_margin_px: int = 10
     clahe: bool = False

@@ -200,6 +200,7 @@ def test_every_field_follows_its_flag() -> None:
         "--min-face-score=0.5",
         "--min-face-quality=0.3",
         "--align=off",
+        "--landmark-passes=0",
         "--detect-batch=8",
         "--clahe=on",
         "--workers=2",
