@@ -62,10 +62,9 @@ def _fetch_in_child(
 
 @functools.cache
 def warm_up() -> None:
-    """Compile every extractor's URL pattern once in this process (about 1 s) and import
-    the modules a fetch loads lazily (the generic extractor, the HTTP downloader): the
-    fork server does it once (`fork_server_preload`), so that each child it forks
-    inherits them instead of paying seconds of CPU for them."""
+    """Compile every extractor's URL pattern once in this process and import the modules
+    a fetch loads lazily (the generic extractor, the HTTP downloader): a bounded child does
+    it before its clock starts (about half a second of CPU, more on a busy machine)."""
     for extractor in gen_extractor_classes():
         extractor.suitable("https://warm-up.invalid/")
     for module in ("yt_dlp.extractor.generic", "yt_dlp.downloader.http"):
@@ -85,4 +84,5 @@ def fetch_bounded(
     return run_bounded(
         functools.partial(_fetch_in_child, url=url, options=options, limits=limits, kwargs=kwargs),
         limits,
+        prepare=warm_up,
     )

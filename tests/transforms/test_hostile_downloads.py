@@ -29,6 +29,8 @@ from affectflow.schemas.records import VideoRequest
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.transforms.download import DownloadVideos
 
+pytestmark = pytest.mark.slow  # hostile servers stream for seconds
+
 CAP = 1_000_000
 TIMEOUT_S = 10.0
 
