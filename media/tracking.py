@@ -173,7 +173,8 @@ class FaceFinder:
     `detect_every` 1: `detector.detect_scaled` on every frame. Above 1, each live track
     of `tracker` is followed on every frame by a small full-size search near its last box
     (`detect_near`), and the shrunk whole frame is searched on every k-th frame and
-    whenever a followed face is not found (re-detect on track loss). Every box is then
+    whenever a followed face is not found (re-detect on track loss); where both found a
+    face, the whole-frame search's box is kept. Every box is then
     checked (`checker`): boxes under `min_score` are counted in `rejected` and dropped.
     Without a checker every box passes with score 1 and no landmarks. The caller passes
     the returned boxes to `tracker.update`. One finder per video.
@@ -215,19 +216,23 @@ class FaceFinder:
         return faces
 
     def _propose(self, gray: np.ndarray, whole: list[FaceBox] | None) -> list[FaceBox]:
-        boxes: list[FaceBox] = []
+        """The frame's boxes: a due whole-frame search's first, then the followed faces it
+        missed. A fresh detection replaces a followed face's box, so a box followed from
+        box to box (`detect_near`) never drifts for longer than `detect_every` frames."""
+        followed: list[FaceBox] = []
         lost = False
         if self.detect_every > 1:
             for last in self.tracker.live_boxes:
                 found = self.detector.detect_near(gray, last)
                 lost = lost or found is None
                 if found is not None:
-                    boxes = _merge(boxes, [found])
+                    followed = _merge(followed, [found])
+        boxes = followed
         if lost or self.frames % self.detect_every == 0:
             self.full_searches += 1
             if whole is None:
                 whole = self.detector.detect_scaled(gray, self.detect_width)
-            boxes = _merge(boxes, whole)
+            boxes = _merge(_merge([], whole), followed)
         self.frames += 1
         return boxes
 

@@ -65,8 +65,10 @@ class MtcnnDetector:
         device: str = "cpu",
         thresholds: tuple[float, float, float] = THRESHOLDS,
         backend: str = "auto",
+        landmark_passes: int = 0,
     ) -> None:
-        """`backend`: "onnx" (ONNX Runtime, CPU only), "torch", or "auto" (onnx on the CPU)."""
+        """`backend`: "onnx" (ONNX Runtime, CPU only), "torch", or "auto" (onnx on the CPU).
+        `landmark_passes`: further ONet looks of `check` (see there)."""
         if backend not in ("auto", "onnx", "torch"):
             raise ValueError(f"backend must be auto, onnx or torch, got {backend!r}")
         self.weights_path = weights_path
@@ -74,6 +76,9 @@ class MtcnnDetector:
         self.device = device
         self.thresholds = thresholds
         self.backend = backend
+        if landmark_passes < 0:
+            raise ValueError(f"landmark_passes must be >= 0, got {landmark_passes}")
+        self.landmark_passes = landmark_passes
         self._nets: Cascade | None = None
 
     def load(self) -> Cascade:
@@ -147,12 +152,24 @@ class MtcnnDetector:
 
     @torch.inference_mode()
     def check(self, gray: np.ndarray, boxes: list[FaceBox]) -> list[FaceCheck]:
-        """ONet's verdict on each of `boxes` (any detector's) in one frame, same order."""
+        """ONet's verdict on each of `boxes` (any detector's) in one frame, same order.
+
+        The score is ONet's look at the box itself; the landmarks come from
+        `landmark_passes` further looks, each at the box the previous one regressed.
+        ONet's landmarks move with the box it is shown (a few px of box, a few px of
+        landmark, another crop), and its regressed box is closer to where ONet puts a face:
+        after two more looks, boxes that differ by a few px give nearly the same landmarks
+        (benchmarks/stability.py, README "Labels that hold still").
+        """
         if not boxes:
             return []
+        onet = self.load().onet
         rows = np.array([[0, b.x, b.y, b.x + b.w, b.y + b.h, 1.0] for b in boxes], np.float32)
-        output, keep = _output(self.load().onet, [gray], square(rows), self.device, suppress=False)
-        checks = _checks(output, keep)
+        output, keep = _output(onet, [gray], square(rows), self.device, suppress=False)
+        score = output[1]
+        for _ in range(self.landmark_passes):
+            output, _ = _output(onet, [gray], square(output[0]), self.device, suppress=False)
+        checks = _checks((output[0], score, output[2], output[3]), keep)
         return [dataclasses.replace(c, box=b) for c, b in zip(checks, boxes, strict=True)]
 
     def __getstate__(self) -> dict:

@@ -139,6 +139,35 @@ def test_face_finder_follows_faces_between_whole_frame_searches() -> None:
     assert finder.tracker.tracks_started <= 3
 
 
+class DriftingDetector:
+    """The whole-frame search finds the face at `WHOLE`; the search near a followed box
+    finds it 4 px further right and 4 px larger each time (a followed box that drifts)."""
+
+    WHOLE = FaceBox(100, 100, 80, 80)
+
+    def detect_scaled(self, gray: object, width: int | None) -> list[FaceBox]:
+        return [self.WHOLE]
+
+    def detect_near(self, gray: object, box: FaceBox) -> FaceBox | None:
+        return FaceBox(box.x + 4, box.y, box.w + 4, box.h + 4)
+
+
+def test_a_whole_frame_search_re_anchors_a_followed_face() -> None:
+    """Between searches a face is followed box to box; on a search frame the search's own
+    box is kept (not the followed one beside it), so drift never outlasts `detect_every`."""
+    finder = FaceFinder(DriftingDetector(), IoUTracker(), detect_every=3)
+    found = []
+    for _ in range(7):
+        boxes = [face.box for face in finder.find(None)]
+        assert finder.tracker.update(boxes) == [0]  # one face, one track
+        found.append(boxes[0])
+    whole = DriftingDetector.WHOLE
+    assert found[0] == found[3] == found[6] == whole  # searched: 0, 3, 6
+    assert found[1] == FaceBox(104, 100, 84, 84) and found[2] == FaceBox(108, 100, 88, 88)
+    assert found[4] == found[1] and found[5] == found[2]  # followed from the search's box
+    assert finder.full_searches == 3
+
+
 @pytest.mark.slow
 def test_default_fast_search_keeps_the_small_faces_of_a_wide_shot() -> None:
     """Hamilton (640x360, faces of 55-70 px): Haar's fast path keeps >= 80% of full-size hits.
