@@ -1,4 +1,8 @@
-"""`affectflow train`: train HybridMicroNet on labelled faces and write its checkpoint.
+"""`affectflow train`: train a model and write its weights.
+
+- `affectflow train DATA --out CKPT`: HybridMicroNet on labelled faces (`TrainConfig`).
+- `affectflow train --crops A.npz ... --out W.pt`: the default model's mini-Xception on
+  `affectflow prepare`'s crops, with the recipe of the shipped weights (`train_crops`).
 
 The data options (`add_data_args`) and recipe options (`add_recipe_args`) are shared
 with `affectflow evaluate`.
@@ -134,9 +138,15 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: Sequence[str]) -> int:
     """Train and write the checkpoint; 2 with a message when the inputs are unusable."""
+    if "--crops" in argv:
+        from affectflow.pipelines import train_crops
+
+        return train_crops.main(argv)
     parser = argparse.ArgumentParser(
         prog="affectflow train",
         description="Train HybridMicroNet (the paper's recipe by default) on labelled faces.",
+        epilog="affectflow train --crops TRAIN.npz... --out W.pt: the default model's "
+        "recipe on prepared crops (affectflow train --crops --help).",
     )
     add_data_args(parser)
     add_recipe_args(parser)
