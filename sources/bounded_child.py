@@ -2,12 +2,7 @@
 
 yt-dlp checks its socket timeout only per read and keeps a page it reads in memory, so
 a server can drip one byte a second or feed an endless page. A fetch or a listing
-therefore runs in a child process that the parent watches and kills. Children are
-forked from a fork server (`fork_server_context`), a single-threaded process that
-loaded yt-dlp once, never from the job's process itself: a process forked from one with
-other threads (Beam's, ONNX Runtime's, the unit clock) inherits the locks those threads
-held at the fork, and was seen to wait on one forever. The work and its arguments are
-therefore pickled (module-level functions and plain values):
+therefore runs in a child process that the parent watches and kills:
 
 - wall time: `timeout_s` for the whole work (extraction and download);
 - rate: under `min_rate` bytes/s waited on the socket, once `rate_grace_s` of waiting
@@ -15,29 +10,47 @@ therefore pickled (module-level functions and plain values):
   (`count_socket_reads`), not as yt-dlp reports written blocks: a server that sends one
   byte a second never completes a block, so it would never be measured;
 - memory: the child's address space may grow by `memory_bytes` only.
+
+Each child is a fresh interpreter (`python -m affectflow.sources.bounded_child`), never
+a fork of the job's process: a fork of a process with other threads (Beam's, ONNX
+Runtime's, the unit clock) inherits the locks those threads held at the fork, and such
+a child was seen to wait on one forever. The work is pickled to the child with the
+parent's `sys.path` (so `work` is a module-level function or a `functools.partial` of
+one, with plain arguments); its outcome comes back on a pipe, its progress through a
+small shared file. A child costs about half a second of CPU (Python and yt-dlp start).
+It ignores the terminal's Ctrl-C (the job handles it and kills the child), exits when
+its parent dies, and writes its stderr to a file that never reaches the terminal.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import multiprocessing.context
-import multiprocessing.forkserver
+import logging
+import mmap
 import os
+import pickle
+import select
 import signal
 import socket
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from affectflow.sources.fetch_errors import FetchError
 
 T = TypeVar("T")
 _POLL_S = 0.2
 _MIB = 1 << 20
-# What the fork server imports before its first fork: the parent's main module (so no
-# child runs it again) and the fetch code with yt-dlp's extractor patterns compiled.
-_PRELOAD = ["__main__", "affectflow.sources.fork_server_preload"]
+# Three doubles: bytes received, seconds waited on the socket, 1 once the work started.
+_PROGRESS_BYTES = 24
+# The most a child may take to start (Python, yt-dlp, the work unpickled) on a busy
+# machine; `timeout_s` counts from the start of the work.
+START_S = 120.0
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,84 +107,149 @@ def count_socket_reads(progress: Any) -> None:
     socket.SocketIO.readinto = readinto  # type: ignore[method-assign]
 
 
-def fork_server_context() -> multiprocessing.context.ForkServerContext:
-    """The multiprocessing context of the fork server every bounded child comes from;
-    starts the server (in the background: it loads yt-dlp while the caller goes on)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    multiprocessing.forkserver.ensure_running()
-    return context
-
-
-def _child(sender: Any, progress: Any, work: Callable[[Any], Any], limits: FetchLimits) -> None:
-    """The child's whole life: the work, its outcome sent to the parent."""
-    for sig in (signal.SIGINT, signal.SIGTERM):  # not the launcher's interrupt handler
-        signal.signal(sig, signal.SIG_DFL)
+def _outcome(work: Callable[[Any], Any], progress: Any, limits: FetchLimits) -> tuple:
+    """The child's work, bounded, as what it sends its parent."""
     signal.alarm(int(limits.timeout_s) + 30)  # never outlive a parent killed by SIGKILL
     _limit_memory(limits.memory_bytes)
     count_socket_reads(progress)
+    progress[2] = 1.0
     try:
-        outcome: tuple = ("ok", work(progress))
+        return ("ok", work(progress))
     except FetchError as error:
-        outcome = ("error", error.message, error.retryable, error.error_class)
+        return ("error", error.message, error.retryable, error.error_class)
     except MemoryError:
         mib = limits.memory_bytes // _MIB
         message = f"the fetch needed over {mib} MiB of memory (an endless or huge page?)"
-        outcome = ("error", message, False, "MemoryLimitExceeded")
-    sender.send(outcome)
+        return ("error", message, False, "MemoryLimitExceeded")
+
+
+def _exit_with_parent() -> None:
+    """Exit this (child) process as soon as its parent is gone (killed by SIGKILL)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _child_main(result_fd: int, progress_fd: int) -> None:
+    """The child's whole life: its work read from stdin, the outcome written to
+    `result_fd`, its progress counted in the file `progress_fd`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the job handles Ctrl-C
+    _exit_with_parent()
+    sys.path[:] = pickle.load(sys.stdin.buffer)
+    work, limits = pickle.load(sys.stdin.buffer)
+    with mmap.mmap(progress_fd, _PROGRESS_BYTES) as shared:
+        progress = memoryview(shared).cast("d")
+        outcome = _outcome(work, progress, limits)
+        progress.release()
+    with os.fdopen(result_fd, "wb") as sender:
+        pickle.dump(outcome, sender)
 
 
 def run_bounded(work: Callable[[Any], T], limits: FetchLimits, *, what: str = "download") -> T:
     """`work(progress)` in a watched child process: its value, or the FetchError it
     raised or that the limits raise (`what` names the work in the timeout's message).
 
-    `work` must pickle (a module-level function, or a `functools.partial` of one with
-    plain arguments). `progress` is a shared array: [bytes received, seconds spent
-    waiting on the socket].
+    `work` must pickle (see the module doc). `progress` is a shared array: [bytes
+    received, seconds spent waiting on the socket, 1 once the work started]. The child
+    may take `START_S` to start; `limits.timeout_s` counts from the start of the work.
     """
-    context = fork_server_context()
-    receiver, sender = context.Pipe(duplex=False)
-    progress = context.RawArray("d", 2)
-    child = context.Process(target=_child, args=(sender, progress, work, limits), daemon=True)
-    started = time.monotonic()
-    child.start()
-    sender.close()
-    try:
-        outcome = _watch(receiver, progress, limits, started, what)
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(5)
-        receiver.close()
-    if outcome is None:
+    with tempfile.TemporaryFile() as shared_file, tempfile.TemporaryFile() as stderr:
+        shared_file.truncate(_PROGRESS_BYTES)
+        with mmap.mmap(shared_file.fileno(), _PROGRESS_BYTES) as shared:
+            progress = memoryview(shared).cast("d")
+            try:
+                data, exitcode = _run_child(work, limits, what, progress, shared_file, stderr)
+            finally:
+                progress.release()
+    if not data:
         raise FetchError(
-            f"the {what} process died (exit code {child.exitcode})",
+            f"the {what} process died (exit code {exitcode})",
             retryable=False,
             error_class="FetchProcessDied",
         )
+    outcome = pickle.loads(data)
     if outcome[0] == "ok":
         return outcome[1]
     _, message, retryable, error_class = outcome
     raise FetchError(message, retryable=retryable, error_class=error_class)
 
 
-def _watch(
-    receiver: Any, progress: Any, limits: FetchLimits, started: float, what: str
-) -> tuple | None:
-    """Wait for the child's outcome; raise FetchError when time or rate run out.
+def _run_child(
+    work: Callable[[Any], Any],
+    limits: FetchLimits,
+    what: str,
+    progress: Any,
+    shared_file: IO[bytes],
+    stderr: IO[bytes],
+) -> tuple[bytes, int | None]:
+    """Start the child, hand it the work, watch it: (what it sent, its exit code)."""
+    receiver, sender = os.pipe()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(sender), str(shared_file.fileno())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            pass_fds=(sender, shared_file.fileno()),
+        )
+    finally:
+        os.close(sender)
+    try:
+        try:
+            assert child.stdin is not None
+            pickle.dump(sys.path, child.stdin)
+            pickle.dump((work, limits), child.stdin)
+            child.stdin.close()
+        except BrokenPipeError:
+            pass  # it died at once: its exit code says why
+        data = _watch(receiver, progress, limits, what)
+    finally:
+        os.close(receiver)
+        if child.poll() is None:
+            child.kill()
+        exitcode = child.wait()
+    if not data:
+        stderr.seek(0, os.SEEK_END)
+        stderr.seek(max(0, stderr.tell() - 2000))
+        log.debug("the %s process died (%s): %r", what, exitcode, stderr.read())
+    return data, exitcode
+
+
+def _watch(receiver: int, progress: Any, limits: FetchLimits, what: str) -> bytes:
+    """Read the child's outcome until it closes the pipe; raise FetchError when time or
+    rate run out.
 
     The rate is the bytes received over the seconds spent waiting for them on the socket
     (a stall with no byte at all is bounded by the socket timeout and the wall time),
     checked once `rate_grace_s` (at most a quarter of the time) of waiting passed.
     """
     grace_s = min(limits.rate_grace_s, limits.timeout_s / 4)
+    chunks: list[bytes] = []
+    spawned, started = time.monotonic(), None
     while True:
-        try:
-            if receiver.poll(_POLL_S):
-                return receiver.recv()
-        except EOFError:
-            return None  # died without a word (killed by the memory limit, a signal)
+        readable, _, _ = select.select([receiver], [], [], _POLL_S)
+        if readable:
+            chunk = os.read(receiver, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            continue  # the work is done: its outcome is arriving
         now = time.monotonic()
+        if started is None:
+            if progress[2]:
+                started = now
+            elif now - spawned > START_S:
+                raise FetchError(
+                    f"the {what} process did not start in {START_S:g} s (a busy machine?)",
+                    retryable=True,
+                    error_class=f"{what.capitalize()}Timeout",
+                )
+            continue
         if now - started > limits.timeout_s:
             raise FetchError(
                 f"{what} took over {limits.timeout_s:g} s (--download-timeout)",
@@ -188,3 +266,7 @@ def _watch(
                     retryable=True,
                     error_class="DownloadTooSlow",
                 )
+
+
+if __name__ == "__main__":
+    _child_main(int(sys.argv[1]), int(sys.argv[2]))

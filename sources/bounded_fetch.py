@@ -14,11 +14,8 @@ forever or inflate a gzip bomb. Each fetch runs in a watched child process
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Sequence
 from typing import Any
-
-from yt_dlp.extractor import gen_extractor_classes
 
 from affectflow.sources.address_guard import guard_connections
 from affectflow.sources.bounded_child import FetchLimits, run_bounded
@@ -58,18 +55,6 @@ def _fetch_in_child(
         "noresizebuffer": True,
     }
     return fetch_once(url, options, **kwargs)
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile every extractor's URL pattern once in this process (about 1 s) and import
-    the modules a fetch loads lazily (the generic extractor, the HTTP downloader): the
-    fork server does it once (`fork_server_preload`), so that each child it forks
-    inherits them instead of paying seconds of CPU for them."""
-    for extractor in gen_extractor_classes():
-        extractor.suitable("https://warm-up.invalid/")
-    for module in ("yt_dlp.extractor.generic", "yt_dlp.downloader.http"):
-        importlib.import_module(module)
 
 
 def fetch_bounded(
