@@ -1,6 +1,7 @@
 """A projection, not a measurement: worker-hours and dollars per 1,000 video-hours.
 
     python deploy/cost_model.py [--vcpu-hour 0.056] [--gb-hour 0.003557] [--gpu-hour 0.35] ...
+    python deploy/cost_model.py --markdown [...]   the sentence deploy/README.md quotes
 
 Inputs are CPU seconds per video-minute per stage (10 fps sampling, 360p-480p) and a
 fixed cost per video (download, unit write), measured on the 2-core development machine
@@ -34,7 +35,7 @@ MEASURED = {
 PER_VIDEO_S = 0.6
 
 
-def parse() -> argparse.Namespace:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     for stage, seconds in MEASURED.items():
         parser.add_argument(f"--{stage}-s", type=float, default=round(seconds, 3))
@@ -53,7 +54,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--utilisation", type=float, default=0.7, help="busy share of a worker")
     parser.add_argument("--cohort-videos", type=int, default=1_000_000)
     parser.add_argument("--minutes-per-video", type=float, default=5.0)
-    return parser.parse_args()
+    parser.add_argument("--markdown", action="store_true", help="the README's sentence")
+    return parser.parse_args(argv)
 
 
 def project(args: argparse.Namespace) -> dict:
@@ -93,9 +95,31 @@ def project(args: argparse.Namespace) -> dict:
             "cpu_dollars": round(cpu_cost * cohort_hours / 1000),
             "gpu_dollars": round(gpu_cost * cohort_hours / 1000),
         },
-        "inputs": {k: v for k, v in vars(args).items() if k.removesuffix("_s") not in stages},
+        "inputs": {
+            k: v
+            for k, v in vars(args).items()
+            if k.removesuffix("_s") not in stages and k != "markdown"
+        },
     }
 
 
+def markdown(result: dict) -> str:
+    """The projection as the sentence `deploy/README.md` quotes (tests/test_deploy.py)."""
+    per, cohort = result["per_1000_video_hours"], result["cohort"]
+    stages = result["cpu_seconds_per_video_minute"]
+    share = stages[per["cpu_bottleneck"]] / sum(stages.values())
+    return (
+        f"CPU workers {per['cpu_vcpu_hours']:,.0f} vCPU-hours, about ${per['cpu_dollars']:,.0f} "
+        f"per 1,000 video-hours, bound by {per['cpu_bottleneck']} ({share:.0%} of the CPU "
+        f"seconds); GPU workers {per['gpu_worker_hours']:,.0f} worker-hours, about "
+        f"${per['gpu_dollars']:,.0f} per 1,000 video-hours, bound by {per['gpu_bottleneck']}; "
+        f"a {cohort['videos']:,}-video cohort ({cohort['video_hours']:,} video-hours): about "
+        f"${cohort['cpu_dollars']:,} on CPU workers, about ${cohort['gpu_dollars']:,} on GPU "
+        "workers."
+    )
+
+
 if __name__ == "__main__":
-    print(json.dumps(project(parse()), indent=2))
+    arguments = parse()
+    projection = project(arguments)
+    print(markdown(projection) if arguments.markdown else json.dumps(projection, indent=2))

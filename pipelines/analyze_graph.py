@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import apache_beam as beam
 
+from affectflow.pipelines.job import Job
 from affectflow.transforms.detect import DetectFaces
 from affectflow.transforms.download import DownloadVideos
 from affectflow.transforms.infer import ClassifyEmotions
@@ -16,9 +15,6 @@ from affectflow.transforms.unit_buffer import Role
 from affectflow.transforms.units import CommitUnits
 from affectflow.transforms.video_cache import ReleaseVideos
 from affectflow.warehouse.layout import join, staging_dir
-
-if TYPE_CHECKING:
-    from affectflow.pipelines.analyze import Job
 
 
 def listed_file(warehouse: str, run_id: str) -> str:
@@ -48,7 +44,9 @@ def build(pipeline: beam.Pipeline, job: Job) -> None:
     """
     settings, run, opts = job.settings, job.run_info, job.opts
     requests, ingest_failed, source_failed = read_requests(pipeline, job.videos, job)
-    settled = pipeline | "ReadSettled" >> ReadSettled(opts.warehouse, run, force=opts.force)
+    settled = pipeline | "ReadSettled" >> ReadSettled(
+        opts.warehouse, run, force=opts.force, settings=settings
+    )
     todo, skipped = requests | "SplitDone" >> SplitDone(settled)
     if opts.workers > 1:
         todo = todo | "SpreadVideos" >> beam.Reshuffle()

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import sys
+
+from affectflow.schemas.records import PREFLIGHT
 
 LOG = logging.getLogger(__name__)
 
 
 def job_failure(error: BaseException) -> str:
     """One line saying what stopped a job and what to do about it."""
+    text = str(error)
+    if PREFLIGHT in text:  # a worker's own line, however the runner wrapped it
+        line = text.split(PREFLIGHT, 1)[1].splitlines()[0]
+        return PREFLIGHT + re.sub(r" \[while running '[^']*'\]$", "", line)[:500]
     cause = next((e for e in _chain(error) if isinstance(e, OSError)), None)
     if cause is None:
         text = str(error).strip().splitlines()

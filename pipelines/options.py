@@ -22,6 +22,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from affectflow.models.cache import default_cache_dir
 from affectflow.pipelines.option_flags import GROUPS
 from affectflow.pipelines.option_types import OptionError
 
@@ -246,3 +247,17 @@ def is_local_runner(options: PipelineOptions) -> bool:
     runner = options.view_as(StandardOptions).runner or DEFAULT_RUNNER
     name = runner if isinstance(runner, str) else type(runner).__name__
     return name.rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
+
+
+def launcher_cache_dir(options: PipelineOptions) -> str:
+    """The cache of the machine that starts the job (its weights, its locks).
+
+    On a local runner `--cache-dir` is this machine's, as the workers are. On a remote
+    runner it names the workers' folder (downloaded videos; their default: their own
+    `$AFFECTFLOW_CACHE_DIR`), so the launcher keeps its default cache and never writes
+    where the workers would (`--cache-dir /opt/affectflow-cache` creates nothing here).
+    """
+    cache_dir = options.view_as(_analyze_options_class()).cache_dir
+    if cache_dir and is_local_runner(options):
+        return cache_dir
+    return str(default_cache_dir())

@@ -17,9 +17,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from affectflow.pipelines.analyze import Job, execute, prepare
+from affectflow.pipelines.analyze import execute, prepare
+from affectflow.pipelines.job import Job
 from affectflow.pipelines.logs import phase
-from affectflow.pipelines.options import AnalyzeOptions
+from affectflow.pipelines.options import AnalyzeOptions, launcher_cache_dir
 from affectflow.pipelines.refresh_config import Cohort, RefreshConfig, Source
 from affectflow.pipelines.summary import RunSummary, plural
 from affectflow.schemas.records import ErrorRecord, Stage, VideoRequest
@@ -31,10 +32,9 @@ from affectflow.sources.ytdlp_list import list_bounded, listing_options
 from affectflow.transforms.listed import ListedVideos
 from affectflow.warehouse.commit import (
     committed_runs,
-    done_video_keys,
-    failed_for_good,
     forgotten_keys,
     recorded_row_errors,
+    settled_video_keys,
 )
 from affectflow.warehouse.lock import warehouse_lock
 
@@ -167,9 +167,8 @@ def new_work(
     forget`), or failed there for good (a 404, a video too long) unless `retry_failed`;
     retryable failures run again.
     """
-    settled = done_video_keys(warehouse, analysis_id) | forgotten_keys(warehouse)
-    if not retry_failed:
-        settled |= failed_for_good(warehouse, analysis_id)
+    settled = settled_video_keys(warehouse, analysis_id, retry_failed=retry_failed)
+    settled |= forgotten_keys(warehouse)
     recorded = recorded_row_errors(warehouse)
 
     def is_new(error: ErrorRecord) -> bool:
@@ -192,7 +191,8 @@ def refresh(
     """One refresh under the warehouse's lock; raises JobError, WarehouseBusy."""
     job = prepare(list(config.analyze_args), ListedVideos(), label=f"refresh:{config.path}")
     opts = job.opts
-    with warehouse_lock(config.warehouse, opts.cache_dir, command="refresh", wait_s=wait_s):
+    lock_dir = launcher_cache_dir(job.options)
+    with warehouse_lock(config.warehouse, lock_dir, command="refresh", wait_s=wait_s):
         sources = sum(len(cohort.sources) for cohort in config.cohorts)
         phase(f"listing the videos of {plural(sources, 'source')} (lists, playlists, channels)")
         listed = gather(config, opts)

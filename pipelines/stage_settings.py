@@ -30,7 +30,7 @@ def stage_settings(
     return StageSettings(
         ingest=IngestSettings(default_cohort=opts.cohort, allow_local=opts.allow_local),
         download=DownloadSettings(
-            cache_dir=opts.cache_dir,
+            cache_dir=opts.cache_dir or "",  # "": each worker's default
             max_height=opts.max_height,
             max_duration_s=opts.max_duration,
             max_filesize_bytes=opts.max_filesize,

@@ -3,7 +3,7 @@
 --   list rows repeated a video named before (`duplicate`), how many had no face, and how
 --   many face-frames (one per face per sampled frame) per minute of analysed video were found?
 -- Grain: one row per cohort, for one analysis (model and settings); every input row of
---   the cohort counts (failed rows too, each invalid list row on its own: `input_key`).
+--   the cohort counts (failed rows too, each invalid list row on its own: its `input_key`).
 -- Keys: cohort (what a row is about; a masked row shows only these: small-cell
 --   suppression, applied by the runner to every other column)
 -- Parameters: $model_id, $analysis_id (default: the latest run's analysis of the model,
@@ -15,7 +15,7 @@ with
 model_videos as (
     select
         cohort,
-        input_key(video_key, cohort, url, row_number) as video,
+        coalesce(video_key, input_key) as video,
         status,
         duration_s,
         frames_sampled,
@@ -46,7 +46,7 @@ cohorts as (
         count(*) filter (where status = 'no_faces') as videos_no_faces,
         count(*) filter (where status = 'failed') as videos_failed,
         count(*) filter (where status = 'duplicate') as videos_duplicate,
-        sum(duration_s) filter (where status in ('ok', 'no_faces')) / 60 as minutes,
+        sum(duration_s) filter (where is_done(status)) / 60 as minutes,
         sum(frames_sampled) as frames_sampled,
         sum(faces_detected) as face_frames
     from model_videos

@@ -16,7 +16,7 @@ errors_by_input as (
         e.cohort,
         e.error_class,
         regexp_replace(e.message, '^row [0-9]+: ', '') as message,
-        input_key(e.video_key, e.cohort, coalesce(e.url, e.input), e.row_number) as input,
+        coalesce(e.video_key, e.input_key) as input,  -- the video, else its list row
         e.run_id,
         exists (
             select 1 from videos as v

@@ -18,7 +18,7 @@ model_videos as (
         video_key,
         cohort,
         status,
-        status in ('ok', 'no_faces') as analysed,
+        is_done(status) as analysed,
         video_name,
         duration_s,
         upload_date,

@@ -16,12 +16,6 @@ select distinct
 from (select analysis_id, model_id, valence_ambiguous, unnest(map_entries(valence)) as entry
     from runs);
 
--- input_key(video_key, cohort, url, row_number): what one input of `videos` is: its
--- video, or (a row naming no valid video) its list row, so distinct bad rows that share
--- a URL stay distinct.
-create or replace temp macro input_key(video_key, cohort, url, row_number) as
-coalesce(video_key, concat_ws(':', 'row', cohort, row_number, url));
-
 -- latest_videos: one row per video (or per invalid list row) and analysis (model and
 -- settings: `analysis_id`), its final result: the latest analysed one (ok or no_faces),
 -- else its latest failure.
@@ -43,8 +37,8 @@ select
 from internal.video_rows
 where status <> 'skipped'
 qualify row_number() over (
-    partition by input_key(video_key, cohort, url, row_number), analysis_id
-    order by status in ('ok', 'no_faces') desc, run_id desc, unit_id
+    partition by coalesce(video_key, input_key), analysis_id  -- the video, else its list row
+    order by is_done(status) desc, run_id desc, unit_id
 ) = 1;
 
 -- videos: the same rows as latest_videos (the name the reports use).
@@ -137,7 +131,7 @@ from videos as v
 left join faces as f
     on f.video_key = v.video_key and f.run_id = v.run_id and f.analysis_id = v.analysis_id
     and f.unit_id is not distinct from v.unit_id
-where v.status in ('ok', 'no_faces')
+where is_done(v.status)
 group by all;
 
 -- videos_with_faces(model, analysis): a table macro; the video_affect rows (cohort,

@@ -28,6 +28,10 @@ class VideoStatus(StrEnum):
 # The `errors.error_class` of a duplicate list row (its `videos` row: status duplicate).
 DUPLICATE_ROW = "DuplicateRow"
 
+# The start of the one line a worker's failed preflight gives (`transforms/preflight.py`);
+# the launcher finds it in whatever the runner wrapped around it (`pipelines/failures.py`).
+PREFLIGHT = "worker preflight:"
+
 
 class Stage(StrEnum):
     """Pipeline stage names used in the `errors` table."""

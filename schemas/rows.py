@@ -37,6 +37,7 @@ def _request_columns(request: VideoRequest, status: VideoStatus, run: RunInfo) -
         "analysis_id": run.analysis_id,
         "unit_id": None,  # set when the row's unit is written (transforms/units.py)
         "run_date": None,  # set when the run's rows are partitioned (warehouse/partitions.py)
+        "input_key": item_key(request),
     }
 
 
@@ -97,6 +98,7 @@ def failed_video_row(error: ErrorRecord, run: RunInfo) -> Row:
         "error": redact_text(failure_text(error)),
         "unit_id": None,
         "run_date": None,
+        "input_key": item_key(error),
     }
 
 
@@ -120,6 +122,7 @@ def error_row(error: ErrorRecord, run: RunInfo) -> Row:
         "run_id": run.run_id,
         "unit_id": None,
         "run_date": None,
+        "input_key": item_key(error),
     }
 
 
@@ -170,11 +173,12 @@ def with_smoothed(row: Row, probabilities: Sequence[float]) -> Row:
 
 
 def item_key(record: VideoRequest | ErrorRecord) -> str:
-    """The input row a record stands for: `<video key>#<row number>` (a duplicate row
-    names the video of the row it repeats, yet is an input of its own), else
-    `row:<cohort>:<row>:<url>` of its stored (redacted) row, as `warehouse.units` and
-    `warehouse.commit.rows_of_run` compute it from a `videos` or `errors` row: a resumed
-    run recognises the input rows its committed units already hold."""
+    """The input row a record stands for: `<video key>#<row number>` of a video's row, else
+    (a refused list row, a duplicate included: it carries no video key)
+    `row:<cohort>:<row>:<url>` of its stored (redacted) row. The one definition: stored
+    as the `input_key` column of its `videos` and `errors` rows, which the views, the
+    compaction of units (`warehouse.units`) and a resumed run read (`warehouse/committed.sql`
+    derives it only for rows written before the column)."""
     if isinstance(record, VideoRequest) or record.video_key is not None:
         row = record.row_number
         return record.video_key if row is None else f"{record.video_key}#{row}"

@@ -1,7 +1,10 @@
 """The settings of each stage: frozen, built once from the options, passed whole.
 
-Each stage takes its own settings object (`DownloadVideos(DownloadSettings(...))`), so
-a knob is spelled in two places: its flag (`pipelines/options.py`) and its field here.
+Each stage takes its own settings object (`DownloadVideos(DownloadSettings(...))`). A
+knob is still spelled in several places: its flag (`pipelines/option_flags.py`), its
+field here, its line in `pipelines/stage_settings.py`, the README's options table, and
+for an operational one its name in `tests/schemas/test_settings.py` (which checks that
+every field follows its flag).
 Every field is part of the `analysis_id` fingerprint (`StageSettings.analysis_id`: "is
 this video already done under these settings?") unless it is declared `operational`:
 how the work runs or what it may refuse, not what an analysed video yields. A new field

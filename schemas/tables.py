@@ -3,7 +3,8 @@
 The warehouse is a folder (or any Beam FileSystems URI) with one sub-folder per table:
 `videos/`, `faces/`, `errors/`, `runs/`, each holding Parquet files (rows of runs in
 progress wait in `_units/`, see `warehouse/units.py`; `unit_id` names the unit a row
-was committed in). Column names are a
+was committed in; `input_key` the input row a `videos` or `errors` row stands for,
+computed once by `rows.item_key` when the row is made). Column names are a
 contract with analysts and later stages: they may grow, never change.
 """
 
@@ -40,6 +41,7 @@ VIDEOS = pa.schema(
         ("seconds", pa.float64()),
         ("error", pa.string()),  # failed rows: "stage: message" of the errors row
         ("unit_id", pa.string()),
+        ("input_key", pa.string()),  # the input row: `rows.item_key`, written once
     ]
 )
 
@@ -86,6 +88,7 @@ ERRORS = pa.schema(
         ("input", pa.string()),
         ("run_id", pa.string()),
         ("unit_id", pa.string()),
+        ("input_key", pa.string()),  # the input row: `rows.item_key`, written once
     ]
 )
 

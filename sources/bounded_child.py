@@ -107,8 +107,16 @@ def count_socket_reads(progress: Any) -> None:
     socket.SocketIO.readinto = readinto  # type: ignore[method-assign]
 
 
-def _outcome(work: Callable[[Any], Any], progress: Any, limits: FetchLimits) -> tuple:
-    """The child's work, bounded, as what it sends its parent."""
+def _outcome(
+    work: Callable[[Any], Any],
+    prepare: Callable[[], None] | None,
+    progress: Any,
+    limits: FetchLimits,
+) -> tuple:
+    """The child's work, bounded, as what it sends its parent (`prepare` first, before
+    the clock starts)."""
+    if prepare is not None:
+        prepare()
     signal.alarm(int(limits.timeout_s) + 30)  # never outlive a parent killed by SIGKILL
     _limit_memory(limits.memory_bytes)
     count_socket_reads(progress)
@@ -141,29 +149,39 @@ def _child_main(result_fd: int, progress_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the job handles Ctrl-C
     _exit_with_parent()
     sys.path[:] = pickle.load(sys.stdin.buffer)
-    work, limits = pickle.load(sys.stdin.buffer)
+    work, prepare, limits = pickle.load(sys.stdin.buffer)
     with mmap.mmap(progress_fd, _PROGRESS_BYTES) as shared:
         progress = memoryview(shared).cast("d")
-        outcome = _outcome(work, progress, limits)
+        outcome = _outcome(work, prepare, progress, limits)
         progress.release()
     with os.fdopen(result_fd, "wb") as sender:
         pickle.dump(outcome, sender)
 
 
-def run_bounded(work: Callable[[Any], T], limits: FetchLimits, *, what: str = "download") -> T:
+def run_bounded(
+    work: Callable[[Any], T],
+    limits: FetchLimits,
+    *,
+    what: str = "download",
+    prepare: Callable[[], None] | None = None,
+) -> T:
     """`work(progress)` in a watched child process: its value, or the FetchError it
     raised or that the limits raise (`what` names the work in the timeout's message).
 
     `work` must pickle (see the module doc). `progress` is a shared array: [bytes
     received, seconds spent waiting on the socket, 1 once the work started]. The child
-    may take `START_S` to start; `limits.timeout_s` counts from the start of the work.
+    may take `START_S` to start, `prepare()` included (it loads what the work needs, so
+    that a busy machine's CPU is not held against the server); `limits.timeout_s` counts
+    from the start of the work.
     """
     with tempfile.TemporaryFile() as shared_file, tempfile.TemporaryFile() as stderr:
         shared_file.truncate(_PROGRESS_BYTES)
         with mmap.mmap(shared_file.fileno(), _PROGRESS_BYTES) as shared:
             progress = memoryview(shared).cast("d")
             try:
-                data, exitcode = _run_child(work, limits, what, progress, shared_file, stderr)
+                data, exitcode = _run_child(
+                    (work, prepare, limits), what, progress, shared_file, stderr
+                )
             finally:
                 progress.release()
     if not data:
@@ -180,8 +198,7 @@ def run_bounded(work: Callable[[Any], T], limits: FetchLimits, *, what: str = "d
 
 
 def _run_child(
-    work: Callable[[Any], Any],
-    limits: FetchLimits,
+    task: tuple[Callable[[Any], Any], Callable[[], None] | None, FetchLimits],
     what: str,
     progress: Any,
     shared_file: IO[bytes],
@@ -203,11 +220,11 @@ def _run_child(
         try:
             assert child.stdin is not None
             pickle.dump(sys.path, child.stdin)
-            pickle.dump((work, limits), child.stdin)
+            pickle.dump(task, child.stdin)
             child.stdin.close()
         except BrokenPipeError:
             pass  # it died at once: its exit code says why
-        data = _watch(receiver, progress, limits, what)
+        data = _watch(receiver, progress, task[2], what)
     finally:
         os.close(receiver)
         if child.poll() is None:

@@ -22,6 +22,7 @@ from yt_dlp.utils import YoutubeDLError
 
 from affectflow.sources.address_guard import guard_connections
 from affectflow.sources.bounded_child import FetchLimits, run_bounded
+from affectflow.sources.bounded_fetch import warm_up
 from affectflow.sources.fetch_errors import FetchError, classify
 from affectflow.sources.page_cap import PageCappedYoutubeDL
 from affectflow.sources.ytdlp_fetch import QuietLogger, base_options, with_retries
@@ -134,7 +135,7 @@ def list_bounded(
     """`list_videos` (`kwargs` are its own) in a watched child process whose
     connections are guarded; raises FetchError (see the module doc)."""
     work = functools.partial(_list_in_child, url=url, options=options, limits=limits, kwargs=kwargs)
-    return run_bounded(work, limits, what="listing")
+    return run_bounded(work, limits, what="listing", prepare=warm_up)
 
 
 def _list_in_child(

@@ -12,6 +12,7 @@ answering), and counts the requests it received per path (`requests`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -383,6 +384,7 @@ def read_all_rows(warehouse: Path) -> dict[str, list[tuple]]:
 
 # A finished video's progress line: `[affectflow] 1/2 ok ...` (phase lines have no `k/N`).
 FINISHED_LINE = re.compile(rb"\[affectflow\] \d+/\d+ ")
+KILL_WAIT_S = 900  # longer than a video's download deadline (600 s) and its processing
 
 
 def kill_after_first_video(args: list[str], log: Path) -> None:
@@ -392,12 +394,18 @@ def kill_after_first_video(args: list[str], log: Path) -> None:
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
         )
-        for _ in range(1200):  # until the first `k/N` progress line (not a phase line)
-            if FINISHED_LINE.search(log.read_bytes()) or process.poll() is not None:
-                break
+        # Until the first `k/N` progress line (not a phase line), however long the machine
+        # takes: the kill always lands after a finished video, never at an hour of the
+        # clock. A job that finishes none fails the test with its log (its own deadlines
+        # bound it: a stuck download ends as a failed video's line).
+        started = time.monotonic()
+        while not FINISHED_LINE.search(log.read_bytes()) and process.poll() is None:
+            if time.monotonic() - started > KILL_WAIT_S:
+                os.killpg(process.pid, signal.SIGKILL)
+                pytest.fail(f"no video finished in {KILL_WAIT_S} s: {log.read_text()[-2000:]}")
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        process.wait()
     assert process.returncode == -signal.SIGKILL, log.read_text()[-2000:]
 
 
@@ -436,3 +444,53 @@ def labelled_faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cv2.imwrite(str(folder / name), image)
         cv2.imwrite(str(folder / f"mirror-{name}"), cv2.flip(image, 1))
     return root
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+@contextlib.contextmanager
+def beam_services(worker_env: dict[str, str] | None = None) -> Iterator[list[str]]:
+    """Beam's job service and an external worker pool, two real processes on 127.0.0.1;
+    yields the analyze flags that run a job on them. The pool's SDK workers run with
+    `worker_env` (their own image: paths, cache, HOME) when given."""
+    job_port, pool_port = unused_port(), unused_port()
+    modules = (
+        ("apache_beam.runners.portability.local_job_service_main", "--port", job_port, None),
+        ("apache_beam.runners.worker.worker_pool_main", "--service_port", pool_port, worker_env),
+    )
+    processes = []
+    try:
+        for module, flag, port, env in modules:
+            command = [sys.executable, "-m", module, flag, str(port)]
+            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env))
+            _wait_for_port(port, processes[-1])
+        yield [
+            "--runner", "PortableRunner",
+            "--job_endpoint", f"localhost:{job_port}",
+            "--environment_type", "EXTERNAL",
+            "--environment_config", f"localhost:{pool_port}",
+        ]  # fmt: skip
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def portable_services() -> Callable[..., contextlib.AbstractContextManager[list[str]]]:
+    """`with portable_services(worker_env) as flags:` (`beam_services`)."""
+    return beam_services

@@ -26,6 +26,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.utils.shared import Shared
 
 from affectflow.media.face_crops import face_crop, write_debug_crop
 from affectflow.media.frames import (
@@ -37,7 +38,7 @@ from affectflow.media.frames import (
     iter_sampled_frames,
 )
 from affectflow.media.still_faces import face_detectors
-from affectflow.media.tracking import FaceFinder, IoUTracker, TrackConfirmation
+from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, TrackConfirmation
 from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import (
@@ -76,12 +77,15 @@ class DetectFacesFn(beam.DoFn):
 
     def __init__(self, settings: DetectSettings) -> None:
         self._settings = settings
+        self._shared = Shared()  # one MTCNN per worker process, whatever its DoFn copies
 
     def setup(self) -> None:
         settings = self._settings
         self._threads = settings.cv2_threads or available_cores()
         set_threads(self._threads)  # before MTCNN loads: ONNX Runtime takes torch's count
-        self._detector, self._checker = face_detectors(settings)
+        detectors = face_detectors(settings, self._shared)  # one MTCNN per worker process
+        self._detector: FaceDetector = detectors[0]
+        self._checker: MtcnnDetector = detectors[1]
         self._frames_sampled = counter("frames_sampled")
         self._faces_detected = counter("faces_detected")
         self._videos_analyzed = counter("videos_analyzed")

@@ -29,6 +29,7 @@ from affectflow.media.probe import (
     VideoProbe,
     validate_video,
 )
+from affectflow.models.cache import resolve_cache_dir
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.sources.bounded_child import FetchLimits
@@ -80,8 +81,9 @@ class DownloadVideoFn(beam.DoFn):
         self._extractors = tuple(extractors)
 
     def setup(self) -> None:
-        self._videos = Path(self._cache_dir) / "videos"
-        self._tmp = Path(self._cache_dir) / "tmp"
+        root = resolve_cache_dir(self._cache_dir or None)  # "": this worker's default
+        self._videos = root / "videos"
+        self._tmp = root / "tmp"
         self._videos.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         sweep_stale_workdirs(self._tmp)
@@ -145,7 +147,7 @@ class DownloadVideoFn(beam.DoFn):
         except FetchError as error:
             output = self._error(request, error)
         except Exception as error:  # a bug, or the machine: one row, not a lost bundle
-            fault = environment_error(error, self._cache_dir)
+            fault = environment_error(error, str(self._videos.parent))
             if fault is not None:  # the cache's disk is full or read-only: retry later
                 output = self._error(request, fault)
             else:

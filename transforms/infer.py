@@ -25,6 +25,7 @@ from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
 from affectflow.models.flip import FlipAveraged
+from affectflow.models.installed import weights_to_load
 from affectflow.models.registry import ModelSpec
 from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import ErrorRecord, FaceCrop, RunInfo, Stage
@@ -77,16 +78,21 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
     (None: the cores available to the process).
     """
 
-    def __init__(self, *args: Any, num_threads: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, num_threads: int | None = None, weights_sha256: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._num_threads = num_threads
         self._device_name = "cuda" if str(kwargs.get("device", "CPU")).upper() == "GPU" else "cpu"
-        self._weights = kwargs.get("state_dict_path")
+        self._weights = kwargs.get("state_dict_path") or ""
+        self._weights_sha256 = weights_sha256
 
     def load_model(self) -> torch.nn.Module:
         check_device(self._device_name)
         if self._weights:
-            check_weights(self._weights)
+            path = weights_to_load(self._weights, self._weights_sha256)  # `installed:`: the image's
+            check_weights(path)
+            self.update_model_path(path)
         set_threads(self._num_threads or available_cores())
         return super().load_model()
 
@@ -186,6 +192,7 @@ class ClassifyEmotions(beam.PTransform):
         handler = KeyedModelHandler(
             ThreadBoundTorchHandler(
                 state_dict_path=settings.weights_path,
+                weights_sha256=settings.weights_sha256,
                 model_class=model_class,
                 model_params=model_params,
                 device=beam_device(settings.device),

@@ -17,26 +17,42 @@ import apache_beam as beam
 
 from affectflow.schemas.records import ErrorRecord, RunInfo, VideoRequest
 from affectflow.schemas.rows import item_key
+from affectflow.schemas.settings import StageSettings
 from affectflow.transforms.metrics import counter
+from affectflow.transforms.preflight import preflight
 from affectflow.warehouse.commit import Settled, settled
 
 
 class ReadSettled(beam.PTransform):
-    """PBegin -> one `Settled` of the warehouse (nothing done when `force`)."""
+    """PBegin -> one `Settled` of the warehouse (nothing done when `force`).
 
-    def __init__(self, warehouse: str, run: RunInfo, force: bool = False) -> None:
+    With `settings`, the worker that reads it runs the workers' `preflight` first.
+    """
+
+    def __init__(
+        self,
+        warehouse: str,
+        run: RunInfo,
+        force: bool = False,
+        settings: StageSettings | None = None,
+    ) -> None:
         super().__init__()
         self._warehouse, self._run, self._force = warehouse, run, force
+        self._settings = settings
 
     def expand(self, begin: beam.pvalue.PBegin) -> beam.PCollection:
         return (
             begin
             | "Warehouse" >> beam.Create([self._warehouse])
-            | "Read" >> beam.Map(_read, run=self._run, force=self._force)
+            | "Read" >> beam.Map(_read, run=self._run, force=self._force, settings=self._settings)
         )
 
 
-def _read(warehouse: str, run: RunInfo, force: bool) -> Settled:
+def _read(
+    warehouse: str, run: RunInfo, force: bool, settings: StageSettings | None = None
+) -> Settled:
+    if settings is not None:
+        preflight(settings, warehouse)
     found = settled(warehouse, run.analysis_id, run.run_id)
     return Settled(frozenset(), found.forgotten, found.in_run) if force else found
 

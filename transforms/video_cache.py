@@ -10,10 +10,10 @@ only names built from a validated video key inside the cache folder are deleted.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import apache_beam as beam
 
+from affectflow.models.cache import resolve_cache_dir
 from affectflow.schemas.records import ErrorRecord, VideoSummary
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.sources.cached_videos import (
@@ -38,7 +38,7 @@ class ReleaseVideoFn(beam.DoFn):
         self._max_bytes = settings.cache_max_bytes
 
     def setup(self) -> None:
-        self._videos = Path(local_path(self._cache_dir)) / "videos"
+        self._videos = resolve_cache_dir(local_path(self._cache_dir) or None) / "videos"
         self._deleted = counter("videos_deleted")
         self._evicted = counter("videos_evicted")
         if self._max_bytes is not None and self._videos.is_dir():

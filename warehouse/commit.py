@@ -25,7 +25,7 @@ from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
 from affectflow.warehouse import layout
 from affectflow.warehouse.layout import UNITS, all_files, files, staging_dir, table_files
 from affectflow.warehouse.partitions import run_date_of, write_table
-from affectflow.warehouse.sql import connect
+from affectflow.warehouse.sql import NoWarehouse, connect
 from affectflow.warehouse.staged_names import forget_in_staging
 from affectflow.warehouse.units import compact_run, delete_units, ensure_unit_files
 
@@ -118,19 +118,32 @@ def discard_uncommitted_files(warehouse: str) -> list[str]:
 
 def _query(warehouse: str, sql: str, params: dict) -> list[tuple]:
     """Run `sql` over the committed views of `committed.sql`; no rows before a first run."""
-    if not all(table_files(warehouse, name) for name in ("videos", "errors", "runs")):
+    if not layout.is_remote(warehouse) and not all(
+        table_files(warehouse, name) for name in ("videos", "errors", "runs")
+    ):
         return []
-    with connect(warehouse) as con:
+    try:
+        con = connect(warehouse)
+    except NoWarehouse:
+        return []
+    with con:
         return con.execute(sql, params).fetchall()
 
 
 def done_video_keys(warehouse: str, analysis_id: str) -> frozenset[str]:
-    """Videos already analysed (ok or no_faces) under `analysis_id` by a committed run."""
+    """Videos already analysed (ok or no_faces) under `analysis_id` by a committed run
+    (`done_videos` of committed.sql)."""
+    rows = _query(warehouse, "select video_key from done_videos($a)", {"a": analysis_id})
+    return frozenset(key for (key,) in rows)
+
+
+def settled_video_keys(warehouse: str, analysis_id: str, *, retry_failed: bool) -> frozenset[str]:
+    """Videos a run under `analysis_id` leaves alone (`settled_videos` of committed.sql):
+    done, and unless `retry_failed`, failed there for good."""
     rows = _query(
         warehouse,
-        "select distinct video_key from internal.video_rows where analysis_id = $analysis_id "
-        "and status in ('ok', 'no_faces')",
-        {"analysis_id": analysis_id},
+        "select video_key from settled_videos($a, $retry)",
+        {"a": analysis_id, "retry": retry_failed},
     )
     return frozenset(key for (key,) in rows)
 
@@ -149,42 +162,23 @@ def rows_of_run(warehouse: str, run_id: str) -> frozenset[str]:
     rows = _query(
         warehouse,
         """
-        select case
-            when video_key is null then concat_ws(':', 'row', cohort, row_number, url)
-            when row_number is null then video_key
-            else video_key || '#' || row_number
-        end
-        from internal.video_rows where run_id = $run_id
+        select input_key from internal.video_rows where run_id = $run_id
         union
-        select concat_ws(':', 'row', cohort, row_number, coalesce(url, input)) from errors
-        where run_id = $run_id and video_key is null
+        select input_key from errors where run_id = $run_id and video_key is null
         """,
         {"run_id": run_id},
     )
     return frozenset(key for (key,) in rows)
 
 
-def settled(warehouse: str, analysis_id: str, run_id: str) -> Settled:
-    """The "already done?" state of a warehouse for one run (read by the graph's first step)."""
+def settled(warehouse: str, analysis_id: str, run_id: str, *, retry_failed: bool = True) -> Settled:
+    """The "already done?" state of a warehouse for one run (read by the graph's first
+    step; refresh asks the same with its `retry_failed`)."""
     return Settled(
-        done=done_video_keys(warehouse, analysis_id),
+        done=settled_video_keys(warehouse, analysis_id, retry_failed=retry_failed),
         forgotten=forgotten_keys(warehouse),
         in_run=rows_of_run(warehouse, run_id),
     )
-
-
-def failed_for_good(warehouse: str, analysis_id: str) -> frozenset[str]:
-    """Videos whose run under `analysis_id` failed with an error retrying cannot fix."""
-    rows = _query(
-        warehouse,
-        """
-        select distinct v.video_key from internal.video_rows as v
-        join errors as e on e.run_id = v.run_id and e.video_key = v.video_key
-        where v.analysis_id = $analysis_id and v.status = 'failed' and not e.retryable
-        """,
-        {"analysis_id": analysis_id},
-    )
-    return frozenset(key for (key,) in rows)
 
 
 def recorded_row_errors(warehouse: str) -> frozenset[tuple[str, str | None, str]]:

@@ -56,9 +56,17 @@ def _beam_filesystems():  # Beam's FileSystems class, for URIs only
 
 
 def exists(path: str) -> bool:
+    """A file or folder exists; on an object store (no folders) a folder exists while a
+    file is under it."""
     if not is_remote(path):
         return os.path.exists(local_path(path))
-    return _beam_filesystems().exists(path)
+    return _beam_filesystems().exists(path) or bool(_under(path, limit=1))
+
+
+def _under(folder: str, limit: int | None = None) -> list[str]:
+    """Files anywhere under a remote "folder" (a key prefix)."""
+    found = _beam_filesystems().match([join(folder, "**")], [limit] if limit else None)
+    return [m.path for m in found[0].metadata_list]
 
 
 class NotReadableHere(RuntimeError):
@@ -155,12 +163,15 @@ def name_of(path: str) -> str:
 
 
 def delete(paths: list[str]) -> None:
-    """Delete files or folders (recursively)."""
-    local = [local_path(p) for p in paths if not is_remote(p)]
+    """Delete files or folders (recursively; on an object store every file under the
+    prefix, which Beam's delete of a "folder" leaves in place)."""
+    local_files.delete([local_path(p) for p in paths if not is_remote(p)])
     remote = [p for p in paths if is_remote(p)]
-    local_files.delete(local)
     if remote:
-        _beam_filesystems().delete(remote)
+        filesystems = _beam_filesystems()
+        files = [f for p in remote for f in ([p] if filesystems.exists(p) else _under(p))]
+        if files:
+            filesystems.delete(files)
 
 
 def open_read(path: str) -> BinaryIO:

@@ -1,8 +1,10 @@
 """DuckDB over the committed tables of a warehouse (`committed.sql`), for Python and SQL.
 
-`connect` runs `setup_sql`: each table's file glob, then the views of `committed.sql`: the
-one definition of a committed run, used by the "already done" checks here and by the
-analysts' views (`queries/views.sql`) built on top of it.
+`connect` runs `setup_sql`: each table's files as a relation (`<table>_files`,
+`<table>_unit_files`: globs read by DuckDB for a local warehouse, Arrow datasets read
+by pyarrow for a remote one), then the views of `committed.sql`: the one definition of a
+committed run, used by the "already done" checks here and by the analysts' views
+(`queries/views.sql`) built on top of it.
 """
 
 from __future__ import annotations
@@ -18,25 +20,19 @@ import pyarrow.parquet as pq
 
 from affectflow.schemas.tables import TABLE_NAMES
 from affectflow.warehouse import layout
+from affectflow.warehouse.remote import NoRemoteWarehouse, RemoteError, file_relations
 
 
 class WarehouseError(ValueError):
     """The warehouse cannot be read as asked: the message says what to do."""
 
 
+class NoWarehouse(WarehouseError):
+    """There is no warehouse there yet (no run ever committed to it)."""
+
+
 def committed_sql() -> str:
     return resources.files("affectflow.warehouse").joinpath("committed.sql").read_text()
-
-
-def _remote_reader(con: duckdb.DuckDBPyConnection, warehouse: str) -> None:
-    """DuckDB reads gs:// and s3:// through its httpfs extension, when it can load it."""
-    try:
-        con.execute("load httpfs")
-    except duckdb.Error as error:
-        raise WarehouseError(
-            f"DuckDB cannot read the remote warehouse {warehouse} (httpfs: {error}); "
-            "copy it to a local folder (gsutil -m rsync -r, aws s3 sync) and use that"
-        ) from error
 
 
 def _literal(text: str) -> str:
@@ -62,10 +58,30 @@ def _unit_glob(root: str, table: str) -> str:
     return str(_empty_unit_files() / table / "empty.parquet")
 
 
+# Columns added since the first warehouses: files written before them read as nulls.
+ADDED_COLUMNS = {"videos": "null::varchar as input_key", "errors": "null::varchar as input_key"}
+
+
+def _file_views() -> list[str]:
+    """The relations `committed.sql` reads, as views over the globs set before them."""
+    names = [(t, f"{t}_files", f"{t}_glob") for t in TABLE_NAMES]
+    names += [(t, f"{t}_unit_files", f"{t}_units_glob") for t in layout.UNIT_TABLES]
+    views = []
+    for table, name, glob in names:
+        files = (
+            f"read_parquet(getvariable('{glob}'), union_by_name = true, hive_partitioning = false)"
+        )
+        added = ADDED_COLUMNS.get(table)
+        union = f" union all by name (select {added} limit 0)" if added else ""
+        views.append(f"create or replace temp view {name} as select * from {files}{union};")
+    return views
+
+
 def setup_sql(warehouse: str) -> str:
     """The SQL that defines the committed views of `warehouse` in any DuckDB client:
     each table's file glob and each unit glob (`set variable`, absolute for a local
-    warehouse), then `committed.sql`."""
+    warehouse), the file relations over them, then `committed.sql`. A remote warehouse
+    needs the client's `httpfs` there (`connect` reads it with pyarrow instead)."""
     root = (
         warehouse if layout.is_remote(warehouse) else os.path.abspath(layout.local_path(warehouse))
     )
@@ -78,7 +94,7 @@ def setup_sql(warehouse: str) -> str:
         f"set variable {table}_units_glob = {_literal(_unit_glob(root, table))};"
         for table in layout.UNIT_TABLES
     ]
-    return "\n".join(lines) + "\n\n" + committed_sql()
+    return "\n".join([*lines, *_file_views()]) + "\n\n" + committed_sql()
 
 
 def check_warehouse(warehouse: str) -> None:
@@ -88,7 +104,7 @@ def check_warehouse(warehouse: str) -> None:
     except ValueError as error:  # a scheme Beam has no filesystem for here
         raise WarehouseError(f"cannot read {warehouse!r}: {error}") from error
     if not found:
-        raise WarehouseError(f"{warehouse!r} holds no affectflow warehouse (no runs/ folder)")
+        raise NoWarehouse(f"{warehouse!r} holds no affectflow warehouse (no runs/ folder)")
 
 
 # What `affectflow sql` runs on a read-only connection: queries, and objects of the
@@ -128,10 +144,24 @@ def check_read_only(sql: str) -> None:
 
 
 def connect(warehouse: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the committed views of `warehouse`."""
+    """An in-memory DuckDB connection with the committed views of `warehouse`.
+
+    A remote warehouse is read through pyarrow's filesystems with the environment's
+    credentials (`warehouse.remote`), not DuckDB's httpfs. Raises NoWarehouse when it
+    holds none yet, WarehouseError when it cannot be read.
+    """
     con = duckdb.connect()
-    if layout.is_remote(warehouse):
-        _remote_reader(con, warehouse)
-    check_warehouse(warehouse)
-    con.execute(setup_sql(warehouse).removeprefix("load httpfs;\n"))
+    if not layout.is_remote(warehouse):
+        check_warehouse(warehouse)
+        con.execute(setup_sql(warehouse))
+        return con
+    try:
+        relations = file_relations(warehouse, TABLE_NAMES, layout.UNIT_TABLES)
+    except NoRemoteWarehouse as error:
+        raise NoWarehouse(str(error)) from error
+    except RemoteError as error:
+        raise WarehouseError(str(error)) from error
+    for name, relation in relations.items():
+        con.register(name, relation)
+    con.execute(committed_sql())
     return con

@@ -133,8 +133,9 @@ def _read(path: str) -> pa.Table:
 
 
 def _item(table: pa.Table, name: str) -> pa.ChunkedArray:
-    """What a row belongs to (`rows.item_key`): `<video key>#<row>`, else its list row;
-    a faces row: its video key."""
+    """What a row belongs to: its stored `input_key` (`rows.item_key`), else (units
+    written before that column) `<video key>#<row>`, else its list row; a faces row: its
+    video key."""
     if name == "faces":
         return table["video_key"]
     text = table["url"] if name == "videos" else pc.coalesce(table["url"], table["input"])
@@ -147,7 +148,10 @@ def _item(table: pa.Table, name: str) -> pa.ChunkedArray:
         table["video_key"],
         pc.binary_join_element_wise(table["video_key"], number, "#"),
     )
-    return pc.coalesce(keyed, row)
+    computed = pc.coalesce(keyed, row)
+    if "input_key" in table.column_names:
+        return pc.coalesce(table["input_key"], computed)
+    return computed
 
 
 def _first_units(
@@ -168,7 +172,8 @@ def _first_units(
             table = _read(path)
             items = _item(table, name).to_pylist()
             for item in items:
-                first.setdefault(item, unit)
+                if item is not None:
+                    first.setdefault(item, unit)
             if name == "errors":
                 stages = table["stage"].to_pylist()
                 ingest.update(

@@ -122,6 +122,7 @@ def test_face_finder_every_frame_is_the_plain_detector() -> None:
         FaceFinder(detector, IoUTracker(), detect_every=0)
 
 
+@pytest.mark.slow
 def test_face_finder_follows_faces_between_whole_frame_searches() -> None:
     detector = HaarFaceDetector()
     finder = FaceFinder(detector, IoUTracker(), detect_width=320, detect_every=3)
@@ -138,6 +139,7 @@ def test_face_finder_follows_faces_between_whole_frame_searches() -> None:
     assert finder.tracker.tracks_started <= 3
 
 
+@pytest.mark.slow
 def test_default_fast_search_keeps_the_small_faces_of_a_wide_shot() -> None:
     """Hamilton (640x360, faces of 55-70 px): Haar's fast path keeps >= 80% of full-size hits.
 

@@ -20,6 +20,8 @@ from affectflow.models.evaluation import (
 from affectflow.models.faces import HaarFaceDetector
 from affectflow.models.training import TrainConfig
 
+pytestmark = pytest.mark.slow  # leave-one-subject-out training on real faces
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 CLIP = DATA / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
 

@@ -72,6 +72,7 @@ def test_detector_pickles_without_its_cascade() -> None:
     assert copy.detect(gray) == detector.detect(gray)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "fps"), [("pyfeat_single_face.mp4", 10.0), ("pyfeat_WolfgangLanger_Pexels.mp4", 5.0)]
 )
@@ -82,6 +83,7 @@ def test_face_clips_have_faces_on_most_frames_and_one_main_track(name: str, fps:
     assert main_id == 0 and main_size >= 0.9 * sum(per_frame)
 
 
+@pytest.mark.slow
 def test_no_face_clip() -> None:
     # fer's settings find one false positive (a letter of a title card) on 1 of 40 frames
     frames, per_frame, _ = video_faces("pyfeat_no_face.mp4", 10.0)
@@ -90,6 +92,7 @@ def test_no_face_clip() -> None:
     assert sum(strict) == 0
 
 
+@pytest.mark.slow
 def test_hamilton_clip_has_several_people() -> None:
     _, per_frame, tracks = video_faces("hamilton_short_clip.mp4", 10.0)
     assert max(per_frame) >= 2

@@ -32,6 +32,7 @@ def real_input() -> torch.Tensor:
     return torch.from_numpy(spec.batch_preprocess(crop[None]))
 
 
+@pytest.mark.slow
 def test_head_shapes_follow_table_2(real_input: torch.Tensor) -> None:
     model = HybridMicroNet(num_classes=2).eval()
     shapes = {}
@@ -114,6 +115,7 @@ def test_torchvision_vgg16_state_dict_loads(tmp_path: Path, caplog) -> None:
         load_backbone(model, tmp_path / "bad.pth")
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_and_registry(tmp_path: Path, real_input: torch.Tensor) -> None:
     model = HybridMicroNet(len(CASME2.labels)).eval()
     path = tmp_path / "hmn.pt"

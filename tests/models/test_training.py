@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -34,6 +35,8 @@ from affectflow.models.training import (
     predict,
     train_checkpoint,
 )
+
+pytestmark = pytest.mark.slow  # every test trains on faces cut from a real clip (module fixture)
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
 # Crying (0-8 s) and laughing (11-19.5 s); three time segments act as subjects.
@@ -100,21 +103,32 @@ def test_image_folder_layout_and_faces(faces: tuple[list[Sample], np.ndarray]) -
     assert vgg.shape == (2, 224, 224)
 
 
-def test_short_training_beats_chance_on_held_out_subject(
+def chance_tail(correct: int, total: int) -> float:
+    """P(at least `correct` of `total` right by guessing one of two classes)."""
+    return sum(math.comb(total, k) for k in range(correct, total + 1)) / 2**total
+
+
+def test_short_training_beats_chance_on_held_out_subjects(
     faces: tuple[list[Sample], np.ndarray], fast: TrainConfig
 ) -> None:
+    """Leave one subject out, each in turn: 24 held-out faces of two classes. Chance gets
+    12; the test asks for 19 (a guesser gets there with p = 0.003), so a model that
+    learnt nothing fails it; it scores 21 of 24 here (2026-12-04)."""
     samples, crops = faces
     targets = encode_labels(samples, BINARY)
-    test = np.array([s.subject == "s2" for s in samples])
-    model = new_model(2, fast)
-    features = backbone_features(model, crops, fast)
+    features = backbone_features(new_model(2, fast), crops, fast)  # the frozen trunk's
     assert features.shape == (len(samples), 128, 4, 4)
-    losses = fit(model, crops[~test], targets[~test], fast, features[~test])
-    assert len(losses) == fast.epochs_for(int((~test).sum())) and losses[-1] < losses[0]
-    probs = predict(model, crops[test], fast, features[test])
-    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
-    accuracy = (probs.argmax(axis=1) == targets[test]).mean()
-    assert accuracy > 0.5, accuracy
+    correct = 0
+    for subject in SEGMENTS:
+        test = np.array([s.subject == subject for s in samples])
+        model = new_model(2, fast)
+        losses = fit(model, crops[~test], targets[~test], fast, features[~test])
+        assert len(losses) == fast.epochs_for(int((~test).sum())) and losses[-1] < losses[0]
+        probs = predict(model, crops[test], fast, features[test])
+        assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+        correct += int((probs.argmax(axis=1) == targets[test]).sum())
+    total = len(samples)
+    assert correct >= 19 and chance_tail(19, total) < 0.005, (correct, total)
     # the cached features give what the whole network gives
     direct = predict(model, crops[test][:2], fast)
     assert np.allclose(direct, probs[:2], atol=1e-4)

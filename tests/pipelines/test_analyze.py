@@ -15,6 +15,8 @@ from affectflow.models.smoothing import moving_average
 from affectflow.pipelines.analyze import JobError, run
 from affectflow.schemas.settings import ClassifySettings
 
+pytestmark = pytest.mark.slow  # whole jobs on real clips
+
 
 def status_of(job, url: str) -> str:
     rows = job.query("select status from videos where url = $url", url=url)

@@ -25,6 +25,8 @@ from affectflow.pipelines import cli
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.summary import RunSummary
 
+pytestmark = pytest.mark.slow  # the corpus runs a whole job
+
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 # 20 s of frames (a face in each) in a Matroska file whose header says 2 s
 LYING = FACES.parent / "crafted" / "lying_duration.mkv"

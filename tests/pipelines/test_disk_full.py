@@ -26,6 +26,8 @@ import pytest
 from affectflow.pipelines.refresh import refresh
 from affectflow.pipelines.refresh_config import load_config
 
+pytestmark = pytest.mark.slow  # whole jobs
+
 UNSHARE = shutil.which("unshare")
 
 

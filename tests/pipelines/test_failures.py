@@ -10,6 +10,8 @@ import pytest
 from affectflow.pipelines import cli
 from affectflow.pipelines.failures import job_failure
 
+pytestmark = pytest.mark.slow  # whole jobs
+
 
 def _analyze(tmp_path: Path, warehouse: str, cache: Path, capsys) -> tuple[int, str]:
     video_list = tmp_path / "list.csv"

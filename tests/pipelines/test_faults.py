@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from affectflow.pipelines.analyze import run
 from affectflow.warehouse.commit import done_video_keys, ensure_tables
@@ -13,6 +14,8 @@ from affectflow.warehouse.layout import unit_file
 from affectflow.warehouse.partitions import partition_dir
 from affectflow.warehouse.resume import Resumed, settle_unfinished, write_manifest
 from affectflow.warehouse.units import committed_units, compact_run, new_unit_id, write_unit
+
+pytestmark = pytest.mark.slow  # whole jobs, killed and resumed
 
 
 def _list(tmp_path: Path, server, videos_dir: Path) -> Path:

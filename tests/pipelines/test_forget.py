@@ -9,10 +9,13 @@ import stat
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from affectflow.pipelines.analyze import run
 from affectflow.pipelines.forget import key_of, main, recorded_cache_dirs, video_cache_dir
 from affectflow.sources.cached_videos import cached_files
+
+pytestmark = pytest.mark.slow  # whole jobs
 
 
 def _counts(warehouse: Path, key: str) -> dict[str, tuple[int, int]]:

@@ -11,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from affectflow.pipelines.options import AnalyzeOptions
 from affectflow.pipelines.refresh import gather
 from affectflow.pipelines.refresh_config import load_config
+
+pytestmark = pytest.mark.slow  # hostile listings
 
 FEED = (
     '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{base}/</link>'

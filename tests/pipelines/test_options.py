@@ -7,7 +7,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from affectflow.pipelines import cli
-from affectflow.pipelines.options import recorded_options
+from affectflow.pipelines.options import launcher_cache_dir, recorded_options
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,11 @@ def test_runs_config_records_an_allow_list_never_secrets() -> None:
     recorded = recorded_options(options)
     assert recorded["fps"] == 5.0 and "runner" in recorded
     assert not any(secret in repr(recorded) for secret in secrets)
+
+
+def test_the_launcher_keeps_its_own_cache_on_a_remote_runner(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AFFECTFLOW_CACHE_DIR", str(tmp_path / "launcher"))
+    local = PipelineOptions(["--cache-dir", str(tmp_path / "here")])
+    assert launcher_cache_dir(local) == str(tmp_path / "here")  # workers share this machine
+    remote = ["--cache-dir", "/opt/affectflow-cache", "--runner", "DataflowRunner"]
+    assert launcher_cache_dir(PipelineOptions(remote)) == str(tmp_path / "launcher")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
-import subprocess
-import sys
-import time
+import os
 from collections.abc import Iterator
 
 import duckdb
@@ -14,50 +11,18 @@ import pytest
 
 from affectflow.pipelines.analyze import run
 
+pytestmark = pytest.mark.slow  # Beam's job service and worker pool
+
 FACE_COLUMNS = "video_key, frame_index, track_id, bbox_x, bbox_y, bbox_w, bbox_h, label"
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"nothing listens on port {port}")
-
-
 @pytest.fixture(scope="module")
-def portable_endpoints() -> Iterator[tuple[str, str]]:
-    """(job endpoint, worker pool address) of two real Beam service processes."""
-    job_port, pool_port = unused_port(), unused_port()
-    modules = (
-        ("apache_beam.runners.portability.local_job_service_main", "--port", job_port),
-        ("apache_beam.runners.worker.worker_pool_main", "--service_port", pool_port),
-    )
-    processes = []
-    try:
-        for module, flag, port in modules:
-            command = [sys.executable, "-m", module, flag, str(port)]
-            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-            wait_for_port(port, processes[-1])
-        yield f"localhost:{job_port}", f"localhost:{pool_port}"
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+def portable_flags(portable_services, model_cache_dir) -> Iterator[list[str]]:
+    """Flags of a job on two real Beam service processes; the workers' own cache (their
+    "image") holds the weights, as `deploy/dataflow/Dockerfile` bakes them in."""
+    env = {**os.environ, "AFFECTFLOW_CACHE_DIR": str(model_cache_dir)}
+    with portable_services(env) as flags:
+        yield flags
 
 
 def rows(warehouse, table: str, columns: str) -> list[tuple]:
@@ -68,30 +33,15 @@ def rows(warehouse, table: str, columns: str) -> list[tuple]:
 
 
 def test_portable_runner_gives_the_rows_of_fnapirunner(
-    tmp_path, videos_dir, model_cache_dir, portable_endpoints
+    tmp_path, videos_dir, model_cache_dir, portable_flags
 ) -> None:
-    job_endpoint, pool = portable_endpoints
     video_list = tmp_path / "videos.txt"
     clips = ["pyfeat_single_face.mp4", "pyfeat_no_face.mp4"]
     video_list.write_text("".join(f"{videos_dir / clip}\n" for clip in clips))
     common = [str(video_list), "--cohort", "a", "--allow-local"]
     common += ["--cache-dir", str(model_cache_dir)]
     local = run([*common, "--warehouse", str(tmp_path / "local")])
-    portable = run(
-        [
-            *common,
-            "--warehouse",
-            str(tmp_path / "portable"),
-            "--runner",
-            "PortableRunner",
-            "--job_endpoint",
-            job_endpoint,
-            "--environment_type",
-            "EXTERNAL",
-            "--environment_config",
-            pool,
-        ]
-    )
+    portable = run([*common, "--warehouse", str(tmp_path / "portable"), *portable_flags])
     video_columns = "video_key, status, frames_sampled, faces_detected, tracks"
     assert rows(tmp_path / "portable", "videos", video_columns) == rows(
         tmp_path / "local", "videos", video_columns

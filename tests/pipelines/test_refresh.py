@@ -21,6 +21,8 @@ from affectflow.queries.runner import connect, run_report
 from affectflow.warehouse.lock import EX_TEMPFAIL
 from affectflow.warehouse.partitions import COHORT_KEY, partition_dir
 
+pytestmark = pytest.mark.slow  # whole jobs
+
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>cohort b</title><link>{base}/</link>
 <item><title>one</title><link>{base}/refresh/noface.mp4</link></item>

@@ -24,8 +24,11 @@ def test_duplicates_between_two_videos_hide_neither_nor_their_faces(
     summary = run([*args, "--allow-local", "--fps", "2"])
     videos = all_rows(warehouse)["videos"]
     assert len(videos) == DUPLICATES + 2 == summary.videos_total
-    assert collections.Counter(row[3] for row in videos) == {"ok": 2, "failed": DUPLICATES}
+    assert collections.Counter(row[3] for row in videos) == {"ok": 2, "duplicate": DUPLICATES}
+    assert summary.videos_duplicate == DUPLICATES
     with connect(str(warehouse)) as con:
+        shown = con.execute("select count(*) from videos where status = 'duplicate'").fetchone()
+        assert shown == (DUPLICATES,)  # each duplicate row its own input (`input_key`)
         analysed = con.execute(
             "select video_key, faces_detected from videos where status = 'ok' order by 1"
         ).fetchall()

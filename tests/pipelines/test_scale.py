@@ -29,6 +29,8 @@ from affectflow.warehouse.commit import done_video_keys, ensure_tables
 from affectflow.warehouse.partitions import write_table
 from affectflow.warehouse.sql import connect
 
+pytestmark = pytest.mark.slow  # whole jobs
+
 VIDEOS = 30
 SHORT = 6  # videos of the SIGTERM test (the first rows of the list)
 UNIT = 4

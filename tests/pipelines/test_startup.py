@@ -56,6 +56,7 @@ def cli(*argv: str) -> str:
         ("forget", "--help"),
         ("prepare", "--help"),
         ("validate", "--help"),
+        ("models", "--help"),
     ],
 )
 def test_help_imports_neither_beam_nor_torch(argv, tmp_path) -> None:

@@ -13,6 +13,8 @@ from affectflow.models.hybridmicronet import read_checkpoint_metadata
 from affectflow.pipelines import evaluate, train
 from affectflow.pipelines.analyze import JobError, run
 
+pytestmark = pytest.mark.slow  # training runs
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 

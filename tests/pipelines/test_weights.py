@@ -52,7 +52,10 @@ def _gcs_here() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(_gcs_here(), reason="gs:// must have no filesystem here")
+pytestmark = [
+    pytest.mark.slow,  # whole jobs
+    pytest.mark.skipif(_gcs_here(), reason="gs:// must have no filesystem here"),
+]
 
 
 def test_the_launcher_checks_a_uri_it_can_read_and_warns_about_one_it_cannot(
@@ -116,8 +119,8 @@ def test_weights_the_workers_cannot_open_fail_the_job_with_one_line(
         err.strip()
         .splitlines()[-1]
         .startswith(
-            "affectflow analyze: the job failed: RuntimeError: the model's weights "
-            "gs://bucket/fer.pt cannot be opened where the workers run: no Beam filesystem "
-            "for gs:// on this machine"
+            "affectflow analyze: worker preflight: the emotion model (gs://bucket/fer.pt): "
+            "the model's weights gs://bucket/fer.pt cannot be opened where the workers run: "
+            "no Beam filesystem for gs:// on this machine"
         )
     ), err

@@ -18,6 +18,8 @@ from affectflow.pipelines.option_types import OptionError
 from affectflow.queries.html import emotion_colour
 from affectflow.queries.runner import Report, connect, run_report
 
+pytestmark = pytest.mark.slow  # the tests read warehouses real pipelines write
+
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return con.execute(sql).fetchone()[0]

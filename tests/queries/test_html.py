@@ -13,6 +13,9 @@ from affectflow.pipelines.cli import main
 from affectflow.queries.html import NO_MATPLOTLIB, PLOTS, render_html
 from affectflow.queries.runner import Report, connect, run_report
 
+# every test reads the `cohorts` warehouse a real pipeline writes
+pytestmark = pytest.mark.slow
+
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 

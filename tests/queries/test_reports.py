@@ -25,6 +25,8 @@ from affectflow.queries.runner import (
     run_report,
 )
 
+pytestmark = pytest.mark.slow  # the tests read warehouses real pipelines write
+
 SPEC = get_model_spec("fer-minixception")
 NEGATIVE = SPEC.labels_with_valence("negative")
 NEGATIVE_EXCL_SURPRISE = tuple(k for k, v in SPEC.valence_ambiguous.items() if v == "negative")

@@ -14,6 +14,8 @@ from affectflow.pipelines.cli import main
 from affectflow.queries.render import format_table
 from affectflow.queries.runner import connect, list_reports, run_report
 
+pytestmark = pytest.mark.slow  # the tests read warehouses real pipelines write
+
 
 def test_reports_are_listed() -> None:
     assert {"cohort_summary", "cohort_emotions"} <= set(list_reports())

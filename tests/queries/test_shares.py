@@ -13,6 +13,9 @@ import pytest
 from affectflow.models.registry import get_model_spec
 from affectflow.queries.runner import connect, run_report
 
+# every test but one reads the `cohorts` warehouse a real pipeline writes
+pytestmark = pytest.mark.slow
+
 SPEC = get_model_spec("fer-minixception")
 PAPER = SPEC.labels_with_valence("negative")
 EXCL_SURPRISE = tuple(k for k, v in SPEC.valence_ambiguous.items() if v == "negative")

@@ -57,7 +57,7 @@ FACE = FaceCrop("url-0a", "depressed", 30, 1001, 1, FaceBox(10, 20, 64, 66), cro
 
 REQUEST_COLUMNS = {
     "video_key", "url", "cohort", "status", "run_id", "row_number", "attributes",
-    "model_id", "analysis_id", "unit_id", "run_date",
+    "model_id", "analysis_id", "unit_id", "run_date", "input_key",
 }  # fmt: skip
 # what a failed input leaves: the request's columns (its list's attributes too), nothing
 # of the file
@@ -201,6 +201,7 @@ def test_error_row_values() -> None:
         "run_id": "20250102T030405Z-r",
         "unit_id": None,
         "run_date": None,
+        "input_key": "url-0a#4",  # its video and its list row (`rows.item_key`)
     }
     assert type(row["stage"]) is str
 
@@ -279,3 +280,13 @@ def test_a_duplicate_row_is_an_input_of_its_own_not_the_video_it_repeats() -> No
     )  # fmt: skip
     assert item_key(request) == "url-0123456789abcdef#2"
     assert item_key(duplicate) == "url-0123456789abcdef#7"
+
+
+def test_a_row_without_a_video_keeps_its_list_row_as_input_key() -> None:
+    """Refused rows of one URL stay distinct inputs: the key is computed once, stored."""
+    refused = dataclasses.replace(ERROR, video_key=None, url="https://u:p@example.org/v")
+    row = error_row(refused, RUN)
+    assert row["input_key"] == "row:depressed:4:https://example.org/v"  # redacted
+    assert failed_video_row(refused, RUN)["input_key"] == row["input_key"]
+    other_row = dataclasses.replace(refused, row_number=5)
+    assert error_row(other_row, RUN)["input_key"] != row["input_key"]

@@ -19,6 +19,7 @@ from affectflow.schemas.settings import (
     DownloadSettings,
     IngestSettings,
     StageSettings,
+    UnitSettings,
 )
 
 STAGES = {
@@ -26,6 +27,7 @@ STAGES = {
     "download": DownloadSettings,
     "detect": DetectSettings,
     "classify": ClassifySettings,
+    "units": UnitSettings,
 }
 # What may change without re-analysing a video: how the work runs, what it refuses.
 OPERATIONAL = {
@@ -68,6 +70,7 @@ OPERATIONAL = {
         "torch_threads",
         "model_copies",
     },
+    "units": {"warehouse", "max_videos", "max_seconds", "journal"},
 }
 
 
@@ -125,6 +128,7 @@ def test_every_field_changes_the_analysis_id_unless_operational(stage: str, name
     )
     if name in OPERATIONAL[stage]:
         assert changed.analysis_id() == base.analysis_id()
+        assert name not in changed.fingerprint().get(stage, {})
     else:
         assert changed.analysis_id() != base.analysis_id()
         assert name in changed.fingerprint()[stage]
@@ -163,6 +167,7 @@ def test_flag_defaults_are_the_settings_defaults() -> None:
     )
     assert built.download == DownloadSettings()
     assert built.classify == ClassifySettings(model=spec.name, torch_threads=available_cores())
+    assert built.units == UnitSettings(warehouse=opts.warehouse)  # the warehouse has no default
 
 
 @pytest.mark.parametrize(
@@ -218,6 +223,9 @@ def test_every_field_follows_its_flag() -> None:
         "--downloads=2",
         "--allow-private-addresses",
         "--still-images",
+        "--warehouse=/tmp/wh",
+        "--unit-videos=5",
+        "--unit-seconds=30",
     ]
     opts = AnalyzeOptions(argv).view_as(AnalyzeOptions)
     defaults = _defaults()
@@ -228,11 +236,13 @@ def test_every_field_follows_its_flag() -> None:
         for stage, name in ALL_FIELDS
         if getattr(getattr(built, stage), name) == getattr(getattr(defaults, stage), name)
     ]
-    # The crop geometry comes from the model (equal to the defaults for the default model).
+    # The crop geometry comes from the model (equal to the defaults for the default model);
+    # the progress journal is the run's, set when it starts (`analyze._start`).
     assert set(unchanged) == {
         ("detect", "crop_size"),
         ("detect", "crop_margin_px"),
         ("classify", "model"),
+        ("units", "journal"),
     }
 
 

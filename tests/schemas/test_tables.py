@@ -38,7 +38,7 @@ from affectflow.schemas.rows import (
     with_smoothed,
 )
 from affectflow.schemas.tables import RUNS, SCHEMAS, TABLE_NAMES
-from affectflow.warehouse.layout import UNIT_TABLES, units_glob
+from affectflow.warehouse.sql import setup_sql
 from affectflow.warehouse.units import ensure_unit_files
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -160,16 +160,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def committed(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """A fresh connection with the globs bound and `committed.sql` run, as `connect` does."""
+    """A fresh connection with the file relations and `committed.sql` set up, as `connect`
+    does for a local warehouse."""
     con = duckdb.connect()
-    for table in TABLE_NAMES:
-        glob = str(warehouse / table / "**" / "*.parquet")
-        con.execute(f"set variable {table}_glob = $glob", {"glob": glob})
     ensure_unit_files(str(warehouse))
-    for table in UNIT_TABLES:
-        glob = units_glob(str(warehouse), table)
-        con.execute(f"set variable {table}_units_glob = $glob", {"glob": glob})
-    con.execute(COMMITTED_SQL)
+    con.execute(setup_sql(str(warehouse)))
     return con
 
 

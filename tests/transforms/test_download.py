@@ -353,6 +353,7 @@ def test_youtube_unavailable_and_too_long(youtube: Any, http_server: Any, tmp_pa
     assert http_server.requests("yt/media.mp4") == 0  # skipped before any media byte
 
 
+@pytest.mark.slow
 def test_pipeline_keeps_good_videos_and_routes_failures(
     http_server: Any, videos_dir: Path, tmp_path: Path, refused_url: str
 ) -> None:

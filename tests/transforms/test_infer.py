@@ -318,6 +318,7 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
     return result
 
 
+@pytest.mark.slow
 def test_pipeline_rows_and_failures(pipeline_result: PipelineResult) -> None:
     # the assert_that checks ran inside the job (run() raises if one fails); then metrics
     assert counter_values(pipeline_result).get("faces_classified", 0) == 2 * len(CROPS)

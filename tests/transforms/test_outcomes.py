@@ -89,6 +89,7 @@ def test_split_done_reads_the_warehouse_when_the_job_runs(warehouse: str) -> Non
     assert counter_values(result).get("videos_resumed", 0) == 1  # resumed-1: this run committed it
 
 
+@pytest.mark.slow
 def test_force_does_again_what_was_done_but_not_what_this_run_committed(warehouse: str) -> None:
     result = _run(warehouse, force=True)
     assert counter_values(result).get("videos_to_do", 0) == 2

@@ -30,6 +30,7 @@ def _holder(warehouse: Path, cache: Path) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_with_the_holder_named(tmp_path: Path) -> None:
     holder = _holder(tmp_path / "wh", tmp_path / "cache")
     try:
@@ -44,6 +45,7 @@ def test_a_second_process_is_refused_with_the_holder_named(tmp_path: Path) -> No
         pass  # free again once the holder finished
 
 
+@pytest.mark.slow
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     holder = _holder(tmp_path / "wh", tmp_path / "cache")
     os.kill(holder.pid, signal.SIGKILL)
@@ -52,6 +54,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
         assert lock_path(str(tmp_path / "wh"), str(tmp_path / "cache")).exists()
 
 
+@pytest.mark.slow
 def test_the_lock_is_reentrant_in_one_process(tmp_path: Path) -> None:
     warehouse, cache = str(tmp_path / "wh"), str(tmp_path / "cache")
     with warehouse_lock(warehouse, cache, command="outer"):

@@ -19,6 +19,8 @@ import pytest
 
 from affectflow.schemas.tables import TABLE_NAMES
 
+pytestmark = pytest.mark.slow  # a real pipeline writes the warehouse the clients read
+
 
 def _truth(folder: Path) -> collections.Counter:
     """(cohort or None) of every row, file by file with plain pyarrow (no dataset)."""
