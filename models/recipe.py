@@ -36,13 +36,18 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import torch
-
-from affectflow.models.backbones import BACKBONES, DEFAULT_BACKBONE
+from affectflow.models.model_names import BACKBONE_NAMES, DEFAULT_BACKBONE
 
 AUGMENTATIONS = ("rescale", "rotation", "hflip")
 CLASS_WEIGHTS = ("balanced", "none")
 INITS = ("fer", "scratch")
+
+
+def _cuda() -> bool:
+    """Whether torch sees a CUDA device (torch imported only when CUDA is asked for)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,13 +77,14 @@ class TrainConfig:
         unknown = set(self.augment) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"unknown augmentations {sorted(unknown)}; known: {AUGMENTATIONS}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; known: {', '.join(BACKBONES)}")
+        if self.backbone not in BACKBONE_NAMES:
+            known = ", ".join(BACKBONE_NAMES)
+            raise ValueError(f"unknown backbone {self.backbone!r}; known: {known}")
         if self.class_weights not in CLASS_WEIGHTS:
             raise ValueError(f"class_weights must be one of {CLASS_WEIGHTS}")
         if self.batch_size < 2 or self.min_steps < 0 or self.augment_copies < 1:
             raise ValueError("need batch_size >= 2, min_steps >= 0, augment_copies >= 1")
-        if self.device == "cuda" and not torch.cuda.is_available():
+        if self.device == "cuda" and not _cuda():
             raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
 
     @property
