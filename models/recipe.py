@@ -1,4 +1,16 @@
-"""The training recipe of HybridMicroNet: one `TrainConfig`, defaults the paper's values.
+"""The two training recipes of `affectflow train`, one dataclass per procedure.
+
+- `TrainConfig`: HybridMicroNet, a head on a frozen (or fine-tuned) backbone, trained on
+  labelled images (`models.training`); defaults the paper's values.
+- `CropRecipe`: a whole mini-Xception trained on cached crops of the job's own face stage
+  (`affectflow prepare`, `models.crop_training`); defaults the recipe of the shipped
+  default model, `affectflow-minixception`.
+
+They share the names of the settings they share (epochs, batch_size, lr, weight_decay,
+rotation_deg, seed); the rest differ because the procedures do (SGD on cached features
+vs AdamW on the whole network, per-copy vs per-draw augmentation).
+
+## TrainConfig
 
 Paper (Sharma et al. 2023): SGD, momentum 0.5, weight decay 0.001, batch 64, 10 epochs,
 categorical cross-entropy, augmentation by rescaling, rotation and horizontal flips. It
@@ -24,12 +36,18 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import torch
-
-from affectflow.models.backbones import BACKBONES, DEFAULT_BACKBONE
+from affectflow.models.model_names import BACKBONE_NAMES, DEFAULT_BACKBONE
 
 AUGMENTATIONS = ("rescale", "rotation", "hflip")
 CLASS_WEIGHTS = ("balanced", "none")
+INITS = ("fer", "scratch")
+
+
+def _cuda() -> bool:
+    """Whether torch sees a CUDA device (torch imported only when CUDA is asked for)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +77,14 @@ class TrainConfig:
         unknown = set(self.augment) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"unknown augmentations {sorted(unknown)}; known: {AUGMENTATIONS}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; known: {', '.join(BACKBONES)}")
+        if self.backbone not in BACKBONE_NAMES:
+            known = ", ".join(BACKBONE_NAMES)
+            raise ValueError(f"unknown backbone {self.backbone!r}; known: {known}")
         if self.class_weights not in CLASS_WEIGHTS:
             raise ValueError(f"class_weights must be one of {CLASS_WEIGHTS}")
         if self.batch_size < 2 or self.min_steps < 0 or self.augment_copies < 1:
             raise ValueError("need batch_size >= 2, min_steps >= 0, augment_copies >= 1")
-        if self.device == "cuda" and not torch.cuda.is_available():
+        if self.device == "cuda" and not _cuda():
             raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
 
     @property
@@ -84,3 +103,56 @@ class TrainConfig:
         if per_epoch == 0:
             raise ValueError("training needs at least two samples")
         return max(self.epochs, math.ceil(self.min_steps / per_epoch))
+
+
+@dataclasses.dataclass(frozen=True)
+class CropRecipe:
+    """The default model's recipe; each field what it does for small face classifiers.
+
+    - `shares`: the sets (`affectflow train --crops A B ...`) are mixed per epoch, set k
+      giving `shares[k]` of each epoch's `epoch_size` draws (empty: equal shares);
+    - `balance`: within a set, class c is drawn in proportion to count_c ** (1 - balance)
+      (1: every class equally often; 0: as the data has them);
+    - `label_smoothing` of the cross-entropy;
+    - augmentation per draw, on the whole batch at once: `shift`, `scale`,
+      `rotation_deg`, a mirror, `brightness` and `contrast`;
+    - `init` "fer": start from fer-minixception's FER2013 weights (knowledge transfer;
+      FER2013 validation figures are then contaminated: fer was trained on those faces);
+    - AdamW with a one-cycle schedule; a temperature is fitted afterwards on the
+      validation sets and folded into the head (`crop_training.fit_temperature`).
+    """
+
+    epochs: int = 4
+    epoch_size: int = 8960
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    balance: float = 1.0
+    shares: tuple[float, ...] = ()
+    init: str = "fer"
+    shift: float = 0.06
+    scale: float = 0.1
+    rotation_deg: float = 12.0
+    brightness: float = 0.2
+    contrast: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shares", tuple(float(x) for x in self.shares))
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if not 0 <= self.balance <= 1 or any(x < 0 for x in self.shares):
+            raise ValueError("balance must be in [0, 1] and shares >= 0")
+        if self.shares and not math.isclose(sum(self.shares), 1.0, abs_tol=1e-6):
+            raise ValueError(f"shares must sum to 1, got {sum(self.shares)}")
+        if self.batch_size < 2 or self.epochs < 1 or self.epoch_size < self.batch_size:
+            raise ValueError("need batch_size >= 2, epochs >= 1, epoch_size >= batch_size")
+
+    def shares_for(self, sets: int) -> tuple[float, ...]:
+        """Each of `sets` sets' share of an epoch's draws (equal when `shares` is empty)."""
+        if not self.shares:
+            return (1.0 / sets,) * sets
+        if len(self.shares) != sets:
+            raise ValueError(f"{len(self.shares)} shares given for {sets} crop sets")
+        return self.shares

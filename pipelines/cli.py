@@ -17,6 +17,7 @@ EPILOG = """commands:
   models list | models fetch NAME          show or download the emotion models
   prepare SPLIT.csv... --out DIR           crop labelled images as analyze does (cached)
   train DATA --out CKPT [options]          train HybridMicroNet on labelled faces (train --help)
+  train --crops NPZ... --out W.pt          train the default model on prepared crops
   evaluate DATA [options]                  LOSO / k-fold / held-out metrics (evaluate --help)
   validate LABELLED --warehouse DIR        the whole instrument on labelled faces (validate --help)
   refresh --config cohorts.toml            analyse what is new in the cohorts, rebuild reports

@@ -18,13 +18,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from affectflow.models.evaluation import (
-    PROTOCOLS,
-    Evaluation,
-    cross_validate,
-    format_table,
-)
+from affectflow.models.model_names import PROTOCOLS
 from affectflow.pipelines.train import (
     add_data_args,
     add_recipe_args,
@@ -33,6 +29,9 @@ from affectflow.pipelines.train import (
     samples_from,
 )
 from affectflow.schemas.settings import ClassifySettings
+
+if TYPE_CHECKING:  # torch loads when a protocol runs: `--help` imports neither it nor Beam
+    from affectflow.models.evaluation import Evaluation
 
 TRAINABLE = "hybridmicronet"
 
@@ -78,6 +77,8 @@ def _cross_validated(argv: Sequence[str], base: argparse.Namespace) -> Evaluatio
     add_data_args(parser)
     add_recipe_args(parser)
     args = parser.parse_args(argv)
+    from affectflow.models.evaluation import cross_validate
+
     class_set = class_set_from(args)
     tests = [s for s in args.test_subjects.split(",") if s]
     return cross_validate(
@@ -134,5 +135,7 @@ def main(argv: Sequence[str]) -> int:
     else:
         for name, fold in result.folds.items():
             print(f"fold {name}: accuracy {fold['accuracy']:.3f} UF1 {fold['uf1']:.3f}")
+        from affectflow.models.evaluation import format_table
+
         print(f"{result.protocol}, pooled:\n{format_table(result.pooled)}")
     return 0

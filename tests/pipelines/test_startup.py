@@ -55,6 +55,8 @@ def cli(*argv: str) -> str:
         ("sql", "--help"),
         ("forget", "--help"),
         ("prepare", "--help"),
+        ("train", "--help"),
+        ("evaluate", "--help"),
         ("validate", "--help"),
         ("models", "--help"),
     ],
