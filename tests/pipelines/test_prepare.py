@@ -23,18 +23,12 @@ from affectflow.models.registry import FER_MINIXCEPTION
 from affectflow.pipelines.cli import main
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
-LABELLED = {
-    "0-f1-su-ph.jpg": "surprise",
-    "0-f15-hao-ph.jpg": "happy",
-    "15-f13-anc-ph.jpg": "angry",
-    "45-m7-di-ph.jpg": "disgust",
-}
 
 
 @pytest.fixture
-def split_csv(tmp_path: Path) -> Path:
+def split_csv(tmp_path: Path, posed_faces: dict[Path, str]) -> Path:
     """The four labelled faces, one shrunk to a 48 px FER2013-like crop, and a blank image."""
-    rows = [(str(FACES / name), label, name[:6]) for name, label in LABELLED.items()]
+    rows = [(str(path), label, path.name[:6]) for path, label in posed_faces.items()]
     gray = cv2.imread(str(FACES / "0-f15-hao-ph.jpg"), cv2.IMREAD_GRAYSCALE)
     small = tmp_path / "small.png"
     h, w = gray.shape
