@@ -143,9 +143,13 @@ def test_forget_finds_the_cache_the_runs_used_and_leaves_no_trace(
     """Without --cache-dir: an interrupted run's cache (its manifest), then a committed
     run's (`runs.config`); the video's file and ledger go, the staged journals no longer
     name it, and what forget writes is owner-only whatever the umask."""
+    # The second clip's server answers only after the kill (a run that finished both
+    # would leave no interrupted run to find the cache by), then at once for the rerun.
+    second = {"body": (videos_dir / "hamilton_short_clip.mp4").read_bytes(),
+              "content_type": "video/mp4"}  # fmt: skip
     urls = {
         "first-clip": http_server.add_file("trace/a.mp4", videos_dir / "pyfeat_single_face.mp4"),
-        "second-clip": http_server.add_file("trace/b.mp4", videos_dir / "hamilton_short_clip.mp4"),
+        "second-clip": http_server.route("trace/b.mp4", delay_s=120.0, **second),
     }
     (tmp_path / "list.csv").write_text(
         "url,cohort,note\n" + "".join(f"{u},a,{n}\n" for n, u in urls.items())
@@ -155,7 +159,8 @@ def test_forget_finds_the_cache_the_runs_used_and_leaves_no_trace(
     args = [str(tmp_path / "list.csv"), "--warehouse", str(warehouse), "--cache-dir", str(cache),
             "--fps", "2", "--retries", "0", "--keep-videos"]  # fmt: skip
     kill_midway(["analyze", *args], tmp_path / "killed.log")
-    done = _journal_names(warehouse)[0]  # finished before the kill (the other may have too)
+    assert _journal_names(warehouse) == ["first-clip"]  # the second still waits for its server
+    done = "first-clip"
     key = key_of(urls[done])
     assert [p.suffix for p in cached_files(video_cache_dir(str(cache)), key)] == [".mp4", ".json"]
     previous = os.umask(0o022)
@@ -169,6 +174,7 @@ def test_forget_finds_the_cache_the_runs_used_and_leaves_no_trace(
     assert _mode(warehouse / "_forgotten" / "keys.txt") == 0o600
     assert all(_mode(p) & 0o077 == 0 for p in warehouse.rglob("*.parquet"))  # rewritten ones too
 
+    http_server.route("trace/b.mp4", **second)
     run(args)  # the run completes, committed (the forgotten video left out)
     (other,) = set(urls) - {done}
     other_key = key_of(urls[other])
