@@ -181,6 +181,10 @@ class LocalHttpServer:
         self._server.routes[path] = route if route is not None else Route(**fields)  # type: ignore[arg-type]
         return self.url(path)
 
+    def unroute(self, path: str) -> None:
+        """Serve `path` from the folder again (drop its canned answer)."""
+        self._server.routes.pop("/" + path.lstrip("/"), None)
+
     def requests(self, path: str | None = None) -> int:
         """Requests received for `path`, or in total."""
         with self._server.lock:

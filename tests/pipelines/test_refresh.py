@@ -195,11 +195,21 @@ def test_a_changed_setting_reanalyses_and_keeps_the_earlier_run(
 
 
 def test_a_killed_refresh_then_a_rerun_equals_one_clean_refresh(
-    refreshed: Refreshed, sources, model_cache_dir: Path, all_rows, kill_midway
+    refreshed: Refreshed,
+    sources,
+    session_http_server,
+    model_cache_dir: Path,
+    all_rows,
+    kill_midway,
 ) -> None:
     folder, feed, dead = sources
     config = write_config(folder, "killed", model_cache_dir, feed, dead)
-    kill_midway(["refresh", "--config", str(config)], folder / "killed.log")
+    # One feed video answers only after the kill: the killed refresh cannot have finished.
+    session_http_server.route("refresh/face_noface.mov", delay_s=120.0)
+    try:
+        kill_midway(["refresh", "--config", str(config)], folder / "killed.log")
+    finally:
+        session_http_server.unroute("refresh/face_noface.mov")
     assert not list((folder / "killed" / "runs").glob("run-*.parquet"))  # no run committed
     assert main(["--config", str(config)]) == 0
     assert all_rows(folder / "killed") == all_rows(refreshed.warehouse)
