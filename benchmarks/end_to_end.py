@@ -66,7 +66,7 @@ def cpu_seconds() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", default="1", help="a count or auto (analyze's default)")
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--list", default=None, help="video list to run (default: the clips)")
@@ -90,7 +90,7 @@ def main() -> None:
                 "benchmark": "end_to_end",
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                 "workers": args.workers,
-                "one_thread": args.one_thread or args.workers > 1,
+                "one_thread": args.one_thread or args.workers not in ("1", "auto"),
                 "fps": args.fps,
                 "analyze_options": analyze_options,
                 "videos": summary.videos_total,
