@@ -1,18 +1,21 @@
 """Inference alone, per registered model: faces/s at several batch sizes; prints JSON.
 
     python benchmarks/inference.py [--models fer-minixception,hybridmicronet]
-        [--batches 1,64,256] [--seconds 3] [--bf16] [--devices cpu,cuda]
+        [--batches 1,64,256] [--seconds 3] [--bf16] [--devices cpu,cuda] [--widths 1,2]
 
 Random weights and random inputs of each model's shape (speed does not depend on
 them). CUDA is measured when present (`--bf16`: autocast to bfloat16 there; the
 issue's target is >= 5,000 faces/s for hybridmicronet on one H100). Each setting runs
 one warm-up batch, then batches until `--seconds` have passed (at least one).
+`--widths` measures the mini-Xception models (`affectflow-minixception`) at each channel
+multiplier (`affectflow train --crops --width`); other models at their one shape.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -20,6 +23,7 @@ import time
 
 import torch
 
+from affectflow.models.minixception import MiniXception
 from affectflow.models.registry import MODEL_SPECS, ModelSpec
 
 
@@ -45,6 +49,15 @@ def faces_per_s(
     return {"faces_per_s": round(batches * batch / elapsed, 1), "batches": batches}
 
 
+def shapes(spec: ModelSpec, widths: list[int]) -> list[ModelSpec]:
+    """`spec` at each mini-Xception width (as it is for other modules)."""
+    if spec.model_class is not MiniXception:
+        return [spec]
+    return [
+        dataclasses.replace(spec, model_params={**spec.model_params, "width": w}) for w in widths
+    ]
+
+
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -58,18 +71,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA and CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--widths", default="1", help="mini-Xception channel multipliers")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = [d for d in args.devices.split(",") if d != "cuda" or torch.cuda.is_available()]
     results = []
     for name in args.models.split(","):
-        spec = MODEL_SPECS[name]
-        for device in devices:
-            model = spec.build().eval().to(device)
-            for batch in (int(b) for b in args.batches.split(",")):
-                measured = faces_per_s(model, spec, batch, device, args.bf16, args.seconds)
-                results.append({"model": name, "device": device, "batch": batch, **measured})
+        for spec in shapes(MODEL_SPECS[name], [int(w) for w in args.widths.split(",")]):
+            for device in devices:
+                model = spec.build().eval().to(device)
+                for batch in (int(b) for b in args.batches.split(",")):
+                    measured = faces_per_s(model, spec, batch, device, args.bf16, args.seconds)
+                    row = {"model": name, **spec.model_params, "device": device, "batch": batch}
+                    results.append({**row, **measured})
     print(
         json.dumps(
             {

@@ -3,12 +3,16 @@
 `affectflow train --crops` runs `train_and_calibrate` with a `recipe.CropRecipe` (its
 fields say what each step does): class-balanced draws mixed from the sets, augmentation
 per draw, label-smoothed cross-entropy, AdamW with a one-cycle schedule, from
-fer-minixception's weights; then `fit_temperature` scales the logits to calibrated
-probabilities, folded into the head (the module is unchanged).
+fer-minixception's weights or from scratch; then `fit_temperature` scales the logits to
+calibrated probabilities, folded into the head (the module is unchanged).
+
+`device` ("cpu" or "cuda") is where the network and the crops live; the random draws
+(sampling and augmentation) are made on the CPU either way, from the recipe's seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -49,7 +53,9 @@ def epoch_draws(
 
 
 def augment_batch(x: torch.Tensor, recipe: CropRecipe, gen: torch.Generator) -> torch.Tensor:
-    """Random shift/scale/rotation/mirror (one affine warp) and brightness/contrast per face."""
+    """Random shift/scale/rotation/mirror (one affine warp) and brightness/contrast per face.
+
+    The random values come from `gen` (a CPU generator) wherever `x` lives."""
     n = x.shape[0]
 
     def uniform(low: float, high: float) -> torch.Tensor:
@@ -63,10 +69,10 @@ def augment_batch(x: torch.Tensor, recipe: CropRecipe, gen: torch.Generator) -> 
     theta[:, 0, 0], theta[:, 0, 1] = cos * mirror, -sin
     theta[:, 1, 0], theta[:, 1, 1] = sin * mirror, cos
     theta[:, :, 2] = (torch.rand(n, 2, generator=gen) * 2 - 1) * 2 * recipe.shift
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    gain = (1 + uniform(-1, 1) * recipe.contrast)[:, None, None, None]
-    offset = (uniform(-1, 1) * recipe.brightness)[:, None, None, None]
+    gain = (1 + uniform(-1, 1) * recipe.contrast)[:, None, None, None].to(x.device)
+    offset = (uniform(-1, 1) * recipe.brightness)[:, None, None, None].to(x.device)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return ((x - mean) * gain + mean + offset).clamp(-1.5, 1.5)
 
@@ -76,28 +82,36 @@ def to_tensor(spec: ModelSpec, crops: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(spec.batch_preprocess(crops))
 
 
+def recipe_spec(spec: ModelSpec, recipe: CropRecipe) -> ModelSpec:
+    """`spec` building the recipe's network (its `width`)."""
+    return dataclasses.replace(spec, model_params={**spec.model_params, "width": recipe.width})
+
+
 def train_on_crops(
     spec: ModelSpec,
     sets: list[CropSet],
     recipe: CropRecipe,
     init_state: dict[str, torch.Tensor] | None = None,
     log: EpochLog | None = None,
+    device: str = "cpu",
 ) -> MiniXception:
-    """A mini-Xception trained on `sets`, each giving its `recipe.shares_for` of each epoch.
+    """A mini-Xception trained on `sets`, each giving its `recipe.shares_for` of each epoch,
+    left on `device` in eval mode.
 
     `log(epoch, mean loss, model)` is called after each epoch.
     """
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
-    model = spec.build()
+    model = recipe_spec(spec, recipe).build()
     if recipe.init == "fer":
         if init_state is None:
             raise ValueError("init 'fer' needs fer-minixception's state dict")
         model.load_state_dict(init_state)
+    model.to(device)
     shares = recipe.shares_for(len(sets))
-    x = torch.cat([to_tensor(spec, s.crops) for s in sets])
-    y = torch.from_numpy(np.concatenate([s.targets(spec.labels) for s in sets]))
+    x = torch.cat([to_tensor(spec, s.crops) for s in sets]).to(device)
+    y = torch.from_numpy(np.concatenate([s.targets(spec.labels) for s in sets])).to(device)
     weights = [
         (draw_weights(s.targets(spec.labels), recipe.balance), share)
         for s, share in zip(sets, shares, strict=True)
@@ -115,6 +129,7 @@ def train_on_crops(
         batches = len(order) // recipe.batch_size
         for b in range(batches):
             idx = torch.from_numpy(order[b * recipe.batch_size : (b + 1) * recipe.batch_size])
+            idx = idx.to(device)
             logits = model.logits(augment_batch(x[idx], recipe, gen))
             loss = F.cross_entropy(logits, y[idx], label_smoothing=recipe.label_smoothing)
             optimizer.zero_grad()
@@ -131,16 +146,19 @@ def train_on_crops(
 def crop_logits(
     model: MiniXception, spec: ModelSpec, crops: np.ndarray, flip: bool = False
 ) -> np.ndarray:
-    """(N, classes) logits of uint8 crops; with `flip`, the log of the flip-averaged probs."""
+    """(N, classes) logits of uint8 crops; with `flip`, the log of the flip-averaged probs.
+
+    They are computed where the model's weights are (CPU or GPU)."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(crops), 512):
-        x = to_tensor(spec, crops[start : start + 512])
+        x = to_tensor(spec, crops[start : start + 512]).to(device)
         if flip:
             probs = (model(x) + model(torch.flip(x, dims=(-1,)))) / 2
-            out.append(torch.log(probs.clamp_min(1e-12)))
+            out.append(torch.log(probs.clamp_min(1e-12)).cpu())
         else:
-            out.append(model.logits(x))
+            out.append(model.logits(x).cpu())
     return torch.cat(out).numpy()
 
 
@@ -168,14 +186,16 @@ def train_and_calibrate(
     recipe: CropRecipe,
     init_state: dict[str, torch.Tensor] | None = None,
     log: EpochLog | None = None,
+    device: str = "cpu",
 ) -> tuple[MiniXception, float]:
-    """`train_on_crops`, then the temperature fitted on `val` folded in (1.0 without val)."""
-    model = train_on_crops(spec, train, recipe, init_state, log)
+    """`train_on_crops`, then the temperature fitted on `val` folded in (1.0 without val);
+    the model comes back on the CPU."""
+    model = train_on_crops(spec, train, recipe, init_state, log, device)
     if not val:
-        return model, 1.0
+        return model.cpu(), 1.0
     both = concat(val)
     temperature = fit_temperature(crop_logits(model, spec, both.crops), both.targets(spec.labels))
-    return fold_temperature(model, temperature), temperature
+    return fold_temperature(model, temperature).cpu(), temperature
 
 
 def crop_figures(

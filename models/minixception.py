@@ -74,20 +74,30 @@ class MiniXception(nn.Module):
     Args:
         num_classes: number of output classes (7 for FER2013: angry, disgust, fear, happy,
             sad, surprise, neutral).
+        width: channel multiplier (1 is the published network; 2 doubles every layer's
+            channels, about 4 times the parameters and multiply-adds).
     """
 
-    def __init__(self, num_classes: int = 7) -> None:
+    def __init__(self, num_classes: int = 7, width: int = 1) -> None:
         super().__init__()
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
         self.num_classes = num_classes
-        self.conv1 = nn.Conv2d(1, STEM_CHANNELS, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(STEM_CHANNELS, eps=BN_EPS)
-        self.conv2 = nn.Conv2d(STEM_CHANNELS, STEM_CHANNELS, 3, bias=False)
-        self.bn2 = nn.BatchNorm2d(STEM_CHANNELS, eps=BN_EPS)
-        widths = (STEM_CHANNELS, *BLOCK_CHANNELS)
+        stem = STEM_CHANNELS * width
+        self.conv1 = nn.Conv2d(1, stem, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem, eps=BN_EPS)
+        self.conv2 = nn.Conv2d(stem, stem, 3, bias=False)
+        self.bn2 = nn.BatchNorm2d(stem, eps=BN_EPS)
+        widths = (stem, *(c * width for c in BLOCK_CHANNELS))
         self.blocks = nn.ModuleList(
             XceptionBlock(cin, cout) for cin, cout in itertools.pairwise(widths)
         )
-        self.head = nn.Conv2d(BLOCK_CHANNELS[-1], num_classes, 3, padding=1, bias=True)
+        self.head = nn.Conv2d(widths[-1], num_classes, 3, padding=1, bias=True)
+
+    @staticmethod
+    def width_of(state: dict[str, torch.Tensor]) -> int:
+        """The `width` a state dict of this module was saved with (from its stem)."""
+        return int(state["conv1.weight"].shape[0]) // STEM_CHANNELS
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) in [-1, 1] -> (N, num_classes) logits (what training's loss takes)."""

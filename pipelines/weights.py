@@ -43,7 +43,7 @@ def launcher_weights(
         reason = str(error)
     if spec.specialiser is not None:
         raise ValueError(
-            f"--weights {source}: {spec.name} reads its classes from the checkpoint, and "
+            f"--weights {source}: {spec.name} reads its shape from the weights file, and "
             f"this machine cannot read it ({reason}): install that here or give a local copy"
         )
     LOG.warning(

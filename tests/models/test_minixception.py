@@ -49,3 +49,18 @@ def test_same_max_pool_pads_like_tensorflow(size: int, out: int, pad_before: int
     for i in (0, out - 1):
         lo, hi = max(2 * i - pad_before, 0), min(2 * i - pad_before + 3, size)
         assert y[0, 0, i, i] == x[0, 0, lo:hi, lo:hi].max()
+
+
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_width_multiplies_every_layer_and_is_read_back_from_weights(width: int) -> None:
+    model = MiniXception(width=width)
+    assert model.conv1.out_channels == 8 * width
+    assert model.blocks[-1].sepconv2.pointwise.out_channels == 128 * width
+    assert MiniXception.width_of(model.state_dict()) == width
+    with torch.no_grad():
+        assert model.eval()(torch.zeros(2, 1, 64, 64)).shape == (2, 7)
+
+
+def test_width_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="width"):
+        MiniXception(width=0)

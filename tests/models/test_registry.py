@@ -190,3 +190,20 @@ def test_beam_pytorch_handler_runs_the_spec(fer_weights, fer_reference) -> None:
     results = list(handler.run_inference(batch, handler.load_model()))
     probs = np.stack([r.inference.numpy() for r in results])
     np.testing.assert_allclose(probs, keras_probs[:4], rtol=0, atol=1e-5)
+
+
+def test_default_model_spec_takes_the_width_of_its_weights(tmp_path: Path) -> None:
+    from affectflow.models.registry import AFFECTFLOW_MINIXCEPTION, PACKAGED_WIDTH
+
+    assert AFFECTFLOW_MINIXCEPTION.for_weights(
+        AFFECTFLOW_MINIXCEPTION.fetch_weights().path
+    ).model_params == {"num_classes": 7, "width": PACKAGED_WIDTH}
+    wide = tmp_path / "wide.pt"
+    torch.save(MiniXception(width=2).state_dict(), wide)
+    spec = get_model_spec("affectflow-minixception", weights=str(wide))
+    assert spec.model_params["width"] == 2
+    assert spec.load(spec.fetch_weights(source=str(wide))).conv1.out_channels == 16
+    junk = tmp_path / "junk.pt"
+    torch.save({"something": torch.zeros(1)}, junk)
+    with pytest.raises(ValueError, match="not a mini-Xception state dict"):
+        get_model_spec("affectflow-minixception", weights=str(junk))

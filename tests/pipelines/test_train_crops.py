@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from affectflow.models.crop_sets import CropSet
 from affectflow.models.crop_training import crop_logits
@@ -75,3 +76,34 @@ def test_train_crops_refuses_unusable_inputs(tiny_crops: Path, tmp_path: Path, c
     assert main(["--quiet", "train", "--crops", str(odd_path), "--out", out]) == 2
     assert "contempt" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+def test_train_crops_wider_network_loads_through_the_registry(
+    tiny_crops: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "w2.pt"
+    argv = ["--quiet", "train", "--crops", str(tiny_crops), "--init", "scratch", "--width", "2"]
+    argv += ["--epochs", "1", "--epoch-size", "32", "--batch-size", "16", "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["recipe"]["width"] == 2 and summary["device"] == "cpu"
+    spec = get_model_spec("affectflow-minixception", weights=str(out))
+    assert spec.model_params["width"] == 2
+    model = spec.load(spec.fetch_weights(source=str(out)))
+    assert model.conv1.out_channels == 16  # twice the published stem
+    probs = model(torch.from_numpy(spec.batch_preprocess(CropSet.load(tiny_crops).crops[:3])))
+    assert probs.shape == (3, 7) and torch.allclose(probs.sum(dim=1), torch.ones(3))
+
+
+def test_train_crops_refuses_fer_start_for_a_wider_network_and_absent_cuda(
+    tiny_crops: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "w.pt"
+    base = ["--quiet", "train", "--crops", str(tiny_crops), "--out", str(out)]
+    assert main([*base, "--width", "2"]) == 2  # init fer: fer's weights are width 1
+    assert "width" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*base, "--device", "cuda"]) == 2
+        err = capsys.readouterr().err
+        assert "cuda" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
