@@ -5,10 +5,11 @@
 
 Inputs are CPU seconds per video-minute per stage (10 fps sampling, 360p-480p) and a
 fixed cost per video (download, unit write), measured on the 2-core development machine
-(README "Speed", benchmarks/detect.py, inference.py and scale.py), the GPU throughputs
-assumed for inference and the batched MTCNN (never measured: no machine of this project
-has had a GPU; replace them with `--gpu-*` flags once measured), and
-prices (Dataflow batch list prices,
+(README "Speed", benchmarks/detect.py, inference.py and scale.py), the GPU throughputs of
+inference and of the batched MTCNN, measured on one NVIDIA H200 (2026-12-04:
+benchmarks/inference.py and detect_batch.py; the batched search is bound by its CPU-side
+work, box crops and NMS in Python, so a smaller GPU gives about the same; give your own
+with the `--gpu-*` flags), and prices (Dataflow batch list prices,
 us-central1: vCPU-hour, GB-hour of memory, an NVIDIA T4 per hour; check the current
 ones). Every input is a flag; the output says which stage bounds each configuration.
 """
@@ -46,10 +47,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gpu-hour", type=float, default=0.35, help="$ per T4-hour")
     parser.add_argument("--gpu-vcpus", type=int, default=4, help="vCPUs beside each GPU")
     parser.add_argument(
-        "--gpu-faces-per-s", type=float, default=20_000.0, help="assumed: mini-Xception, T4"
+        "--gpu-faces-per-s",
+        type=float,
+        default=170_000.0,
+        help="mini-Xception, fp32, batch 4096 (measured: H200)",
     )
     parser.add_argument(
-        "--gpu-detect-frames-per-s", type=float, default=1_000.0, help="assumed: CNN detector"
+        "--gpu-detect-frames-per-s",
+        type=float,
+        default=155.0,
+        help="MTCNN search batched by 64, 720p frames (measured: H200)",
     )
     parser.add_argument("--utilisation", type=float, default=0.7, help="busy share of a worker")
     parser.add_argument("--cohort-videos", type=int, default=1_000_000)
@@ -77,7 +84,7 @@ def project(args: argparse.Namespace) -> dict:
     cpu_cost = cpu_hours * vcpu_price
     gpu_cost = gpu_worker_hours * gpu_price
     return {
-        "label": "projection from measured CPU seconds and assumed GPU throughputs",
+        "label": "projection from measured CPU seconds and GPU throughputs",
         "cpu_seconds_per_video_minute": {s: round(v, 3) for s, v in stages.items()},
         "per_1000_video_hours": {
             "cpu_vcpu_hours": round(cpu_hours, 1),
