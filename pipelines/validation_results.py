@@ -21,9 +21,8 @@ from affectflow.models.registry import ModelSpec
 from affectflow.pipelines.validation_set import LabelledItem
 from affectflow.queries import misclassification as mc
 from affectflow.queries.runner import connect
+from affectflow.schemas.records import VideoStatus
 from affectflow.schemas.tables import VALIDATION_FIGURES
-
-FAILED = "failed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,11 +78,13 @@ def predicted_label(faces: Sequence[Face], item: LabelledItem) -> str | None:
 def predictions(
     warehouse: str, analysis_id: str, items: Sequence[LabelledItem]
 ) -> list[str | None]:
-    """Per item: the predicted label, None (no face found) or FAILED (unreadable file)."""
+    """Per item: the predicted label, None (no face found) or `VideoStatus.FAILED` (its
+    video failed: an unreadable file)."""
     keys = sorted({item.video_key for item in items})
     status, faces = _read(warehouse, analysis_id, keys)
+    failed = VideoStatus.FAILED  # no videos row counts as failed too
     return [
-        FAILED if status.get(item.video_key, FAILED) == FAILED
+        failed if status.get(item.video_key, failed) == failed
         else predicted_label(faces.get(item.video_key, []), item)
         for item in items
     ]  # fmt: skip
@@ -125,7 +126,7 @@ def validation_row(
     seed: int,
 ) -> dict:
     """The `validations` row: figures with bootstrap CIs over clusters, and the items."""
-    kept = [(i, p) for i, p in zip(items, predicted, strict=True) if p != FAILED]
+    kept = [(i, p) for i, p in zip(items, predicted, strict=True) if p != VideoStatus.FAILED]
     index = {label: n for n, label in enumerate(spec.labels)}
     truth = np.array([index[i.label] for i, _ in kept], dtype=int)
     said = np.array([mc.MISSED if p is None else index[p] for _, p in kept], dtype=int)

@@ -24,6 +24,7 @@ from affectflow.queries.frames import typed_frame
 from affectflow.queries.suppression import check_keys, declared_keys, mask_rows
 from affectflow.warehouse.sql import connect as committed_views
 from affectflow.warehouse.sql import setup_sql as committed_setup_sql
+from affectflow.warehouse.validations import setup_sql as validations_setup_sql
 from affectflow.warehouse.validations import validations_table
 
 DEFAULT_MIN_VIDEOS = 5
@@ -224,8 +225,8 @@ def bind_params(info: ReportInfo, params: dict[str, Any] | None) -> dict[str, An
 
 def setup_sql(warehouse: str) -> str:
     """The SQL that loads every view and macro of `warehouse` in any DuckDB client
-    (`affectflow sql --print-setup`): the committed views, then `views.sql`."""
-    return f"{committed_setup_sql(warehouse)}\n{_sql(VIEWS)}"
+    (`affectflow sql --print-setup`): the committed views, `validations`, then `views.sql`."""
+    return f"{committed_setup_sql(warehouse)}\n{validations_setup_sql(warehouse)}\n{_sql(VIEWS)}"
 
 
 def connect(warehouse: str) -> duckdb.DuckDBPyConnection:

@@ -25,6 +25,9 @@ class VideoStatus(StrEnum):
     FAILED = "failed"
 
 
+# The tag of a stage's failed output (`beam.pvalue.TaggedOutput`): its ErrorRecords.
+FAILED = "failed"
+
 # The `errors.error_class` of a duplicate list row (its `videos` row: status duplicate).
 DUPLICATE_ROW = "DuplicateRow"
 

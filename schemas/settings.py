@@ -21,6 +21,7 @@ import hashlib
 import json
 from typing import Any
 
+from affectflow.schemas.download_settings import DownloadSettings
 from affectflow.schemas.knobs import (
     AT_LEAST_ONE,
     BASICS,
@@ -40,7 +41,6 @@ from affectflow.schemas.video_settings import (
     DETECTORS,
     MAX_PIXELS,
     DetectSettings,
-    DownloadSettings,
     MediaLimits,
     RuntimeSettings,
 )

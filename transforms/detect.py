@@ -42,6 +42,7 @@ from affectflow.media.tracking import FaceDetector, FaceFinder, IoUTracker, Trac
 from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import (
+    FAILED,
     ErrorRecord,
     FaceBox,
     FaceCrop,
@@ -53,7 +54,6 @@ from affectflow.schemas.settings import DetectSettings
 from affectflow.transforms.dead_letters import DeadLetterToError
 from affectflow.transforms.metrics import counter
 
-FAILED = "failed"
 SUMMARIES = "summaries"
 # Decoding stops at the first frame this far past max_duration_s (container rounding).
 MAX_DURATION_SLACK_S = 1.0

@@ -30,7 +30,7 @@ from affectflow.media.probe import (
     validate_video,
 )
 from affectflow.models.cache import resolve_cache_dir
-from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
+from affectflow.schemas.records import FAILED, ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.settings import DownloadSettings
 from affectflow.sources.bounded_child import FetchLimits
 from affectflow.sources.bounded_fetch import fetch_bounded
@@ -45,8 +45,6 @@ from affectflow.sources.workdirs import environment_error, sweep_stale_workdirs,
 from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.metrics import counter, distribution
 from affectflow.warehouse.layout import local_path
-
-FAILED = "failed"
 
 
 @dataclasses.dataclass(frozen=True)

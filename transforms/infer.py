@@ -1,8 +1,10 @@
 """Stage 5, infer: classify the emotion of each face crop with RunInference.
 
-Face crops become `(face, tensor)` pairs; a keyed PyTorch handler runs the model in
-batches and the result becomes a `faces` row with per-class probabilities, the top
-label, the model id and the weights' sha256.
+One RunInference does it all, through its handler (`classify_handler`): its
+preprocessing turns face crops into `(face, tensor)` pairs, a keyed PyTorch handler runs
+the model in batches, and its postprocessing turns each result into a `faces` row with
+per-class probabilities, the top label, the model id and the weights' sha256. Its dead
+letters (preprocessing, inference, postprocessing) become one `errors` row per face.
 
 A batch holds the faces of one video (`BatchPerVideoFn`, up to the batch size): a
 video's last batch goes to the model with its last face (marked by detection), so each
@@ -14,12 +16,18 @@ videos then finish in bursts (64 faces: about a dozen clips at a time).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
 import torch
-from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
+from apache_beam.ml.inference.base import (
+    KeyedModelHandler,
+    ModelHandler,
+    PredictionResult,
+    RunInference,
+)
 from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerTensor
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
@@ -31,7 +39,7 @@ from affectflow.models.threads import available_cores, set_threads
 from affectflow.schemas.records import ErrorRecord, FaceCrop, RunInfo, Stage
 from affectflow.schemas.rows import face_row
 from affectflow.schemas.settings import ClassifySettings
-from affectflow.transforms.dead_letters import DeadLetterToError, dead_letter_to_error
+from affectflow.transforms.dead_letters import dead_letter_to_error
 from affectflow.transforms.metrics import counter
 from affectflow.warehouse.layout import NotReadableHere, exists_here
 
@@ -97,35 +105,38 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
         return super().load_model()
 
 
-class ToTensorFn(beam.DoFn):
-    """FaceCrop -> (FaceCrop without its pixels, model input tensor)."""
+def to_model_input(spec: ModelSpec, face: FaceCrop) -> tuple[FaceCrop, torch.Tensor]:
+    """FaceCrop -> (FaceCrop without its pixels, model input tensor): the handler's
+    preprocessing (ValueError for a crop the model cannot take)."""
+    tensor = torch.from_numpy(spec.preprocess(face.crop))
+    return dataclasses.replace(face, crop=None), tensor
 
-    def __init__(self, spec: ModelSpec) -> None:
-        self._spec = spec
 
-    def process(self, face: FaceCrop) -> Iterator[tuple[FaceCrop, torch.Tensor]]:
-        tensor = torch.from_numpy(self._spec.preprocess(face.crop))
-        yield dataclasses.replace(face, crop=None), tensor
+def batch_to_model_input(
+    spec: ModelSpec, faces: list[FaceCrop]
+) -> list[tuple[FaceCrop, torch.Tensor]]:
+    """`to_model_input` of each face of a batch (the prebatched handler preprocesses batches)."""
+    return [to_model_input(spec, face) for face in faces]
 
 
 class BatchPerVideoFn(beam.DoFn):
-    """(FaceCrop, tensor) pairs -> lists of them, each of one video and at most
-    `batch_size` long. A video's faces arrive together (one detection call yields them
-    all), so a batch is complete when it is full, when it holds the video's last face
+    """FaceCrops -> lists of them, each of one video and at most `batch_size` long. A
+    video's faces arrive together (one detection call yields them all), so a batch is
+    complete when it is full, when it holds the video's last face
     (`FaceCrop.last_of_video`) or when the next video's face arrives."""
 
     def __init__(self, batch_size: int) -> None:
         self._batch_size = batch_size
 
     def start_bundle(self) -> None:
-        self._batch: list[tuple[FaceCrop, torch.Tensor]] = []
+        self._batch: list[FaceCrop] = []
 
-    def process(self, pair: tuple[FaceCrop, torch.Tensor]) -> Iterator[list]:
-        if self._batch and self._batch[0][0].video_key != pair[0].video_key:
+    def process(self, face: FaceCrop) -> Iterator[list[FaceCrop]]:
+        if self._batch and self._batch[0].video_key != face.video_key:
             yield self._batch
             self._batch = []
-        self._batch.append(pair)
-        if len(self._batch) >= self._batch_size or pair[0].last_of_video:
+        self._batch.append(face)
+        if len(self._batch) >= self._batch_size or face.last_of_video:
             yield self._batch
             self._batch = []
 
@@ -135,26 +146,30 @@ class BatchPerVideoFn(beam.DoFn):
             self._batch = []
 
 
-class ToFaceRowFn(beam.DoFn):
-    """(FaceCrop, PredictionResult) -> a `faces` row."""
-
-    def __init__(self, labels: tuple[str, ...], run: RunInfo) -> None:
-        self._labels = labels
-        self._run = run
-
-    def setup(self) -> None:
-        self._faces = counter("faces_classified")
-
-    def process(self, keyed: tuple[FaceCrop, PredictionResult]) -> Iterator[dict]:
-        face, result = keyed
-        self._faces.inc()
-        yield face_row(face, result.inference.tolist(), self._labels, self._run)
+def to_face_row(
+    labels: tuple[str, ...], run: RunInfo, keyed: tuple[FaceCrop, PredictionResult]
+) -> dict:
+    """(FaceCrop, PredictionResult) -> a `faces` row: the handler's postprocessing."""
+    face, result = keyed
+    row = face_row(face, result.inference.tolist(), labels, run)
+    counter("faces_classified").inc()
+    return row
 
 
-def failed_batch_errors(bad: tuple[list, tuple[Any, str, Any]]) -> Iterator[ErrorRecord]:
-    """One ErrorRecord per face of a batch that RunInference could not run."""
-    batch, exc_info = bad
-    for face, _tensor in batch:
+def faces_of(element: Any) -> list[FaceCrop]:
+    """The faces of a dead letter of RunInference: a face or a batch of them (before the
+    model), (face, tensor) pairs (a batch the model could not run) or a (face, result)."""
+    if isinstance(element, FaceCrop):
+        return [element]
+    if isinstance(element, tuple):
+        return faces_of(element[0])
+    return [face for item in element for face in faces_of(item)]
+
+
+def face_errors(bad: tuple[Any, tuple[Any, str, Any]]) -> Iterator[ErrorRecord]:
+    """One ErrorRecord (stage infer) per face of a RunInference dead letter."""
+    element, exc_info = bad
+    for face in faces_of(element):
         yield dead_letter_to_error((face, exc_info), Stage.INFER)
 
 
@@ -165,13 +180,47 @@ def model_builder(spec: ModelSpec, flip_average: bool) -> tuple[type, dict[str, 
     return spec.model_class, dict(spec.model_params)
 
 
+def classify_handler(spec: ModelSpec, run: RunInfo, settings: ClassifySettings) -> ModelHandler:
+    """RunInference's handler: crops -> tensors (preprocessing), the keyed model, and
+    predictions -> `faces` rows (postprocessing). Per-video batches come prebatched
+    (`with_no_batching`), so their preprocessing takes a batch."""
+    model_class, model_params = model_builder(spec, settings.flip_average)
+    handler = KeyedModelHandler(
+        ThreadBoundTorchHandler(
+            state_dict_path=settings.weights_path,
+            weights_sha256=settings.weights_sha256,
+            model_class=model_class,
+            model_params=model_params,
+            device=beam_device(settings.runtime.device),
+            min_batch_size=settings.batch_size,
+            max_batch_size=settings.batch_size,
+            load_model_args={"weights_only": True},
+            num_threads=settings.runtime.threads,
+            model_copies=settings.model_copies,
+        )
+    )
+    to_rows = functools.partial(to_face_row, spec.labels, run)
+    if settings.batch_across_videos:
+        return handler.with_preprocess_fn(
+            functools.partial(to_model_input, spec)
+        ).with_postprocess_fn(to_rows)
+    return (
+        handler.with_preprocess_fn(functools.partial(batch_to_model_input, spec))
+        .with_postprocess_fn(to_rows)
+        .with_no_batching()
+    )
+
+
 class ClassifyEmotions(beam.PTransform):
     """PCollection[FaceCrop] -> (faces rows, failed ErrorRecords).
 
-    Every face of a batch RunInference could not run becomes an `errors` row (stage
-    infer), as does a crop that cannot become a tensor. With `settings.flip_average` each
-    face's probabilities are the mean over its crop and the mirrored crop.
-    `split_failures`: the failures as a tuple of PCollections, not flattened into one.
+    RunInference with exception handling does it all; each face of its dead letters
+    becomes an `errors` row (stage infer): a crop that cannot become a tensor (with
+    per-video batches: every face of its batch, as Beam preprocesses prebatched input a
+    batch at a time), a batch the model could not run, a prediction that makes no row.
+    With `settings.flip_average` each face's probabilities are the mean over its crop and
+    the mirrored crop. `split_failures`: the failures as a tuple of PCollections, not
+    flattened into one.
     """
 
     def __init__(
@@ -184,40 +233,18 @@ class ClassifyEmotions(beam.PTransform):
     ) -> None:
         super().__init__()
         self._split_failures = split_failures
-        self._spec = spec
-        self._run = run
         self._batch_size = settings.batch_size
         self._per_video = not settings.batch_across_videos
-        model_class, model_params = model_builder(spec, settings.flip_average)
-        handler = KeyedModelHandler(
-            ThreadBoundTorchHandler(
-                state_dict_path=settings.weights_path,
-                weights_sha256=settings.weights_sha256,
-                model_class=model_class,
-                model_params=model_params,
-                device=beam_device(settings.runtime.device),
-                min_batch_size=settings.batch_size,
-                max_batch_size=settings.batch_size,
-                load_model_args={"weights_only": True},
-                num_threads=settings.runtime.threads,
-                model_copies=settings.model_copies,
-            )
-        )
-        self._handler = handler.with_no_batching() if self._per_video else handler
+        self._handler = classify_handler(spec, run, settings)
 
-    def expand(self, faces: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        tensors, bad_tensors = (
-            faces | "ToTensor" >> beam.ParDo(ToTensorFn(self._spec)).with_exception_handling()
-        )
+    def expand(self, faces: beam.PCollection) -> tuple[beam.PCollection, Any]:
         if self._per_video:
-            tensors = tensors | "BatchPerVideo" >> beam.ParDo(BatchPerVideoFn(self._batch_size))
-        results, dead = (
-            tensors | "RunInference" >> RunInference(self._handler).with_exception_handling()
-        )
-        rows = results | "ToFaceRow" >> beam.ParDo(ToFaceRowFn(self._spec.labels, self._run))
-        failed = (
-            bad_tensors | "TensorErrors" >> DeadLetterToError(Stage.INFER),
-            dead.failed_inferences | "InferenceErrors" >> beam.FlatMap(failed_batch_errors),
+            faces = faces | "BatchPerVideo" >> beam.ParDo(BatchPerVideoFn(self._batch_size))
+        rows, dead = faces | "RunInference" >> RunInference(self._handler).with_exception_handling()
+        letters = (*dead.failed_preprocessing, dead.failed_inferences, *dead.failed_postprocessing)
+        failed = tuple(
+            pcoll | f"FaceErrors{index}" >> beam.FlatMap(face_errors)
+            for index, pcoll in enumerate(letters)
         )
         if self._split_failures:  # no Flatten: batch runners run one after its inputs finish
             return rows, failed

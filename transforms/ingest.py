@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 
-from affectflow.schemas.records import ErrorRecord
+from affectflow.schemas.records import FAILED, ErrorRecord
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.video_list import read_video_list
 from affectflow.transforms.metrics import counter
 
 
 class ParseVideoListFn(beam.DoFn):
-    """A video list path -> VideoRequest (main output) and ErrorRecord ("failed")."""
+    """A video list path -> VideoRequest (main output) and ErrorRecord (`FAILED`)."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self._settings = settings
@@ -34,7 +34,7 @@ class ParseVideoListFn(beam.DoFn):
             self._rows.inc()
             if isinstance(item, ErrorRecord):
                 self._invalid.inc()
-                yield beam.pvalue.TaggedOutput("failed", item)
+                yield beam.pvalue.TaggedOutput(FAILED, item)
             else:
                 yield item
 
@@ -52,6 +52,6 @@ class ReadVideoList(beam.PTransform):
             pbegin
             | "ListPath" >> beam.Create([self._path])
             | "ParseRows"
-            >> beam.ParDo(ParseVideoListFn(self._settings)).with_outputs("failed", main="requests")
+            >> beam.ParDo(ParseVideoListFn(self._settings)).with_outputs(FAILED, main="requests")
         )
         return outputs.requests, outputs.failed

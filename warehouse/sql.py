@@ -35,10 +35,6 @@ def committed_sql() -> str:
     return resources.files("affectflow.warehouse").joinpath("committed.sql").read_text()
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 @functools.cache
 def _empty_unit_files() -> Path:
     """A local folder of empty unit tables, for warehouses made before units (read-only)."""
@@ -77,21 +73,31 @@ def _file_views() -> list[str]:
     return views
 
 
+def glob_root(warehouse: str) -> str:
+    """Where the globs of a setup SQL start: a URI as given, a local path made absolute."""
+    if layout.is_remote(warehouse):
+        return warehouse
+    return os.path.abspath(layout.local_path(warehouse))
+
+
+def literal(text: str) -> str:
+    """`text` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def setup_sql(warehouse: str) -> str:
     """The SQL that defines the committed views of `warehouse` in any DuckDB client:
     each table's file glob and each unit glob (`set variable`, absolute for a local
     warehouse), the file relations over them, then `committed.sql`. A remote warehouse
     needs the client's `httpfs` there (`connect` reads it with pyarrow instead)."""
-    root = (
-        warehouse if layout.is_remote(warehouse) else os.path.abspath(layout.local_path(warehouse))
-    )
+    root = glob_root(warehouse)
     lines = ["load httpfs;"] if layout.is_remote(warehouse) else []
     lines += [
-        f"set variable {table}_glob = {_literal(layout.table_glob(root, table))};"
+        f"set variable {table}_glob = {literal(layout.table_glob(root, table))};"
         for table in TABLE_NAMES
     ]
     lines += [
-        f"set variable {table}_units_glob = {_literal(_unit_glob(root, table))};"
+        f"set variable {table}_units_glob = {literal(_unit_glob(root, table))};"
         for table in layout.UNIT_TABLES
     ]
     return "\n".join([*lines, *_file_views()]) + "\n\n" + committed_sql()

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from affectflow.schemas.tables import VALIDATIONS
 from affectflow.warehouse import layout
+from affectflow.warehouse.sql import glob_root, literal
 
 TABLE = "validations"
 FACES_FOLDER = "_validation"
@@ -60,3 +62,25 @@ def read_validations(warehouse: str) -> list[dict]:
         with layout.open_read(path) as handle:
             rows += pq.read_table(handle, schema=VALIDATIONS).to_pylist()
     return sorted(rows, key=lambda row: row["validated_at"], reverse=True)
+
+
+def setup_sql(warehouse: str) -> str:
+    """The SQL that defines the `validations` view in any DuckDB client (`affectflow sql
+    --print-setup`): its file glob (`set variable`, as the committed tables' are) and the
+    view over the files, every column of `VALIDATIONS` typed (a file of an older schema
+    reads its new columns as nulls). With no validation yet the view is empty: print the
+    setup again after the first `affectflow validate`."""
+    glob = layout.table_glob(glob_root(warehouse), TABLE)
+    with duckdb.connect() as con:  # the schema's DuckDB types, as `connect` registers them
+        empty = con.from_arrow(VALIDATIONS.empty_table())
+        typed = zip(empty.columns, map(str, empty.types), strict=True)
+        columns = ", ".join(f'null::{kind} as "{name}"' for name, kind in typed)
+    view = f"select {columns} limit 0"
+    if layout.table_files(warehouse, TABLE):
+        glob_var = "getvariable('validations_glob')"
+        files = f"read_parquet({glob_var}, union_by_name = true, hive_partitioning = false)"
+        view = f"({view}) union all by name (select * from {files})"
+    return (
+        f"set variable validations_glob = {literal(glob)};\n"
+        f"create or replace temp view {TABLE} as {view};"
+    )

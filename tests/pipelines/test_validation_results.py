@@ -7,8 +7,9 @@ import pytest
 
 from affectflow.models.registry import get_model_spec
 from affectflow.pipelines.validation_card import render
-from affectflow.pipelines.validation_results import FAILED, Face, predicted_label, validation_row
+from affectflow.pipelines.validation_results import Face, predicted_label, validation_row
 from affectflow.pipelines.validation_set import LabelledItem
+from affectflow.schemas.records import VideoStatus
 from affectflow.schemas.tables import VALIDATIONS
 from affectflow.warehouse.validations import check_name, read_validations, write_validation
 
@@ -36,7 +37,7 @@ def test_the_main_track_within_the_stretch_votes() -> None:
 
 def test_the_row_fits_the_schema_round_trips_and_renders(tmp_path) -> None:
     items = [_item("happy", "a"), _item("sad", "a"), _item("neutral", "b"), _item("sad", "c")]
-    predicted = ["happy", "neutral", None, FAILED]
+    predicted = ["happy", "neutral", None, VideoStatus.FAILED]
     run = {"analysis_id": "abc", "model_id": SPEC.name, "weights_sha256": "00"}
     row = validation_row(name="set", fingerprint="f" * 64, items=items, predicted=predicted,
                          spec=SPEC, run=run, n_boot=50, seed=1)  # fmt: skip

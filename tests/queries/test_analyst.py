@@ -13,10 +13,14 @@ import duckdb
 import pytest
 
 import affectflow
+from affectflow.models.registry import get_model_spec
 from affectflow.pipelines.cli import main
 from affectflow.pipelines.option_types import OptionError
+from affectflow.pipelines.validation_results import validation_row
+from affectflow.pipelines.validation_set import LabelledItem
 from affectflow.queries.html import emotion_colour
 from affectflow.queries.runner import Report, connect, run_report
+from affectflow.warehouse.validations import write_validation
 
 pytestmark = pytest.mark.slow  # the tests read warehouses real pipelines write
 
@@ -48,6 +52,41 @@ def test_print_setup_loads_the_same_views_in_a_plain_duckdb(job, capsys, tmp_pat
     assert _count(con, f"select count(*) from bootstrap_shares('{model}', '{analysis}', 3, 1)") > 0
     assert main(["sql", "--warehouse", str(tmp_path), "--print-setup"]) == 2
     assert "no affectflow warehouse" in capsys.readouterr().err
+
+
+def test_print_setup_loads_the_validations_as_affectflow_sql_does(job, capsys, tmp_path) -> None:
+    warehouse = str(tmp_path / "out")
+    shutil.copytree(job.warehouse, warehouse)
+
+    def both() -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
+        """A plain DuckDB that ran the printed setup, and `affectflow sql`'s connection."""
+        assert main(["sql", "--warehouse", warehouse, "--print-setup"]) == 0
+        plain = duckdb.connect()
+        plain.execute(capsys.readouterr().out)
+        return plain, connect(warehouse)
+
+    def described(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+        return [row[:2] for row in con.execute("describe validations").fetchall()]
+
+    plain, ours = both()  # no validation yet: the same empty, typed view
+    assert described(plain) == described(ours) and len(described(ours)) > 20
+    assert _count(plain, "select count(*) from validations") == 0
+    spec = get_model_spec("fer-minixception")
+    run = {"analysis_id": "abc", "model_id": spec.name, "weights_sha256": "00"}
+    for seed, labels in enumerate([("happy", "sad"), ("neutral", "happy")]):
+        items = [
+            LabelledItem(f"/x/{n}.jpg", f"k{n}", label, f"s{n}") for n, label in enumerate(labels)
+        ]
+        row = validation_row(name=f"set{seed}", fingerprint="f" * 64, items=items,
+                             predicted=[labels[0], None], spec=spec, run=run, n_boot=20,
+                             seed=seed)  # fmt: skip
+        write_validation(warehouse, row)
+    plain, ours = both()
+    assert described(plain) == described(ours)
+    query = "select * from validations order by name"
+    rows = plain.execute(query).fetchall()
+    assert [row[1] for row in rows] == ["set0", "set1"]
+    assert rows == ours.execute(query).fetchall()
 
 
 def test_the_builtin_shell_reads_statements_until_end_of_input(job, monkeypatch, capsys) -> None:

