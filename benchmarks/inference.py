@@ -2,11 +2,14 @@
 
     python benchmarks/inference.py [--models fer-minixception,hybridmicronet]
         [--batches 1,64,256] [--seconds 3] [--bf16] [--devices cpu,cuda]
+        [--layouts nchw,channels_last]
 
 Random weights and random inputs of each model's shape (speed does not depend on
 them). CUDA is measured when present (`--bf16`: autocast to bfloat16 there; the
 issue's target is >= 5,000 faces/s for hybridmicronet on one H100). Each setting runs
 one warm-up batch, then batches until `--seconds` have passed (at least one).
+`--layouts`: the model as built (nchw) and as the job runs it on the CPU
+(`models/channels_last.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import time
 
 import torch
 
+from affectflow.models.channels_last import channels_last
 from affectflow.models.registry import MODEL_SPECS, ModelSpec
+
+LAYOUTS = {"nchw": lambda model: model, "channels_last": channels_last}
 
 
 def faces_per_s(
@@ -56,6 +62,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,64,256")
     parser.add_argument("--devices", default="cpu,cuda")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--layouts", default="nchw,channels_last", help=",".join(LAYOUTS))
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA and CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
@@ -66,10 +73,12 @@ def main() -> None:
     for name in args.models.split(","):
         spec = MODEL_SPECS[name]
         for device in devices:
-            model = spec.build().eval().to(device)
-            for batch in (int(b) for b in args.batches.split(",")):
-                measured = faces_per_s(model, spec, batch, device, args.bf16, args.seconds)
-                results.append({"model": name, "device": device, "batch": batch, **measured})
+            for layout in args.layouts.split(","):
+                model = LAYOUTS[layout](spec.build().eval().to(device))
+                for batch in (int(b) for b in args.batches.split(",")):
+                    measured = faces_per_s(model, spec, batch, device, args.bf16, args.seconds)
+                    row = {"model": name, "device": device, "layout": layout, "batch": batch}
+                    results.append({**row, **measured})
     print(
         json.dumps(
             {
