@@ -203,7 +203,7 @@ def _propose(
     while side >= PNET_CELL:
         size = (int(height * scale + 1), int(width * scale + 1))
         reg, prob = pnet(level(size))
-        rows = _cells(reg.cpu().numpy(), prob[:, 1].cpu().numpy(), scale, threshold)
+        rows = _cells(reg.cpu().numpy(), prob[:, -1].cpu().numpy(), scale, threshold)
         found.append(rows[nms(rows, 0.5)])
         scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
     rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
