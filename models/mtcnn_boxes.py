@@ -1,6 +1,7 @@
-"""MTCNN's arithmetic outside the networks: the pyramid's area shrink of whole frames, and
-on rows (frame, x1, y1, x2, y2, score, ...) regression, squaring and per-frame
-non-maximum suppression (OpenCV's IoU NMS, MTCNN's "Min" NMS)."""
+"""MTCNN's arithmetic outside the networks: the pyramid's area shrink of whole frames and
+the networks' crops of boxes, both read off integral images, and on rows (frame, x1, y1,
+x2, y2, score, ...) regression, squaring and per-frame non-maximum suppression (OpenCV's
+IoU NMS, MTCNN's "Min" NMS)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import numpy as np
 
 
 def integrals(grays: list[np.ndarray]) -> np.ndarray:
-    """(n, H + 1, W + 1) exact int32 integral images of uint8 frames of one size."""
+    """(n, H + 1, W + 1) exact integral images of uint8 frames of one size: int32, or
+    float64 for frames whose sum could pass int32 (over 8.4 million pixels)."""
+    depth = cv2.CV_32S if grays[0].size * 255 < 2**31 else cv2.CV_64F
     if len(grays) == 1:
-        return cv2.integral(grays[0])[None]  # a view: no copy of the frame-sized array
-    return np.stack([cv2.integral(gray) for gray in grays])
+        return cv2.integral(grays[0], sdepth=depth)[None]  # a view: no frame-sized copy
+    return np.stack([cv2.integral(gray, sdepth=depth) for gray in grays])
 
 
 def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -33,6 +36,73 @@ def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def _windows(length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     index = np.arange(out)
     return (index * length) // out, -((-(index + 1) * length) // out)
+
+
+def box_crops(
+    grays: list[np.ndarray], rows: np.ndarray, size: int, sums: np.ndarray | None = None
+) -> np.ndarray:
+    """(n, size, size) float32 crops of the rows' boxes (whole px: facenet's 1-based
+    `pad`), zero outside the frame, resized as `cv2.resize(INTER_AREA)` resizes them.
+
+    With the frames' integral images `sums`, a box of at least `size` px each way is
+    averaged off them in O(size^2) instead of O(box area) (`_area_crops`); the others
+    (upscaled), and all of them without `sums`, go through `cv2.resize`.
+    """
+    boxes = np.trunc(rows[:, :5]).astype(np.intp)
+    boxes[:, 1:3] -= 1
+    out = np.empty((len(rows), size, size), np.float32)
+    large = (boxes[:, 3] - boxes[:, 1] >= size) & (boxes[:, 4] - boxes[:, 2] >= size)
+    if sums is None:
+        large[:] = False
+    if large.any():
+        out[large] = _area_crops(sums, boxes[large], size)
+    for k in np.flatnonzero(~large):
+        out[k] = _resized(grays[boxes[k, 0]], boxes[k, 1:], size)
+    return out
+
+
+def _resized(gray: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """`box` (x1, y1, x2, y2) of `gray`, zero-padded outside it, resized by OpenCV."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    height, width = gray.shape
+    cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    if (cx1, cy1, cx2, cy2) == (x1, y1, x2, y2) and x2 > x1 and y2 > y1:
+        patch = gray[y1:y2, x1:x2]  # inside the frame: no copy
+    else:
+        patch = np.zeros((max(y2 - y1, 1), max(x2 - x1, 1)), np.uint8)
+        if cx2 > cx1 and cy2 > cy1:
+            patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = gray[cy1:cy2, cx1:cx2]
+    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _area_crops(sums: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Area means of boxes (frame, x1, y1, x2, y2) over a size x size grid, rounded.
+
+    The integral of a frame that is constant on each pixel (and zero outside the frame)
+    is exactly the bilinear interpolation of its integral image, clamped to the frame:
+    each output pixel is its cell's integral over its area. The same values as OpenCV's
+    area resize but for rounding: its float32 sums put a mean near x.5 on either side
+    (1 grey level, on 1 pixel in 500 to 2,000; `tests/models/test_mtcnn_boxes.py`).
+    """
+    frame, x1, y1, x2, y2 = boxes.T
+    ix, tx = _edges(x1, x2, size, sums.shape[2] - 1)
+    iy, ty = _edges(y1, y2, size, sums.shape[1] - 1)
+    f, row, col = frame[:, None, None], iy[:, :, None], ix[:, None, :]
+    wx, wy = tx[:, None, :], ty[:, :, None]
+    top = sums[f, row, col] * (1 - wx) + sums[f, row, col + 1] * wx
+    bottom = sums[f, row + 1, col] * (1 - wx) + sums[f, row + 1, col + 1] * wx
+    cum = top * (1 - wy) + bottom * wy  # (n, size + 1, size + 1) integrals at the grid
+    cells = cum[:, 1:, 1:] - cum[:, :-1, 1:] - cum[:, 1:, :-1] + cum[:, :-1, :-1]
+    area = ((x2 - x1) * (y2 - y1) / size**2)[:, None, None]
+    return np.rint(cells / area)
+
+
+def _edges(lo: np.ndarray, hi: np.ndarray, size: int, limit: int) -> tuple:
+    """The grid's size + 1 edges from `lo` to `hi`, clamped to [0, limit]: (pixel, fraction)."""
+    edges = lo[:, None] + (hi - lo)[:, None] * (np.arange(size + 1) / size)
+    edges = np.clip(edges, 0, limit)
+    pixel = np.minimum(edges.astype(np.intp), limit - 1)
+    return pixel, edges - pixel
 
 
 def regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
