@@ -27,8 +27,8 @@ def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     height, width = sums.shape[1] - 1, sums.shape[2] - 1
     (y0, y1), (x0, x1) = _windows(height, size[0]), _windows(width, size[1])
-    top, bottom = sums[:, y0], sums[:, y1]
-    total = bottom[:, :, x1] - bottom[:, :, x0] - top[:, :, x1] + top[:, :, x0]
+    rows = np.take(sums, y1, axis=1) - np.take(sums, y0, axis=1)  # the windows' row sums
+    total = np.take(rows, x1, axis=2) - np.take(rows, x0, axis=2)
     area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     return (total / area).astype(np.float32)
 
@@ -125,17 +125,23 @@ def square(rows: np.ndarray) -> np.ndarray:
 
 def nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
     """Indices kept by per-frame NMS (IoU, or intersection over the smaller box)."""
+    picker = nms_min if by_min else nms_iou
+    if not len(rows):
+        return np.zeros(0, dtype=int)
+    if rows[:, 0].min() == rows[:, 0].max():  # one frame (the CPU's batches)
+        return np.sort(picker(rows[:, 1:5], rows[:, 5], threshold))
     kept = []
     for frame in np.unique(rows[:, 0]):
         index = np.flatnonzero(rows[:, 0] == frame)
-        picker = nms_min if by_min else nms_iou
         kept.extend(index[picker(rows[index, 1:5], rows[index, 5], threshold)])
     return np.array(sorted(kept), dtype=int)
 
 
 def nms_iou(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
-    return np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, threshold), dtype=int)
+    """OpenCV's greedy IoU NMS of (x1, y1, x2, y2) boxes."""
+    x1, y1, x2, y2 = boxes.T
+    xywh = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(np.float64)
+    return np.asarray(cv2.dnn.NMSBoxes(xywh, scores, 0.0, threshold), dtype=int).reshape(-1)
 
 
 def nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
