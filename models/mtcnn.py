@@ -27,10 +27,12 @@ import torch.nn.functional as F
 
 from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
 from affectflow.models.mtcnn_boxes import (
+    PNET_CELL,
     area_shrink,
     box_crops,
     integrals,
     nms,
+    pnet_cells,
     regress,
     square,
 )
@@ -39,7 +41,6 @@ from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.records import FaceBox
 
-PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
 THRESHOLDS = (0.6, 0.7, 0.7)
 PYRAMID_FACTOR = 0.709
 T = TypeVar("T", torch.Tensor, np.ndarray)
@@ -216,7 +217,7 @@ def _propose(
     while side >= PNET_CELL:
         size = (int(height * scale + 1), int(width * scale + 1))
         reg, prob = pnet(level(size))
-        rows = _cells(reg.cpu().numpy(), prob[:, -1].cpu().numpy(), scale, threshold)
+        rows = pnet_cells(reg.cpu().numpy(), prob[:, -1].cpu().numpy(), scale, threshold)
         found.append(rows[nms(rows, 0.5)])
         scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
     rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
@@ -236,17 +237,6 @@ def _pyramid(
         frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
         return lambda size: _normalise(F.interpolate(frames, size=size, mode="area"))
     return lambda size: torch.from_numpy(_normalise(area_shrink(sums, size))[:, None])
-
-
-def _cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
-    """PNet cells above `threshold` -> rows (frame, x1, y1, x2, y2, score, 4 offsets)."""
-    frame, ys, xs = np.nonzero(prob >= threshold)
-    corner = np.stack([xs, ys], axis=1).astype(np.float32)
-    top_left = np.floor((2 * corner + 1) / scale)
-    bottom_right = np.floor((2 * corner + PNET_CELL) / scale)
-    offsets = reg[frame, :, ys, xs]
-    columns = [frame[:, None], top_left, bottom_right, prob[frame, ys, xs][:, None], offsets]
-    return np.concatenate(columns, axis=1).astype(np.float32)
 
 
 def _refine(

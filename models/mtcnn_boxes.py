@@ -1,7 +1,7 @@
 """MTCNN's arithmetic outside the networks: the pyramid's area shrink of whole frames and
-the networks' crops of boxes, both read off integral images, and on rows (frame, x1, y1,
-x2, y2, score, ...) regression, squaring and per-frame non-maximum suppression (OpenCV's
-IoU NMS, MTCNN's "Min" NMS)."""
+the networks' crops of boxes, both read off integral images, PNet's cells as boxes, and
+on rows (frame, x1, y1, x2, y2, score, ...) regression, squaring and per-frame
+non-maximum suppression (OpenCV's IoU NMS, MTCNN's "Min" NMS)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 # 3.5e-5 grey levels (every mismatch in 18,000 crops of 144-720p frames lay that close to
 # x.5), so it rounds the means farther than this from x.5 as they are.
 TIE_MARGIN = 1e-4
+PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
 
 
 def integrals(grays: list[np.ndarray]) -> np.ndarray:
@@ -111,6 +112,17 @@ def _edges(lo: np.ndarray, hi: np.ndarray, size: int, limit: int) -> tuple:
     edges = np.clip(edges, 0, limit)
     pixel = np.minimum(edges.astype(np.intp), limit - 1)
     return pixel, edges - pixel
+
+
+def pnet_cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
+    """PNet cells above `threshold` -> rows (frame, x1, y1, x2, y2, score, 4 offsets)."""
+    frame, ys, xs = np.nonzero(prob >= threshold)
+    corner = np.stack([xs, ys], axis=1).astype(np.float32)
+    top_left = np.floor((2 * corner + 1) / scale)
+    bottom_right = np.floor((2 * corner + PNET_CELL) / scale)
+    offsets = reg[frame, :, ys, xs]
+    columns = [frame[:, None], top_left, bottom_right, prob[frame, ys, xs][:, None], offsets]
+    return np.concatenate(columns, axis=1).astype(np.float32)
 
 
 def regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
