@@ -2,6 +2,7 @@
 
     python benchmarks/inference.py [--models fer-minixception,hybridmicronet]
         [--batches 1,64,256] [--seconds 3] [--bf16] [--devices cpu,cuda] [--widths 1,2]
+        [--layouts nchw,channels_last]
 
 Random weights and random inputs of each model's shape (speed does not depend on
 them). CUDA is measured when present (`--bf16`: autocast to bfloat16 there; the
@@ -9,6 +10,8 @@ issue's target is >= 5,000 faces/s for hybridmicronet on one H100). Each setting
 one warm-up batch, then batches until `--seconds` have passed (at least one).
 `--widths` measures the mini-Xception models (`affectflow-minixception`) at each channel
 multiplier (`affectflow train --crops --width`); other models at their one shape.
+`--layouts`: the model as built (nchw) and as the job runs it on the CPU
+(`models/channels_last.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import platform
@@ -23,8 +27,11 @@ import time
 
 import torch
 
+from affectflow.models.channels_last import channels_last
 from affectflow.models.minixception import MiniXception
 from affectflow.models.registry import MODEL_SPECS, ModelSpec
+
+LAYOUTS = {"nchw": lambda model: model, "channels_last": channels_last}
 
 
 def faces_per_s(
@@ -69,6 +76,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,64,256")
     parser.add_argument("--devices", default="cpu,cuda")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--layouts", default="nchw,channels_last", help=",".join(LAYOUTS))
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA and CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--widths", default="1", help="mini-Xception channel multipliers")
@@ -79,12 +87,12 @@ def main() -> None:
     results = []
     for name in args.models.split(","):
         for spec in shapes(MODEL_SPECS[name], [int(w) for w in args.widths.split(",")]):
-            for device in devices:
-                model = spec.build().eval().to(device)
+            for device, layout in itertools.product(devices, args.layouts.split(",")):
+                model = LAYOUTS[layout](spec.build().eval().to(device))
                 for batch in (int(b) for b in args.batches.split(",")):
                     measured = faces_per_s(model, spec, batch, device, args.bf16, args.seconds)
-                    row = {"model": name, **spec.model_params, "device": device, "batch": batch}
-                    results.append({**row, **measured})
+                    row = {"model": name, **spec.model_params, "device": device, "layout": layout}
+                    results.append({**row, "batch": batch, **measured})
     print(
         json.dumps(
             {

@@ -1,7 +1,7 @@
 """The analyze job at N = 10, 100, 1,000 videos; prints JSON.
 
     python benchmarks/scale.py [--sizes 10,100,1000] [--clip pyfeat_single_face.mp4]
-                               [--fps 10] [--unit-videos 20]
+                               [--fps 10] [--unit-videos 20] [--workers auto]
 
 N names for one bundled clip (symlinks under distinct names: distinct URLs, distinct
 videos) are served by a local HTTP server, so yt-dlp really downloads each. For each N
@@ -11,7 +11,9 @@ video (with and without the seconds to the first finished video, which hold the 
 seconds to the first finished video (its progress line), peak memory of the process
 group (PSS and the RSS sum, polled from /proc every 0.2 s; see `group_memory_mb`), the
 rerun's wall time (the "already done" check and a run of skipped rows), and the
-warehouse's Parquet files after each run.
+warehouse's Parquet files after each run. `--workers` goes to analyze (its default,
+auto, starts more workers for longer lists: each holds its own models), and the most
+processes seen at once in the group is reported (`peak_processes`).
 """
 
 from __future__ import annotations
@@ -64,15 +66,15 @@ def write_list(folder: Path, www: Path, base_url: str, clip: Path, videos: int) 
     return video_list
 
 
-def group_memory_mb(pgid: int) -> tuple[float, float]:
-    """(RSS, PSS) summed over every process of a process group, in MB.
+def group_memory_mb(pgid: int) -> tuple[float, float, int]:
+    """(RSS, PSS) summed over every process of a process group, in MB, and its processes.
 
     RSS counts a page shared by several processes once per process: the download
     pool's forked children share their parent's pages (copy-on-write), so the RSS sum
     overstates the group's memory several times over while they run. PSS divides each
     shared page among its sharers: its sum is the memory the group really holds.
     """
-    rss_kb = pss_kb = 0
+    rss_kb = pss_kb = processes = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -81,26 +83,28 @@ def group_memory_mb(pgid: int) -> tuple[float, float]:
             fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[2]) != pgid:  # field 5 of stat: the process group
                 continue
+            processes += 1
             rss_kb += int(fields[21]) * PAGE_KB  # field 24: resident pages
             for line in Path(f"/proc/{entry}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     pss_kb += int(line.split()[1])
         except (OSError, ValueError, IndexError):
             continue
-    return rss_kb / 1024, pss_kb / 1024
+    return rss_kb / 1024, pss_kb / 1024, processes
 
 
 def run_job(args: list[str], log: Path) -> dict:
     """One `affectflow analyze` process: wall time, first video, peak RSS of its group."""
     command = [sys.executable, "-m", "affectflow.pipelines.cli", "analyze", *args]
-    start, first, peak_rss, peak_pss = time.monotonic(), None, 0.0, 0.0
+    start, first, peak_rss, peak_pss, peak_processes = time.monotonic(), None, 0.0, 0.0, 0
     with log.open("wb") as err:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=err, start_new_session=True
         )
         while process.poll() is None:
-            rss, pss = group_memory_mb(process.pid)
+            rss, pss, processes = group_memory_mb(process.pid)
             peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            peak_processes = max(peak_processes, processes)
             if first is None and LINE.search(log.read_bytes()):
                 first = time.monotonic() - start
             time.sleep(0.2)
@@ -113,6 +117,7 @@ def run_job(args: list[str], log: Path) -> dict:
         "first_video_s": round(first, 2) if first is not None else None,
         "peak_pss_mb": round(peak_pss, 1),
         "peak_rss_sum_mb": round(peak_rss, 1),
+        "peak_processes": peak_processes,
         "summary": summary,
     }
 
@@ -153,9 +158,10 @@ def main() -> None:
     parser.add_argument("--clip", default="pyfeat_single_face.mp4")
     parser.add_argument("--fps", default="10")
     parser.add_argument("--unit-videos", default="20")
+    parser.add_argument("--workers", default="auto", help="analyze's --workers (N or auto)")
     args = parser.parse_args()
     cache = Path(os.environ.get("AFFECTFLOW_CACHE", Path.home() / ".cache" / "affectflow"))
-    extra = ["--fps", args.fps, "--unit-videos", args.unit_videos]
+    extra = ["--fps", args.fps, "--unit-videos", args.unit_videos, "--workers", args.workers]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         folder, www = Path(tmp), Path(tmp) / "www"
@@ -172,6 +178,7 @@ def main() -> None:
                 "clip": args.clip,
                 "fps": float(args.fps),
                 "unit_videos": int(args.unit_videos),
+                "workers": args.workers,
                 "runs": results,
                 "per_video_ratio_largest_vs_smallest": round(
                     largest["seconds_per_video_after_first"]

@@ -26,13 +26,21 @@ import torch
 import torch.nn.functional as F
 
 from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
-from affectflow.models.mtcnn_boxes import area_shrink, integrals, nms, regress, square
+from affectflow.models.mtcnn_boxes import (
+    PNET_CELL,
+    area_shrink,
+    box_crops,
+    integrals,
+    nms,
+    pnet_cells,
+    regress,
+    square,
+)
 from affectflow.models.mtcnn_nets import MtcnnNets
 from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.records import FaceBox
 
-PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
 THRESHOLDS = (0.6, 0.7, 0.7)
 PYRAMID_FACTOR = 0.709
 T = TypeVar("T", torch.Tensor, np.ndarray)
@@ -141,9 +149,10 @@ class MtcnnDetector:
         """Every face of each frame (all of one size), with ONet's score and landmarks."""
         nets = self.load()
         min_face = float(min_face or self.min_size[0])
-        boxes = _propose(nets.pnet, grays, min_face, self.thresholds[0], self.device)
-        boxes = _refine(nets.rnet, grays, boxes, self.thresholds[1], self.device)
-        output, keep = _output(nets.onet, grays, boxes, self.device)
+        sums = integrals(grays)  # the pyramid's levels and the crops, read off them
+        boxes = _propose(nets.pnet, grays, sums, min_face, self.thresholds[0], self.device)
+        boxes = _refine(nets.rnet, grays, sums, boxes, self.thresholds[1], self.device)
+        output, keep = _output(nets.onet, grays, boxes, self.device, sums=sums)
         keep = keep[output[1][keep] >= self.thresholds[2]]
         per_frame: list[list[FaceCheck]] = [[] for _ in grays]
         for index, check in zip(boxes[keep, 0].astype(int), _checks(output, keep), strict=True):
@@ -193,17 +202,22 @@ def _normalise(pixels: T) -> T:
 
 
 def _propose(
-    pnet: object, grays: list[np.ndarray], min_face: float, threshold: float, device: str
+    pnet: object,
+    grays: list[np.ndarray],
+    sums: np.ndarray,
+    min_face: float,
+    threshold: float,
+    device: str,
 ) -> np.ndarray:
     """PNet over the pyramid -> rows (frame, x1, y1, x2, y2, score), squared."""
-    level = _pyramid(grays, device)
+    level = _pyramid(grays, sums, device)
     height, width = grays[0].shape
     scale, side = PNET_CELL / min_face, min(height, width) * PNET_CELL / min_face
     found = []
     while side >= PNET_CELL:
         size = (int(height * scale + 1), int(width * scale + 1))
         reg, prob = pnet(level(size))
-        rows = _cells(reg.cpu().numpy(), prob[:, 1].cpu().numpy(), scale, threshold)
+        rows = pnet_cells(reg.cpu().numpy(), prob[:, -1].cpu().numpy(), scale, threshold)
         found.append(rows[nms(rows, 0.5)])
         scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
     rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
@@ -213,35 +227,30 @@ def _propose(
     return square(rows[:, :6])
 
 
-def _pyramid(grays: list[np.ndarray], device: str) -> Callable[[tuple[int, int]], torch.Tensor]:
+def _pyramid(
+    grays: list[np.ndarray], sums: np.ndarray, device: str
+) -> Callable[[tuple[int, int]], torch.Tensor]:
     """size -> the frames shrunk to it by area averaging (facenet's `interpolate(mode="area")`),
-    normalised, (n, 1, h, w): on the CPU from integral images (same values, a fraction of
-    the time on large frames)."""
+    normalised, (n, 1, h, w): on the CPU from the integral images `sums` (same values, a
+    fraction of the time on large frames)."""
     if device != "cpu":
         frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
         return lambda size: _normalise(F.interpolate(frames, size=size, mode="area"))
-    sums = integrals(grays)
     return lambda size: torch.from_numpy(_normalise(area_shrink(sums, size))[:, None])
 
 
-def _cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
-    """PNet cells above `threshold` -> rows (frame, x1, y1, x2, y2, score, 4 offsets)."""
-    frame, ys, xs = np.nonzero(prob >= threshold)
-    corner = np.stack([xs, ys], axis=1).astype(np.float32)
-    top_left = np.floor((2 * corner + 1) / scale)
-    bottom_right = np.floor((2 * corner + PNET_CELL) / scale)
-    offsets = reg[frame, :, ys, xs]
-    columns = [frame[:, None], top_left, bottom_right, prob[frame, ys, xs][:, None], offsets]
-    return np.concatenate(columns, axis=1).astype(np.float32)
-
-
 def _refine(
-    rnet: object, grays: list[np.ndarray], rows: np.ndarray, threshold: float, device: str
+    rnet: object,
+    grays: list[np.ndarray],
+    sums: np.ndarray,
+    rows: np.ndarray,
+    threshold: float,
+    device: str,
 ) -> np.ndarray:
     """RNet on 24 x 24 crops: keep, NMS, regress, square."""
     if not len(rows):
         return rows
-    reg, prob = rnet(_crops(grays, rows, 24, device))
+    reg, prob = rnet(_crops(grays, rows, 24, device, sums))
     score, reg = prob[:, 1].cpu().numpy(), reg.cpu().numpy()
     keep = score > threshold
     rows, reg = rows[keep], reg[keep]
@@ -254,14 +263,20 @@ Output = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # boxes, score, 
 
 
 def _output(
-    onet: object, grays: list[np.ndarray], rows: np.ndarray, device: str, suppress: bool = True
+    onet: object,
+    grays: list[np.ndarray],
+    rows: np.ndarray,
+    device: str,
+    suppress: bool = True,
+    sums: np.ndarray | None = None,
 ) -> tuple[Output, np.ndarray]:
     """ONet on 48 x 48 crops -> (regressed boxes, scores, landmark xs and ys), and the
-    indices NMS keeps (all of them with `suppress=False`)."""
+    indices NMS keeps (all of them with `suppress=False`); `sums`: the frames' integral
+    images, if at hand (`box_crops`)."""
     if not len(rows):
         empty = np.zeros((0, 6), np.float32)
         return (empty, empty[:, 0], empty[:, :5], empty[:, :5]), np.zeros(0, dtype=int)
-    reg, points, prob = onet(_crops(grays, rows, 48, device))
+    reg, points, prob = onet(_crops(grays, rows, 48, device, sums))
     score, reg, points = prob[:, 1].cpu().numpy(), reg.cpu().numpy(), points.cpu().numpy()
     w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
     xs = points[:, :5] * w[:, None] + rows[:, 1:2] - 1
@@ -285,23 +300,16 @@ def _checks(output: Output, index: np.ndarray) -> list[FaceCheck]:
     ]
 
 
-def _crops(grays: list[np.ndarray], rows: np.ndarray, size: int, device: str) -> torch.Tensor:
+def _crops(
+    grays: list[np.ndarray],
+    rows: np.ndarray,
+    size: int,
+    device: str,
+    sums: np.ndarray | None = None,
+) -> torch.Tensor:
     """(n, 1, size, size) normalised crops of the rows' boxes, zero outside the frame."""
-    out = np.empty((len(rows), 1, size, size), np.float32)
-    for k, row in enumerate(rows):
-        gray = grays[int(row[0])]
-        x1, y1, x2, y2 = (int(v) for v in np.trunc(row[1:5]))
-        x1, y1 = x1 - 1, y1 - 1  # facenet's 1-based `pad`
-        height, width = gray.shape
-        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
-        if (cx1, cy1, cx2, cy2) == (x1, y1, x2, y2) and x2 > x1 and y2 > y1:
-            patch = gray[y1:y2, x1:x2]  # inside the frame: no copy
-        else:
-            patch = np.zeros((max(y2 - y1, 1), max(x2 - x1, 1)), np.uint8)
-            if cx2 > cx1 and cy2 > cy1:
-                patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = gray[cy1:cy2, cx1:cx2]
-        out[k, 0] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
-    return _normalise(torch.from_numpy(out).to(device))
+    crops = box_crops(grays, rows, size, sums)[:, None]
+    return _normalise(torch.from_numpy(crops).to(device))
 
 
 def _face_box(row: np.ndarray) -> FaceBox:

@@ -1,4 +1,5 @@
-"""MTCNN's arithmetic outside the networks: the pyramid's area shrink of whole frames, and
+"""MTCNN's arithmetic outside the networks: the pyramid's area shrink of whole frames and
+the networks' crops of boxes, both read off integral images, PNet's cells as boxes, and
 on rows (frame, x1, y1, x2, y2, score, ...) regression, squaring and per-frame
 non-maximum suppression (OpenCV's IoU NMS, MTCNN's "Min" NMS)."""
 
@@ -7,12 +8,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+# OpenCV's area resize of uint8 sums in float32: its means are off the exact ones by up to
+# 3.5e-5 grey levels (every mismatch in 18,000 crops of 144-720p frames lay that close to
+# x.5), so it rounds the means farther than this from x.5 as they are.
+TIE_MARGIN = 1e-4
+PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
+
 
 def integrals(grays: list[np.ndarray]) -> np.ndarray:
-    """(n, H + 1, W + 1) exact int32 integral images of uint8 frames of one size."""
+    """(n, H + 1, W + 1) exact integral images of uint8 frames of one size: int32, or
+    float64 for frames whose sum could pass int32 (over 8.4 million pixels)."""
+    depth = cv2.CV_32S if grays[0].size * 255 < 2**31 else cv2.CV_64F
     if len(grays) == 1:
-        return cv2.integral(grays[0])[None]  # a view: no copy of the frame-sized array
-    return np.stack([cv2.integral(gray) for gray in grays])
+        return cv2.integral(grays[0], sdepth=depth)[None]  # a view: no frame-sized copy
+    return np.stack([cv2.integral(gray, sdepth=depth) for gray in grays])
 
 
 def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -24,8 +33,8 @@ def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     height, width = sums.shape[1] - 1, sums.shape[2] - 1
     (y0, y1), (x0, x1) = _windows(height, size[0]), _windows(width, size[1])
-    top, bottom = sums[:, y0], sums[:, y1]
-    total = bottom[:, :, x1] - bottom[:, :, x0] - top[:, :, x1] + top[:, :, x0]
+    rows = np.take(sums, y1, axis=1) - np.take(sums, y0, axis=1)  # the windows' row sums
+    total = np.take(rows, x1, axis=2) - np.take(rows, x0, axis=2)
     area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     return (total / area).astype(np.float32)
 
@@ -33,6 +42,87 @@ def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def _windows(length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     index = np.arange(out)
     return (index * length) // out, -((-(index + 1) * length) // out)
+
+
+def box_crops(
+    grays: list[np.ndarray], rows: np.ndarray, size: int, sums: np.ndarray | None = None
+) -> np.ndarray:
+    """(n, size, size) float32 crops of the rows' boxes (whole px: facenet's 1-based
+    `pad`), zero outside the frame, resized as `cv2.resize(INTER_AREA)` resizes them.
+
+    With the frames' integral images `sums`, a box of at least `size` px each way is
+    averaged off them in O(size^2) instead of O(box area) (`_area_means`) and rounded:
+    OpenCV's values, since its float32 sums are off by far less than `TIE_MARGIN`, except
+    where a mean lies within `TIE_MARGIN` of x.5 and OpenCV could round either way: that
+    crop, the upscaled ones, and all of them without `sums`, go through `cv2.resize`.
+    """
+    boxes = np.trunc(rows[:, :5]).astype(np.intp)
+    boxes[:, 1:3] -= 1
+    out = np.empty((len(rows), size, size), np.float32)
+    done = (boxes[:, 3] - boxes[:, 1] >= size) & (boxes[:, 4] - boxes[:, 2] >= size)
+    if sums is None:
+        done[:] = False
+    if done.any():
+        means = _area_means(sums, boxes[done], size)
+        near_half = np.abs(means - np.floor(means) - 0.5) < TIE_MARGIN
+        out[done] = np.rint(means)
+        done[np.flatnonzero(done)[near_half.any(axis=(1, 2))]] = False
+    for k in np.flatnonzero(~done):
+        out[k] = _resized(grays[boxes[k, 0]], boxes[k, 1:], size)
+    return out
+
+
+def _resized(gray: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """`box` (x1, y1, x2, y2) of `gray`, zero-padded outside it, resized by OpenCV."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    height, width = gray.shape
+    cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    if (cx1, cy1, cx2, cy2) == (x1, y1, x2, y2) and x2 > x1 and y2 > y1:
+        patch = gray[y1:y2, x1:x2]  # inside the frame: no copy
+    else:
+        patch = np.zeros((max(y2 - y1, 1), max(x2 - x1, 1)), np.uint8)
+        if cx2 > cx1 and cy2 > cy1:
+            patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = gray[cy1:cy2, cx1:cx2]
+    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _area_means(sums: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Area means of boxes (frame, x1, y1, x2, y2) over a size x size grid (float64).
+
+    The integral of a frame that is constant on each pixel (and zero outside the frame)
+    is exactly the bilinear interpolation of its integral image, clamped to the frame:
+    each output pixel is its cell's integral over its area.
+    """
+    frame, x1, y1, x2, y2 = boxes.T
+    ix, tx = _edges(x1, x2, size, sums.shape[2] - 1)
+    iy, ty = _edges(y1, y2, size, sums.shape[1] - 1)
+    f, row, col = frame[:, None, None], iy[:, :, None], ix[:, None, :]
+    wx, wy = tx[:, None, :], ty[:, :, None]
+    top = sums[f, row, col] * (1 - wx) + sums[f, row, col + 1] * wx
+    bottom = sums[f, row + 1, col] * (1 - wx) + sums[f, row + 1, col + 1] * wx
+    cum = top * (1 - wy) + bottom * wy  # (n, size + 1, size + 1) integrals at the grid
+    cells = cum[:, 1:, 1:] - cum[:, :-1, 1:] - cum[:, 1:, :-1] + cum[:, :-1, :-1]
+    area = ((x2 - x1) * (y2 - y1) / size**2)[:, None, None]
+    return cells / area
+
+
+def _edges(lo: np.ndarray, hi: np.ndarray, size: int, limit: int) -> tuple:
+    """The grid's size + 1 edges from `lo` to `hi`, clamped to [0, limit]: (pixel, fraction)."""
+    edges = lo[:, None] + (hi - lo)[:, None] * (np.arange(size + 1) / size)
+    edges = np.clip(edges, 0, limit)
+    pixel = np.minimum(edges.astype(np.intp), limit - 1)
+    return pixel, edges - pixel
+
+
+def pnet_cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
+    """PNet cells above `threshold` -> rows (frame, x1, y1, x2, y2, score, 4 offsets)."""
+    frame, ys, xs = np.nonzero(prob >= threshold)
+    corner = np.stack([xs, ys], axis=1).astype(np.float32)
+    top_left = np.floor((2 * corner + 1) / scale)
+    bottom_right = np.floor((2 * corner + PNET_CELL) / scale)
+    offsets = reg[frame, :, ys, xs]
+    columns = [frame[:, None], top_left, bottom_right, prob[frame, ys, xs][:, None], offsets]
+    return np.concatenate(columns, axis=1).astype(np.float32)
 
 
 def regress(rows: np.ndarray, reg: np.ndarray) -> np.ndarray:
@@ -55,17 +145,23 @@ def square(rows: np.ndarray) -> np.ndarray:
 
 def nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
     """Indices kept by per-frame NMS (IoU, or intersection over the smaller box)."""
+    picker = nms_min if by_min else nms_iou
+    if not len(rows):
+        return np.zeros(0, dtype=int)
+    if rows[:, 0].min() == rows[:, 0].max():  # one frame (the CPU's batches)
+        return np.sort(picker(rows[:, 1:5], rows[:, 5], threshold))
     kept = []
     for frame in np.unique(rows[:, 0]):
         index = np.flatnonzero(rows[:, 0] == frame)
-        picker = nms_min if by_min else nms_iou
         kept.extend(index[picker(rows[index, 1:5], rows[index, 5], threshold)])
     return np.array(sorted(kept), dtype=int)
 
 
 def nms_iou(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
-    return np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, threshold), dtype=int)
+    """OpenCV's greedy IoU NMS of (x1, y1, x2, y2) boxes."""
+    x1, y1, x2, y2 = boxes.T
+    xywh = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(np.float64)
+    return np.asarray(cv2.dnn.NMSBoxes(xywh, scores, 0.0, threshold), dtype=int).reshape(-1)
 
 
 def nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:

@@ -32,6 +32,7 @@ from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerTensor
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
+from affectflow.models.channels_last import channels_last
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.installed import weights_to_load
 from affectflow.models.registry import ModelSpec
@@ -83,7 +84,8 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
     `load_model` checks the device there (Beam's own handler would fall back to the CPU
     without a word) and reads the weights through Beam FileSystems (a local path, or a
     gs:// or s3:// URI the workers can read); torch runs on `num_threads` threads
-    (None: the cores available to the process).
+    (None: the cores available to the process). On the CPU the model runs channels-last
+    (`models/channels_last.py`: same outputs, about 4 times faster).
     """
 
     def __init__(
@@ -102,7 +104,8 @@ class ThreadBoundTorchHandler(PytorchModelHandlerTensor):
             check_weights(path)
             self.update_model_path(path)
         set_threads(self._num_threads or available_cores())
-        return super().load_model()
+        model = super().load_model()
+        return channels_last(model) if self._device_name == "cpu" else model
 
 
 def to_model_input(spec: ModelSpec, face: FaceCrop) -> tuple[FaceCrop, torch.Tensor]:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from affectflow.media.frames import iter_sampled_frames
 from affectflow.models.mtcnn import FaceCheck, MtcnnDetector
 from affectflow.models.mtcnn_boxes import area_shrink, integrals
-from affectflow.models.mtcnn_onnx import OnnxNet
+from affectflow.models.mtcnn_onnx import EXPORT_VERSION, OnnxNet, _rewritten
 from affectflow.schemas.records import FaceBox
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -79,7 +79,7 @@ def test_the_export_is_cached_beside_the_weights_and_reused(weights: str) -> Non
 def test_an_export_that_cannot_be_cached_stays_in_memory(weights: str, tmp_path) -> None:
     local = Path(shutil.copy(weights, tmp_path / "w.pt"))
     for name in ("pnet", "rnet", "onet"):  # a folder where each file would go: no write
-        (tmp_path / f"w.gray.{name}.onnx").mkdir()
+        (tmp_path / f"w.gray.{EXPORT_VERSION}.{name}.onnx").mkdir()
     detector = MtcnnDetector(str(local), (40, 40), backend="onnx")
     assert len(detector.detect(cv2.imread(str(DATA / "faces" / "multi_face.jpg"), 0))) == 5
     assert all(path.is_dir() for path in tmp_path.glob("*.onnx"))
@@ -102,3 +102,21 @@ def test_the_pyramid_from_integral_images_is_torchs_area_interpolation(shape, si
     frames = torch.as_tensor(np.stack(grays)).float()[:, None]
     expected = F.interpolate(frames, size=size, mode="area")[:, 0].numpy()
     assert np.allclose(area_shrink(integrals(grays), size), expected, atol=1e-4)
+
+
+def test_the_rewrites_for_onnx_runtime_keep_each_networks_outputs(weights: str) -> None:
+    """Split PReLUs give the same values; PNet's sigmoid head gives softmax's P(face)."""
+    nets = MtcnnDetector(weights, backend="torch").load()
+    gray = frames()[0]
+    level = torch.from_numpy((gray[None, None, :180, :320].astype(np.float32) - 127.5) / 128)
+    crops = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (5, 1, 48, 48))).float()
+    inputs = {"pnet": level, "rnet": crops[:, :, :24, :24], "onet": crops}
+    with torch.no_grad():
+        for name, x in inputs.items():
+            net = getattr(nets, name)
+            expected, out = net(x), _rewritten(net, name)(x)
+            assert len(out) == len(expected)
+            for a, b in zip(out[:-1], expected[:-1], strict=True):  # offsets, landmarks
+                torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+            assert out[-1].shape[1] == (1 if name == "pnet" else 2)
+            torch.testing.assert_close(out[-1][:, -1], expected[-1][:, 1], rtol=0, atol=1e-6)

@@ -195,6 +195,10 @@ def test_thread_bound_handler_pins_torch_threads(fer_weights: WeightsInfo) -> No
     expected = FER_MINIXCEPTION.load(fer_weights)
     for name, value in expected.state_dict().items():
         assert torch.equal(model.state_dict()[name], value), name
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)  # CPU: faster
+    batch = torch.from_numpy(FER_MINIXCEPTION.batch_preprocess(CROPS))
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), expected(batch), rtol=0, atol=1e-6)
 
 
 # ---------------------------------------------------------------- the stage in Beam
