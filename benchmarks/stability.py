@@ -1,12 +1,13 @@
 """How steady are the labels? Per-frame vs smoothed, plain vs flip-averaged; prints JSON.
 
     python benchmarks/stability.py [--fps 10] [--smooth-s 0.5] [--seed 0] [--videos DIR]
-                                   [--model NAME] [--landmark-passes N]
+                                   [--model NAME] [--weights PATH] [--landmark-passes N]
 
 On the bundled clips (tests/data/videos; `--videos DIR`: the clips of another folder),
 with the job's own detect stage
 (`DetectFacesFn`, default settings but `--landmark-passes`) and the default model
-(`--model`: another of the registry's):
+(`--model`: another of the registry's; `--weights`: a trained file of that model
+instead of its own weights, as analyze's `--weights`):
 
 - detect_every_1_vs_4: faces found with `--detect-every 1` and `--detect-every 4` on the
   same sampled frames, matched by frame and box (IoU >= 0.5): the share of matched
@@ -161,7 +162,7 @@ def shares(p: np.ndarray) -> dict[str, float]:
     }
 
 
-def evaluate_accuracy(cache_dir: str | None) -> dict[str, object]:
+def evaluate_accuracy(cache_dir: str | None, weights: str | None) -> dict[str, object]:
     """`affectflow evaluate --images` (= `validate`) with --flip-average off and on."""
     names = (DATA / "reference" / "fer_crops_names.txt").read_text().split()
     crops = np.load(DATA / "reference" / "fer_crops_64.npy")
@@ -180,6 +181,7 @@ def evaluate_accuracy(cache_dir: str | None) -> dict[str, object]:
             argv = ["--model", SPEC.name, "--images", folder, "--json", "--flip-average", flip]
             if cache_dir:
                 argv += ["--cache-dir", cache_dir]
+            argv += ["--weights", weights] if weights else []
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 evaluate.main(argv)
@@ -201,12 +203,13 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--videos", type=Path, default=CLIPS, help="folder of clips")
     parser.add_argument("--model", default=SPEC.name, help="a model of the registry")
+    parser.add_argument("--weights", default=None, help="weights file of --model (its own)")
     parser.add_argument("--landmark-passes", type=int, default=DetectSettings().landmark_passes)
     args = parser.parse_args()
     use_model(args.model)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    weights = SPEC.fetch_weights(args.cache_dir)
+    weights = SPEC.fetch_weights(args.cache_dir, args.weights)
     flip = FlipAveraged(SPEC.model_class, **SPEC.model_params)
     flip.load_state_dict(torch.load(weights.path, weights_only=True))
     models = {"plain": SPEC.load(weights), "flip": flip.eval()}
@@ -269,12 +272,13 @@ def main() -> None:
             {
                 "benchmark": "stability",
                 "model": SPEC.name,
+                "weights_sha256": weights.sha256[:16],
                 "landmark_passes": args.landmark_passes,
                 "fps": args.fps,
                 "smooth_s": args.smooth_s,
                 "faces": counts,
                 "labels": report,
-                "evaluate": evaluate_accuracy(args.cache_dir),
+                "evaluate": evaluate_accuracy(args.cache_dir, args.weights),
             },
             indent=2,
         )
