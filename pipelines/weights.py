@@ -41,9 +41,9 @@ def launcher_weights(
         return _read_remote(spec, source)
     except NotReadableHere as error:
         reason = str(error)
-    if spec.specialiser is not None:
+    if spec.classes_from_weights:
         raise ValueError(
-            f"--weights {source}: {spec.name} reads its shape from the weights file, and "
+            f"--weights {source}: {spec.name} reads its classes from the checkpoint, and "
             f"this machine cannot read it ({reason}): install that here or give a local copy"
         )
     LOG.warning(
