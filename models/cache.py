@@ -64,6 +64,22 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def read_state_dict(path: str | os.PathLike[str], mmap: bool = False) -> dict:
+    """A torch state dict (or checkpoint) read with `weights_only`; ValueError, saying
+    why, for a file torch cannot read as one (torch is imported here, not at import).
+
+    Any error of `torch.load` counts: on arbitrary bytes it raises RuntimeError,
+    UnpicklingError, EOFError, KeyError and others, depending on what the bytes resemble."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as error:  # every way torch fails to read the file
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        reason = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+        raise ValueError(f"{path}: not a readable torch state dict ({reason})") from error
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write `data` to `path` via a temp file in the same folder and `os.replace`.
 

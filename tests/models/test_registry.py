@@ -207,3 +207,9 @@ def test_default_model_spec_takes_the_width_of_its_weights(tmp_path: Path) -> No
     torch.save({"something": torch.zeros(1)}, junk)
     with pytest.raises(ValueError, match="not a mini-Xception state dict"):
         get_model_spec("affectflow-minixception", weights=str(junk))
+    text = tmp_path / "notes.pt"
+    text.write_text("not weights at all")
+    with pytest.raises(ValueError, match="not a readable torch state dict"):
+        get_model_spec("affectflow-minixception", weights=str(text))
+    with pytest.raises(ValueError, match="not a readable torch state dict"):
+        get_model_spec("hybridmicronet", weights=str(text))
