@@ -7,6 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from affectflow.schemas.printable import printable
+from affectflow.schemas.records import VideoStatus
 from affectflow.schemas.words import plural
 
 if TYPE_CHECKING:
@@ -16,7 +17,13 @@ __all__ = ["STATUSES", "RunSummary", "counter_values", "plural", "top_errors"]
 
 
 # Every status of a `videos` row, in the order the summary names them.
-STATUSES = ("ok", "no_faces", "failed", "duplicate", "skipped")
+STATUSES: tuple[VideoStatus, ...] = (
+    VideoStatus.OK,
+    VideoStatus.NO_FACES,
+    VideoStatus.FAILED,
+    VideoStatus.DUPLICATE,
+    VideoStatus.SKIPPED,
+)
 
 
 @dataclasses.dataclass(frozen=True)
