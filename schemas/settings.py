@@ -147,9 +147,10 @@ class UnitSettings:
 
     smooth_s: float = setting(
         0.5, "smooth-s", LABELS, "smoothed labels: mean probabilities of a track's face-frames "
-        "within +-S/2 seconds; 0: off (default: %(default)s)", type=NON_NEGATIVE, metavar="S",
+        "within +-S/2 seconds; 0: no window (default: %(default)s)", type=NON_NEGATIVE,
+        metavar="S",
         doc="window of the smoothed labels: a face's smoothed probabilities are the mean over "
-        "its track's face-frames within +-0.25 s of video time; 0: smoothed = per-frame",
+        "its track's face-frames within +-0.25 s of video time; 0: its own probabilities",
     )  # fmt: skip
     smooth_margin: float = setting(
         0.1, "smooth-margin", LABELS, "a track's smoothed label changes only when another "
