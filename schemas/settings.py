@@ -137,9 +137,9 @@ class UnitSettings:
     A finished video's faces are smoothed along their tracks here, where all of them are
     together (`models.smoothing`): the smoothed probabilities of a face are the mean
     probabilities of its track's face-frames within +-smooth_s/2 of it (a centred window
-    of `smooth_s` seconds of video time; 0: smoothed = per-frame; chosen by
-    benchmarks/stability.py, README "Labels that hold still"), and its smoothed label
-    follows them with a hysteresis of `smooth_margin` (0: their argmax). A unit is written once it
+    of `smooth_s` seconds of video time; 0: its own; chosen by benchmarks/stability.py,
+    README "Labels that hold still"), and its smoothed label follows them with a
+    hysteresis of `smooth_margin` (0: their argmax). A unit is written once it
     holds `max_videos` finished videos or its first one finished `max_seconds` ago;
     `journal` is the local file each finished video is appended to for the driver's
     progress lines (None: workers log them instead).
