@@ -15,8 +15,8 @@ expression does not change ten times a second. Each `faces` row keeps its own pe
   the margin of each other (a tie the crop's noise decides) no longer trade the label
   face to face; a change that opens a lead of the margin still comes through. Between
   two runs whose crops differ (other detection settings) it does not flip less on
-  average: a tie is then decided once, on the track's first face (README "Tie-aware
-  labels").
+  average: a tie is decided once, where the track enters it (often its first face;
+  README "Tie-aware labels").
   `margin` 0 gives the argmax on every face; a one-face track is its argmax whatever the
   margin.
 - `smoothed_score`: the smoothed probability of `smoothed_label` (not always the
