@@ -1,7 +1,8 @@
 """How steady are the labels? Per-frame vs smoothed, plain vs flip-averaged; prints JSON.
 
-    python benchmarks/stability.py [--fps 10] [--smooth-s 0.5] [--seed 0] [--videos DIR]
-                                   [--model NAME] [--weights PATH] [--landmark-passes N]
+    python benchmarks/stability.py [--fps 10] [--smooth-s 0.5] [--smooth-margin 0.1]
+                                   [--seed 0] [--videos DIR] [--model NAME]
+                                   [--weights PATH] [--landmark-passes N]
 
 On the bundled clips (tests/data/videos; `--videos DIR`: the clips of another folder),
 with the job's own detect stage
@@ -24,8 +25,15 @@ instead of its own weights, as analyze's `--weights`):
   and without flip averaging on the bundled labelled faces (tests/data/faces, label in
   the file name) and the labelled reference crops (tests/data/reference: happy, sad).
 
-Each measure for per-frame ("raw") and track-smoothed ("smoothed", `--smooth-s` window)
-labels, without ("plain") and with ("flip") flip averaging. Nothing here is a test.
+Each measure for per-frame ("raw") labels, the argmax of the track-smoothed probabilities
+("smoothed", `--smooth-s` window: the job's labels with `--smooth-margin 0`) and the job's
+smoothed labels with the hysteresis ("held", `--smooth-margin`, `models/smoothing.py`),
+without ("plain") and with ("flip") flip averaging. `held_rule` (per clip, on the default
+run's faces) says what the hysteresis changes: the share of face-frames whose held label
+is not the argmax of their smoothed probabilities, the label switches along the tracks of
+each, and per switch of the held label how many face-frames (and ms of video) after the
+argmax's switch to the same label it came (`lag_*`: median, max). `faces` counts the
+face-frames and tracks of each clip. Nothing here is a test.
 """
 
 from __future__ import annotations
@@ -50,10 +58,15 @@ from affectflow.media.still_faces import face_detectors
 from affectflow.media.tracking import iou
 from affectflow.models.flip import FlipAveraged
 from affectflow.models.registry import get_model_spec
-from affectflow.models.smoothing import moving_average
+from affectflow.models.smoothing import hysteresis_labels, moving_average
 from affectflow.pipelines import evaluate
 from affectflow.schemas.records import FaceCrop, VideoFile, VideoRequest
-from affectflow.schemas.settings import ClassifySettings, DetectSettings, RuntimeSettings
+from affectflow.schemas.settings import (
+    ClassifySettings,
+    DetectSettings,
+    RuntimeSettings,
+    UnitSettings,
+)
 from affectflow.transforms.detect import DetectFacesFn
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -118,15 +131,55 @@ def classify(models: dict[str, torch.nn.Module], faces: list[FaceCrop]) -> dict[
         return {name: model(batch).numpy() for name, model in models.items()}
 
 
+def tracks_of(faces: list[FaceCrop]) -> list[list[int]]:
+    """The indices of each track's faces, in time order."""
+    tracks: dict[int, list[int]] = {}
+    for i, face in enumerate(faces):
+        tracks.setdefault(face.track_id, []).append(i)
+    return [sorted(index, key=lambda i: faces[i].timestamp_ms) for index in tracks.values()]
+
+
 def smoothed(faces: list[FaceCrop], probs: np.ndarray, window_s: float) -> np.ndarray:
     """Each face's probabilities averaged along its track (as models/smoothing.py does)."""
     out = np.empty_like(probs)
-    for track in {f.track_id for f in faces}:
-        index = sorted((i for i, f in enumerate(faces) if f.track_id == track),
-                       key=lambda i: faces[i].timestamp_ms)  # fmt: skip
+    for index in tracks_of(faces):
         times = [faces[i].timestamp_ms for i in index]
         out[index] = moving_average(times, probs[index], window_s)
     return out
+
+
+def held(faces: list[FaceCrop], probs: np.ndarray, margin: float) -> np.ndarray:
+    """Each face's class index under the job's hysteresis along its track."""
+    out = np.empty(len(faces), dtype=np.int64)
+    for index in tracks_of(faces):
+        out[index] = hysteresis_labels(probs[index], margin)
+    return out
+
+
+def held_rule(faces: list[FaceCrop], argmax: np.ndarray, kept: np.ndarray) -> dict:
+    """What the hysteresis changed on one clip's faces (see the module's docstring)."""
+    switches = {"argmax": 0, "held": 0}
+    lag_frames, lag_ms = [], []
+    for index in tracks_of(faces):
+        a, h = argmax[index], kept[index]
+        times = [faces[i].timestamp_ms for i in index]
+        switches["argmax"] += int(np.sum(a[1:] != a[:-1]))
+        switches["held"] += int(np.sum(h[1:] != h[:-1]))
+        for k in range(1, len(index)):
+            if h[k] != h[k - 1]:  # the argmax's latest switch to h[k], at or before k
+                j = max(j for j in range(k + 1) if a[j] == h[k] and (j == 0 or a[j - 1] != h[k]))
+                lag_frames.append(k - j)
+                lag_ms.append(times[k] - times[j])
+    stats = {}
+    for name, lags in (("lag_frames", lag_frames), ("lag_ms", lag_ms)):
+        stats[name] = {"median": float(np.median(lags)), "max": int(max(lags))} if lags else None
+    return {
+        "face_frames": len(faces),
+        "held_not_argmax": round(float(np.mean(argmax != kept)), 4) if len(faces) else None,
+        "held_not_argmax_n": int(np.sum(argmax != kept)),
+        "switches": switches,
+        **stats,
+    }
 
 
 def matches(a: list[FaceCrop], b: list[FaceCrop]) -> Iterator[tuple[int, int]]:
@@ -141,25 +194,35 @@ def matches(a: list[FaceCrop], b: list[FaceCrop]) -> Iterator[tuple[int, int]]:
             yield i, best
 
 
-def changed(p: np.ndarray, q: np.ndarray) -> dict[str, float | int]:
-    """Share of rows whose argmax label and whose paper-map negative flag differ."""
-    if not len(p):
+def changed(lp: np.ndarray, lq: np.ndarray) -> dict[str, float | int]:
+    """Share of rows whose label (class index) and whose paper-map negative flag differ."""
+    if not len(lp):
         return {"face_frames": 0}
-    lp, lq = p.argmax(axis=1), q.argmax(axis=1)
     return {
-        "face_frames": len(p),
+        "face_frames": len(lp),
         "label_changed": round(float(np.mean(lp != lq)), 4),
+        "label_changed_n": int(np.sum(lp != lq)),
         "negative_changed": round(float(np.mean(PAPER[lp] != PAPER[lq])), 4),
     }
 
 
-def shares(p: np.ndarray) -> dict[str, float]:
-    labels = p.argmax(axis=1)
+def shares(p: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return {
         "paper": float(np.mean(PAPER[labels])),
         "excl_surprise": float(np.mean(EXCL[labels])),
         "p_negative": float(np.mean(p[:, PAPER].sum(axis=1))),
     }
+
+
+def labelled(
+    kind: str, faces: list[FaceCrop], probs: np.ndarray, args: argparse.Namespace
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, class indices) of one run's faces as `kind` labels them."""
+    if kind == "raw":
+        return probs, probs.argmax(axis=1)
+    probs = smoothed(faces, probs, args.smooth_s)
+    margin = args.smooth_margin if kind == "held" else 0.0
+    return probs, held(faces, probs, margin)
 
 
 def evaluate_accuracy(cache_dir: str | None, weights: str | None) -> dict[str, object]:
@@ -195,16 +258,93 @@ def evaluate_accuracy(cache_dir: str | None, weights: str | None) -> dict[str, o
         return {"images": result["n"], **accuracy}
 
 
+KINDS = ("raw", "smoothed", "held")
+
+
+def clip_runs(clip: Path, models: dict, base: DetectSettings, seed: int) -> dict:
+    """Faces and probabilities of one clip: detect-every 1, 4 and the jittered default."""
+    every1 = faces_of(clip, dataclasses.replace(base, detect_every=1))
+    every4 = faces_of(clip, dataclasses.replace(base, detect_every=4))
+    default = "1" if base.detect_every == 1 else "4"
+    moved = jittered(clip, every1 if default == "1" else every4, base, seed)
+    faces = {"1": every1, "4": every4, "jitter": moved}
+    return {
+        "clip": clip.name,
+        "faces": faces,
+        "probs": {name: classify(models, found) for name, found in faces.items()},
+        "default": default,
+        "matched": list(matches(every1, every4)),
+    }
+
+
+def faces_counts(run: dict) -> dict[str, int]:
+    """Face-frames and tracks of one clip's runs."""
+    every1, matched = run["faces"]["1"], run["matched"]
+    return {
+        "every_1": len(every1),
+        "every_4": len(run["faces"]["4"]),
+        "matched": len(matched),
+        "tracks_every_1": len({f.track_id for f in every1}),
+        "tracks_matched": len({every1[i].track_id for i, _ in matched}),
+    }
+
+
+def tally(run: dict, model: str, kind: str, args: argparse.Namespace, out: dict) -> None:
+    """Add one clip's measures of (model, kind) to `out` (its lists and per-clip dicts)."""
+    faces, clip = run["faces"], run["clip"]
+    got = {n: labelled(kind, faces[n], p[model], args) for n, p in run["probs"].items()}
+    out["jitter"].append((got[run["default"]][1], got["jitter"][1]))
+    if kind == "held":  # the default run's held labels against its smoothed argmax
+        probs, kept = got[run["default"]]
+        out["rule"][clip] = held_rule(faces[run["default"]], probs.argmax(axis=1), kept)
+    if not run["matched"]:
+        return
+    i, j = (list(x) for x in zip(*run["matched"], strict=True))
+    (p1, l1), (p4, l4) = got["1"], got["4"]
+    out["every"].append((l1[i], l4[j]))
+    out["per_clip"][clip] = changed(l1[i], l4[j])
+    for scope, (one, four) in (
+        ("all", (shares(p1, l1), shares(p4, l4))),
+        ("matched", (shares(p1[i], l1[i]), shares(p4[j], l4[j]))),
+    ):
+        out["shift"][scope][clip] = {k: round(abs(one[k] - four[k]), 4) for k in one}
+
+
+def summary(out: dict) -> dict:
+    """The report of one (model, kind) over all clips."""
+    empty = (np.zeros(0, dtype=np.int64),) * 2
+    joined = {
+        key: [np.concatenate(x) for x in zip(*(out[key] or [empty]), strict=True)]
+        for key in ("every", "jitter")
+    }
+    report = {
+        "detect_every_1_vs_4": changed(*joined["every"]),
+        "detect_every_1_vs_4_per_clip": out["per_clip"],
+        "jitter_2_4_px": changed(*joined["jitter"]),
+        "video_share_shift_max": {
+            scope: {k: max(v[k] for v in videos.values()) for k in SHARES}
+            for scope, videos in out["shift"].items()
+            if videos
+        },
+        "video_share_shift": out["shift"],
+    }
+    if out["rule"]:
+        report["held_rule"] = out["rule"]
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fps", type=float, default=10.0)
-    parser.add_argument("--smooth-s", type=float, default=0.5)
+    parser.add_argument("--smooth-s", type=float, default=UnitSettings().smooth_s)
+    parser.add_argument("--smooth-margin", type=float, default=UnitSettings().smooth_margin)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--videos", type=Path, default=CLIPS, help="folder of clips")
     parser.add_argument("--model", default=SPEC.name, help="a model of the registry")
     parser.add_argument("--weights", default=None, help="weights file of --model (its own)")
     parser.add_argument("--landmark-passes", type=int, default=DetectSettings().landmark_passes)
+    parser.add_argument("--no-evaluate", action="store_true", help="skip the labelled faces")
     args = parser.parse_args()
     use_model(args.model)
     cv2.setNumThreads(1)
@@ -216,57 +356,20 @@ def main() -> None:
     base = DetectSettings(
         fps=args.fps, runtime=RuntimeSettings(threads=1), landmark_passes=args.landmark_passes
     )
-    kinds = [(m, k) for m in models for k in ("raw", "smoothed")]
-    pairs = {kind: {"every": ([], []), "jitter": ([], [])} for kind in kinds}
-    shift = {kind: {"all": {}, "matched": {}} for kind in kinds}
-    per_clip: dict = {kind: {} for kind in kinds}
+    outs = {
+        (m, k): {"every": [], "jitter": [], "per_clip": {}, "rule": {},
+                 "shift": {"all": {}, "matched": {}}}
+        for m in models for k in KINDS
+    }  # fmt: skip
     counts = {}
     for clip in sorted(args.videos.iterdir()):
-        every1 = faces_of(clip, dataclasses.replace(base, detect_every=1))
-        every4 = faces_of(clip, dataclasses.replace(base, detect_every=4))
-        default = every1 if base.detect_every == 1 else every4
-        moved = jittered(clip, default, base, args.seed)
-        runs = {"1": classify(models, every1), "4": classify(models, every4),
-                "jitter": classify(models, moved)}  # fmt: skip
-        matched = list(matches(every1, every4))
-        counts[clip.name] = {
-            "every_1": len(every1),
-            "every_4": len(every4),
-            "matched": len(matched),
-        }
-        for model, kind in kinds:
-            get = {name: probs[model] for name, probs in runs.items()}
-            if kind == "smoothed":
-                faces = {"1": every1, "4": every4, "jitter": moved}
-                get = {n: smoothed(faces[n], p, args.smooth_s) for n, p in get.items()}
-            if matched:
-                i, j = (list(x) for x in zip(*matched, strict=True))
-                pairs[(model, kind)]["every"][0].append(get["1"][i])
-                pairs[(model, kind)]["every"][1].append(get["4"][j])
-                per_clip[(model, kind)][clip.name] = changed(get["1"][i], get["4"][j])
-            pairs[(model, kind)]["jitter"][0].append(get["1" if default is every1 else "4"])
-            pairs[(model, kind)]["jitter"][1].append(get["jitter"])
-            if matched:
-                for scope, (one, four) in (
-                    ("all", (shares(get["1"]), shares(get["4"]))),
-                    ("matched", (shares(get["1"][i]), shares(get["4"][j]))),
-                ):
-                    shift[(model, kind)][scope][clip.name] = {
-                        k: round(abs(one[k] - four[k]), 4) for k in one
-                    }
-    report = {}
-    for (model, kind), pair in pairs.items():
-        per_video = shift[(model, kind)]
-        report.setdefault(model, {})[kind] = {
-            "detect_every_1_vs_4": changed(*(np.concatenate(x) for x in pair["every"])),
-            "detect_every_1_vs_4_per_clip": per_clip[(model, kind)],
-            "jitter_2_4_px": changed(*(np.concatenate(x) for x in pair["jitter"])),
-            "video_share_shift_max": {
-                scope: {k: max(v[k] for v in videos.values()) for k in SHARES}
-                for scope, videos in per_video.items()
-            },
-            "video_share_shift": per_video,
-        }
+        run = clip_runs(clip, models, base, args.seed)
+        counts[clip.name] = faces_counts(run)
+        for (model, kind), out in outs.items():
+            tally(run, model, kind, args, out)
+    report: dict = {}
+    for (model, kind), out in outs.items():
+        report.setdefault(model, {})[kind] = summary(out)
     print(
         json.dumps(
             {
@@ -276,9 +379,12 @@ def main() -> None:
                 "landmark_passes": args.landmark_passes,
                 "fps": args.fps,
                 "smooth_s": args.smooth_s,
+                "smooth_margin": args.smooth_margin,
                 "faces": counts,
                 "labels": report,
-                "evaluate": evaluate_accuracy(args.cache_dir, args.weights),
+                "evaluate": None
+                if args.no_evaluate
+                else evaluate_accuracy(args.cache_dir, args.weights),
             },
             indent=2,
         )

@@ -165,10 +165,11 @@ def face_row(
     }
 
 
-def with_smoothed(row: Row, probabilities: Sequence[float]) -> Row:
-    """`row` with its smoothed columns set from `probabilities` (in the order of `scores`)."""
-    scores = {label: float(p) for label, p in zip(row["scores"], probabilities, strict=True)}
-    top = _top(scores)
+def with_smoothed(row: Row, probabilities: Sequence[float], label: str | None = None) -> Row:
+    """`row` with its smoothed columns set from `probabilities` (in the order of `scores`):
+    `smoothed_label` is `label` (None: their argmax), `smoothed_score` its probability."""
+    scores = {name: float(p) for name, p in zip(row["scores"], probabilities, strict=True)}
+    top = _top(scores) if label is None else label
     return {**row, "smoothed_label": top, "smoothed_score": scores[top], "smoothed_scores": scores}
 
 

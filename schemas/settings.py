@@ -135,10 +135,11 @@ class UnitSettings:
     """Finishing videos and committing them in units as the job goes (`transforms.units`).
 
     A finished video's faces are smoothed along their tracks here, where all of them are
-    together (`models.smoothing`): the smoothed columns of a face are the mean
+    together (`models.smoothing`): the smoothed probabilities of a face are the mean
     probabilities of its track's face-frames within +-smooth_s/2 of it (a centred window
-    of `smooth_s` seconds of video time; 0: smoothed = per-frame; chosen by
-    benchmarks/stability.py, README "Labels that hold still"). A unit is written once it
+    of `smooth_s` seconds of video time; 0: its own; chosen by benchmarks/stability.py,
+    README "Labels that hold still"), and its smoothed label follows them with a
+    hysteresis of `smooth_margin` (0: their argmax). A unit is written once it
     holds `max_videos` finished videos or its first one finished `max_seconds` ago;
     `journal` is the local file each finished video is appended to for the driver's
     progress lines (None: workers log them instead).
@@ -146,9 +147,18 @@ class UnitSettings:
 
     smooth_s: float = setting(
         0.5, "smooth-s", LABELS, "smoothed labels: mean probabilities of a track's face-frames "
-        "within +-S/2 seconds; 0: off (default: %(default)s)", type=NON_NEGATIVE, metavar="S",
+        "within +-S/2 seconds; 0: no window (default: %(default)s)", type=NON_NEGATIVE,
+        metavar="S",
         doc="window of the smoothed labels: a face's smoothed probabilities are the mean over "
-        "its track's face-frames within +-0.25 s of video time; 0: smoothed = per-frame",
+        "its track's face-frames within +-0.25 s of video time; 0: its own probabilities",
+    )  # fmt: skip
+    smooth_margin: float = setting(
+        0.1, "smooth-margin", LABELS, "a track's smoothed label changes only when another "
+        "class's smoothed probability leads it by M; 0: the argmax (default: %(default)s)",
+        type=NON_NEGATIVE, metavar="M",
+        doc="hysteresis of the smoothed labels: a track's first face takes the argmax of its "
+        "smoothed probabilities, and its label changes only once another class's smoothed "
+        "probability leads the current label's by at least this; 0: the argmax on every face",
     )  # fmt: skip
 
     warehouse: str = setting(
@@ -173,6 +183,8 @@ class UnitSettings:
     def __post_init__(self) -> None:
         if not self.smooth_s >= 0:
             raise ValueError(f"smooth_s must be >= 0 seconds, got {self.smooth_s}")
+        if not self.smooth_margin >= 0:
+            raise ValueError(f"smooth_margin must be >= 0, got {self.smooth_margin}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -209,8 +209,11 @@ class UnitBuffer:
         self._finish(key, video)
 
     def _finish(self, key: str | None, video: _Video) -> None:
-        if self._settings.smooth_s > 0 and video.rows["faces"]:
-            video.rows["faces"] = smoothed(video.rows["faces"], self._settings.smooth_s)
+        settings = self._settings
+        if (settings.smooth_s > 0 or settings.smooth_margin > 0) and video.rows["faces"]:
+            video.rows["faces"] = smoothed(
+                video.rows["faces"], settings.smooth_s, settings.smooth_margin
+            )
         if video.infer_failed:
             failures = [e for e in video.rows["errors"] if e["stage"] == str(Stage.INFER)]
             text = f"{Stage.INFER}: {failures[0]['message']} ({len(failures)} faces)"
@@ -252,10 +255,10 @@ def _key(element: FaceCrop | VideoSummary | ErrorRecord) -> str:
     return element.video_key  # type: ignore[return-value]
 
 
-def smoothed(rows: list[Row], smooth_s: float) -> list[Row]:
+def smoothed(rows: list[Row], smooth_s: float, margin: float) -> list[Row]:
     """A finished video's faces rows, each track smoothed (`models.smoothing.smooth_track`): the
     video's rows are all here, so no grouping step is needed (it would wait for the job)."""
     tracks: dict[int, list[Row]] = {}
     for row in rows:
         tracks.setdefault(row["track_id"], []).append(row)
-    return [row for track in tracks.values() for row in smooth_track(track, smooth_s)]
+    return [row for track in tracks.values() for row in smooth_track(track, smooth_s, margin)]

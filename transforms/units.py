@@ -19,10 +19,10 @@ held by a slow download still commits), at the end of the bundle, and on an inte
 no more.
 
 Each finished video's faces are smoothed along their tracks here
-(`UnitSettings.smooth_s`, the setting of the stage that applies it), where all its rows
-are at hand. A video with faces that failed inference is `failed` (its `errors`
-rows, stage infer, say why; its classified faces are kept, as for a video whose decoding
-broke off).
+(`UnitSettings.smooth_s` and `smooth_margin`, the settings of the stage that applies
+them), where all its rows are at hand. A video with faces that failed inference is
+`failed` (its `errors` rows, stage infer, say why; its classified faces are kept, as
+for a video whose decoding broke off).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ class CollectFn(beam.DoFn):
 
 class CommitUnits(beam.PTransform):
     """{Role: PCollection or tuple of PCollections} -> rows committed in units; faces
-    smoothed along their tracks over `settings.smooth_s` seconds (0: not smoothed)."""
+    smoothed along their tracks over `settings.smooth_s` seconds, labels with a hysteresis of
+    `settings.smooth_margin` (both 0: not smoothed)."""
 
     def __init__(self, settings: UnitSettings, run: RunInfo) -> None:
         super().__init__()

@@ -77,6 +77,18 @@ def test_faces_rows_carry_scores_and_the_model(job) -> None:
         assert model_id == "affectflow-minixception" and len(sha) == 64 and box_ok
 
 
+def held_labels(smoothed: list[list[float]], margin: float) -> list[str]:
+    """The hysteresis written out: the first face's argmax, then the held label until the
+    argmax leads it by `margin`."""
+    held: list[str] = []
+    for probabilities in smoothed:
+        best = int(np.argmax(probabilities))
+        current = FER_LABELS.index(held[-1]) if held else best
+        take = probabilities[best] - probabilities[current] >= margin
+        held.append(FER_LABELS[best if take else current])
+    return held
+
+
 def test_smoothed_labels_are_the_tracks_moving_average_and_flip_less(job) -> None:
     rows = job.query(
         "select video_key, track_id, timestamp_ms, map_values(scores), map_values(smoothed_scores),"
@@ -85,13 +97,14 @@ def test_smoothed_labels_are_the_tracks_moving_average_and_flip_less(job) -> Non
     tracks: dict[tuple, list] = {}
     for key, track, ms, scores, smoothed, label, smoothed_label, score in rows:  # label order
         tracks.setdefault((key, track), []).append((ms, scores, smoothed, label, smoothed_label))
-        assert smoothed_label == FER_LABELS[int(np.argmax(smoothed))]
-        assert score == pytest.approx(max(smoothed))
+        assert score == pytest.approx(smoothed[FER_LABELS.index(smoothed_label)])
     switches = {"raw": 0, "smoothed": 0}
     for faces in tracks.values():
         times = [ms for ms, *_ in faces]
         expected = moving_average(times, np.array([s for _, s, *_ in faces]), UnitSettings.smooth_s)
         np.testing.assert_allclose([s for _, _, s, *_ in faces], expected, atol=1e-6)
+        smoothed = [s for _, _, s, *_ in faces]
+        assert [f[4] for f in faces] == held_labels(smoothed, UnitSettings.smooth_margin)
         for kind, column in (("raw", 3), ("smoothed", 4)):
             labels = [face[column] for face in faces]
             switches[kind] += sum(a != b for a, b in itertools.pairwise(labels))

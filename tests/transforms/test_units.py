@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from affectflow.schemas.records import (
@@ -125,6 +126,33 @@ def test_a_finished_video_is_smoothed_along_its_track(tmp_path: Path) -> None:
         ).fetchall()
     # frames 100 ms apart, a 1 s window: each face sees all three (2 happy, 1 sad)
     assert rows == [(1, "happy", "happy"), (2, "sad", "happy"), (3, "happy", "happy")]
+
+
+@pytest.mark.parametrize(
+    ("margin", "labels"), [(0.0, ["happy", "sad", "sad"]), (0.2, ["happy", "happy", "sad"])]
+)
+def test_the_margin_holds_a_track_s_label_until_another_leads_by_it(
+    tmp_path: Path, margin: float, labels: list[str]
+) -> None:
+    """No window (`smooth_s` 0): the margin alone; sad leads by 0.1 on frame 2 (held at
+    0.2, whose score is then happy's), by 0.4 on frame 3 (taken)."""
+    buf, warehouse = buffer(tmp_path, max_videos=1, smooth_s=0.0, smooth_margin=margin)
+    probabilities = ([0.6, 0.4], [0.45, 0.55], [0.3, 0.7])
+    for frame in (1, 2, 3):
+        buf.add(Role.FACE_SENT, face("m", frame))
+    buf.add(Role.ANALYSED, summary("m", 0, faces=3))
+    for frame, p in zip((1, 2, 3), probabilities, strict=True):
+        buf.add(Role.FACE, face_row(face("m", frame), p, LABELS, RUN))
+    with connect(warehouse) as con:
+        rows = con.execute(
+            "select label, smoothed_label, smoothed_score, map_values(smoothed_scores) "
+            "from internal.face_rows order by frame_index"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["happy", "sad", "sad"]  # per-frame: the argmax
+    assert [r[1] for r in rows] == labels
+    for (_, label, score, scores), p in zip(rows, probabilities, strict=True):
+        assert scores == pytest.approx(p)  # no window: the frame's own
+        assert score == pytest.approx(p[LABELS.index(label)])
 
 
 def test_a_video_missing_faces_at_the_end_of_its_bundle_fails_with_stage_commit(
