@@ -26,8 +26,9 @@ instead of its own weights, as analyze's `--weights`):
   the file name) and the labelled reference crops (tests/data/reference: happy, sad).
 
 Each measure for per-frame ("raw") labels, the argmax of the track-smoothed probabilities
-("smoothed", `--smooth-s` window: the job's labels with `--smooth-margin 0`) and the job's
-smoothed labels with the hysteresis ("held", `--smooth-margin`, `models/smoothing.py`),
+("smoothed", `--smooth-s` window: the job's default labels, `--smooth-margin 0`) and the
+smoothed labels with the hysteresis ("held", `--smooth-margin`: the margin to try, 0.1
+unless given; `models/smoothing.py`),
 without ("plain") and with ("flip") flip averaging. `held_rule` (per clip, on the default
 run's faces) says what the hysteresis changes: the share of face-frames whose held label
 is not the argmax of their smoothed probabilities, the label switches along the tracks of
@@ -337,7 +338,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--smooth-s", type=float, default=UnitSettings().smooth_s)
-    parser.add_argument("--smooth-margin", type=float, default=UnitSettings().smooth_margin)
+    parser.add_argument("--smooth-margin", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--videos", type=Path, default=CLIPS, help="folder of clips")

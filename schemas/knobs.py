@@ -4,7 +4,9 @@ A field of a stage's settings (`schemas/settings.py`) declared with `setting` ho
 its metadata, everything else that names it: the `analyze` flag, its `--help` group and
 line, how the flag's text is read (argparse keywords: `type`, `choices`, `metavar`,
 `action`), how an option's value becomes the field's (`convert`), the README options
-table's text, and whether it is operational (out of the `analysis_id` fingerprint).
+table's text, and whether it is operational (out of the `analysis_id` fingerprint) or has
+a `neutral` value (out of it at that value: a setting added later, at the value that
+gives the results of the code before it, leaves the analyses made before their ids).
 From it `pipelines/option_flags.py` builds the parser, `pipelines/stage_settings.py`
 the settings and `pipelines/option_table.py` the README table. The value types here
 are plain functions (stdlib only), so the declaration stays in this bottom layer.
@@ -20,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 FINGERPRINT = "fingerprint"
+NEUTRAL = "neutral"
 KNOB = "knob"
 GIB = 1 << 30
 
@@ -77,14 +80,17 @@ def operational(default: Any = None) -> Any:
 
 def setting(default: Any, flag: str, group: str, help: str, **options: Any) -> Any:
     """A settings field with its flag (see `Knob`); `operational=True` leaves it out of
-    the fingerprint; `option_default` when the option's default is not the field's."""
+    the fingerprint, `neutral=V` leaves it out while its value is V; `option_default`
+    when the option's default is not the field's."""
     operational = options.pop("operational", False)
+    neutral = {NEUTRAL: options.pop("neutral")} if "neutral" in options else {}
     option_default = options.pop("option_default", default)
     knob_fields = {f.name for f in dataclasses.fields(Knob)}
     keywords = {k: v for k, v in options.items() if k not in knob_fields}
     own = {k: v for k, v in options.items() if k in knob_fields}
     knob = Knob(flag, group, help, keywords=keywords, default=option_default, **own)
-    return dataclasses.field(default=default, metadata={FINGERPRINT: not operational, KNOB: knob})
+    metadata = {FINGERPRINT: not operational, KNOB: knob, **neutral}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def switch(default: bool, flag: str, group: str, help: str, **options: Any) -> Any:

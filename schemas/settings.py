@@ -28,6 +28,7 @@ from affectflow.schemas.knobs import (
     FINGERPRINT,
     GIB,
     LABELS,
+    NEUTRAL,
     NON_NEGATIVE,
     RUN_ONLY,
     RUNNER,
@@ -63,12 +64,15 @@ __all__ = [
 
 
 def fingerprinted(settings: Any) -> dict[str, Any]:
-    """The fields of one settings object that decide what a video yields."""
-    return {
-        field.name: getattr(settings, field.name)
-        for field in dataclasses.fields(settings)
-        if field.metadata.get(FINGERPRINT, True)
-    }
+    """The fields of one settings object that decide what a video yields (a field at its
+    `neutral` value yields what the code before it did, so it is left out)."""
+    out = {}
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        neutral = NEUTRAL in field.metadata and value == field.metadata[NEUTRAL]
+        if field.metadata.get(FINGERPRINT, True) and not neutral:
+            out[field.name] = value
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,12 +157,14 @@ class UnitSettings:
         "its track's face-frames within +-0.25 s of video time; 0: its own probabilities",
     )  # fmt: skip
     smooth_margin: float = setting(
-        0.1, "smooth-margin", LABELS, "a track's smoothed label changes only when another "
+        0.0, "smooth-margin", LABELS, "a track's smoothed label changes only when another "
         "class's smoothed probability leads it by M; 0: the argmax (default: %(default)s)",
-        type=NON_NEGATIVE, metavar="M",
+        type=NON_NEGATIVE, metavar="M", neutral=0.0,
         doc="hysteresis of the smoothed labels: a track's first face takes the argmax of its "
         "smoothed probabilities, and its label changes only once another class's smoothed "
-        "probability leads the current label's by at least this; 0: the argmax on every face",
+        "probability leads the current label's by at least this (fewer switches along a "
+        "track; not fewer differences between detection settings: README \"Tie-aware "
+        "labels\"); 0: the argmax on every face",
     )  # fmt: skip
 
     warehouse: str = setting(

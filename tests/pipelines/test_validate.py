@@ -121,11 +121,11 @@ def test_a_rerun_reuses_the_analysed_faces_and_adds_a_row(validated, tmp_path) -
 
 
 def test_a_photo_reads_the_same_with_and_without_the_smoothing_margin(validated, tmp_path) -> None:
-    """A photo is a one-frame track: `--smooth-margin 0` (the argmax, as before the margin)
-    is another analysis (the setting reached the job) with the same labels and figures."""
+    """A photo is a one-frame track: `--smooth-margin 0.1` (held labels) is another
+    analysis (the setting reached the job) with the same labels and figures."""
     _, card, argv = validated
     warehouse = tmp_path / "out"
-    argv = [*argv[:2], str(warehouse), *argv[3:], "--smooth-margin", "0"]
+    argv = [*argv[:2], str(warehouse), *argv[3:], "--smooth-margin", "0.1"]
     assert validate.main([*argv, "--format", "json", "--out", str(tmp_path / "card")]) == 0
     plain = json.loads((tmp_path / "card").read_text())
     assert plain["analysis_id"] != card["analysis_id"]

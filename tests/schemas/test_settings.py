@@ -118,6 +118,17 @@ def test_what_decides_results_is_fingerprinted_and_the_rest_is_not() -> None:
         assert run_only <= OPERATIONAL[stage]
 
 
+def test_a_setting_at_its_neutral_value_leaves_the_analysis_id_as_before_it() -> None:
+    """`smooth_margin` 0 is the argmax, what the code before the setting did: analyses made
+    before it keep their id; any other margin is another analysis."""
+    base = _defaults()
+    assert base.units.smooth_margin == 0.0
+    assert "smooth_margin" not in base.fingerprint()["units"]
+    held = dataclasses.replace(base, units=UnitSettings(smooth_margin=0.1))
+    assert held.fingerprint()["units"]["smooth_margin"] == 0.1
+    assert held.analysis_id() != base.analysis_id()
+
+
 def test_equal_settings_give_equal_ids() -> None:
     assert _defaults().analysis_id() == _defaults().analysis_id()
     assert len(_defaults().analysis_id()) == 16
