@@ -13,6 +13,11 @@ import numpy as np
 # x.5), so it rounds the means farther than this from x.5 as they are.
 TIE_MARGIN = 1e-4
 PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
+# CPU microseconds of the two exact ways to a crop (one core, 2026-12-04): OpenCV's resize,
+# per box and per px of the box; `_area_means`, per call and per px of the crop. They
+# only choose the faster way: the crops are the same either way.
+CV2_US = (5.0, 0.0017)
+INTEGRAL_US = (40.0, 0.01)
 
 
 def integrals(grays: list[np.ndarray]) -> np.ndarray:
@@ -50,18 +55,17 @@ def box_crops(
     """(n, size, size) float32 crops of the rows' boxes (whole px: facenet's 1-based
     `pad`), zero outside the frame, resized as `cv2.resize(INTER_AREA)` resizes them.
 
-    With the frames' integral images `sums`, a box of at least `size` px each way is
-    averaged off them in O(size^2) instead of O(box area) (`_area_means`) and rounded:
-    OpenCV's values, since its float32 sums are off by far less than `TIE_MARGIN`, except
-    where a mean lies within `TIE_MARGIN` of x.5 and OpenCV could round either way: that
-    crop, the upscaled ones, and all of them without `sums`, go through `cv2.resize`.
+    With the frames' integral images `sums`, boxes of at least `size` px each way are
+    averaged off them (`_area_means`: O(size^2) a box instead of O(box area)) where that
+    is the faster way (`_off_integrals`), and rounded: OpenCV's values, since its float32
+    sums are off by far less than `TIE_MARGIN`, except where a mean lies within
+    `TIE_MARGIN` of x.5 and OpenCV could round either way: that crop, the upscaled ones,
+    the small ones, and all of them without `sums`, go through `cv2.resize`.
     """
     boxes = np.trunc(rows[:, :5]).astype(np.intp)
     boxes[:, 1:3] -= 1
     out = np.empty((len(rows), size, size), np.float32)
-    done = (boxes[:, 3] - boxes[:, 1] >= size) & (boxes[:, 4] - boxes[:, 2] >= size)
-    if sums is None:
-        done[:] = False
+    done = _off_integrals(boxes, size) if sums is not None else np.zeros(len(rows), bool)
     if done.any():
         means = _area_means(sums, boxes[done], size)
         near_half = np.abs(means - np.floor(means) - 0.5) < TIE_MARGIN
@@ -70,6 +74,18 @@ def box_crops(
     for k in np.flatnonzero(~done):
         out[k] = _resized(grays[boxes[k, 0]], boxes[k, 1:], size)
     return out
+
+
+def _off_integrals(boxes: np.ndarray, size: int) -> np.ndarray:
+    """Which boxes (frame, x1, y1, x2, y2) to average off integral images: those of at
+    least `size` px each way that OpenCV would take longer over (its time grows with the
+    box's area, `_area_means`'s with the crop's), if together they repay the set-up."""
+    width, height = boxes[:, 3] - boxes[:, 1], boxes[:, 4] - boxes[:, 2]
+    saved = CV2_US[0] + CV2_US[1] * width * height - INTEGRAL_US[1] * size * size
+    use = (width >= size) & (height >= size) & (saved > 0)
+    if saved[use].sum() <= INTEGRAL_US[0]:
+        use[:] = False
+    return use
 
 
 def _resized(gray: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
@@ -94,24 +110,23 @@ def _area_means(sums: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     each output pixel is its cell's integral over its area.
     """
     frame, x1, y1, x2, y2 = boxes.T
-    ix, tx = _edges(x1, x2, size, sums.shape[2] - 1)
-    iy, ty = _edges(y1, y2, size, sums.shape[1] - 1)
-    f, row, col = frame[:, None, None], iy[:, :, None], ix[:, None, :]
-    wx, wy = tx[:, None, :], ty[:, :, None]
-    top = sums[f, row, col] * (1 - wx) + sums[f, row, col + 1] * wx
-    bottom = sums[f, row + 1, col] * (1 - wx) + sums[f, row + 1, col + 1] * wx
-    cum = top * (1 - wy) + bottom * wy  # (n, size + 1, size + 1) integrals at the grid
-    cells = cum[:, 1:, 1:] - cum[:, :-1, 1:] - cum[:, 1:, :-1] + cum[:, :-1, :-1]
-    area = ((x2 - x1) * (y2 - y1) / size**2)[:, None, None]
-    return cells / area
-
-
-def _edges(lo: np.ndarray, hi: np.ndarray, size: int, limit: int) -> tuple:
-    """The grid's size + 1 edges from `lo` to `hi`, clamped to [0, limit]: (pixel, fraction)."""
-    edges = lo[:, None] + (hi - lo)[:, None] * (np.arange(size + 1) / size)
-    edges = np.clip(edges, 0, limit)
-    pixel = np.minimum(edges.astype(np.intp), limit - 1)
-    return pixel, edges - pixel
+    _, rows, stride = sums.shape
+    step = np.arange(size + 1) / size  # the grid's edges, clamped: (pixel, fraction)
+    ex = np.clip(x1[:, None] + (x2 - x1)[:, None] * step, 0, stride - 1)
+    ey = np.clip(y1[:, None] + (y2 - y1)[:, None] * step, 0, rows - 1)
+    ix = np.minimum(ex.astype(np.intp), stride - 2)
+    iy = np.minimum(ey.astype(np.intp), rows - 2)
+    wx, wy = (ex - ix)[:, None, :], (ey - iy)[:, :, None]
+    at = (frame * (rows * stride))[:, None, None] + (iy * stride)[:, :, None] + ix[:, None, :]
+    flat = sums.reshape(-1)
+    s00, s01 = flat.take(at), flat.take(at + 1)
+    at += stride
+    s10, s11 = flat.take(at), flat.take(at + 1)
+    top = s00 + (s01 - s00) * wx
+    cum = top + (s10 + (s11 - s10) * wx - top) * wy  # (n, size + 1, size + 1) integrals
+    cells = np.diff(np.diff(cum, axis=1), axis=2)
+    cells *= (size * size / ((x2 - x1) * (y2 - y1)))[:, None, None]
+    return cells
 
 
 def pnet_cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
