@@ -132,6 +132,8 @@ def _area_means(sums: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
 def pnet_cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
     """PNet cells above `threshold` -> rows (frame, x1, y1, x2, y2, score, 4 offsets)."""
     frame, ys, xs = np.nonzero(prob >= threshold)
+    if not len(frame):
+        return np.zeros((0, 10), np.float32)
     corner = np.stack([xs, ys], axis=1).astype(np.float32)
     top_left = np.floor((2 * corner + 1) / scale)
     bottom_right = np.floor((2 * corner + PNET_CELL) / scale)
@@ -161,8 +163,8 @@ def square(rows: np.ndarray) -> np.ndarray:
 def nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
     """Indices kept by per-frame NMS (IoU, or intersection over the smaller box)."""
     picker = nms_min if by_min else nms_iou
-    if not len(rows):
-        return np.zeros(0, dtype=int)
+    if len(rows) <= 1:
+        return np.arange(len(rows))
     if rows[:, 0].min() == rows[:, 0].max():  # one frame (the CPU's batches)
         return np.sort(picker(rows[:, 1:5], rows[:, 5], threshold))
     kept = []

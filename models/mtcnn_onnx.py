@@ -43,9 +43,8 @@ _EXPORTS = {
 
 
 class Cascade(NamedTuple):
-    """The three networks as callables: (N, 1, H, W) float tensor -> tuple of tensors.
-
-    P(face) is the last channel of each network's probability output."""
+    """The three networks: `OnnxNet`s, or torch modules ((N, 1, H, W) float tensor -> tuple
+    of tensors). P(face) is the last channel of each network's probability output."""
 
     pnet: object
     rnet: object
@@ -53,14 +52,14 @@ class Cascade(NamedTuple):
 
 
 class OnnxNet:
-    """One network's ONNX Runtime session, called like the torch module it was made from."""
+    """One network's ONNX Runtime session: (N, 1, H, W) float32 array -> list of arrays,
+    the torch module's outputs."""
 
     def __init__(self, session: onnxruntime.InferenceSession) -> None:
         self._session = session
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        pixels = np.ascontiguousarray(x.numpy(), dtype=np.float32)
-        return tuple(torch.from_numpy(out) for out in self._session.run(None, {"x": pixels}))
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})
 
 
 def onnx_cascade(nets: MtcnnNets, weights_path: str, threads: int) -> Cascade:
