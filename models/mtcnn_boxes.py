@@ -5,6 +5,8 @@ non-maximum suppression (OpenCV's IoU NMS, MTCNN's "Min" NMS)."""
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -36,15 +38,24 @@ def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     mean of input rows floor(i H / h) to ceil((i + 1) H / h), columns alike), to float32
     rounding, read off the integral images `sums` in O(h w) instead of O(H W) per level.
     """
-    height, width = sums.shape[1] - 1, sums.shape[2] - 1
-    (y0, y1), (x0, x1) = _windows(height, size[0]), _windows(width, size[1])
+    y0, y1, x0, x1, area = _windows(sums.shape[1] - 1, sums.shape[2] - 1, *size)
     rows = np.take(sums, y1, axis=1) - np.take(sums, y0, axis=1)  # the windows' row sums
     total = np.take(rows, x1, axis=2) - np.take(rows, x0, axis=2)
-    area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     return (total / area).astype(np.float32)
 
 
-def _windows(length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=256)
+def _windows(height: int, width: int, h: int, w: int) -> tuple[np.ndarray, ...]:
+    """A level's windows (first and last + 1 row, first and last + 1 column) and their
+    areas; the same for every frame of a video, so kept (read-only)."""
+    (y0, y1), (x0, x1) = _bounds(height, h), _bounds(width, w)
+    windows = (y0, y1, x0, x1, (y1 - y0)[:, None] * (x1 - x0)[None, :])
+    for array in windows:
+        array.setflags(write=False)
+    return windows
+
+
+def _bounds(length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     index = np.arange(out)
     return (index * length) // out, -((-(index + 1) * length) // out)
 
