@@ -32,6 +32,7 @@ from affectflow.models.mtcnn_boxes import (
     box_crops,
     integrals,
     nms,
+    nms_apart,
     pnet_cells,
     regress,
     square,
@@ -213,14 +214,14 @@ def _propose(
     level = _pyramid(grays, sums, device)
     height, width = grays[0].shape
     scale, side = PNET_CELL / min_face, min(height, width) * PNET_CELL / min_face
-    found = []
+    found = [np.zeros((0, 10), np.float32)]
     while side >= PNET_CELL:
         size = (int(height * scale + 1), int(width * scale + 1))
         reg, prob = _run(pnet, level(size))
-        rows = pnet_cells(reg, prob[:, -1], scale, threshold)
-        found.append(rows[nms(rows, 0.5)])
+        found.append(pnet_cells(reg, prob[:, -1], scale, threshold))
         scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
-    rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
+    rows = np.concatenate(found)  # NMS per level, then across levels
+    rows = rows[nms_apart(rows, np.repeat(np.arange(len(found)), list(map(len, found))), 0.5)]
     rows = rows[nms(rows, 0.7)]
     w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
     rows[:, 1:5] += rows[:, 6:10] * np.stack([w, h, w, h], axis=1)

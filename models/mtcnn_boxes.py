@@ -185,6 +185,18 @@ def nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
     return np.array(sorted(kept), dtype=int)
 
 
+def nms_apart(rows: np.ndarray, groups: np.ndarray, threshold: float) -> np.ndarray:
+    """`nms` (IoU) within each frame and group (e.g. pyramid level) of rows of whole-px
+    boxes (PNet's cells), in one call: each (frame, group)'s boxes are moved right, by
+    whole px, past the others', which leaves every IoU within it as it was."""
+    if len(rows) <= 1:
+        return np.arange(len(rows))
+    boxes = rows[:, 1:5].astype(np.float64)
+    key = rows[:, 0].astype(np.int64) * (int(groups.max()) + 1) + groups
+    boxes[:, [0, 2]] += (key * (boxes[:, 2].max() - boxes[:, 0].min() + 1))[:, None]
+    return np.sort(nms_iou(boxes, rows[:, 5], threshold))
+
+
 def nms_iou(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """OpenCV's greedy IoU NMS of (x1, y1, x2, y2) boxes."""
     x1, y1, x2, y2 = boxes.T
