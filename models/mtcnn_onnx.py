@@ -3,13 +3,14 @@
 On one CPU thread ONNX Runtime runs the cascade's small convolutions and ceil-mode max
 pools in about two thirds of torch's time per frame (`benchmarks/detect.py`). The folded
 (grayscale) torch networks are exported to ONNX once per weights file and cached beside
-it (`<weights>.gray.v3.<net>.onnx`, written atomically; kept in memory only when that
+it (`<weights>.gray.v4.<net>.onnx`, written atomically; kept in memory only when that
 folder is read-only or a cached file does not load). Two rewrites make the graphs ONNX
 Runtime runs fast, with the same values: each PReLU becomes `relu(x) + a * min(x, 0)`
 (ONNX Runtime's own PRelu kernel took 30-45% of each network's time; `_SplitPReLU`
 says how it stays in ONNX Runtime's blocked layout, 7-18% less time), and PNet's
 two-way softmax becomes a sigmoid of the logits' difference, fused into its convolution
-(PNet then returns P(face) alone: callers read the last channel). Outputs equal torch's
+(PNet then returns P(face) alone: callers read the last channel); RNet's first layer gets
+4 channels of zeros (`_widen_first_layer`). Outputs equal torch's
 to within 1e-5 (`tests/models/test_mtcnn_onnx.py`). Each session runs on `threads`
 intra-op threads that sleep when idle (no spinning on a shared machine).
 """
@@ -34,7 +35,7 @@ from affectflow.models.mtcnn_nets import MtcnnNets
 
 _LOG = logging.getLogger(__name__)
 OPSET = 17
-EXPORT_VERSION = "v3"  # in the cached files' names: a new export rewrite, new files
+EXPORT_VERSION = "v4"  # in the cached files' names: a new export rewrite, new files
 # net -> (example input shape, output names, dynamic axes of the input "x")
 _EXPORTS = {
     "pnet": ((1, 1, 64, 64), ("reg", "prob"), {0: "n", 2: "h", 3: "w"}),
@@ -162,9 +163,28 @@ class _FaceProbability(nn.Module):
 def _rewritten(net: nn.Module, name: str) -> nn.Module:
     """A copy of `net` with the rewrites ONNX Runtime runs faster (module docstring)."""
     net = copy.deepcopy(net)
+    if name == "rnet":
+        _widen_first_layer(net, 32)
     for child, module in list(net.named_children()):
         if isinstance(module, nn.PReLU):
             setattr(net, child, _SplitPReLU(module))
     if name == "pnet":
         net.conv4_1, net.softmax4_1 = _FaceProbability(net.conv4_1), nn.Identity()
     return net
+
+
+def _widen_first_layer(net: nn.Module, channels: int) -> None:
+    """Give `conv1` (and `prelu1`, `conv2`'s inputs) `channels` channels, the new ones all
+    zero: the same outputs, and a channel count ONNX Runtime's blocked layout takes
+    whole (RNet's 28 -> 32: its first max pool then needs no reordering, 8-13% faster)."""
+    conv1, prelu1, conv2 = net.conv1, net.prelu1, net.conv2
+    extra = channels - conv1.out_channels
+    wide1 = nn.Conv2d(conv1.in_channels, channels, conv1.kernel_size)
+    wide1.weight.data = F.pad(conv1.weight.data, (0, 0, 0, 0, 0, 0, 0, extra))
+    wide1.bias.data = F.pad(conv1.bias.data, (0, extra))
+    wide_prelu = nn.PReLU(channels)
+    wide_prelu.weight.data = F.pad(prelu1.weight.data, (0, extra))
+    wide2 = nn.Conv2d(channels, conv2.out_channels, conv2.kernel_size)
+    wide2.weight.data = F.pad(conv2.weight.data, (0, 0, 0, 0, 0, extra))
+    wide2.bias.data = conv2.bias.data.clone()
+    net.conv1, net.prelu1, net.conv2 = wide1, wide_prelu, wide2
