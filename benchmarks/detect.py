@@ -10,8 +10,10 @@ ONet), with seconds per stage, and the fast path's recall of the Haar reference'
 hits: raw (every reference box) and confirmed (boxes of tracks that pass the
 `min_track_frames` gate, the faces the job keeps). A hit is a fast-path box with
 IoU >= 0.5. Seconds are CPU seconds of this process (`time.process_time`: robust to a
-busy machine), with one OpenCV and one torch thread. `--default-only` skips the Haar
-settings (run it under an older checkout on PYTHONPATH to compare defaults side by side).
+busy machine), with one OpenCV and one torch thread. The MTCNN detector is loaded once,
+before the timing, and shared by the clips' searches (as a job's worker shares one);
+each clip gets its own finder and tracker. `--default-only` skips the Haar settings (run
+it under an older checkout on PYTHONPATH to compare defaults side by side).
 """
 
 from __future__ import annotations
@@ -50,14 +52,15 @@ def decode(fps: float) -> tuple[dict[str, list[np.ndarray]], float]:
     return frames, time.process_time() - started
 
 
-def default_finder() -> FaceFinder:
-    """The job's default search (`DetectSettings()`): MTCNN, every box checked by ONet."""
+def default_finders() -> Callable[[], FaceFinder]:
+    """The job's default search (`DetectSettings()`): MTCNN, every box checked by ONet;
+    one detector, loaded now, a new finder for each clip."""
     settings = DetectSettings()
     size = (settings.min_face, settings.min_face)
     mtcnn = MtcnnDetector(str(fetch_mtcnn_weights()), size, "cpu")
     mtcnn.load()
     width, every = settings.detect_width or None, settings.detect_every
-    return FaceFinder(mtcnn, IoUTracker(), width, every, mtcnn, settings.min_face_score)
+    return lambda: FaceFinder(mtcnn, IoUTracker(), width, every, mtcnn, settings.min_face_score)
 
 
 def haar_finder(width: int | None, every: int) -> FaceFinder:
@@ -127,7 +130,7 @@ def main() -> None:
     torch.set_num_threads(1)
     frames, decode_s = decode(args.fps)
     sampled = sum(len(grays) for grays in frames.values())
-    _, default_s, _ = search(frames, default_finder)
+    _, default_s, _ = search(frames, default_finders())
 
     def rate(seconds: float) -> float:
         return round(sampled / seconds, 1)

@@ -22,12 +22,12 @@ import json
 FRAMES_PER_VIDEO_MINUTE = 600  # 10 fps
 # CPU seconds per video-minute, measured here with benchmarks/detect.py --default-only
 # (CPU seconds of one process pinned to one core, one thread, 457 sampled frames of the
-# six bundled clips, best of two runs alternated with the previous code on a shared
-# machine at load 7.5-8.2, 2026-12-04 session 3: the search took 3.51-3.77 s, the previous
-# code's 4.91-5.43 s) and benchmarks/inference.py (channels-last, one thread, batch 64).
+# six bundled clips, best of four runs alternated with the previous code on a shared
+# machine at load 0.8-0.9, 2026-12-04 session 4: the search took 2.27-2.58 s, the previous
+# code's 3.14-3.29 s) and benchmarks/inference.py (channels-last, one thread, batch 64).
 MEASURED = {
-    "decode": FRAMES_PER_VIDEO_MINUTE * 1.10 / 457,  # decode only
-    "detect": FRAMES_PER_VIDEO_MINUTE * 3.51 / 457,  # the default: MTCNN (ONNX Runtime) + check
+    "decode": FRAMES_PER_VIDEO_MINUTE * 1.00 / 457,  # decode only
+    "detect": FRAMES_PER_VIDEO_MINUTE * 2.27 / 457,  # the default: MTCNN (ONNX Runtime) + check
     "infer": FRAMES_PER_VIDEO_MINUTE / 1325,  # benchmarks/inference.py, batch 64, 1 face/frame
 }
 # Per video, whatever its length: download (yt-dlp, probe), unit write, the job's own

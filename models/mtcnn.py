@@ -32,12 +32,13 @@ from affectflow.models.mtcnn_boxes import (
     box_crops,
     integrals,
     nms,
+    nms_apart,
     pnet_cells,
     regress,
     square,
 )
 from affectflow.models.mtcnn_nets import MtcnnNets
-from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
+from affectflow.models.mtcnn_onnx import Cascade, OnnxNet, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.records import FaceBox
 
@@ -213,14 +214,14 @@ def _propose(
     level = _pyramid(grays, sums, device)
     height, width = grays[0].shape
     scale, side = PNET_CELL / min_face, min(height, width) * PNET_CELL / min_face
-    found = []
+    found = [np.zeros((0, 10), np.float32)]
     while side >= PNET_CELL:
         size = (int(height * scale + 1), int(width * scale + 1))
-        reg, prob = pnet(level(size))
-        rows = pnet_cells(reg.cpu().numpy(), prob[:, -1].cpu().numpy(), scale, threshold)
-        found.append(rows[nms(rows, 0.5)])
+        reg, prob = _run(pnet, level(size))
+        found.append(pnet_cells(reg, prob[:, -1], scale, threshold))
         scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
-    rows = np.concatenate(found) if found else np.zeros((0, 10), np.float32)
+    rows = np.concatenate(found)  # NMS per level, then across levels
+    rows = rows[nms_apart(rows, np.repeat(np.arange(len(found)), list(map(len, found))), 0.5)]
     rows = rows[nms(rows, 0.7)]
     w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
     rows[:, 1:5] += rows[:, 6:10] * np.stack([w, h, w, h], axis=1)
@@ -229,14 +230,30 @@ def _propose(
 
 def _pyramid(
     grays: list[np.ndarray], sums: np.ndarray, device: str
-) -> Callable[[tuple[int, int]], torch.Tensor]:
+) -> Callable[[tuple[int, int]], np.ndarray | torch.Tensor]:
     """size -> the frames shrunk to it by area averaging (facenet's `interpolate(mode="area")`),
-    normalised, (n, 1, h, w): on the CPU from the integral images `sums` (same values, a
-    fraction of the time on large frames)."""
+    normalised, (n, 1, h, w): on the CPU an array, from the integral images `sums` (same
+    values, a fraction of the time on large frames); on a GPU a tensor there."""
     if device != "cpu":
         frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
         return lambda size: _normalise(F.interpolate(frames, size=size, mode="area"))
-    return lambda size: torch.from_numpy(_normalise(area_shrink(sums, size))[:, None])
+    return lambda size: _normalised(area_shrink(sums, size))[:, None]
+
+
+def _normalised(pixels: np.ndarray) -> np.ndarray:
+    """`_normalise` of a float32 array, in place: the same values, no copies."""
+    pixels -= 127.5
+    pixels *= 0.0078125
+    return pixels
+
+
+def _run(net: object, x: np.ndarray | torch.Tensor) -> list[np.ndarray]:
+    """A network's outputs as arrays (an `OnnxNet`, or a torch module on its device)."""
+    if isinstance(net, OnnxNet):
+        return net(x)
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x).to(next(net.parameters()).device)
+    return [out.cpu().numpy() for out in net(x)]
 
 
 def _refine(
@@ -250,8 +267,8 @@ def _refine(
     """RNet on 24 x 24 crops: keep, NMS, regress, square."""
     if not len(rows):
         return rows
-    reg, prob = rnet(_crops(grays, rows, 24, device, sums))
-    score, reg = prob[:, 1].cpu().numpy(), reg.cpu().numpy()
+    reg, prob = _run(rnet, _crops(grays, rows, 24, device, sums))
+    score = prob[:, 1]
     keep = score > threshold
     rows, reg = rows[keep], reg[keep]
     rows[:, 5] = score[keep]
@@ -276,8 +293,8 @@ def _output(
     if not len(rows):
         empty = np.zeros((0, 6), np.float32)
         return (empty, empty[:, 0], empty[:, :5], empty[:, :5]), np.zeros(0, dtype=int)
-    reg, points, prob = onet(_crops(grays, rows, 48, device, sums))
-    score, reg, points = prob[:, 1].cpu().numpy(), reg.cpu().numpy(), points.cpu().numpy()
+    reg, points, prob = _run(onet, _crops(grays, rows, 48, device, sums))
+    score = prob[:, 1]
     w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
     xs = points[:, :5] * w[:, None] + rows[:, 1:2] - 1
     ys = points[:, 5:] * h[:, None] + rows[:, 2:3] - 1
@@ -306,10 +323,13 @@ def _crops(
     size: int,
     device: str,
     sums: np.ndarray | None = None,
-) -> torch.Tensor:
-    """(n, 1, size, size) normalised crops of the rows' boxes, zero outside the frame."""
+) -> np.ndarray | torch.Tensor:
+    """(n, 1, size, size) normalised crops of the rows' boxes, zero outside the frame: an
+    array on the CPU, a tensor on a GPU."""
     crops = box_crops(grays, rows, size, sums)[:, None]
-    return _normalise(torch.from_numpy(crops).to(device))
+    if device != "cpu":
+        return _normalise(torch.from_numpy(crops).to(device))
+    return _normalised(crops)
 
 
 def _face_box(row: np.ndarray) -> FaceBox:

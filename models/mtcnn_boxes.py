@@ -5,6 +5,8 @@ non-maximum suppression (OpenCV's IoU NMS, MTCNN's "Min" NMS)."""
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -13,6 +15,11 @@ import numpy as np
 # x.5), so it rounds the means farther than this from x.5 as they are.
 TIE_MARGIN = 1e-4
 PNET_CELL = 12  # PNet's window: the smallest face it sees at a pyramid level
+# CPU microseconds of the two exact ways to a crop (one core, 2026-12-04): OpenCV's resize,
+# per box and per px of the box; `_area_means`, per call and per px of the crop. They
+# only choose the faster way: the crops are the same either way.
+CV2_US = (5.0, 0.0017)
+INTEGRAL_US = (40.0, 0.01)
 
 
 def integrals(grays: list[np.ndarray]) -> np.ndarray:
@@ -31,15 +38,24 @@ def area_shrink(sums: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     mean of input rows floor(i H / h) to ceil((i + 1) H / h), columns alike), to float32
     rounding, read off the integral images `sums` in O(h w) instead of O(H W) per level.
     """
-    height, width = sums.shape[1] - 1, sums.shape[2] - 1
-    (y0, y1), (x0, x1) = _windows(height, size[0]), _windows(width, size[1])
+    y0, y1, x0, x1, area = _windows(sums.shape[1] - 1, sums.shape[2] - 1, *size)
     rows = np.take(sums, y1, axis=1) - np.take(sums, y0, axis=1)  # the windows' row sums
     total = np.take(rows, x1, axis=2) - np.take(rows, x0, axis=2)
-    area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     return (total / area).astype(np.float32)
 
 
-def _windows(length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=256)
+def _windows(height: int, width: int, h: int, w: int) -> tuple[np.ndarray, ...]:
+    """A level's windows (first and last + 1 row, first and last + 1 column) and their
+    areas; the same for every frame of a video, so kept (read-only)."""
+    (y0, y1), (x0, x1) = _bounds(height, h), _bounds(width, w)
+    windows = (y0, y1, x0, x1, (y1 - y0)[:, None] * (x1 - x0)[None, :])
+    for array in windows:
+        array.setflags(write=False)
+    return windows
+
+
+def _bounds(length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     index = np.arange(out)
     return (index * length) // out, -((-(index + 1) * length) // out)
 
@@ -50,18 +66,17 @@ def box_crops(
     """(n, size, size) float32 crops of the rows' boxes (whole px: facenet's 1-based
     `pad`), zero outside the frame, resized as `cv2.resize(INTER_AREA)` resizes them.
 
-    With the frames' integral images `sums`, a box of at least `size` px each way is
-    averaged off them in O(size^2) instead of O(box area) (`_area_means`) and rounded:
-    OpenCV's values, since its float32 sums are off by far less than `TIE_MARGIN`, except
-    where a mean lies within `TIE_MARGIN` of x.5 and OpenCV could round either way: that
-    crop, the upscaled ones, and all of them without `sums`, go through `cv2.resize`.
+    With the frames' integral images `sums`, boxes of at least `size` px each way are
+    averaged off them (`_area_means`: O(size^2) a box instead of O(box area)) where that
+    is the faster way (`_off_integrals`), and rounded: OpenCV's values, since its float32
+    sums are off by far less than `TIE_MARGIN`, except where a mean lies within
+    `TIE_MARGIN` of x.5 and OpenCV could round either way: that crop, the upscaled ones,
+    the small ones, and all of them without `sums`, go through `cv2.resize`.
     """
     boxes = np.trunc(rows[:, :5]).astype(np.intp)
     boxes[:, 1:3] -= 1
     out = np.empty((len(rows), size, size), np.float32)
-    done = (boxes[:, 3] - boxes[:, 1] >= size) & (boxes[:, 4] - boxes[:, 2] >= size)
-    if sums is None:
-        done[:] = False
+    done = _off_integrals(boxes, size) if sums is not None else np.zeros(len(rows), bool)
     if done.any():
         means = _area_means(sums, boxes[done], size)
         near_half = np.abs(means - np.floor(means) - 0.5) < TIE_MARGIN
@@ -70,6 +85,18 @@ def box_crops(
     for k in np.flatnonzero(~done):
         out[k] = _resized(grays[boxes[k, 0]], boxes[k, 1:], size)
     return out
+
+
+def _off_integrals(boxes: np.ndarray, size: int) -> np.ndarray:
+    """Which boxes (frame, x1, y1, x2, y2) to average off integral images: those of at
+    least `size` px each way that OpenCV would take longer over (its time grows with the
+    box's area, `_area_means`'s with the crop's), if together they repay the set-up."""
+    width, height = boxes[:, 3] - boxes[:, 1], boxes[:, 4] - boxes[:, 2]
+    saved = CV2_US[0] + CV2_US[1] * width * height - INTEGRAL_US[1] * size * size
+    use = (width >= size) & (height >= size) & (saved > 0)
+    if saved[use].sum() <= INTEGRAL_US[0]:
+        use[:] = False
+    return use
 
 
 def _resized(gray: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
@@ -94,29 +121,30 @@ def _area_means(sums: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     each output pixel is its cell's integral over its area.
     """
     frame, x1, y1, x2, y2 = boxes.T
-    ix, tx = _edges(x1, x2, size, sums.shape[2] - 1)
-    iy, ty = _edges(y1, y2, size, sums.shape[1] - 1)
-    f, row, col = frame[:, None, None], iy[:, :, None], ix[:, None, :]
-    wx, wy = tx[:, None, :], ty[:, :, None]
-    top = sums[f, row, col] * (1 - wx) + sums[f, row, col + 1] * wx
-    bottom = sums[f, row + 1, col] * (1 - wx) + sums[f, row + 1, col + 1] * wx
-    cum = top * (1 - wy) + bottom * wy  # (n, size + 1, size + 1) integrals at the grid
-    cells = cum[:, 1:, 1:] - cum[:, :-1, 1:] - cum[:, 1:, :-1] + cum[:, :-1, :-1]
-    area = ((x2 - x1) * (y2 - y1) / size**2)[:, None, None]
-    return cells / area
-
-
-def _edges(lo: np.ndarray, hi: np.ndarray, size: int, limit: int) -> tuple:
-    """The grid's size + 1 edges from `lo` to `hi`, clamped to [0, limit]: (pixel, fraction)."""
-    edges = lo[:, None] + (hi - lo)[:, None] * (np.arange(size + 1) / size)
-    edges = np.clip(edges, 0, limit)
-    pixel = np.minimum(edges.astype(np.intp), limit - 1)
-    return pixel, edges - pixel
+    _, rows, stride = sums.shape
+    step = np.arange(size + 1) / size  # the grid's edges, clamped: (pixel, fraction)
+    ex = np.clip(x1[:, None] + (x2 - x1)[:, None] * step, 0, stride - 1)
+    ey = np.clip(y1[:, None] + (y2 - y1)[:, None] * step, 0, rows - 1)
+    ix = np.minimum(ex.astype(np.intp), stride - 2)
+    iy = np.minimum(ey.astype(np.intp), rows - 2)
+    wx, wy = (ex - ix)[:, None, :], (ey - iy)[:, :, None]
+    at = (frame * (rows * stride))[:, None, None] + (iy * stride)[:, :, None] + ix[:, None, :]
+    flat = sums.reshape(-1)
+    s00, s01 = flat.take(at), flat.take(at + 1)
+    at += stride
+    s10, s11 = flat.take(at), flat.take(at + 1)
+    top = s00 + (s01 - s00) * wx
+    cum = top + (s10 + (s11 - s10) * wx - top) * wy  # (n, size + 1, size + 1) integrals
+    cells = np.diff(np.diff(cum, axis=1), axis=2)
+    cells *= (size * size / ((x2 - x1) * (y2 - y1)))[:, None, None]
+    return cells
 
 
 def pnet_cells(reg: np.ndarray, prob: np.ndarray, scale: float, threshold: float) -> np.ndarray:
     """PNet cells above `threshold` -> rows (frame, x1, y1, x2, y2, score, 4 offsets)."""
     frame, ys, xs = np.nonzero(prob >= threshold)
+    if not len(frame):
+        return np.zeros((0, 10), np.float32)
     corner = np.stack([xs, ys], axis=1).astype(np.float32)
     top_left = np.floor((2 * corner + 1) / scale)
     bottom_right = np.floor((2 * corner + PNET_CELL) / scale)
@@ -146,8 +174,8 @@ def square(rows: np.ndarray) -> np.ndarray:
 def nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
     """Indices kept by per-frame NMS (IoU, or intersection over the smaller box)."""
     picker = nms_min if by_min else nms_iou
-    if not len(rows):
-        return np.zeros(0, dtype=int)
+    if len(rows) <= 1:
+        return np.arange(len(rows))
     if rows[:, 0].min() == rows[:, 0].max():  # one frame (the CPU's batches)
         return np.sort(picker(rows[:, 1:5], rows[:, 5], threshold))
     kept = []
@@ -155,6 +183,18 @@ def nms(rows: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
         index = np.flatnonzero(rows[:, 0] == frame)
         kept.extend(index[picker(rows[index, 1:5], rows[index, 5], threshold)])
     return np.array(sorted(kept), dtype=int)
+
+
+def nms_apart(rows: np.ndarray, groups: np.ndarray, threshold: float) -> np.ndarray:
+    """`nms` (IoU) within each frame and group (e.g. pyramid level) of rows of whole-px
+    boxes (PNet's cells), in one call: each (frame, group)'s boxes are moved right, by
+    whole px, past the others', which leaves every IoU within it as it was."""
+    if len(rows) <= 1:
+        return np.arange(len(rows))
+    boxes = rows[:, 1:5].astype(np.float64)
+    key = rows[:, 0].astype(np.int64) * (int(groups.max()) + 1) + groups
+    boxes[:, [0, 2]] += (key * (boxes[:, 2].max() - boxes[:, 0].min() + 1))[:, None]
+    return np.sort(nms_iou(boxes, rows[:, 5], threshold))
 
 
 def nms_iou(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from affectflow.media.frames import iter_sampled_frames
-from affectflow.models import mtcnn
+from affectflow.models import mtcnn, mtcnn_boxes
 from affectflow.models.mtcnn import MtcnnDetector
-from affectflow.models.mtcnn_boxes import area_shrink, box_crops, integrals
+from affectflow.models.mtcnn_boxes import area_shrink, box_crops, integrals, nms, nms_apart
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "videos" / "hamilton_short_clip.mp4"
 
@@ -36,7 +36,13 @@ def random_rows(shape: tuple[int, int], frames: int, size: int, count: int) -> n
 
 
 @pytest.mark.parametrize("size", [24, 48])
-def test_crops_from_integral_images_are_opencvs_area_resize(grays, size: int) -> None:
+@pytest.mark.parametrize("way", ["faster", "integrals"])
+def test_crops_from_integral_images_are_opencvs_area_resize(
+    grays, size: int, way: str, monkeypatch
+) -> None:
+    """Whichever way each box takes (the faster, or integral images wherever they can)."""
+    if way == "integrals":
+        monkeypatch.setattr(mtcnn_boxes, "CV2_US", (1e9, 0.0))
     rows = random_rows(grays[0].shape, len(grays), size, 600)
     expected = box_crops(grays, rows, size)  # OpenCV's resize of each box
     got = box_crops(grays, rows, size, integrals(grays))
@@ -81,3 +87,21 @@ def test_frames_whose_sum_passes_int32_get_float_integrals() -> None:
     sums = integrals([gray])
     assert sums.dtype == np.float64 and sums[0, -1, -1] == 255 * gray.size
     assert np.allclose(area_shrink(sums, (22, 40)), 255)
+
+
+def test_nms_of_levels_moved_apart_is_nms_of_each_level() -> None:
+    """Whole-px boxes of 3 frames x 4 levels, overlapping, with tied scores."""
+    rng = np.random.default_rng(5)
+    count = 400
+    x1, y1 = rng.integers(0, 60, count), rng.integers(0, 40, count)
+    side = rng.integers(12, 40, count)
+    frame, level = rng.integers(0, 3, count), rng.integers(0, 4, count)
+    score = rng.choice([0.6, 0.7, 0.8, 0.9], count)
+    rows = np.stack([frame, x1, y1, x1 + side, y1 + side, score], axis=1).astype(np.float32)
+    expected = []
+    for group in np.unique(frame * 4 + level):
+        index = np.flatnonzero(frame * 4 + level == group)
+        expected.extend(index[nms(rows[index], 0.5)])
+    kept = nms_apart(rows, level, 0.5)
+    assert 50 < len(kept) < count
+    assert kept.tolist() == sorted(expected)

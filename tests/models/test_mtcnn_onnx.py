@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from affectflow.media.frames import iter_sampled_frames
 from affectflow.models.mtcnn import FaceCheck, MtcnnDetector
 from affectflow.models.mtcnn_boxes import area_shrink, integrals
-from affectflow.models.mtcnn_onnx import EXPORT_VERSION, OnnxNet, _rewritten
+from affectflow.models.mtcnn_onnx import EXPORT_VERSION, OnnxNet, _rewritten, _SplitPReLU
 from affectflow.schemas.records import FaceBox
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -120,3 +120,14 @@ def test_the_rewrites_for_onnx_runtime_keep_each_networks_outputs(weights: str) 
                 torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
             assert out[-1].shape[1] == (1 if name == "pnet" else 2)
             torch.testing.assert_close(out[-1][:, -1], expected[-1][:, 1], rtol=0, atol=1e-6)
+
+
+def test_the_split_prelu_is_prelus_values_exactly() -> None:
+    """On feature maps (batch norms and relus) and vectors alike, slopes of either sign."""
+    prelu = torch.nn.PReLU(6)
+    prelu.weight.data = torch.tensor([-1.3, -0.2, 0.0, 0.25, 0.7, 1.2])
+    x = torch.randn(3, 6, 7, 9, generator=torch.Generator().manual_seed(0)) * 3
+    x[0, :, 0, 0] = 0.0
+    with torch.no_grad():
+        assert torch.equal(_SplitPReLU(prelu)(x), prelu(x))
+        assert torch.equal(_SplitPReLU(prelu)(x[:, :, 1, 1]), prelu(x[:, :, 1, 1]))
