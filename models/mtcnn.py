@@ -1,4 +1,4 @@
-"""MTCNN face detection and the ONet face check, on grayscale frames, in plain torch.
+"""MTCNN face detection and the ONet face check, on grayscale frames.
 
 The cascade of Zhang et al. 2016 as facenet-pytorch runs it (thresholds 0.6/0.7/0.7,
 pyramid factor 0.709, NMS 0.5 and 0.7 per scale and image, "Min" NMS after ONet), with
@@ -10,41 +10,28 @@ convolutions are folded to one input channel (exactly what three equal channels 
 `MtcnnDetector` has `HaarFaceDetector`'s interface (`detect`, `detect_scaled`,
 `detect_near`) plus `detect_batch` (frames of one size in one batch: on GPU runners)
 and `check` (ONet's verdict and five landmarks for any box, whoever proposed it).
-On the CPU the networks run on ONNX Runtime (`models/mtcnn_onnx.py`, same outputs to
-1e-5); on a GPU, or with `backend="torch"`, in torch.
+The cascade's three stages are `models/mtcnn_cascade.py`. On the CPU the networks run on
+ONNX Runtime (`models/mtcnn_onnx.py`, same outputs to 1e-5); on a GPU, or with
+`backend="torch"`, in torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
-from affectflow.models.mtcnn_boxes import (
-    PNET_CELL,
-    area_shrink,
-    box_crops,
-    integrals,
-    nms,
-    nms_apart,
-    pnet_cells,
-    regress,
-    square,
-)
+from affectflow.models.mtcnn_boxes import PNET_CELL, integrals, square
+from affectflow.models.mtcnn_cascade import Output, onet_output, propose, refine
 from affectflow.models.mtcnn_nets import MtcnnNets
-from affectflow.models.mtcnn_onnx import Cascade, OnnxNet, onnx_cascade
+from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.records import FaceBox
 
 THRESHOLDS = (0.6, 0.7, 0.7)
-PYRAMID_FACTOR = 0.709
-T = TypeVar("T", torch.Tensor, np.ndarray)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,9 +138,9 @@ class MtcnnDetector:
         nets = self.load()
         min_face = float(min_face or self.min_size[0])
         sums = integrals(grays)  # the pyramid's levels and the crops, read off them
-        boxes = _propose(nets.pnet, grays, sums, min_face, self.thresholds[0], self.device)
-        boxes = _refine(nets.rnet, grays, sums, boxes, self.thresholds[1], self.device)
-        output, keep = _output(nets.onet, grays, boxes, self.device, sums=sums)
+        boxes = propose(nets.pnet, grays, sums, min_face, self.thresholds[0], self.device)
+        boxes = refine(nets.rnet, grays, sums, boxes, self.thresholds[1], self.device)
+        output, keep = onet_output(nets.onet, grays, boxes, self.device, sums=sums)
         keep = keep[output[1][keep] >= self.thresholds[2]]
         per_frame: list[list[FaceCheck]] = [[] for _ in grays]
         for index, check in zip(boxes[keep, 0].astype(int), _checks(output, keep), strict=True):
@@ -175,10 +162,10 @@ class MtcnnDetector:
             return []
         onet = self.load().onet
         rows = np.array([[0, b.x, b.y, b.x + b.w, b.y + b.h, 1.0] for b in boxes], np.float32)
-        output, keep = _output(onet, [gray], square(rows), self.device, suppress=False)
+        output, keep = onet_output(onet, [gray], square(rows), self.device, suppress=False)
         score = output[1]
         for _ in range(self.landmark_passes):
-            output, _ = _output(onet, [gray], square(output[0]), self.device, suppress=False)
+            output, _ = onet_output(onet, [gray], square(output[0]), self.device, suppress=False)
         checks = _checks((output[0], score, output[2], output[3]), keep)
         return [dataclasses.replace(c, box=b) for c, b in zip(checks, boxes, strict=True)]
 
@@ -198,112 +185,6 @@ def _fold_to_gray(nets: MtcnnNets) -> MtcnnNets:
     return nets
 
 
-def _normalise(pixels: T) -> T:
-    return (pixels - 127.5) * 0.0078125
-
-
-def _propose(
-    pnet: object,
-    grays: list[np.ndarray],
-    sums: np.ndarray,
-    min_face: float,
-    threshold: float,
-    device: str,
-) -> np.ndarray:
-    """PNet over the pyramid -> rows (frame, x1, y1, x2, y2, score), squared."""
-    level = _pyramid(grays, sums, device)
-    height, width = grays[0].shape
-    scale, side = PNET_CELL / min_face, min(height, width) * PNET_CELL / min_face
-    found = [np.zeros((0, 10), np.float32)]
-    while side >= PNET_CELL:
-        size = (int(height * scale + 1), int(width * scale + 1))
-        reg, prob = _run(pnet, level(size))
-        found.append(pnet_cells(reg, prob[:, -1], scale, threshold))
-        scale, side = scale * PYRAMID_FACTOR, side * PYRAMID_FACTOR
-    rows = np.concatenate(found)  # NMS per level, then across levels
-    rows = rows[nms_apart(rows, np.repeat(np.arange(len(found)), list(map(len, found))), 0.5)]
-    rows = rows[nms(rows, 0.7)]
-    w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
-    rows[:, 1:5] += rows[:, 6:10] * np.stack([w, h, w, h], axis=1)
-    return square(rows[:, :6])
-
-
-def _pyramid(
-    grays: list[np.ndarray], sums: np.ndarray, device: str
-) -> Callable[[tuple[int, int]], np.ndarray | torch.Tensor]:
-    """size -> the frames shrunk to it by area averaging (facenet's `interpolate(mode="area")`),
-    normalised, (n, 1, h, w): on the CPU an array, from the integral images `sums` (same
-    values, a fraction of the time on large frames); on a GPU a tensor there."""
-    if device != "cpu":
-        frames = torch.as_tensor(np.stack(grays), device=device).float()[:, None]
-        return lambda size: _normalise(F.interpolate(frames, size=size, mode="area"))
-    return lambda size: _normalised(area_shrink(sums, size))[:, None]
-
-
-def _normalised(pixels: np.ndarray) -> np.ndarray:
-    """`_normalise` of a float32 array, in place: the same values, no copies."""
-    pixels -= 127.5
-    pixels *= 0.0078125
-    return pixels
-
-
-def _run(net: object, x: np.ndarray | torch.Tensor) -> list[np.ndarray]:
-    """A network's outputs as arrays (an `OnnxNet`, or a torch module on its device)."""
-    if isinstance(net, OnnxNet):
-        return net(x)
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x).to(next(net.parameters()).device)
-    return [out.cpu().numpy() for out in net(x)]
-
-
-def _refine(
-    rnet: object,
-    grays: list[np.ndarray],
-    sums: np.ndarray,
-    rows: np.ndarray,
-    threshold: float,
-    device: str,
-) -> np.ndarray:
-    """RNet on 24 x 24 crops: keep, NMS, regress, square."""
-    if not len(rows):
-        return rows
-    reg, prob = _run(rnet, _crops(grays, rows, 24, device, sums))
-    score = prob[:, 1]
-    keep = score > threshold
-    rows, reg = rows[keep], reg[keep]
-    rows[:, 5] = score[keep]
-    pick = nms(rows, 0.7)
-    return square(regress(rows[pick], reg[pick]))
-
-
-Output = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # boxes, score, xs, ys
-
-
-def _output(
-    onet: object,
-    grays: list[np.ndarray],
-    rows: np.ndarray,
-    device: str,
-    suppress: bool = True,
-    sums: np.ndarray | None = None,
-) -> tuple[Output, np.ndarray]:
-    """ONet on 48 x 48 crops -> (regressed boxes, scores, landmark xs and ys), and the
-    indices NMS keeps (all of them with `suppress=False`); `sums`: the frames' integral
-    images, if at hand (`box_crops`)."""
-    if not len(rows):
-        empty = np.zeros((0, 6), np.float32)
-        return (empty, empty[:, 0], empty[:, :5], empty[:, :5]), np.zeros(0, dtype=int)
-    reg, points, prob = _run(onet, _crops(grays, rows, 48, device, sums))
-    score = prob[:, 1]
-    w, h = rows[:, 3] - rows[:, 1] + 1, rows[:, 4] - rows[:, 2] + 1
-    xs = points[:, :5] * w[:, None] + rows[:, 1:2] - 1
-    ys = points[:, 5:] * h[:, None] + rows[:, 2:3] - 1
-    boxes = regress(rows.copy(), reg)
-    boxes[:, 5] = score
-    keep = nms(boxes, 0.7, by_min=True) if suppress else np.arange(len(rows))
-    return (boxes, score, xs, ys), keep
-
-
 def _checks(output: Output, index: np.ndarray) -> list[FaceCheck]:
     """FaceChecks of the ONet rows `index` (built only for the rows asked for)."""
     boxes, score, xs, ys = output
@@ -315,21 +196,6 @@ def _checks(output: Output, index: np.ndarray) -> list[FaceCheck]:
         )
         for k in index
     ]
-
-
-def _crops(
-    grays: list[np.ndarray],
-    rows: np.ndarray,
-    size: int,
-    device: str,
-    sums: np.ndarray | None = None,
-) -> np.ndarray | torch.Tensor:
-    """(n, 1, size, size) normalised crops of the rows' boxes, zero outside the frame: an
-    array on the CPU, a tensor on a GPU."""
-    crops = box_crops(grays, rows, size, sums)[:, None]
-    if device != "cpu":
-        return _normalise(torch.from_numpy(crops).to(device))
-    return _normalised(crops)
 
 
 def _face_box(row: np.ndarray) -> FaceBox:

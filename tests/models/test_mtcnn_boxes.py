@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from affectflow.media.frames import iter_sampled_frames
-from affectflow.models import mtcnn, mtcnn_boxes
+from affectflow.models import mtcnn_boxes, mtcnn_cascade
 from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.models.mtcnn_boxes import area_shrink, box_crops, integrals, nms, nms_apart
 
@@ -76,7 +76,7 @@ def test_the_search_finds_what_it_found_with_opencvs_crops(mtcnn_weights: str, m
     detector = MtcnnDetector(mtcnn_weights, (40, 40))
     fast = [detector.detect_batch([gray])[0] for gray in grays]
     with monkeypatch.context() as patch:
-        patch.setattr(mtcnn, "box_crops", lambda g, r, s, sums=None: box_crops(g, r, s))
+        patch.setattr(mtcnn_cascade, "box_crops", lambda g, r, s, sums=None: box_crops(g, r, s))
         slow = [detector.detect_batch([gray])[0] for gray in grays]
     assert sum(len(faces) for faces in slow) >= 100
     assert fast == slow
