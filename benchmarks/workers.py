@@ -115,7 +115,7 @@ def speedups(runs: dict[str, list[dict]]) -> dict[str, float]:
     return {
         f"vs {name}": round(run["seconds"] / two, 2)
         for name, run in best.items()
-        if run["workers"] == 1
+        if CONFIGS[name][0] == 1
     }
 
 
