@@ -20,6 +20,7 @@ import argparse
 import json
 
 FRAMES_PER_VIDEO_MINUTE = 600  # 10 fps
+FLIP_PASSES = 2  # classifier passes per face under the default --flip-average on
 # CPU seconds per video-minute, measured here with benchmarks/detect.py --default-only
 # (CPU seconds of one process pinned to one core, one thread, 457 sampled frames of the
 # six bundled clips, best of four runs alternated with the previous code on a shared
@@ -28,7 +29,8 @@ FRAMES_PER_VIDEO_MINUTE = 600  # 10 fps
 MEASURED = {
     "decode": FRAMES_PER_VIDEO_MINUTE * 1.00 / 457,  # decode only
     "detect": FRAMES_PER_VIDEO_MINUTE * 2.27 / 457,  # the default: MTCNN (ONNX Runtime) + check
-    "infer": FRAMES_PER_VIDEO_MINUTE / 1325,  # benchmarks/inference.py, batch 64, 1 face/frame
+    # benchmarks/inference.py, batch 64, 1 face/frame, each face and its mirror image
+    "infer": FRAMES_PER_VIDEO_MINUTE * FLIP_PASSES / 1325,  # (--flip-average on, the default)
 }
 # Per video, whatever its length: download (yt-dlp, probe), unit write, the job's own
 # overhead. benchmarks/scale.py at N=100: 1.09 s per 2.4 s clip (24 frames, 24 faces),
@@ -76,7 +78,7 @@ def project(args: argparse.Namespace) -> dict:
     cpu_side = (stages["download+write"] + stages["decode"]) * minutes
     gpu_side = (
         FRAMES_PER_VIDEO_MINUTE / args.gpu_detect_frames_per_s
-        + FRAMES_PER_VIDEO_MINUTE / args.gpu_faces_per_s
+        + FRAMES_PER_VIDEO_MINUTE * FLIP_PASSES / args.gpu_faces_per_s
     ) * minutes
     gpu_worker_hours = max(cpu_side / args.gpu_vcpus, gpu_side) / args.utilisation / 3600
     gpu_price = args.gpu_hour + args.gpu_vcpus * vcpu_price

@@ -107,7 +107,7 @@ class ClassifySettings:
     model: str = "affectflow-minixception"  # `--model` (`pipelines/option_flags.py`)
     weights_sha256: str = ""
     flip_average: bool = switch(
-        False, "flip-average", LABELS, "average each face's class probabilities with its mirror "
+        True, "flip-average", LABELS, "average each face's class probabilities with its mirror "
         "image's (default: %(default)s)",
         doc="each face's class probabilities are the mean over its crop and the mirrored crop "
         "(two passes of the classifier)",
