@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from affectflow.schemas.settings import ClassifySettings
+
 FRAMES_PER_VIDEO_MINUTE = 600  # 10 fps
-FLIP_PASSES = 2  # classifier passes per face under the default --flip-average on
 # CPU seconds per video-minute, measured here with benchmarks/detect.py --default-only
 # (CPU seconds of one process pinned to one core, one thread, 457 sampled frames of the
 # six bundled clips, best of four runs alternated with the previous code on a shared
@@ -29,8 +30,9 @@ FLIP_PASSES = 2  # classifier passes per face under the default --flip-average o
 MEASURED = {
     "decode": FRAMES_PER_VIDEO_MINUTE * 1.00 / 457,  # decode only
     "detect": FRAMES_PER_VIDEO_MINUTE * 2.27 / 457,  # the default: MTCNN (ONNX Runtime) + check
-    # benchmarks/inference.py, batch 64, 1 face/frame, each face and its mirror image
-    "infer": FRAMES_PER_VIDEO_MINUTE * FLIP_PASSES / 1325,  # (--flip-average on, the default)
+    # benchmarks/inference.py, batch 64, 1 face/frame: one classifier pass per face
+    # (`--flip-average on` makes two: the face and its mirror image; `passes` below)
+    "infer": FRAMES_PER_VIDEO_MINUTE / 1325,
 }
 # Per video, whatever its length: download (yt-dlp, probe), unit write, the job's own
 # overhead. benchmarks/scale.py at N=100: 1.09 s per 2.4 s clip (24 frames, 24 faces),
@@ -43,6 +45,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     for stage, seconds in MEASURED.items():
         parser.add_argument(f"--{stage}-s", type=float, default=round(seconds, 3))
     parser.add_argument("--per-video-s", type=float, default=PER_VIDEO_S, help="download, write")
+    parser.add_argument(
+        "--flip-average",
+        choices=("on", "off"),
+        default="on" if ClassifySettings().flip_average else "off",
+        help="analyze's --flip-average: two classifier passes per face when on (default: "
+        "analyze's, %(default)s)",
+    )
     parser.add_argument("--vcpu-hour", type=float, default=0.056, help="$ per vCPU-hour")
     parser.add_argument("--gb-hour", type=float, default=0.003557, help="$ per GB-hour")
     parser.add_argument("--gb-per-vcpu", type=float, default=3.75, help="n1-standard: 3.75")
@@ -68,7 +77,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def project(args: argparse.Namespace) -> dict:
+    passes = 2 if args.flip_average == "on" else 1
     stages = {s: getattr(args, f"{s}_s") for s in MEASURED}
+    stages["infer"] *= passes
     stages["download+write"] = args.per_video_s / args.minutes_per_video
     minutes = 1000 * 60  # 1,000 video-hours
     vcpu_price = args.vcpu_hour + args.gb_hour * args.gb_per_vcpu
@@ -78,7 +89,7 @@ def project(args: argparse.Namespace) -> dict:
     cpu_side = (stages["download+write"] + stages["decode"]) * minutes
     gpu_side = (
         FRAMES_PER_VIDEO_MINUTE / args.gpu_detect_frames_per_s
-        + FRAMES_PER_VIDEO_MINUTE * FLIP_PASSES / args.gpu_faces_per_s
+        + FRAMES_PER_VIDEO_MINUTE * passes / args.gpu_faces_per_s
     ) * minutes
     gpu_worker_hours = max(cpu_side / args.gpu_vcpus, gpu_side) / args.utilisation / 3600
     gpu_price = args.gpu_hour + args.gpu_vcpus * vcpu_price
