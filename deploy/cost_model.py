@@ -7,8 +7,9 @@ Inputs are CPU seconds per video-minute per stage (10 fps sampling, 360p-480p) a
 fixed cost per video (download, unit write), measured on the 2-core development machine
 (README "Speed", benchmarks/detect.py, inference.py and scale.py), the GPU throughputs of
 inference and of the batched MTCNN, measured on one NVIDIA H200 (2026-12-04:
-benchmarks/inference.py and detect_batch.py; batches past 16 frames gain little, which
-points at the search's CPU-side work; other GPUs not measured: give yours with the
+benchmarks/inference.py and detect_batch.py, before the search's crops moved to the
+device; batches past 16 frames gained little, which pointed at the search's CPU-side work;
+other GPUs not measured: give yours with the
 `--gpu-*` flags), and prices (Dataflow batch list prices,
 us-central1: vCPU-hour, GB-hour of memory, an NVIDIA T4 per hour; check the current
 ones). Every input is a flag; the output says which stage bounds each configuration.

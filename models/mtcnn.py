@@ -12,7 +12,8 @@ convolutions are folded to one input channel (exactly what three equal channels 
 and `check` (ONet's verdict and five landmarks for any box, whoever proposed it).
 The cascade's three stages are `models/mtcnn_cascade.py`. On the CPU the networks run on
 ONNX Runtime (`models/mtcnn_onnx.py`, same outputs to 1e-5); on a GPU, or with
-`backend="torch"`, in torch.
+`backend="torch"`, in torch, where `detect_batch` makes each batch's pyramid and crops on
+the networks' device (`models/mtcnn_device.py`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import numpy as np
 import torch
 
 from affectflow.models.faces import NEAR_MAX_RATIO, near_region, scaled_box, search_scale
-from affectflow.models.mtcnn_boxes import PNET_CELL, integrals, square
-from affectflow.models.mtcnn_cascade import Output, onet_output, propose, refine
+from affectflow.models.mtcnn_boxes import PNET_CELL, square
+from affectflow.models.mtcnn_cascade import HostFrames, Output, onet_output, propose, refine
+from affectflow.models.mtcnn_device import DeviceFrames
 from affectflow.models.mtcnn_nets import MtcnnNets
-from affectflow.models.mtcnn_onnx import Cascade, onnx_cascade
+from affectflow.models.mtcnn_onnx import Cascade, OnnxNet, onnx_cascade
 from affectflow.models.mtcnn_weights import load_mtcnn_nets
 from affectflow.schemas.records import FaceBox
 
@@ -137,10 +139,14 @@ class MtcnnDetector:
         """Every face of each frame (all of one size), with ONet's score and landmarks."""
         nets = self.load()
         min_face = float(min_face or self.min_size[0])
-        sums = integrals(grays)  # the pyramid's levels and the crops, read off them
-        boxes = propose(nets.pnet, grays, sums, min_face, self.thresholds[0], self.device)
-        boxes = refine(nets.rnet, grays, sums, boxes, self.thresholds[1], self.device)
-        output, keep = onet_output(nets.onet, grays, boxes, self.device, sums=sums)
+        frames = (
+            HostFrames(grays)
+            if isinstance(nets.pnet, OnnxNet)
+            else DeviceFrames(grays, self.device)
+        )
+        boxes = propose(nets.pnet, frames, min_face, self.thresholds[0])
+        boxes = refine(nets.rnet, frames, boxes, self.thresholds[1])
+        output, keep = onet_output(nets.onet, frames, boxes)
         keep = keep[output[1][keep] >= self.thresholds[2]]
         per_frame: list[list[FaceCheck]] = [[] for _ in grays]
         for index, check in zip(boxes[keep, 0].astype(int), _checks(output, keep), strict=True):
@@ -162,10 +168,11 @@ class MtcnnDetector:
             return []
         onet = self.load().onet
         rows = np.array([[0, b.x, b.y, b.x + b.w, b.y + b.h, 1.0] for b in boxes], np.float32)
-        output, keep = onet_output(onet, [gray], square(rows), self.device, suppress=False)
+        frame = HostFrames([gray])  # a few crops: OpenCV's, uploaded to a GPU's ONet
+        output, keep = onet_output(onet, frame, square(rows), suppress=False)
         score = output[1]
         for _ in range(self.landmark_passes):
-            output, _ = onet_output(onet, [gray], square(output[0]), self.device, suppress=False)
+            output, _ = onet_output(onet, frame, square(output[0]), suppress=False)
         checks = _checks((output[0], score, output[2], output[3]), keep)
         return [dataclasses.replace(c, box=b) for c, b in zip(checks, boxes, strict=True)]
 

@@ -1,4 +1,5 @@
-"""The networks' crops read off integral images: OpenCV's area resize, value for value."""
+"""The networks' crops read off integral images, on the CPU and on a torch device (here the
+CPU's): OpenCV's area resize, value for value."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from affectflow.media.frames import iter_sampled_frames
 from affectflow.models import mtcnn_boxes, mtcnn_cascade
 from affectflow.models.mtcnn import MtcnnDetector
 from affectflow.models.mtcnn_boxes import area_shrink, box_crops, integrals, nms, nms_apart
+from affectflow.models.mtcnn_device import DeviceFrames
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "videos" / "hamilton_short_clip.mp4"
 
@@ -68,6 +70,31 @@ def test_boxes_smaller_than_the_crop_are_resized_by_opencv(grays) -> None:
     rows = np.array([[0, 100, 50, 120, 80, 1], [1, 10.5, 10.2, 47.9, 60, 1]], np.float32)
     sums = integrals(grays)
     assert np.array_equal(box_crops(grays, rows, 48, sums), box_crops(grays, rows, 48))
+
+
+@pytest.mark.parametrize("size", [24, 48])
+def test_device_crops_are_opencvs_area_resize(grays, size: int) -> None:
+    """Boxes inside, across and outside the frames, larger and smaller than the crop."""
+    rows = random_rows(grays[0].shape, len(grays), size, 600)
+    rows[::5, 3:5] = rows[::5, 1:3] + size / 2  # a fifth smaller than the crop
+    expected = (box_crops(grays, rows, size) - 127.5) * 0.0078125
+    got = DeviceFrames(grays, "cpu").crops(rows, size)
+    assert tuple(got.shape) == (600, 1, size, size)
+    assert np.array_equal(got[:, 0].numpy(), expected)
+
+
+def test_device_crops_leave_means_at_a_half_to_opencv() -> None:
+    checkerboard = (10 + np.indices((100, 100)).sum(axis=0) % 2).astype(np.uint8)
+    rows = np.array([[0, 1, 1, 48, 48, 1], [0, 11, 21, 58, 68, 1]], np.float32)
+    got = DeviceFrames([checkerboard], "cpu").crops(rows, 24)[:, 0].numpy()
+    assert np.all(got == (11 - 127.5) * 0.0078125)  # OpenCV's 11, not round-half-even's 10
+
+
+def test_device_levels_are_the_hosts(grays) -> None:
+    for size in [(87, 154), (20, 36), (300, 500)]:
+        expected = (area_shrink(integrals(grays), size) - 127.5) * 0.0078125
+        got = DeviceFrames(grays, "cpu").level(size)[:, 0].numpy()
+        assert np.allclose(got, expected, atol=1e-6)
 
 
 def test_the_search_finds_what_it_found_with_opencvs_crops(mtcnn_weights: str, monkeypatch) -> None:

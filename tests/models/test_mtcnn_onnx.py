@@ -62,6 +62,8 @@ def test_onnx_runtime_finds_and_checks_what_torch_does(weights: str) -> None:
     batch = [g for g in grays if g.shape == size][:4]  # one batch of frames of one size
     for one, together in zip(batch, onnx.detect_batch(batch), strict=True):
         same(together, torch_.detect_batch([one])[0])
+    for one, together in zip(batch, torch_.detect_batch(batch), strict=True):  # a GPU's way
+        same(together, onnx.detect_batch([one])[0])
 
 
 def test_the_export_is_cached_beside_the_weights_and_reused(weights: str) -> None:
