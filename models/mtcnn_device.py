@@ -1,11 +1,12 @@
 """The cascade's per-frame work on a torch device (GPU runners' `--detect-batch`).
 
-`DeviceFrames` uploads a batch of frames once and keeps their integral images there, so
+`DeviceFrames` uploads a batch of frames once and keeps their integral images there (int32,
+or float64 for frames whose sum could pass int32, as `mtcnn_boxes.integrals`), so
 the pyramid's levels (facenet's `interpolate(mode="area")`) and RNet's and ONet's crops
 are made where the networks run, and the host handles only boxes. The crops are
 `mtcnn_boxes.box_crops`'s, value for value (a test): boxes of at least the crop's side
 are area means off the integral images (`area_means`, the arithmetic of
-`mtcnn_boxes._area_means` in float64), rounded; a box smaller than the crop, or one
+`mtcnn_boxes._area_means`), rounded; a box smaller than the crop, or one
 with a mean within `TIE_MARGIN` of x.5 (OpenCV could round it either way), is OpenCV's
 crop made on the host and uploaded.
 """
@@ -30,7 +31,8 @@ class DeviceFrames:
         for index, gray in enumerate(grays):  # bytes, one frame at a time: no host stack
             pixels[index].copy_(torch.from_numpy(gray))
         self.pixels = pixels[:, None].float()
-        sums = pixels.double().cumsum(1).cumsum(2)  # exact: integers below 2**53
+        exact = torch.int32 if height * width * 255 < 2**31 else torch.float64  # `integrals`'
+        sums = pixels.to(exact).cumsum(1, dtype=exact).cumsum(2, dtype=exact)
         self.sums = F.pad(sums, (1, 0, 1, 0))
 
     def level(self, size: tuple[int, int]) -> torch.Tensor:
@@ -58,8 +60,8 @@ class DeviceFrames:
 
 
 def area_means(sums: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """Area means of boxes (frame, x1, y1, x2, y2; int64) over a size x size grid, read
-    off the frames' float64 integral images `sums`: `mtcnn_boxes._area_means` in torch."""
+    """Area means of boxes (frame, x1, y1, x2, y2; int64) over a size x size grid (float64),
+    read off the frames' integral images `sums`: `mtcnn_boxes._area_means` in torch."""
     frame, x1, y1, x2, y2 = boxes.T
     _, rows, stride = sums.shape
     step = torch.arange(size + 1, dtype=torch.float64, device=sums.device) / size

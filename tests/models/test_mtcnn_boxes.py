@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from affectflow.media.frames import iter_sampled_frames
 from affectflow.models import mtcnn_boxes, mtcnn_cascade
@@ -88,6 +89,16 @@ def test_device_crops_leave_means_at_a_half_to_opencv() -> None:
     rows = np.array([[0, 1, 1, 48, 48, 1], [0, 11, 21, 58, 68, 1]], np.float32)
     got = DeviceFrames([checkerboard], "cpu").crops(rows, 24)[:, 0].numpy()
     assert np.all(got == (11 - 127.5) * 0.0078125)  # OpenCV's 11, not round-half-even's 10
+
+
+def test_device_integrals_of_frames_whose_sum_passes_int32_are_float() -> None:
+    rng = np.random.default_rng(1)
+    gray = rng.integers(200, 256, (2200, 4000), dtype=np.uint8)  # a sum over 2**31
+    frames = DeviceFrames([gray], "cpu")
+    assert frames.sums.dtype == torch.float64 and frames.sums[0, -1, -1] == int(gray.sum())
+    rows = random_rows(gray.shape, 1, 48, 50)
+    expected = (box_crops([gray], rows, 48) - 127.5) * 0.0078125
+    assert np.array_equal(frames.crops(rows, 48)[:, 0].numpy(), expected)
 
 
 def test_device_levels_are_the_hosts(grays) -> None:
