@@ -10,7 +10,10 @@ each device in batches of each size: sampled frames per second of the search alo
 (decoding excluded; the frames are in memory), the best of `--rounds` passes after one
 warm-up pass. The boxes of every setting are compared with the CPU's one-by-one search
 (ONNX Runtime, the default): `max_box_diff_px` is the largest corner difference of the
-matched boxes, `box_count_diff` the frames whose count of faces differs.
+matched boxes, `box_count_diff` the frames whose count of faces differs. On a GPU each
+row also gives the kernels' busy time per frame (torch's profiler, one more pass) beside
+the wall time per frame: where the first is far below the second, the host bounds it
+(`search_host_work.py` measures the host's share of the crops).
 """
 
 from __future__ import annotations
@@ -79,6 +82,26 @@ def timed(detector: MtcnnDetector, grays: list[np.ndarray], batch: int, rounds: 
     return round(best, 1)
 
 
+def kernel_share(detector: MtcnnDetector, grays: list[np.ndarray], batch: int) -> dict:
+    """One pass under torch's profiler: the GPU kernels' busy time per frame against the
+    wall time per frame (far below it: the host bounds the search). Never raises: an
+    error is reported as a field, so the other rows survive on a lent machine."""
+    try:
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        with torch.profiler.profile(activities=activities) as profile:
+            search(detector, grays, batch)
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - started
+        busy = sum(event.self_device_time_total for event in profile.key_averages()) / 1e6
+        per_frame = 1000 / len(grays)
+        return {"kernel_ms_per_frame": round(busy * per_frame, 3),
+                "profiled_wall_ms_per_frame": round(wall * per_frame, 3)}  # fmt: skip
+    except Exception as error:  # a measurement aid, not the measurement
+        return {"kernel_share_error": repr(error)[:200]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", default="cpu,cuda")
@@ -99,6 +122,8 @@ def main() -> None:
         for batch in (int(b) for b in args.batches.split(",")):
             fps = timed(detector, grays, batch, args.rounds)
             row = {"device": device, "batch": batch, "frames_per_s": fps}
+            if device == "cuda":
+                row |= kernel_share(detector, grays, batch)
             rows.append({**row, **compare(search(detector, grays, batch), reference)})
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     report = {
