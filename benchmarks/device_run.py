@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import json
 import os
 import shutil
@@ -63,6 +64,8 @@ def install(site: Path, log: list[str]) -> None:
     wheels = sorted(glob.glob(str(ROOT / ".whl" / "*.whl")))
     if not wheels:
         sys.exit(f"no wheels in {ROOT / '.whl'}: run benchmarks/device_wheels.sh first")
+    if importlib.util.find_spec("lzma") is None:
+        sys.exit("this Python has no lzma module: it cannot read the LZMA-packed wheels")
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps"]
     pip += ["--no-compile", "--no-cache-dir", "--upgrade", "--target", str(site), *wheels]
     done = subprocess.run(pip, capture_output=True, text=True)
@@ -161,8 +164,9 @@ def headline(name: str, result: dict) -> str:
     return "; ".join(parts)
 
 
-def run_steps(args: argparse.Namespace, env: dict, cuda: bool, log: list[str]) -> dict:
-    """Every step within the budget: its JSON to `args.out`, its headline returned."""
+def run_steps(args: argparse.Namespace, env: dict, no_cuda: str, log: list[str]) -> dict:
+    """Every step within the budget: its JSON to `args.out`, its headline returned.
+    `no_cuda`: why the steps that need CUDA are skipped (empty: they run)."""
     headlines = {}
     for name, (runs, needs_cuda, cap) in steps(args.copies).items():
         if args.only and name not in args.only.split(","):
@@ -170,8 +174,8 @@ def run_steps(args: argparse.Namespace, env: dict, cuda: bool, log: list[str]) -
         results = {}
         for label, argv in runs.items():
             left = args.budget_s - (time.perf_counter() - args.started)
-            if needs_cuda and not cuda:
-                results[label] = {"skipped": "torch sees no CUDA device"}
+            if needs_cuda and no_cuda:
+                results[label] = {"skipped": no_cuda}
             elif left < 30:
                 results[label] = {"skipped": f"budget: {left:.0f} s left"}
             else:
@@ -201,7 +205,11 @@ def main() -> None:
     (Path(args.out) / "env.json").write_text(json.dumps(probe, indent=2))
     print("env:", json.dumps({k: v for k, v in probe.items() if k != "pip_check"}), flush=True)
     summary = {"env": {k: probe.get(k) for k in ("python", "torch", "gpu", "cpus", "error")}}
-    summary |= run_steps(args, env, bool(probe.get("cuda")), log)
+    no_cuda = "" if probe.get("cuda") else "torch sees no CUDA device"
+    if "error" in probe:
+        no_cuda = "the environment probe failed (env.json)"
+        print(probe.get("stderr_tail", ""), flush=True)
+    summary |= run_steps(args, env, no_cuda, log)
     summary["wall_s"] = round(time.perf_counter() - args.started, 1)
     (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2))
     (Path(args.out) / "log.txt").write_text("\n".join(log))
