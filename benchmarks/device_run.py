@@ -1,7 +1,7 @@
 """Issue 24's GPU figures in one device call: detection, classifier, whole job; JSON.
 
     bash benchmarks/device_wheels.sh      # here, once: the pinned wheels into .whl/
-    # then one device `run` call, carry [".whl"], timeout_s 600:
+    # then one device `run` call, carry [".whl"], timeout_s 540:
     PYTHONUNBUFFERED=1 python3 benchmarks/device_run.py
 
     python benchmarks/device_run.py --no-install --copies 1   # here: the plumbing, on CPU
@@ -14,11 +14,11 @@ index). The job's cache (`AFFECTFLOW_CACHE_DIR`, unless set) is a fresh copy of
 `.whl/cache`: the face detector's weights and ONNX exports, made by device_wheels.sh. Then,
 each step bounded by `--budget-s` (steps that would start past it are skipped):
 
+- `detect_batch`: `detect_batch.py --devices cuda --batches 1,16,64,256` (MTCNN alone);
+- `inference`: `inference.py` on cuda, both mini-Xceptions, fp32 and bf16 (faces/s);
 - `job_cuda`, `job_cpu`: `marginal.py --all-cores --copies N --rounds 1`, the whole job
   (FnApiRunner, local files, `--workers auto`), with and without `--device cuda
-  --detect-batch 64 --batch-across-videos`: marginal sampled frames per wall second;
-- `detect_batch`: `detect_batch.py --devices cuda --batches 1,16,64,256` (MTCNN alone);
-- `inference`: `inference.py` on cuda, both mini-Xceptions, fp32 and bf16 (faces/s).
+  --detect-batch 64 --batch-across-videos`: marginal sampled frames per wall second.
 
 Steps that need CUDA are reported as skipped where torch sees none. Each step's JSON,
 `env.json` (versions, `pip check`), `summary.json` and `log.txt` go to `--out`

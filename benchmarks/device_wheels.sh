@@ -14,8 +14,8 @@
 # is kept (the job ran with numpy 2.5.2 on Python 3.12 here).
 #
 # The device takes at most 64 MiB (the working tree plus carried folders); these wheels
-# take about 62 MiB as PyPI serves them, so each is rewritten with LZMA compression (the
-# same members and RECORD; pip reads it with Python's zipfile): about 42 MiB.
+# take 60.9 MiB as PyPI serves them, so each is rewritten with LZMA compression (the same
+# members and RECORD; pip reads it with Python's zipfile): 45.2 MiB.
 # Run it with the project's environment active (`python3` imports affectflow), on a
 # machine that reaches PyPI (the MTCNN weights come from the facenet-pytorch wheel).
 set -euo pipefail
