@@ -82,7 +82,9 @@ def run_job(code: str | None, video_list: Path, core: int | None, options: list[
     else:
         env["OMP_NUM_THREADS"] = "1"
         command = ["taskset", "-c", str(core), *command, "--one-thread", *options]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:  # the job's own error, not only CalledProcessError's exit status
+        sys.exit(f"end_to_end.py failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout[done.stdout.index("{") :])
 
 
