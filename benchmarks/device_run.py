@@ -14,7 +14,10 @@ index). The job's cache (`AFFECTFLOW_CACHE_DIR`, unless set) is a fresh copy of
 `.whl/cache`: the face detector's weights and ONNX exports, made by device_wheels.sh. Then,
 each step bounded by `--budget-s` (steps that would start past it are skipped):
 
-- `detect_batch`: `detect_batch.py --devices cuda --batches 1,16,64,256` (MTCNN alone);
+- `detect_batch`: `detect_batch.py --devices cuda --batches 1,16,64,256` (MTCNN alone,
+  with the kernels' busy time per frame);
+- `search_host_work`: `search_host_work.py`, the host CPU work of the batched search's
+  crops per frame, on the device's own CPU;
 - `inference`: `inference.py` on cuda, both mini-Xceptions, fp32 and bf16 (faces/s);
 - `job_cuda`, `job_cpu`: `marginal.py --all-cores --copies N --rounds 1`, the whole job
   (FnApiRunner, local files, `--workers auto`), with and without `--device cuda
@@ -130,8 +133,10 @@ def steps(copies: int) -> dict[str, tuple[dict[str, list[str]], bool, float]]:
     infer += ["--batches", "1,256,4096,16384"]
     job = [py, "benchmarks/marginal.py", "--all-cores", "--copies", str(copies), "--rounds", "1"]
     gpu_job = [*job, "--", "--device", "cuda", "--detect-batch", "64", "--batch-across-videos"]
+    host = [py, "benchmarks/search_host_work.py"]
     return {
         "detect_batch": ({"": detect}, True, 120.0),
+        "search_host_work": ({"": host}, False, 60.0),
         "inference": ({"fp32": infer, "bf16": [*infer, "--bf16"]}, True, 45.0),
         "job_cuda": ({"": gpu_job}, True, 200.0),
         "job_cpu": ({"": job}, False, 200.0),
@@ -149,9 +154,11 @@ def headline(name: str, result: dict) -> str:
     if name == "detect_batch":
         return "; ".join(
             f"batch {r['batch']} {r['frames_per_s']} frames/s (count diff {r['box_count_diff']},"
-            f" max {r['max_box_diff_px']} px)"
+            f" max {r['max_box_diff_px']} px, kernels {r.get('kernel_ms_per_frame')} ms/frame)"
             for r in result["rows"]
         )
+    if name == "search_host_work":
+        return json.dumps(result["host_cpu_ms_per_frame"])
     parts = []
     for label, part in result.items():
         best: dict[str, dict] = {}
