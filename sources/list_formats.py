@@ -2,8 +2,9 @@
 
 A reader yields `(row number, fields)` per row, or `(row number, reason)` for a row
 that cannot be read (a CSV field over the limit, a NUL byte, a JSONL line that is not
-an object, nested too deep): one bad row never hides the rows after it. Lines are split
-on `\n` only, so a U+2028 inside a JSON string stays inside its row.
+an object, nested too deep): one bad row never hides the rows after it. Lines end at
+`\n`, `\r\n` or a lone `\r` (an old Mac export), never at U+2028 and the other
+separators `str.splitlines` knows, so a U+2028 inside a JSON string stays inside its row.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 
 # The columns with a meaning of their own (any case: `URL` is `url`); every other column
 # is kept as an attribute.
 RESERVED_COLUMNS = ("url", "video_id", "cohort")
 DELIMITERS = (",", ";", "\t")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def list_format(path: str) -> str:
@@ -33,7 +36,7 @@ def list_format(path: str) -> str:
 
 def _csv_records(text: str, delimiter: str = ",") -> Iterator[list[str] | str]:
     """Each CSV record as its fields, or a message when the record cannot be parsed."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     while True:
         try:
             yield next(reader)
@@ -103,8 +106,9 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
 
 
 def _split_lines(text: str) -> list[str]:
-    """Lines split on \n only (not on U+2028 and the other separators `splitlines` knows)."""
-    return [line.removesuffix("\r") for line in text.split("\n")]
+    """Lines ended by \n, \r\n or \r (not by U+2028 and the other separators
+    `splitlines` knows)."""
+    return _LINE_END.split(text)
 
 
 def _txt_rows(text: str) -> Iterator[tuple[int, dict | str]]:

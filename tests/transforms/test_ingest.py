@@ -228,3 +228,20 @@ def test_local_files_are_stored_by_their_path_under_the_list_or_their_name(tmp_p
     assert inside.video_key == video_key_for(str(tmp_path / "clips" / "a.mp4"), True)
     remote = _parse("url,cohort\nhttps://example.org/a.mp4,a\n", "csv")[0]
     assert remote.url_stored == remote.url
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_every_line_end_gives_one_row_per_line(end: str) -> None:
+    """A lone CR (an old Mac or spreadsheet export) ends a line as LF and CRLF do; a CR
+    inside a quoted CSV field stays in its field."""
+    urls = ["https://example.org/a.mp4", "https://example.org/b.mp4"]
+    lists = {
+        "csv": "url,cohort,note" + end + end.join(f'{u},a,"x\ry"' for u in urls) + end,
+        "jsonl": end.join(f'{{"url": "{u}", "cohort": "a"}}' for u in urls) + end,
+        "txt": "# header" + end + end.join(urls) + end,
+    }
+    for fmt, text in lists.items():
+        items = _parse(text, fmt, default_cohort="a")
+        assert [(type(i), i.url) for i in items] == [(VideoRequest, u) for u in urls], fmt
+    csv_rows = _parse(lists["csv"], "csv")
+    assert [r.attributes for r in csv_rows] == [{"note": "x\ry"}] * 2
