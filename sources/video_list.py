@@ -10,6 +10,7 @@ the cohort comes from `default_cohort`). Every row becomes either a `VideoReques
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -194,10 +195,27 @@ def _text(path: str) -> str:
         from apache_beam.io.filesystems import FileSystems
 
         with FileSystems.open(path) as handle:
-            return handle.read().decode("utf-8-sig", errors="replace")
+            return decode_list(handle.read(), path)
     local = unquote(urlsplit(path).path) if path.lower().startswith("file:") else path
     with open(local, "rb") as handle:
-        return handle.read().decode("utf-8-sig", errors="replace")
+        return decode_list(handle.read(), path)
+
+
+def decode_list(data: bytes, path: str) -> str:
+    """A list's text: UTF-8 (a BOM or none), or UTF-16 with its BOM (a spreadsheet's
+    "Unicode text"). Other bytes raise ValueError naming the line: replacing them would
+    change cohorts and URLs unseen (`café` and `cafè` in Latin-1 both read `caf\ufffd`)."""
+    try:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        byte = data[error.start : error.start + 1].hex()
+        raise ValueError(
+            f"video list {path!r} is not UTF-8 text (byte 0x{byte} on line {line}): "
+            "save it as UTF-8"
+        ) from None
 
 
 def _has_text(row: dict, column: str) -> bool:

@@ -28,6 +28,7 @@ def lists(tmp_path: Path) -> Path:
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    (tmp_path / "latin1.csv").write_bytes(GOOD.encode() + "b.mp4,caf\xe9\n".encode("latin-1"))
     (tmp_path / "folder").mkdir()
     (tmp_path / "a_file").write_text("not a folder")
     return tmp_path
@@ -66,6 +67,7 @@ CASES = [
     (["good.csv", "--streamin"], "unknown option --streamin (did you mean --streaming?)"),
     (["good.csv", "--keep_titel"], "unknown option --keep_titel (did you mean --keep-title?)"),
     (["folder"], "is a folder: give the list file"),
+    (["latin1.csv"], "'latin1.csv' is not UTF-8 text (byte 0xe9 on line 3): save it as UTF-8"),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -10,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
 from affectflow.sources.list_formats import list_format
 from affectflow.sources.video_keys import video_key_for, youtube_id
-from affectflow.sources.video_list import parse_video_list
+from affectflow.sources.video_list import parse_video_list, read_video_list
 from affectflow.transforms.ingest import ReadVideoList
 
 
@@ -245,3 +247,19 @@ def test_every_line_end_gives_one_row_per_line(end: str) -> None:
         assert [(type(i), i.url) for i in items] == [(VideoRequest, u) for u in urls], fmt
     csv_rows = _parse(lists["csv"], "csv")
     assert [r.attributes for r in csv_rows] == [{"note": "x\ry"}] * 2
+
+
+def test_a_utf16_list_reads_as_written_and_other_bytes_are_refused(tmp_path) -> None:
+    """UTF-16 with its BOM (a spreadsheet's "Unicode text", tab-separated) is read; bytes
+    that are not UTF-8 are refused, never replaced (two cohorts would become one)."""
+    text = "URL\tCohort\nhttps://example.org/a.mp4\tcafé\n"
+    for encoding in ("utf-16", "utf-16-be", "utf-8-sig"):
+        path = tmp_path / f"{encoding}.csv"
+        bom = codecs.BOM_UTF16_BE if encoding == "utf-16-be" else b""
+        path.write_bytes(bom + text.encode(encoding))
+        (request,) = read_video_list(str(path))
+        assert (request.url, request.cohort) == ("https://example.org/a.mp4", "café"), encoding
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"not UTF-8 text \(byte 0xe9 on line 2\)"):
+        list(read_video_list(str(path)))
