@@ -66,7 +66,17 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
     records = _csv_records(text, _delimiter(text))
     header = _header(next(records, []))
     if "url" not in header and "video_id" not in header:
-        yield 0, f"CSV header {header[:20]!r} has no 'url' or 'video_id' column"
+        yield (
+            0,
+            (
+                f"CSV header {header[:20]!r} has no 'url' or 'video_id' column: "
+                "add a url (or video_id) column"
+            ),
+        )
+        return
+    named = [name for name in header if name]  # unnamed (trailing) columns may repeat
+    if twice := sorted({name for name in named if named.count(name) > 1}):
+        yield 0, f"CSV header names column {twice[0]!r} twice: one of them would be lost"
         return
     number = 0
     for record in records:
@@ -88,7 +98,7 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_once_each)
         except json.JSONDecodeError as error:
             yield number, f"line is not valid JSON ({error.msg})"
             continue
@@ -99,10 +109,33 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
         if not isinstance(row, dict):
             yield number, "line is not a JSON object"
             continue
-        row = {str(k).lower() if str(k).lower() in RESERVED_COLUMNS else str(k): v
-               for k, v in row.items()}  # fmt: skip
-        yield number, {k: str(v) if k in RESERVED_COLUMNS and v is not None else v
-                       for k, v in row.items()}  # fmt: skip
+        yield number, _fields(row)
+
+
+def _fields(row: dict) -> dict | str:
+    """A JSONL row's fields, the reserved ones (`URL` is `url`) as text; or why it has none:
+    a reserved field named twice in two cases, or holding a list or an object."""
+    names = [n.lower() if n.lower() in RESERVED_COLUMNS else n for n in map(str, row)]
+    try:
+        fields = _once_each(list(zip(names, row.values(), strict=True)))
+    except ValueError as error:  # `URL` and `url`
+        return str(error)
+    for name in RESERVED_COLUMNS:
+        if isinstance(fields.get(name), dict | list):
+            kind = "an object" if isinstance(fields[name], dict) else "an array"
+            return f"field {name!r} holds {kind}, not text"
+    return {k: str(v) if k in RESERVED_COLUMNS and v is not None else v
+            for k, v in fields.items()}  # fmt: skip
+
+
+def _once_each(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object's fields; ValueError when one is named twice (one would be lost)."""
+    row = dict(pairs)
+    if len(row) < len(pairs):
+        names = [name for name, _ in pairs]
+        twice = next(name for name in names if names.count(name) > 1)
+        raise ValueError(f"line names field {twice!r} twice: one of them would be lost")
+    return row
 
 
 def _split_lines(text: str) -> list[str]:

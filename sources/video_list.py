@@ -234,7 +234,7 @@ def check_video_list(path: str, settings: IngestSettings) -> None:
     parsed = list(READERS[fmt](_text(path)))
     rows = [row for _, row in parsed if isinstance(row, dict)]
     if parsed and parsed[0][0] == 0:  # the CSV header itself
-        raise ValueError(f"video list {path!r}: {parsed[0][1]}: add a url (or video_id) column")
+        raise ValueError(f"video list {path!r}: {parsed[0][1]}")
     if not rows:
         problem = f": {parsed[0][1]}" if parsed else ""
         raise ValueError(f"video list {path!r} has no row to analyse{problem}")

@@ -24,6 +24,7 @@ def lists(tmp_path: Path) -> Path:
         "local.csv": "url,cohort\nclip.mp4,a\n/data/b.mp4,a\n",
         "urls.txt": "http://127.0.0.1:9/a.mp4\n",
         "empty.csv": "url,cohort\n",
+        "two_urls.csv": "URL,cohort,url\nhttp://127.0.0.1:9/a.mp4,a,http://127.0.0.1:9/b.mp4\n",
         "no_url.jsonl": '{"link": "http://127.0.0.1:9/a.mp4", "cohort": "a"}\n',
     }
     for name, text in files.items():
@@ -44,6 +45,7 @@ CASES = [
     (["no_url.csv"], "has no 'url' or 'video_id' column: add a url (or video_id) column"),
     (["no_url.jsonl"], "has a url or video_id"),
     (["empty.csv"], "has no row to analyse"),
+    (["two_urls.csv"], "header names column 'url' twice: one of them would be lost"),
     (["local.csv"], "pass --allow-local"),
     (["missing.csv"], "does not exist"),
     (["good.csv", "--fps", "0"], "argument --fps: must be more than 0, not 0"),

@@ -263,3 +263,28 @@ def test_a_utf16_list_reads_as_written_and_other_bytes_are_refused(tmp_path) -> 
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(ValueError, match=r"not UTF-8 text \(byte 0xe9 on line 2\)"):
         list(read_video_list(str(path)))
+
+
+def test_a_field_named_twice_or_holding_json_is_a_row_error_never_half_read() -> None:
+    """JSON keeps the last of two same-named fields: a second `cohort` (or `URL` beside
+    `url`) would silently replace the first; a list as url is not a file name."""
+    lines = [
+        '{"url": "https://example.org/a.mp4", "cohort": "a", "cohort": "b"}',
+        '{"URL": "https://example.org/b.mp4", "url": "https://example.org/c.mp4", "cohort": "a"}',
+        '{"url": ["https://example.org/d.mp4"], "cohort": "a"}',
+        '{"url": "https://example.org/e.mp4", "cohort": {"name": "a"}}',
+        '{"url": "https://example.org/f.mp4", "cohort": "a", "note": {"x": 1, "y": [2]}}',
+    ]
+    items = _parse("\n".join(lines) + "\n", "jsonl")
+    assert _errors(items) == {
+        1: "row 1: line cannot be read as JSON (line names field 'cohort' twice: one of "
+        "them would be lost)",
+        2: "row 2: line names field 'url' twice: one of them would be lost",
+        3: "row 3: field 'url' holds an array, not text",
+        4: "row 4: field 'cohort' holds an object, not text",
+    }
+    assert items[4].attributes == {"note": '{"x": 1, "y": [2]}'}
+    (header,) = _parse("url,cohort,note,note\nhttps://example.org/a.mp4,a,x,y\n", "csv")
+    assert "header names column 'note' twice" in header.message
+    (request,) = _parse("url,cohort,,\nhttps://example.org/a.mp4,a,,\n", "csv")  # unnamed
+    assert isinstance(request, VideoRequest)
