@@ -3,6 +3,7 @@ before anything is downloaded (no server is started: a download would fail other
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,28 @@ def test_help_is_grouped_with_defaults_choices_and_an_example(capsys) -> None:
     assert "--trim_s" not in out and out.count("--trim-s") == 1  # each option once
     assert "(default: 10.0)" in out and "{cpu,cuda}" in out
     assert "example:" in out and "affectflow analyze videos.csv" in out
+
+
+def test_a_remote_warehouse_that_cannot_be_reached_is_one_line_before_any_work(
+    lists, monkeypatch, capsys
+) -> None:
+    """Beam's S3 filesystem retries an endpoint that refuses (or missing credentials) for
+    minutes, a traceback each time: the job asks the bucket first, once, and stops."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "AKIAAFFECTFLOWTEST",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(lists)
+    warehouse = "s3://affectflow-test/warehouse"
+    assert main(["analyze", "good.csv", "--warehouse", warehouse, "--cache-dir", "cache"]) == 2
+    err = capsys.readouterr().err
+    (line,) = err.splitlines()
+    assert line.startswith(f"affectflow analyze: warehouse {warehouse}: cannot list"), line
+    assert not (lists / "cache").exists()  # nothing ran
