@@ -54,6 +54,7 @@ CASES = [
     (["good.csv", "--fps", "fast"], "argument --fps: takes a number, not 'fast'"),
     (["good.csv", "--workers", "0"], "argument --workers: must be at least 1"),
     (["good.csv", "--workers", "two"], "argument --workers: takes a whole number or auto"),
+    (["good.csv", "--workers", "100000000"], "argument --workers: at most "),
     (["good.csv", "--retries", "-1"], "argument --retries: must be at least 0"),
     (["good.csv", "--scale-factor", "1"], "argument --scale-factor: must be more than 1"),
     (["good.csv", "--model", "nope"], "argument --model: invalid choice: 'nope'"),
