@@ -20,6 +20,8 @@ from collections.abc import Iterator
 # is kept as an attribute.
 RESERVED_COLUMNS = ("url", "video_id", "cohort")
 DELIMITERS = (",", ";", "\t")
+# The largest field of any format: what Python's CSV reader allows (`csv.field_size_limit`).
+FIELD_MAX_CHARS = 131_072
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 

@@ -20,7 +20,12 @@ from urllib.parse import unquote, urlsplit
 from affectflow.schemas.printable import has_non_printing, printable
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.settings import IngestSettings
-from affectflow.sources.list_formats import READERS, RESERVED_COLUMNS, list_format
+from affectflow.sources.list_formats import (
+    FIELD_MAX_CHARS,
+    READERS,
+    RESERVED_COLUMNS,
+    list_format,
+)
 from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -79,6 +84,12 @@ def make_request(
     base_dir: str,
 ) -> VideoRequest:
     """Validate one parsed row; raise RowError with a message a person understands."""
+    for name, value in row.items():
+        if len(name) > FIELD_MAX_CHARS or (isinstance(value, str) and len(value) > FIELD_MAX_CHARS):
+            raise RowError(
+                f"field {name[:40]!r} is larger than {FIELD_MAX_CHARS:,} characters "
+                "(the most a field may hold)"
+            )
     target = _target_of(row)
     if has_non_printing(target):
         raise RowError(
@@ -275,8 +286,10 @@ def _row_error(
 
 
 def _safe_attributes(fields: dict) -> dict[str, str]:
-    """A broken row's free columns, or none when even they cannot be read as text."""
+    """A broken row's free columns of FIELD_MAX_CHARS or fewer characters, or none when
+    even they cannot be read as text."""
     try:
-        return row_attributes(fields)
+        attributes = row_attributes(fields)
     except (TypeError, ValueError, RecursionError):
         return {}
+    return {k: v for k, v in attributes.items() if max(len(k), len(v)) <= FIELD_MAX_CHARS}

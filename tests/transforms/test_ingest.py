@@ -10,7 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
-from affectflow.sources.list_formats import list_format
+from affectflow.sources.list_formats import FIELD_MAX_CHARS, list_format
 from affectflow.sources.video_keys import video_key_for, youtube_id
 from affectflow.sources.video_list import parse_video_list, read_video_list
 from affectflow.transforms.ingest import ReadVideoList
@@ -288,3 +288,25 @@ def test_a_field_named_twice_or_holding_json_is_a_row_error_never_half_read() ->
     assert "header names column 'note' twice" in header.message
     (request,) = _parse("url,cohort,,\nhttps://example.org/a.mp4,a,,\n", "csv")  # unnamed
     assert isinstance(request, VideoRequest)
+
+
+def test_a_field_larger_than_a_csv_field_may_be_is_a_row_error_in_every_format() -> None:
+    """A 50 MB note (or URL) in JSONL or TXT is refused as CSV refuses it, and the refused
+    row does not carry it into the tables either."""
+    huge = "x" * (FIELD_MAX_CHARS + 1)
+    jsonl = (
+        f'{{"url": "https://example.org/a.mp4", "cohort": "a", "note": "{huge}", "ok": "y"}}\n'
+        '{"url": "https://example.org/b.mp4", "cohort": "a"}\n'
+    )
+    txt = f"https://example.org/{huge}.mp4\nhttps://example.org/b.mp4\n"
+    for text, fmt, field in ((jsonl, "jsonl", "note"), (txt, "txt", "url")):
+        error, request = _parse(text, fmt, default_cohort="a")
+        assert isinstance(request, VideoRequest) and request.row_number == 2
+        assert error.message == (
+            f"row 1: field '{field}' is larger than 131,072 characters (the most a field may hold)"
+        )
+        assert len(error.input) <= 2000 and len(error.url or "") <= 2000
+    assert _parse(jsonl, "jsonl")[0].attributes == {"ok": "y"}
+    just_fits = "x" * FIELD_MAX_CHARS
+    (request,) = _parse(f'url,cohort,note\nhttps://example.org/a.mp4,a,"{just_fits}"\n', "csv")
+    assert request.attributes == {"note": just_fits}
