@@ -20,11 +20,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from affectflow.pipelines.command_parser import CommandParser
+
 FORMATS = ("table", "csv", "json")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow sql",
         description="DuckDB over a warehouse with the views of the reports loaded "
         "(latest_videos, videos, faces, errors, runs, persons, video_affect, label_valence; "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+import pytest
+
 from affectflow.pipelines.cli import COMMANDS, EPILOG, main
 
 
@@ -47,3 +49,31 @@ def test_report_and_refresh_help_say_what_they_do_with_examples(capsys) -> None:
     assert "--wide" in report_help and "parquet" in report_help
     assert "examples:" in refresh_help and "examples/refresh/cohorts.toml" in refresh_help
     assert "--dry-run" in refresh_help
+
+
+MISTAKES = [
+    (["report", "--warehouse"], "argument --warehouse: expected one argument"),
+    (["report", "errors", "--format", "xlsx"], "argument --format: invalid choice: 'xlsx'"),
+    (["sql", "--warehouse"], "argument --warehouse: expected one argument"),
+    (["models"], "the following arguments are required: action"),
+    (["models", "bogus"], "argument action: invalid choice: 'bogus'"),
+    (["prepare"], "the following arguments are required: splits, --out"),
+    (["train"], "the following arguments are required: data, --out"),
+    (["evaluate"], "the following arguments are required: data"),
+    (["refresh"], "the following arguments are required: --config"),
+    (["forget"], "the following arguments are required: video"),
+    (["forget", "x", "--warehose", "\x1b[2Jout"], "unrecognized arguments: --warehose"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), MISTAKES, ids=[" ".join(m[0]) for m in MISTAKES])
+def test_a_commands_mistake_is_one_line_and_exit_2(argv: list[str], words: str, capsys) -> None:
+    """Every command as analyze: no usage block, the value escaped, a pointer to --help."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"affectflow {argv[0]}: ") and words in line, line
+    assert line.endswith(f"(see affectflow {argv[0]} --help)") and "\x1b" not in line
+    assert captured.out == ""
