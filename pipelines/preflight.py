@@ -66,6 +66,8 @@ def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
             )
         if not _list_exists(video_list):
             raise JobError(f"video list {video_list!r} does not exist")
+    if not known.warehouse.strip():
+        raise JobError("--warehouse is empty: give a folder or URI (default: out)")
     if any(char in known.warehouse for char in GLOB_CHARS):
         raise JobError(
             f"warehouse path {known.warehouse!r} contains one of {GLOB_CHARS}, which file "

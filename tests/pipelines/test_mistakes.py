@@ -61,6 +61,8 @@ CASES = [
     (["good.csv", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["good.csv", "--warehouse", "a_file"], "'a_file' is a file: give a folder"),
     (["good.csv", "--cache-dir", "a_file"], "'a_file' is a file: give a folder"),
+    (["good.csv", "--warehouse", ""], "--warehouse is empty: give a folder or URI"),
+    (["good.csv", "--warehouse= "], "--warehouse is empty: give a folder or URI"),
     (["good.csv", "--direct_num_workers", "x"], "--direct_num_workers: invalid int value"),
     # flags without a value: Beam's own parser would drop them with a log line and run
     (["good.csv", "--keep-video"], "unknown option --keep-video (did you mean --keep-videos?)"),
