@@ -64,6 +64,7 @@ CASES = [
     (["good.csv", "--warehouse", ""], "--warehouse is empty: give a folder or URI"),
     (["good.csv", "--warehouse= "], "--warehouse is empty: give a folder or URI"),
     (["good.csv", "--direct_num_workers", "x"], "--direct_num_workers: invalid int value"),
+    (["good.csv", "--runner", "NoSuchRunner"], "--runner NoSuchRunner: Unexpected pipeline runner"),
     # flags without a value: Beam's own parser would drop them with a log line and run
     (["good.csv", "--keep-video"], "unknown option --keep-video (did you mean --keep-videos?)"),
     (["good.csv", "--alow-local"], "unknown option --alow-local (did you mean --allow-local?)"),
