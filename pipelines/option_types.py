@@ -40,11 +40,17 @@ workers.__name__ = "workers"
 
 
 def umask(text: str) -> int:
-    """An argparse `type`: an octal file mode mask such as 077 or 027."""
+    """An argparse `type`: an octal file mode mask such as 077 or 027, never one that
+    takes the owner's own access (0o700: the job could not read what it writes)."""
     try:
         value = int(text, 8)
     except ValueError:
         value = -1
     if not 0 <= value <= 0o777:
         raise argparse.ArgumentTypeError(f"takes an octal mask like 077, not {text!r}")
+    if value & 0o700:
+        raise argparse.ArgumentTypeError(
+            f"{text} would take the owner's own access to what the job writes: "
+            "mask the group and others only (077, 027)"
+        )
     return value

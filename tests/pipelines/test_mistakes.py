@@ -56,6 +56,8 @@ CASES = [
     (["good.csv", "--workers", "two"], "argument --workers: takes a whole number or auto"),
     (["good.csv", "--workers", "100000000"], "argument --workers: at most "),
     (["good.csv", "--retries", "-1"], "argument --retries: must be at least 0"),
+    (["good.csv", "--umask", "777"], "argument --umask: 777 would take the owner's own access"),
+    (["good.csv", "--umask", "0277"], "argument --umask: 0277 would take the owner's own access"),
     (["good.csv", "--scale-factor", "1"], "argument --scale-factor: must be more than 1"),
     (["good.csv", "--model", "nope"], "argument --model: invalid choice: 'nope'"),
     (["good.csv", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
