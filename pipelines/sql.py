@@ -144,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.writable and binary and sys.stdin.isatty():
                 return _duckdb_cli(binary, setup_sql(args.warehouse))
             _builtin_shell(con, args)
+    except BrokenPipeError:  # `affectflow sql ... | head`: `cli.main` exits quietly
+        raise
     except (WarehouseError, duckdb.Error, OSError) as error:
         _error(f"affectflow sql: {error}")
         return 2

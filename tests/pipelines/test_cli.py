@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 
 import pytest
 
-from affectflow.pipelines.cli import COMMANDS, EPILOG, main
+from affectflow.pipelines.cli import COMMANDS, EPILOG, SIGPIPE_EXIT, main
 
 
 def test_every_command_is_a_module_with_main_and_is_listed() -> None:
@@ -77,3 +80,17 @@ def test_a_commands_mistake_is_one_line_and_exit_2(argv: list[str], words: str, 
     assert line.startswith(f"affectflow {argv[0]}: ") and words in line, line
     assert line.endswith(f"(see affectflow {argv[0]} --help)") and "\x1b" not in line
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["report", "--list"]])
+def test_a_reader_that_left_ends_the_command_quietly(argv: list[str]) -> None:
+    """`affectflow report ... | head`: the pipe's reader is gone (here before the command
+    writes a byte); the command exits as one killed by SIGPIPE would, with no traceback."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        command = [sys.executable, "-m", "affectflow.pipelines.cli", *argv]
+        done = subprocess.run(command, stdout=write, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (SIGPIPE_EXIT, "")
