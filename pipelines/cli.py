@@ -27,6 +27,8 @@ EPILOG = """commands:
 
 
 SIGPIPE_EXIT = 141  # a shell's status of a command killed by SIGPIPE
+SIGINT_EXIT = 130  # ... and by SIGINT (Ctrl-C)
+DUCKDB_INTERRUPTED = "Query interrupted"
 # Each command is a module with `main(argv) -> int`, imported only when it runs (heavy imports).
 COMMANDS = {
     "analyze": "affectflow.pipelines.analyze_cli",
@@ -50,6 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:  # `affectflow report ... | head`: the reader has what it wanted
         return _reader_gone()
+    except KeyboardInterrupt:  # Ctrl-C (analyze commits what is finished before this)
+        return _interrupted()
+    except RuntimeError as error:  # what DuckDB makes of a Ctrl-C during a query
+        if str(error) != DUCKDB_INTERRUPTED:
+            raise
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    print("affectflow: interrupted", file=sys.stderr)
+    return SIGINT_EXIT
 
 
 def _dispatch(argv: list[str]) -> int:

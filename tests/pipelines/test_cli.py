@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from affectflow.pipelines.cli import COMMANDS, EPILOG, SIGPIPE_EXIT, main
+from affectflow.pipelines.cli import COMMANDS, EPILOG, SIGINT_EXIT, SIGPIPE_EXIT, main
 
 
 def test_every_command_is_a_module_with_main_and_is_listed() -> None:
@@ -94,3 +98,26 @@ def test_a_reader_that_left_ends_the_command_quietly(argv: list[str]) -> None:
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (SIGPIPE_EXIT, "")
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """Ctrl-C in a command (here refresh, waiting to read its config from a FIFO nobody
+    writes): `affectflow: interrupted`, exit 130, no traceback."""
+    config = tmp_path / "cohorts.toml"
+    os.mkfifo(config)
+    command = [sys.executable, "-m", "affectflow.pipelines.cli", "refresh", "--config"]
+    process = subprocess.Popen([*command, str(config)], stderr=subprocess.PIPE, text=True)
+    while True:  # the FIFO takes a writer only once the command opened it to read
+        try:
+            writer = os.open(config, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:
+            assert error.errno == errno.ENXIO and process.poll() is None
+            time.sleep(0.05)
+    try:
+        process.send_signal(signal.SIGINT)  # it waits in read(): nothing is ever written
+        assert process.wait(timeout=60) == SIGINT_EXIT
+    finally:
+        os.close(writer)
+    assert process.stderr.read() == "affectflow: interrupted\n"
+    process.stderr.close()
