@@ -14,7 +14,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 # The columns with a meaning of their own (any case: `URL` is `url`); every other column
 # is kept as an attribute.
@@ -76,9 +76,8 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
             ),
         )
         return
-    named = [name for name in header if name]  # unnamed (trailing) columns may repeat
-    if twice := sorted({name for name in named if named.count(name) > 1}):
-        yield 0, f"CSV header names column {twice[0]!r} twice: one of them would be lost"
+    if twice := _named_twice(name for name in header if name):  # unnamed ones may repeat
+        yield 0, f"CSV header names column {twice!r} twice: one of them would be lost"
         return
     number = 0
     for record in records:
@@ -134,10 +133,19 @@ def _once_each(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """A JSON object's fields; ValueError when one is named twice (one would be lost)."""
     row = dict(pairs)
     if len(row) < len(pairs):
-        names = [name for name, _ in pairs]
-        twice = next(name for name in names if names.count(name) > 1)
+        twice = _named_twice(name for name, _ in pairs)
         raise ValueError(f"line names field {twice!r} twice: one of them would be lost")
     return row
+
+
+def _named_twice(names: Iterable[str]) -> str | None:
+    """The first name seen a second time, or None (one pass: a header may be huge)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _split_lines(text: str) -> list[str]:
