@@ -22,6 +22,8 @@ RESERVED_COLUMNS = ("url", "video_id", "cohort")
 DELIMITERS = (",", ";", "\t")
 # The largest field of any format: what Python's CSV reader allows (`csv.field_size_limit`).
 FIELD_MAX_CHARS = 131_072
+# The most columns (fields of a JSONL line) a list may have: each is kept in every row.
+MAX_COLUMNS = 1000
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -76,6 +78,9 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
             ),
         )
         return
+    if len(header) > MAX_COLUMNS:
+        yield 0, f"CSV header has {len(header):,} columns: at most {MAX_COLUMNS:,}"
+        return
     if twice := _named_twice(name for name in header if name):  # unnamed ones may repeat
         yield 0, f"CSV header names column {twice!r} twice: one of them would be lost"
         return
@@ -116,6 +121,8 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
 def _fields(row: dict) -> dict | str:
     """A JSONL row's fields, the reserved ones (`URL` is `url`) as text; or why it has none:
     a reserved field named twice in two cases, or holding a list or an object."""
+    if len(row) > MAX_COLUMNS:
+        return f"line has {len(row):,} fields: at most {MAX_COLUMNS:,}"
     names = [n.lower() if n.lower() in RESERVED_COLUMNS else n for n in map(str, row)]
     try:
         fields = _once_each(list(zip(names, row.values(), strict=True)))

@@ -10,7 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
-from affectflow.sources.list_formats import FIELD_MAX_CHARS, list_format
+from affectflow.sources.list_formats import FIELD_MAX_CHARS, MAX_COLUMNS, list_format
 from affectflow.sources.video_keys import video_key_for, youtube_id
 from affectflow.sources.video_list import parse_video_list, read_video_list
 from affectflow.transforms.ingest import ReadVideoList
@@ -310,3 +310,18 @@ def test_a_field_larger_than_a_csv_field_may_be_is_a_row_error_in_every_format()
     just_fits = "x" * FIELD_MAX_CHARS
     (request,) = _parse(f'url,cohort,note\nhttps://example.org/a.mp4,a,"{just_fits}"\n', "csv")
     assert request.attributes == {"note": just_fits}
+
+
+def test_a_list_with_more_columns_than_max_columns_is_refused() -> None:
+    """Every column is kept in every row's attributes: a header (or a JSONL line) of
+    2,000,000 columns would make rows of 2,000,000 entries."""
+    names = ",".join(f"c{i}" for i in range(MAX_COLUMNS - 1))
+    (request,) = _parse(f"url,{names}\nhttps://example.org/a.mp4{',' * (MAX_COLUMNS - 1)}\n", "csv",
+                        default_cohort="a")  # fmt: skip
+    assert isinstance(request, VideoRequest) and len(request.attributes) == MAX_COLUMNS - 1
+    (header,) = _parse(f"url,cohort,{names}\nhttps://example.org/a.mp4,a\n", "csv")
+    assert header.message == "row 0: CSV header has 1,001 columns: at most 1,000"
+    fields = ", ".join(f'"c{i}": 1' for i in range(MAX_COLUMNS))
+    line = f'{{"url": "https://example.org/a.mp4", "cohort": "a", {fields}}}\n'
+    (error,) = _parse(line, "jsonl")
+    assert error.message == "row 1: line has 1,002 fields: at most 1,000"
