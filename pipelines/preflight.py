@@ -66,6 +66,10 @@ def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
             )
         if not _list_exists(video_list):
             raise JobError(f"video list {video_list!r} does not exist")
+        if "://" not in video_list and not os.path.isfile(video_list):
+            raise JobError(  # a device or a FIFO: /dev/zero would be read until memory ran out
+                f"video list {video_list!r} is not a regular file: give the list file"
+            )
     if not known.warehouse.strip():
         raise JobError("--warehouse is empty: give a folder or URI (default: out)")
     if any(char in known.warehouse for char in GLOB_CHARS):

@@ -3,6 +3,7 @@ before anything is downloaded (no server is started: a download would fail other
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def lists(tmp_path: Path) -> Path:
         (tmp_path / name).write_text(text)
     (tmp_path / "latin1.csv").write_bytes(GOOD.encode() + "b.mp4,caf\xe9\n".encode("latin-1"))
     (tmp_path / "folder").mkdir()
+    (tmp_path / "zero.csv").symlink_to(os.devnull)  # a device: /dev/zero would never end
     (tmp_path / "a_file").write_text("not a folder")
     return tmp_path
 
@@ -76,6 +78,7 @@ CASES = [
     (["good.csv", "--streamin"], "unknown option --streamin (did you mean --streaming?)"),
     (["good.csv", "--keep_titel"], "unknown option --keep_titel (did you mean --keep-title?)"),
     (["folder"], "is a folder: give the list file"),
+    (["zero.csv"], "video list 'zero.csv' is not a regular file: give the list file"),
     (["latin1.csv"], "'latin1.csv' is not UTF-8 text (byte 0xe9 on line 3): save it as UTF-8"),
 ]
 
