@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import os
 
-import cv2
-import torch
-
 
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity), at least 1."""
@@ -32,6 +29,9 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
 
 def set_threads(threads: int) -> None:
     """torch's intra-op (OpenMP) and OpenCV's thread counts, for this process."""
+    import cv2  # here: counting the cores (a flag's check) loads neither
+    import torch
+
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     cv2.setNumThreads(threads)

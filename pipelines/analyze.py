@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners import create_runner
 
 from affectflow import __version__
 from affectflow.models.cache import default_cache_dir
@@ -64,7 +65,14 @@ def _options(checked: Checked) -> PipelineOptions:
         check_beam_args(checked.beam_args)
     except OptionError as error:
         raise JobError(str(error)) from None
-    return PipelineOptions(checked.flags)
+    options = PipelineOptions(checked.flags)
+    runner = options.view_as(StandardOptions).runner
+    try:
+        if runner:  # a runner Beam does not know, before the warehouse or a weight is touched
+            create_runner(runner)
+    except (ValueError, ImportError) as error:
+        raise JobError(f"--runner {runner}: {error}") from None
+    return options
 
 
 def _check_model(opts: AnalyzeOptions) -> tuple[ModelSpec, str, str, str]:

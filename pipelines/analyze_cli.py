@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from affectflow.pipelines.command_parser import CommandParser
 from affectflow.pipelines.logs import phase
 from affectflow.pipelines.options import add_analyze_arguments
 from affectflow.pipelines.preflight import JobError, preflight
@@ -28,7 +29,7 @@ example:
 
 def help_parser() -> argparse.ArgumentParser:
     """The parser `analyze --help` prints: the list, then the options by group."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow analyze",
         usage="affectflow analyze LIST [--warehouse DIR] [options]",
         description="Analyse the videos of a list into a warehouse (Parquet tables).",

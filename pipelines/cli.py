@@ -4,6 +4,7 @@ validate, forget."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +26,9 @@ EPILOG = """commands:
 """
 
 
+SIGPIPE_EXIT = 141  # a shell's status of a command killed by SIGPIPE
+SIGINT_EXIT = 130  # ... and by SIGINT (Ctrl-C)
+DUCKDB_INTERRUPTED = "Query interrupted"
 # Each command is a module with `main(argv) -> int`, imported only when it runs (heavy imports).
 COMMANDS = {
     "analyze": "affectflow.pipelines.analyze_cli",
@@ -42,7 +46,26 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `affectflow` console script."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _dispatch(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # a reader that left shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:  # `affectflow report ... | head`: the reader has what it wanted
+        return _reader_gone()
+    except KeyboardInterrupt:  # Ctrl-C (analyze commits what is finished before this)
+        return _interrupted()
+    except RuntimeError as error:  # what DuckDB makes of a Ctrl-C during a query
+        if str(error) != DUCKDB_INTERRUPTED:
+            raise
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    print("affectflow: interrupted", file=sys.stderr)
+    return SIGINT_EXIT
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] == "--version":
         print(f"affectflow {__version__}")
         return 0
@@ -58,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if asked else 2
     setup_logging(verbose=not quiet)
     return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
+
+
+def _reader_gone() -> int:
+    """Exit as a tool killed by SIGPIPE would (128 + 13), with no traceback: what is left
+    to print goes nowhere (Python's own flush of stdout at exit would raise again)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return SIGPIPE_EXIT
 
 
 if __name__ == "__main__":

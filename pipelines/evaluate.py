@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from affectflow.models.model_names import PROTOCOLS
+from affectflow.pipelines.command_parser import CommandParser
 from affectflow.pipelines.train import (
     add_data_args,
     add_recipe_args,
@@ -37,7 +38,7 @@ TRAINABLE = "hybridmicronet"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="affectflow evaluate", description=__doc__)
+    parser = CommandParser(prog="affectflow evaluate", description=__doc__)
     parser.add_argument("--model", default=TRAINABLE, help="hybridmicronet or a pretrained one")
     parser.add_argument("--images", help="<label>/*.jpg faces for a pretrained model")
     parser.add_argument("--weights", help="weights file (default: the registry's)")

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.cache import default_cache_dir
+from affectflow.pipelines.command_parser import CommandParser
 from affectflow.schemas.printable import printable
 from affectflow.sources.cached_videos import VIDEO_KEY, delete_cached_video
 from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
@@ -111,7 +112,7 @@ def cache_dirs(warehouse: str, given: str | None) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow forget",
         description="Remove a video's rows from the warehouse and its file from the cache.",
     )

@@ -7,11 +7,11 @@ bakes in, `deploy/dataflow/Dockerfile`).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
 from affectflow.models.cache import sha256_file
+from affectflow.pipelines.command_parser import CommandParser
 
 MTCNN = "mtcnn"
 DEFAULTS = "defaults"
@@ -27,7 +27,7 @@ def default_weights() -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 with the list or the fetched weights' path, 2 with a message on failure."""
-    parser = argparse.ArgumentParser(prog="affectflow models")
+    parser = CommandParser(prog="affectflow models")
     parser.add_argument("action", choices=("list", "fetch"))
     parser.add_argument("name", nargs="?", default="fer-minixception")
     parser.add_argument("--cache-dir", default=None)

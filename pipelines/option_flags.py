@@ -56,7 +56,8 @@ JOB_FLAGS = (
          "imports and model loading, what 550 sampled frames cost: 8 videos of 7 s each or "
          "more); a shorter list runs in one process. Either way each process's stages get "
          "cores / workers threads (torch, OpenCV, ONNX Runtime, FFmpeg), never the libraries' "
-         "own count of the machine",
+         "own count of the machine. N: at most 4 per available core (each worker is a process "
+         "with its own models)",
          keywords={"type": workers, "metavar": "N|auto"}, default="auto", shown="auto"),
     Knob("force", BASICS, "re-analyse videos already done", keywords={"action": "store_true"}),
     Knob("clahe", DETECTION, "contrast-enhance face crops (default: the model's setting)",

@@ -1,6 +1,7 @@
 """The checks of an analyze job that need no Beam and no torch: its options, its list and
-its warehouse path. They run first, so a mistake is reported in a moment, before the
-heavy imports (`analyze.prepare` then checks the model, its weights and the device).
+its warehouse path (a remote one: that its bucket answers). They run first, so a mistake
+is reported in a moment, before the heavy imports (`analyze.prepare` then checks the
+model, its weights and the device).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import parse_analyze_args
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.video_list import check_video_list
+from affectflow.warehouse.layout import is_remote
+from affectflow.warehouse.remote import RemoteError, check_reachable
 
 GLOB_CHARS = "[]*?"
 
@@ -63,11 +66,22 @@ def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
             )
         if not _list_exists(video_list):
             raise JobError(f"video list {video_list!r} does not exist")
+        if "://" not in video_list and not os.path.isfile(video_list):
+            raise JobError(  # a device or a FIFO: /dev/zero would be read until memory ran out
+                f"video list {video_list!r} is not a regular file: give the list file"
+            )
+    if not known.warehouse.strip():
+        raise JobError("--warehouse is empty: give a folder or URI (default: out)")
     if any(char in known.warehouse for char in GLOB_CHARS):
         raise JobError(
             f"warehouse path {known.warehouse!r} contains one of {GLOB_CHARS}, which file "
             "patterns read as wildcards: choose a --warehouse path without them"
         )
+    if is_remote(known.warehouse):
+        try:
+            check_reachable(known.warehouse)
+        except RemoteError as error:
+            raise JobError(f"warehouse {known.warehouse}: {error}") from None
     try:
         if video_list is not None:
             check_video_list(video_list, IngestSettings(known.cohort, known.allow_local))

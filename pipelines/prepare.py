@@ -9,7 +9,6 @@ stage with its default settings and the model's crop size, margin and CLAHE
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from affectflow.pipelines.command_parser import CommandParser
 from affectflow.schemas.knobs import knobs
 from affectflow.schemas.settings import DetectSettings
 
@@ -67,7 +67,7 @@ def crop_samples(samples: Sequence[Sample], stage: StillFaces) -> CropSet:
 
 def main(argv: Sequence[str]) -> int:
     """Crop every split; 2 with a message when a CSV or an image is unusable."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow prepare",
         description="Crop labelled images with the analyze job's face stage, for training.",
     )

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from affectflow.pipelines.command_parser import CommandParser
 from affectflow.pipelines.logs import phase
 
 HELP_EPILOG = """\
@@ -25,7 +26,7 @@ examples:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow refresh",
         description="Analyse the videos of the configured cohorts that no run has analysed "
         "yet with the same model and settings, then regenerate the reports.",

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from affectflow.pipelines.command_parser import CommandParser
+
 EXAMPLES = """\
 examples:
   affectflow report --warehouse out                      # cohort_summary in the terminal
@@ -21,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     from affectflow.queries.render import FORMATS
     from affectflow.queries.runner import DEFAULT_MIN_VIDEOS, list_reports
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow report",
         description="Run one of the shipped cohort reports (SQL over the warehouse) and print "
         "it, or write it with --out. Rows built from fewer than --min-videos distinct videos "

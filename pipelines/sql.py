@@ -20,11 +20,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from affectflow.pipelines.command_parser import CommandParser
+
 FORMATS = ("table", "csv", "json")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow sql",
         description="DuckDB over a warehouse with the views of the reports loaded "
         "(latest_videos, videos, faces, errors, runs, persons, video_affect, label_valence; "
@@ -142,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.writable and binary and sys.stdin.isatty():
                 return _duckdb_cli(binary, setup_sql(args.warehouse))
             _builtin_shell(con, args)
+    except BrokenPipeError:  # `affectflow sql ... | head`: `cli.main` exits quietly
+        raise
     except (WarehouseError, duckdb.Error, OSError) as error:
         _error(f"affectflow sql: {error}")
         return 2

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from affectflow.models.class_sets import ClassSet, get_class_set
 from affectflow.models.model_names import BACKBONE_NAMES, FRAME_PATTERNS
 from affectflow.models.recipe import AUGMENTATIONS, CLASS_WEIGHTS, TrainConfig
+from affectflow.pipelines.command_parser import CommandParser
 
 if TYPE_CHECKING:  # torch and OpenCV load in main: `--help` imports neither
     from affectflow.models.datasets import Sample
@@ -142,7 +143,7 @@ def main(argv: Sequence[str]) -> int:
         from affectflow.pipelines import train_crops
 
         return train_crops.main(argv)
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow train",
         description="Train HybridMicroNet (the paper's recipe by default) on labelled faces.",
         epilog="affectflow train --crops TRAIN.npz... --out W.pt: the default model's "

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from affectflow.models.recipe import INITS, CropRecipe
+from affectflow.pipelines.command_parser import CommandParser
 
 
 def _cpu_s() -> float:
@@ -48,7 +49,7 @@ def add_recipe_fields(parser: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="affectflow train --crops",
         description="Train the default model's mini-Xception on prepared crops.",
     )

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from affectflow.pipelines.command_parser import CommandParser
 from affectflow.pipelines.preflight import JobError
 from affectflow.pipelines.validation_card import render
 from affectflow.schemas.printable import printable, to_terminal
@@ -36,7 +37,7 @@ FORMATS = ("table", "json", "html")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="affectflow validate",
         usage="affectflow validate LABELLED --warehouse DIR [--name NAME] [analyze options]",
         description=__doc__.split("\n\n", 1)[1],

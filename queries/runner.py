@@ -303,11 +303,18 @@ def resolve_analysis(
     return model_id, None
 
 
+def _named(names: list[str], most: int = 20, width: int = 40) -> str:
+    """Names from the data for a one-line message: each quoted with its control
+    characters escaped (`repr`) and cut to `width` characters, at most `most` of them."""
+    shown = [repr(n if len(n) <= width else n[: width - 1] + "\u2026") for n in names[:most]]
+    return ", ".join(shown) + (f" and {len(names) - most:,} more" if len(names) > most else "")
+
+
 def _check_cohorts(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:
     known = [row[0] for row in con.execute("select distinct cohort from videos").fetchall()]
     for name in COHORT_PARAMS:
         if values.get(name) is not None and values[name] not in known:
-            cohorts = ", ".join(sorted(c for c in known if c is not None))
+            cohorts = _named(sorted(c for c in known if c is not None))
             raise ValueError(f"{name}: no cohort {values[name]!r} in the warehouse ({cohorts})")
     chosen = [values.get(name) for name in COHORT_PARAMS]
     if chosen[0] is not None and chosen[0] == chosen[1]:

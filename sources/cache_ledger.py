@@ -21,6 +21,9 @@ from affectflow.schemas.redact import redact_url
 from affectflow.schemas.settings import DownloadSettings
 
 LEDGER_VERSION = 1
+# What a server may put in a text field of the `videos` row: YouTube titles are at most
+# 100 characters; a page's <title> of megabytes is cut here, in every row it would fill.
+TEXT_MAX_CHARS = 1000
 
 
 def channel_hash(channel_id: str | None, salt: str | None) -> str | None:
@@ -43,13 +46,18 @@ def source_metadata(info: dict[str, Any], settings: DownloadSettings) -> dict[st
     """What the ledger and the `videos` row keep of yt-dlp's info dict."""
     channel = info.get("channel_id") or info.get("uploader_id")
     return {
-        "extractor": info.get("extractor") or info.get("extractor_key"),
-        "source_id": info.get("id"),
-        "upload_date": info.get("upload_date"),
+        "extractor": _bounded(info.get("extractor") or info.get("extractor_key")),
+        "source_id": _bounded(info.get("id")),
+        "upload_date": _bounded(info.get("upload_date")),
         "channel_hash": channel_hash(channel, settings.channel_salt),
         "salt_id": salt_id(settings.channel_salt),
-        "title": info.get("title") if settings.keep_title else None,
+        "title": _bounded(info.get("title")) if settings.keep_title else None,
     }
+
+
+def _bounded(value: object) -> str | None:
+    """A server's text as at most TEXT_MAX_CHARS characters (None stays None)."""
+    return None if value is None else str(value)[:TEXT_MAX_CHARS]
 
 
 def write_ledger(

@@ -2,8 +2,9 @@
 
 A reader yields `(row number, fields)` per row, or `(row number, reason)` for a row
 that cannot be read (a CSV field over the limit, a NUL byte, a JSONL line that is not
-an object, nested too deep): one bad row never hides the rows after it. Lines are split
-on `\n` only, so a U+2028 inside a JSON string stays inside its row.
+an object, nested too deep): one bad row never hides the rows after it. Lines end at
+`\n`, `\r\n` or a lone `\r` (an old Mac export), never at U+2028 and the other
+separators `str.splitlines` knows, so a U+2028 inside a JSON string stays inside its row.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 
 # The columns with a meaning of their own (any case: `URL` is `url`); every other column
 # is kept as an attribute.
 RESERVED_COLUMNS = ("url", "video_id", "cohort")
 DELIMITERS = (",", ";", "\t")
+# The largest field of any format: what Python's CSV reader allows (`csv.field_size_limit`).
+FIELD_MAX_CHARS = 131_072
+# The most columns (fields of a JSONL line) a list may have: each is kept in every row.
+MAX_COLUMNS = 1000
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def list_format(path: str) -> str:
@@ -33,7 +40,7 @@ def list_format(path: str) -> str:
 
 def _csv_records(text: str, delimiter: str = ",") -> Iterator[list[str] | str]:
     """Each CSV record as its fields, or a message when the record cannot be parsed."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     while True:
         try:
             yield next(reader)
@@ -63,7 +70,19 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
     records = _csv_records(text, _delimiter(text))
     header = _header(next(records, []))
     if "url" not in header and "video_id" not in header:
-        yield 0, f"CSV header {header[:20]!r} has no 'url' or 'video_id' column"
+        yield (
+            0,
+            (
+                f"CSV header {header[:20]!r} has no 'url' or 'video_id' column: "
+                "add a url (or video_id) column"
+            ),
+        )
+        return
+    if len(header) > MAX_COLUMNS:
+        yield 0, f"CSV header has {len(header):,} columns: at most {MAX_COLUMNS:,}"
+        return
+    if twice := _named_twice(name for name in header if name):  # unnamed ones may repeat
+        yield 0, f"CSV header names column {twice!r} twice: one of them would be lost"
         return
     number = 0
     for record in records:
@@ -85,7 +104,7 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_once_each)
         except json.JSONDecodeError as error:
             yield number, f"line is not valid JSON ({error.msg})"
             continue
@@ -96,15 +115,50 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
         if not isinstance(row, dict):
             yield number, "line is not a JSON object"
             continue
-        row = {str(k).lower() if str(k).lower() in RESERVED_COLUMNS else str(k): v
-               for k, v in row.items()}  # fmt: skip
-        yield number, {k: str(v) if k in RESERVED_COLUMNS and v is not None else v
-                       for k, v in row.items()}  # fmt: skip
+        yield number, _fields(row)
+
+
+def _fields(row: dict) -> dict | str:
+    """A JSONL row's fields, the reserved ones (`URL` is `url`) as text; or why it has none:
+    a reserved field named twice in two cases, or holding a list or an object."""
+    if len(row) > MAX_COLUMNS:
+        return f"line has {len(row):,} fields: at most {MAX_COLUMNS:,}"
+    names = [n.lower() if n.lower() in RESERVED_COLUMNS else n for n in map(str, row)]
+    try:
+        fields = _once_each(list(zip(names, row.values(), strict=True)))
+    except ValueError as error:  # `URL` and `url`
+        return str(error)
+    for name in RESERVED_COLUMNS:
+        if isinstance(fields.get(name), dict | list):
+            kind = "an object" if isinstance(fields[name], dict) else "an array"
+            return f"field {name!r} holds {kind}, not text"
+    return {k: str(v) if k in RESERVED_COLUMNS and v is not None else v
+            for k, v in fields.items()}  # fmt: skip
+
+
+def _once_each(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object's fields; ValueError when one is named twice (one would be lost)."""
+    row = dict(pairs)
+    if len(row) < len(pairs):
+        twice = _named_twice(name for name, _ in pairs)
+        raise ValueError(f"line names field {twice!r} twice: one of them would be lost")
+    return row
+
+
+def _named_twice(names: Iterable[str]) -> str | None:
+    """The first name seen a second time, or None (one pass: a header may be huge)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _split_lines(text: str) -> list[str]:
-    """Lines split on \n only (not on U+2028 and the other separators `splitlines` knows)."""
-    return [line.removesuffix("\r") for line in text.split("\n")]
+    """Lines ended by \n, \r\n or \r (not by U+2028 and the other separators
+    `splitlines` knows)."""
+    return _LINE_END.split(text)
 
 
 def _txt_rows(text: str) -> Iterator[tuple[int, dict | str]]:

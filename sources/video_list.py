@@ -10,6 +10,7 @@ the cohort comes from `default_cohort`). Every row becomes either a `VideoReques
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -19,7 +20,12 @@ from urllib.parse import unquote, urlsplit
 from affectflow.schemas.printable import has_non_printing, printable
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
 from affectflow.schemas.settings import IngestSettings
-from affectflow.sources.list_formats import READERS, RESERVED_COLUMNS, list_format
+from affectflow.sources.list_formats import (
+    FIELD_MAX_CHARS,
+    READERS,
+    RESERVED_COLUMNS,
+    list_format,
+)
 from affectflow.sources.video_keys import YOUTUBE_ID, video_key_for
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -78,6 +84,12 @@ def make_request(
     base_dir: str,
 ) -> VideoRequest:
     """Validate one parsed row; raise RowError with a message a person understands."""
+    for name, value in row.items():
+        if len(name) > FIELD_MAX_CHARS or (isinstance(value, str) and len(value) > FIELD_MAX_CHARS):
+            raise RowError(
+                f"field {name[:40]!r} is larger than {FIELD_MAX_CHARS:,} characters "
+                "(the most a field may hold)"
+            )
     target = _target_of(row)
     if has_non_printing(target):
         raise RowError(
@@ -194,10 +206,27 @@ def _text(path: str) -> str:
         from apache_beam.io.filesystems import FileSystems
 
         with FileSystems.open(path) as handle:
-            return handle.read().decode("utf-8-sig", errors="replace")
+            return decode_list(handle.read(), path)
     local = unquote(urlsplit(path).path) if path.lower().startswith("file:") else path
     with open(local, "rb") as handle:
-        return handle.read().decode("utf-8-sig", errors="replace")
+        return decode_list(handle.read(), path)
+
+
+def decode_list(data: bytes, path: str) -> str:
+    """A list's text: UTF-8 (a BOM or none), or UTF-16 with its BOM (a spreadsheet's
+    "Unicode text"). Other bytes raise ValueError naming the line: replacing them would
+    change cohorts and URLs unseen (`café` and `cafè` in Latin-1 both read `caf\ufffd`)."""
+    try:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        byte = data[error.start : error.start + 1].hex()
+        raise ValueError(
+            f"video list {path!r} is not UTF-8 text (byte 0x{byte} on line {line}): "
+            "save it as UTF-8"
+        ) from None
 
 
 def _has_text(row: dict, column: str) -> bool:
@@ -216,7 +245,7 @@ def check_video_list(path: str, settings: IngestSettings) -> None:
     parsed = list(READERS[fmt](_text(path)))
     rows = [row for _, row in parsed if isinstance(row, dict)]
     if parsed and parsed[0][0] == 0:  # the CSV header itself
-        raise ValueError(f"video list {path!r}: {parsed[0][1]}: add a url (or video_id) column")
+        raise ValueError(f"video list {path!r}: {parsed[0][1]}")
     if not rows:
         problem = f": {parsed[0][1]}" if parsed else ""
         raise ValueError(f"video list {path!r} has no row to analyse{problem}")
@@ -257,8 +286,10 @@ def _row_error(
 
 
 def _safe_attributes(fields: dict) -> dict[str, str]:
-    """A broken row's free columns, or none when even they cannot be read as text."""
+    """A broken row's free columns of FIELD_MAX_CHARS or fewer characters, or none when
+    even they cannot be read as text."""
     try:
-        return row_attributes(fields)
+        attributes = row_attributes(fields)
     except (TypeError, ValueError, RecursionError):
         return {}
+    return {k: v for k, v in attributes.items() if max(len(k), len(v)) <= FIELD_MAX_CHARS}

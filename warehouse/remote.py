@@ -36,17 +36,32 @@ def arrow_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
         raise RemoteError(f"cannot read {uri} with pyarrow's filesystems: {error}") from error
 
 
+def _file_info(filesystem: pafs.FileSystem, what: str | pafs.FileSelector) -> object:
+    """`filesystem.get_file_info(what)`; RemoteError (one line) when it cannot be asked."""
+    try:
+        return filesystem.get_file_info(what)
+    except (pa.ArrowException, OSError) as error:
+        where = what.base_dir if isinstance(what, pafs.FileSelector) else what
+        raise RemoteError(f"cannot list {where}: {' '.join(str(error).split())[:300]}") from error
+
+
+def _check_bucket(filesystem: pafs.FileSystem, root: str) -> None:
+    bucket = root.split("/", 1)[0]
+    if _file_info(filesystem, bucket).type == pafs.FileType.NotFound:
+        raise RemoteError(f"the bucket {bucket} does not exist or these credentials cannot see it")
+
+
+def check_reachable(uri: str) -> None:
+    """Raise RemoteError (one line) unless pyarrow reaches the bucket of `uri` with the
+    environment's credentials. A job checks it before it starts: Beam's filesystems
+    retry a missing credential or an unreachable endpoint for minutes, a traceback each."""
+    _check_bucket(*arrow_filesystem(uri))
+
+
 def _parquet_files(filesystem: pafs.FileSystem, root: str) -> list[str]:
     """Every Parquet file under `root` (relative paths, sorted); temporary files left out."""
-    try:
-        infos = filesystem.get_file_info(
-            pafs.FileSelector(root, recursive=True, allow_not_found=True)
-        )
-    except (pa.ArrowException, OSError) as error:
-        raise RemoteError(f"cannot list {root}: {' '.join(str(error).split())[:300]}") from error
-    bucket = root.split("/", 1)[0]
-    if filesystem.get_file_info(bucket).type == pafs.FileType.NotFound:
-        raise RemoteError(f"the bucket {bucket} does not exist or these credentials cannot see it")
+    infos = _file_info(filesystem, pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    _check_bucket(filesystem, root)
     prefix = root.rstrip("/") + "/"
     return sorted(
         info.path.removeprefix(prefix)

@@ -3,6 +3,8 @@ before anything is downloaded (no server is started: a download would fail other
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,14 @@ def lists(tmp_path: Path) -> Path:
         "local.csv": "url,cohort\nclip.mp4,a\n/data/b.mp4,a\n",
         "urls.txt": "http://127.0.0.1:9/a.mp4\n",
         "empty.csv": "url,cohort\n",
+        "two_urls.csv": "URL,cohort,url\nhttp://127.0.0.1:9/a.mp4,a,http://127.0.0.1:9/b.mp4\n",
         "no_url.jsonl": '{"link": "http://127.0.0.1:9/a.mp4", "cohort": "a"}\n',
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    (tmp_path / "latin1.csv").write_bytes(GOOD.encode() + "b.mp4,caf\xe9\n".encode("latin-1"))
     (tmp_path / "folder").mkdir()
+    (tmp_path / "zero.csv").symlink_to(os.devnull)  # a device: /dev/zero would never end
     (tmp_path / "a_file").write_text("not a folder")
     return tmp_path
 
@@ -43,6 +48,7 @@ CASES = [
     (["no_url.csv"], "has no 'url' or 'video_id' column: add a url (or video_id) column"),
     (["no_url.jsonl"], "has a url or video_id"),
     (["empty.csv"], "has no row to analyse"),
+    (["two_urls.csv"], "header names column 'url' twice: one of them would be lost"),
     (["local.csv"], "pass --allow-local"),
     (["missing.csv"], "does not exist"),
     (["good.csv", "--fps", "0"], "argument --fps: must be more than 0, not 0"),
@@ -50,13 +56,19 @@ CASES = [
     (["good.csv", "--fps", "fast"], "argument --fps: takes a number, not 'fast'"),
     (["good.csv", "--workers", "0"], "argument --workers: must be at least 1"),
     (["good.csv", "--workers", "two"], "argument --workers: takes a whole number or auto"),
+    (["good.csv", "--workers", "100000000"], "argument --workers: at most "),
     (["good.csv", "--retries", "-1"], "argument --retries: must be at least 0"),
+    (["good.csv", "--umask", "777"], "argument --umask: 777 would take the owner's own access"),
+    (["good.csv", "--umask", "0277"], "argument --umask: 0277 would take the owner's own access"),
     (["good.csv", "--scale-factor", "1"], "argument --scale-factor: must be more than 1"),
     (["good.csv", "--model", "nope"], "argument --model: invalid choice: 'nope'"),
     (["good.csv", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["good.csv", "--warehouse", "a_file"], "'a_file' is a file: give a folder"),
     (["good.csv", "--cache-dir", "a_file"], "'a_file' is a file: give a folder"),
+    (["good.csv", "--warehouse", ""], "--warehouse is empty: give a folder or URI"),
+    (["good.csv", "--warehouse= "], "--warehouse is empty: give a folder or URI"),
     (["good.csv", "--direct_num_workers", "x"], "--direct_num_workers: invalid int value"),
+    (["good.csv", "--runner", "NoSuchRunner"], "--runner NoSuchRunner: Unexpected pipeline runner"),
     # flags without a value: Beam's own parser would drop them with a log line and run
     (["good.csv", "--keep-video"], "unknown option --keep-video (did you mean --keep-videos?)"),
     (["good.csv", "--alow-local"], "unknown option --alow-local (did you mean --allow-local?)"),
@@ -66,6 +78,8 @@ CASES = [
     (["good.csv", "--streamin"], "unknown option --streamin (did you mean --streaming?)"),
     (["good.csv", "--keep_titel"], "unknown option --keep_titel (did you mean --keep-title?)"),
     (["folder"], "is a folder: give the list file"),
+    (["zero.csv"], "video list 'zero.csv' is not a regular file: give the list file"),
+    (["latin1.csv"], "'latin1.csv' is not UTF-8 text (byte 0xe9 on line 3): save it as UTF-8"),
 ]
 
 
@@ -131,3 +145,28 @@ def test_help_is_grouped_with_defaults_choices_and_an_example(capsys) -> None:
     assert "--trim_s" not in out and out.count("--trim-s") == 1  # each option once
     assert "(default: 10.0)" in out and "{cpu,cuda}" in out
     assert "example:" in out and "affectflow analyze videos.csv" in out
+
+
+def test_a_remote_warehouse_that_cannot_be_reached_is_one_line_before_any_work(
+    lists, monkeypatch, capsys
+) -> None:
+    """Beam's S3 filesystem retries an endpoint that refuses (or missing credentials) for
+    minutes, a traceback each time: the job asks the bucket first, once, and stops."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "AKIAAFFECTFLOWTEST",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(lists)
+    warehouse = "s3://affectflow-test/warehouse"
+    assert main(["analyze", "good.csv", "--warehouse", warehouse, "--cache-dir", "cache"]) == 2
+    err = capsys.readouterr().err
+    (line,) = err.splitlines()
+    assert line.startswith(f"affectflow analyze: warehouse {warehouse}: cannot list"), line
+    assert not (lists / "cache").exists()  # nothing ran

@@ -13,6 +13,7 @@ import pytest
 from affectflow.pipelines.cli import main
 from affectflow.queries.render import format_table
 from affectflow.queries.runner import connect, list_reports, run_report
+from affectflow.schemas.printable import printable
 
 pytestmark = pytest.mark.slow  # the tests read warehouses real pipelines write
 
@@ -195,3 +196,21 @@ def test_a_report_connection_has_bounded_memory_and_spills_privately(job) -> Non
     ).fetchone()
     assert limit.endswith("MiB") and float(limit.split()[0]) <= 1024
     assert spill.startswith(tempfile.gettempdir()) and os.stat(spill).st_mode & 0o077 == 0
+
+
+def test_a_cohort_not_found_lists_the_cohorts_on_one_bounded_escaped_line() -> None:
+    """The cohorts a message lists come from the data: a newline, a tab or 100,000
+    characters of one must not reach the terminal as such (nor 1,000 cohorts)."""
+    con = duckdb.connect()
+    con.execute("create table runs (model_id varchar, analysis_id varchar, run_id varchar)")
+    hostile = ["nl\nhere", "tab\there", "\x1b[2J", "c" * 100_000]
+    cohorts = [*hostile, *(f"z{i:04d}" for i in range(1000))]
+    con.execute("create table videos as select unnest($c) as cohort", {"c": cohorts})
+    with pytest.raises(ValueError) as error:
+        run_report(con, "cohort_comparison", {"cohort_a": "nosuch"})
+    message = str(error.value)
+    cut = "'" + "c" * 39 + "\u2026'"
+    listed = f"('\\x1b[2J', {cut}, 'nl\\nhere', 'tab\\there', 'z0000', "
+    assert message.startswith(f"cohort_a: no cohort 'nosuch' in the warehouse {listed}")
+    assert message.endswith(" and 984 more)") and len(message) < 1000
+    assert printable(message) == message  # nothing left to escape

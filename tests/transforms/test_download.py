@@ -22,6 +22,7 @@ from yt_dlp.utils import DownloadError, ExtractorError
 
 from affectflow.schemas.records import ErrorRecord, Stage, VideoFile, VideoRequest
 from affectflow.schemas.settings import DownloadSettings, MediaLimits
+from affectflow.sources.cache_ledger import TEXT_MAX_CHARS
 from affectflow.sources.fetch_errors import FetchError, classify
 from affectflow.sources.ytdlp_fetch import fetch, ytdlp_options
 from affectflow.transforms.download import DownloadVideoFn, DownloadVideos
@@ -164,6 +165,19 @@ def test_page_with_video_tag_downloads(http_server: Any, videos_dir: Path, tmp_p
     url = http_server.add_file("v/page.html", b'<html><video src="clip.mp4"></video></html>')
     video = _run(_fn(tmp_path), _request(url))
     assert isinstance(video, VideoFile) and video.width == 640
+
+
+def test_a_page_title_of_megabytes_is_kept_cut(
+    http_server: Any, videos_dir: Path, tmp_path: Path
+) -> None:
+    """--keep-title stores a page's <title>, at most TEXT_MAX_CHARS of it (not 2 MB a row)."""
+    http_server.add_file("t/clip.mp4", videos_dir / "pyfeat_single_face.mp4")
+    title = "=T\x1b[2J" + "t" * 2_000_000
+    page = f'<html><head><title>{title}</title></head><video src="clip.mp4"></video></html>'
+    url = http_server.add_file("t/page.html", page.encode())
+    video = _run(_fn(tmp_path, keep_title=True), _request(url))
+    assert isinstance(video, VideoFile)
+    assert video.title == title[:TEXT_MAX_CHARS]
 
 
 def test_page_with_several_videos_is_refused_without_downloading(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from affectflow.schemas.records import DUPLICATE_ROW, ErrorRecord, Stage, VideoRequest
-from affectflow.sources.list_formats import list_format
+from affectflow.sources.list_formats import FIELD_MAX_CHARS, MAX_COLUMNS, list_format
 from affectflow.sources.video_keys import video_key_for, youtube_id
-from affectflow.sources.video_list import parse_video_list
+from affectflow.sources.video_list import parse_video_list, read_video_list
 from affectflow.transforms.ingest import ReadVideoList
 
 
@@ -228,3 +230,98 @@ def test_local_files_are_stored_by_their_path_under_the_list_or_their_name(tmp_p
     assert inside.video_key == video_key_for(str(tmp_path / "clips" / "a.mp4"), True)
     remote = _parse("url,cohort\nhttps://example.org/a.mp4,a\n", "csv")[0]
     assert remote.url_stored == remote.url
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_every_line_end_gives_one_row_per_line(end: str) -> None:
+    """A lone CR (an old Mac or spreadsheet export) ends a line as LF and CRLF do; a CR
+    inside a quoted CSV field stays in its field."""
+    urls = ["https://example.org/a.mp4", "https://example.org/b.mp4"]
+    lists = {
+        "csv": "url,cohort,note" + end + end.join(f'{u},a,"x\ry"' for u in urls) + end,
+        "jsonl": end.join(f'{{"url": "{u}", "cohort": "a"}}' for u in urls) + end,
+        "txt": "# header" + end + end.join(urls) + end,
+    }
+    for fmt, text in lists.items():
+        items = _parse(text, fmt, default_cohort="a")
+        assert [(type(i), i.url) for i in items] == [(VideoRequest, u) for u in urls], fmt
+    csv_rows = _parse(lists["csv"], "csv")
+    assert [r.attributes for r in csv_rows] == [{"note": "x\ry"}] * 2
+
+
+def test_a_utf16_list_reads_as_written_and_other_bytes_are_refused(tmp_path) -> None:
+    """UTF-16 with its BOM (a spreadsheet's "Unicode text", tab-separated) is read; bytes
+    that are not UTF-8 are refused, never replaced (two cohorts would become one)."""
+    text = "URL\tCohort\nhttps://example.org/a.mp4\tcafé\n"
+    for encoding in ("utf-16", "utf-16-be", "utf-8-sig"):
+        path = tmp_path / f"{encoding}.csv"
+        bom = codecs.BOM_UTF16_BE if encoding == "utf-16-be" else b""
+        path.write_bytes(bom + text.encode(encoding))
+        (request,) = read_video_list(str(path))
+        assert (request.url, request.cohort) == ("https://example.org/a.mp4", "café"), encoding
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"not UTF-8 text \(byte 0xe9 on line 2\)"):
+        list(read_video_list(str(path)))
+
+
+def test_a_field_named_twice_or_holding_json_is_a_row_error_never_half_read() -> None:
+    """JSON keeps the last of two same-named fields: a second `cohort` (or `URL` beside
+    `url`) would silently replace the first; a list as url is not a file name."""
+    lines = [
+        '{"url": "https://example.org/a.mp4", "cohort": "a", "cohort": "b"}',
+        '{"URL": "https://example.org/b.mp4", "url": "https://example.org/c.mp4", "cohort": "a"}',
+        '{"url": ["https://example.org/d.mp4"], "cohort": "a"}',
+        '{"url": "https://example.org/e.mp4", "cohort": {"name": "a"}}',
+        '{"url": "https://example.org/f.mp4", "cohort": "a", "note": {"x": 1, "y": [2]}}',
+    ]
+    items = _parse("\n".join(lines) + "\n", "jsonl")
+    assert _errors(items) == {
+        1: "row 1: line cannot be read as JSON (line names field 'cohort' twice: one of "
+        "them would be lost)",
+        2: "row 2: line names field 'url' twice: one of them would be lost",
+        3: "row 3: field 'url' holds an array, not text",
+        4: "row 4: field 'cohort' holds an object, not text",
+    }
+    assert items[4].attributes == {"note": '{"x": 1, "y": [2]}'}
+    (header,) = _parse("url,cohort,note,note\nhttps://example.org/a.mp4,a,x,y\n", "csv")
+    assert "header names column 'note' twice" in header.message
+    (request,) = _parse("url,cohort,,\nhttps://example.org/a.mp4,a,,\n", "csv")  # unnamed
+    assert isinstance(request, VideoRequest)
+
+
+def test_a_field_larger_than_a_csv_field_may_be_is_a_row_error_in_every_format() -> None:
+    """A 50 MB note (or URL) in JSONL or TXT is refused as CSV refuses it, and the refused
+    row does not carry it into the tables either."""
+    huge = "x" * (FIELD_MAX_CHARS + 1)
+    jsonl = (
+        f'{{"url": "https://example.org/a.mp4", "cohort": "a", "note": "{huge}", "ok": "y"}}\n'
+        '{"url": "https://example.org/b.mp4", "cohort": "a"}\n'
+    )
+    txt = f"https://example.org/{huge}.mp4\nhttps://example.org/b.mp4\n"
+    for text, fmt, field in ((jsonl, "jsonl", "note"), (txt, "txt", "url")):
+        error, request = _parse(text, fmt, default_cohort="a")
+        assert isinstance(request, VideoRequest) and request.row_number == 2
+        assert error.message == (
+            f"row 1: field '{field}' is larger than 131,072 characters (the most a field may hold)"
+        )
+        assert len(error.input) <= 2000 and len(error.url or "") <= 2000
+    assert _parse(jsonl, "jsonl")[0].attributes == {"ok": "y"}
+    just_fits = "x" * FIELD_MAX_CHARS
+    (request,) = _parse(f'url,cohort,note\nhttps://example.org/a.mp4,a,"{just_fits}"\n', "csv")
+    assert request.attributes == {"note": just_fits}
+
+
+def test_a_list_with_more_columns_than_max_columns_is_refused() -> None:
+    """Every column is kept in every row's attributes: a header (or a JSONL line) of
+    2,000,000 columns would make rows of 2,000,000 entries."""
+    names = ",".join(f"c{i}" for i in range(MAX_COLUMNS - 1))
+    (request,) = _parse(f"url,{names}\nhttps://example.org/a.mp4{',' * (MAX_COLUMNS - 1)}\n", "csv",
+                        default_cohort="a")  # fmt: skip
+    assert isinstance(request, VideoRequest) and len(request.attributes) == MAX_COLUMNS - 1
+    (header,) = _parse(f"url,cohort,{names}\nhttps://example.org/a.mp4,a\n", "csv")
+    assert header.message == "row 0: CSV header has 1,001 columns: at most 1,000"
+    fields = ", ".join(f'"c{i}": 1' for i in range(MAX_COLUMNS))
+    line = f'{{"url": "https://example.org/a.mp4", "cohort": "a", {fields}}}\n'
+    (error,) = _parse(line, "jsonl")
+    assert error.message == "row 1: line has 1,002 fields: at most 1,000"
