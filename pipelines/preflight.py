@@ -38,10 +38,15 @@ class Checked:
     beam_args: list[str]
 
 
-def _list_exists(path: str) -> bool:
-    if "://" in path and not path.lower().startswith("file://"):
-        from apache_beam.io.filesystems import FileSystems  # a remote list: Beam's filesystems
+def _list_exists(path: str, beam_args: list[str]) -> bool:
+    """Whether the list exists; a remote one through Beam's filesystems, given the job's
+    Beam options first (S3's endpoint and keys, ...: its filesystem has no client without
+    them), as the pipeline gives them, so that reading the list here works as it will there."""
+    if is_remote(path):
+        from apache_beam.io.filesystems import FileSystems
+        from apache_beam.options.pipeline_options import PipelineOptions
 
+        FileSystems.set_options(PipelineOptions(beam_args))
         return FileSystems.exists(path)
     return os.path.exists(path)
 
@@ -64,7 +69,12 @@ def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
             raise JobError(
                 f"video list {video_list!r} is a folder: give the list file (.csv, .jsonl or .txt)"
             )
-        if not _list_exists(video_list):
+        try:
+            exists = _list_exists(video_list, rest)
+        except OSError as error:  # a remote list's filesystem: its reason, on one line
+            reason = " ".join(str(error).split())[:300]
+            raise JobError(f"video list {video_list!r} cannot be read: {reason}") from None
+        if not exists:
             raise JobError(f"video list {video_list!r} does not exist")
         if "://" not in video_list and not os.path.isfile(video_list):
             raise JobError(  # a device or a FIFO: /dev/zero would be read until memory ran out

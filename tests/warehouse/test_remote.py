@@ -108,3 +108,26 @@ def test_a_bucket_the_credentials_cannot_read_is_one_clear_error(s3_env, monkeyp
         connect("s3://no-such-bucket-here/warehouse")
     assert not isinstance(caught.value, NoWarehouse)
     assert "no-such-bucket-here" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.slow
+def test_a_list_on_s3_is_read_with_the_jobs_credentials(
+    s3_env, tmp_path, videos_dir, model_cache_dir, capsys
+) -> None:
+    """Beam's S3 filesystem has no client before the pipeline gives it options: the
+    preflight gives them first (it refused every s3:// list: "Must provide one of client
+    or options")."""
+    clip = videos_dir / "pyfeat_single_face.mp4"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="lists/v.txt", Body=f"{clip}\n".encode())
+    warehouse = tmp_path / "warehouse"
+    assert analyze(f"s3://{BUCKET}/lists/v.txt", str(warehouse), model_cache_dir) == 0
+    assert "1 ok" in capsys.readouterr().out
+    with connect(str(warehouse)) as con:
+        assert con.execute("select status from internal.video_rows").fetchall() == [("ok",)]
+
+
+def test_a_list_missing_from_s3_is_one_line_before_any_work(s3_env, tmp_path, capsys) -> None:
+    code = analyze(f"s3://{BUCKET}/lists/none.txt", str(tmp_path / "w"), tmp_path / "cache")
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()
