@@ -16,7 +16,7 @@ from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import parse_analyze_args
 from affectflow.schemas.settings import IngestSettings
 from affectflow.sources.video_list import check_video_list
-from affectflow.warehouse.layout import is_remote
+from affectflow.warehouse.layout import is_remote, local_path
 from affectflow.warehouse.remote import RemoteError, check_reachable
 
 GLOB_CHARS = "[]*?"
@@ -65,6 +65,8 @@ def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
     video_list = getattr(known, "video_list", None)
     if video_list is not None:
         flags.remove(video_list)
+        if not is_remote(video_list):  # a file: URL as the path Beam and open() read
+            video_list = local_path(video_list)
         if os.path.isdir(video_list):
             raise JobError(
                 f"video list {video_list!r} is a folder: give the list file (.csv, .jsonl or .txt)"
@@ -76,7 +78,7 @@ def preflight(argv: Sequence[str] | None, with_list: bool = True) -> Checked:
             raise JobError(f"video list {video_list!r} cannot be read: {reason}") from None
         if not exists:
             raise JobError(f"video list {video_list!r} does not exist")
-        if "://" not in video_list and not os.path.isfile(video_list):
+        if not is_remote(video_list) and not os.path.isfile(video_list):
             raise JobError(  # a device or a FIFO: /dev/zero would be read until memory ran out
                 f"video list {video_list!r} is not a regular file: give the list file"
             )

@@ -13,6 +13,7 @@ from affectflow.pipelines.beam_flags import beam_flag_kinds, listed_beam_flags, 
 from affectflow.pipelines.cli import main
 from affectflow.pipelines.option_types import OptionError
 from affectflow.pipelines.options import check_beam_args, option_args
+from affectflow.pipelines.preflight import JobError, preflight
 
 GOOD = "url,cohort\nhttp://127.0.0.1:9/a.mp4,a\n"
 
@@ -170,3 +171,12 @@ def test_a_remote_warehouse_that_cannot_be_reached_is_one_line_before_any_work(
     (line,) = err.splitlines()
     assert line.startswith(f"affectflow analyze: warehouse {warehouse}: cannot list"), line
     assert not (lists / "cache").exists()  # nothing ran
+
+
+def test_a_list_given_as_a_file_url_is_its_local_file(lists) -> None:
+    """`file:///.../good.csv` (refused before as "does not exist") is checked and handed on
+    as its path, which Beam's filesystems and `open` read; a missing one still is not."""
+    checked = preflight([(lists / "good.csv").as_uri(), "--warehouse", str(lists / "w")])
+    assert checked.video_list == str(lists / "good.csv")
+    with pytest.raises(JobError, match="does not exist"):
+        preflight([(lists / "missing.csv").as_uri(), "--warehouse", str(lists / "w")])
